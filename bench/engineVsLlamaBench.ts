@@ -1,0 +1,220 @@
+/**
+ * In-process decode/prefill speed versus llama-bench on the same GGUF and thread counts.
+ *
+ *   export LLAMA_BENCH="$(scripts/build-llama-bench.sh | tail -n 1)"   # optional reference
+ *   node dist/bench/engineVsLlamaBench.js [--model file.gguf] [--pp 64] [--tg 32] [--threads 1,2]
+ *        [--repetitions 3] [--rounds 2] [--builds prebuilt,native] [--tg-mode controlled|generator] [--json]
+ *
+ * Without --model, a qwen2.5-0.5b-shaped Q4_0 model (494M parameters) is synthesized once into the
+ * user cache. Each round runs llama-bench, then each in-process build in its own child process
+ * (interleaved A/B, so load from other processes hits every side alike); the table shows the
+ * median over rounds of each side's avg_ts and the ratio in-process / llama-bench.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import envPaths from "env-paths";
+import type { PpTgBenchmarkResult, TgMode } from "../src/engine/native/runPpTgBenchmark.js";
+import type { LlamaBenchRow } from "../src/engine/native/runLlamaBench.js";
+import { llamaBenchArgs, runLlamaBench } from "../src/engine/native/runLlamaBench.js";
+
+type Build = "prebuilt" | "native";
+
+interface ChildResult {
+  build: Build;
+  actualBuild: Build;
+  systemInfo: string;
+  results: Array<{ threads: number } & PpTgBenchmarkResult>;
+}
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    pp: { type: "string", default: "64" },
+    tg: { type: "string", default: "32" },
+    threads: { type: "string", default: "1,2" },
+    repetitions: { type: "string", default: "3" },
+    rounds: { type: "string", default: "2" },
+    builds: { type: "string", default: "prebuilt,native" },
+    "tg-mode": { type: "string", default: "controlled" },
+    json: { type: "boolean", default: false },
+    child: { type: "string" },
+  },
+});
+
+const nPrompt = Number(values.pp);
+const nGen = Number(values.tg);
+const threadList = (values.threads ?? "1,2").split(",").map(Number);
+const repetitions = Number(values.repetitions);
+const tgMode = values["tg-mode"] as TgMode;
+
+if (values.child !== undefined) {
+  await runChild(values.child as Build, values.model as string);
+} else {
+  await main();
+}
+
+/** Runs the in-process measurement for one build and prints one JSON line. */
+async function runChild(build: Build, model: string): Promise<void> {
+  const { getTunedLlama } = await import("../src/engine/native/getTunedLlama.js");
+  const { runPpTgBenchmark } = await import("../src/engine/native/runPpTgBenchmark.js");
+  const tuned = await getTunedLlama({ build, gpu: false, logLevel: "error" });
+  const loaded = await tuned.llama.loadModel({ modelPath: model, gpuLayers: 0 });
+  const results: ChildResult["results"] = [];
+  for (const threads of threadList) {
+    const result = await runPpTgBenchmark(loaded, { nPrompt, nGen, threads, repetitions, tgMode });
+    results.push({ threads, ...result });
+  }
+  await loaded.dispose();
+  await tuned.llama.dispose();
+  const out: ChildResult = { build, actualBuild: tuned.build, systemInfo: tuned.systemInfo, results };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+async function main(): Promise<void> {
+  const model = values.model ?? (await defaultModel());
+  const llamaBench = process.env.LLAMA_BENCH;
+  const builds = (values.builds ?? "prebuilt").split(",") as Build[];
+  const rounds = Number(values.rounds);
+  const self = fileURLToPath(import.meta.url);
+  process.stderr.write(
+    `model ${model}\ncpus ${cpus().length} x ${cpus()[0]?.model ?? "?"}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}\n`,
+  );
+  if (!llamaBench) process.stderr.write("LLAMA_BENCH is not set: printing in-process figures only\n");
+
+  // samples[side][test][threads] = avg_ts per round
+  const samples = new Map<string, Map<string, number[]>>();
+  const add = (side: string, key: string, value: number) => {
+    const bySide = samples.get(side) ?? new Map<string, number[]>();
+    samples.set(side, bySide);
+    bySide.set(key, [...(bySide.get(key) ?? []), value]);
+  };
+  const notes: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (llamaBench) {
+      const args = { model, nPrompt: [nPrompt], nGen: [nGen], threads: threadList, repetitions };
+      if (round === 0) notes.push(`llama-bench ${llamaBenchArgs(args).join(" ")}`);
+      const rows: LlamaBenchRow[] = await runLlamaBench(llamaBench, args);
+      for (const row of rows) add("llama-bench", testKey(row.n_prompt, row.n_gen, row.n_threads), row.avg_ts);
+      if (round === 0 && rows[0]) notes.push(`llama-bench build ${rows[0].build_commit}, ${rows[0].cpu_info}`);
+    }
+    for (const build of builds) {
+      const child = await runChildProcess(self, build, model);
+      if (child.actualBuild !== build) {
+        notes.push(`${build}: not available, skipped (run npm run build:engine)`);
+        continue;
+      }
+      if (round === 0) notes.push(`${build}: ${child.systemInfo.trim()}`);
+      for (const r of child.results) {
+        if (r.pp) add(build, testKey(nPrompt, 0, r.threads), r.pp.avg_ts);
+        if (r.tg) add(build, testKey(0, nGen, r.threads), r.tg.avg_ts);
+      }
+    }
+    process.stderr.write(`round ${round + 1}/${rounds} done, load ${loadavg()[0]?.toFixed(2)}\n`);
+  }
+  printTable(samples, notes);
+}
+
+function testKey(nPromptTokens: number, nGenTokens: number, threads: number): string {
+  return `${nPromptTokens > 0 ? `pp${nPromptTokens}` : `tg${nGenTokens}`} t=${threads}`;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]): void {
+  const sides = [...samples.keys()];
+  const keys = [...new Set(sides.flatMap((side) => [...(samples.get(side)?.keys() ?? [])]))];
+  const reference = samples.get("llama-bench");
+  if (values.json) {
+    const rows = keys.map((key) => ({
+      test: key,
+      ...Object.fromEntries(
+        sides.map((side) => {
+          const list = samples.get(side)?.get(key) ?? [];
+          const ref = reference?.get(key);
+          return [
+            side,
+            {
+              median_ts: list.length ? median(list) : null,
+              rounds_ts: list,
+              ratio: ref && list.length ? median(list) / median(ref) : null,
+            },
+          ];
+        }),
+      ),
+    }));
+    process.stdout.write(`${JSON.stringify({ notes, rows }, null, 2)}\n`);
+    return;
+  }
+  const header = ["test", ...sides.flatMap((side) => (side === "llama-bench" || !reference ? [side] : [side, "ratio"]))];
+  const lines = [header];
+  for (const key of keys) {
+    const line = [key];
+    for (const side of sides) {
+      const list = samples.get(side)?.get(key) ?? [];
+      const value = list.length ? median(list) : Number.NaN;
+      const spread = list.length > 1 ? ` [${Math.min(...list).toFixed(1)}-${Math.max(...list).toFixed(1)}]` : "";
+      line.push(`${value.toFixed(2)}${spread}`);
+      if (side !== "llama-bench" && reference) {
+        const ref = reference.get(key);
+        line.push(ref?.length && list.length ? `${(value / median(ref)).toFixed(3)}x` : "-");
+      }
+    }
+    lines.push(line);
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length)));
+  const out = lines.map((l) => l.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ")).join("\n");
+  process.stdout.write(`${out}\n\nt/s = median over rounds of avg_ts [min-max]; ratio = in-process / llama-bench\n`);
+  for (const note of notes) process.stdout.write(`# ${note}\n`);
+}
+
+function runChildProcess(self: string, build: Build, model: string): Promise<ChildResult> {
+  const args = [
+    self,
+    "--child",
+    build,
+    "--model",
+    model,
+    "--pp",
+    String(nPrompt),
+    "--tg",
+    String(nGen),
+    "--threads",
+    threadList.join(","),
+    "--repetitions",
+    String(repetitions),
+    "--tg-mode",
+    tgMode,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(`in-process ${build} run failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
+        return;
+      }
+      const line = stdout.trim().split("\n").pop() ?? "";
+      resolve(JSON.parse(line) as ChildResult);
+    });
+  });
+}
+
+async function defaultModel(): Promise<string> {
+  const dir = join(envPaths("tokbench", { suffix: "" }).cache, "models");
+  const path = join(dir, "synth-qwen2.5-0.5b-q4_0-seed1.gguf");
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    process.stderr.write(`synthesizing ${path} (once)\n`);
+    const { synthesizeModel } = await import("../src/synth/synthesizeModel.js");
+    await synthesizeModel({ preset: "qwen2.5-0.5b", type: "q4_0", out: path, seed: 1 });
+  }
+  return path;
+}

@@ -1,0 +1,79 @@
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import type { LoadOptions } from "../load/LoadOptions.js";
+import type { LoadHooks } from "../load/runLoad.js";
+import { runLoad } from "../load/runLoad.js";
+import type { MachineInfo } from "../results/MachineInfo.js";
+import type { ResourceUsage } from "../results/ResourceUsage.js";
+import type { RunResult } from "../results/RunResult.js";
+import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
+import type { Target } from "../targets/Target.js";
+import { buildRequestSource } from "./buildRequestSource.js";
+import type { WorkloadOptions } from "./WorkloadOptions.js";
+
+const require = createRequire(import.meta.url);
+const { version } = require("../../../package.json") as { version: string };
+
+/** Everything a request-shaped benchmark needs. */
+export interface BenchmarkInput {
+  target: Target;
+  workload: WorkloadOptions;
+  load: LoadOptions;
+  /** The machine the run happens on. */
+  machine: MachineInfo;
+  /** Configuration to record with the run; must already be free of secrets. */
+  config: Record<string, unknown>;
+  /** Physical decode ceiling of one stream (tok/s), when known. */
+  decode_ceiling_tps?: number | null;
+  /** Called once the run has an id, before the first request: lets storage create the run row. */
+  onRunStart?(run: {
+    run_id: string;
+    started_at: string;
+    config: Record<string, unknown>;
+    machine: MachineInfo;
+  }): void;
+  /** Returns the process resource usage at the end of the run, when something sampled it. */
+  stopResources?(): ResourceUsage | null;
+  hooks?: LoadHooks;
+  signal?: AbortSignal;
+}
+
+/** The tokbench version, for results and storage. */
+export const TOKBENCH_VERSION: string = version;
+
+/**
+ * Runs a request-shaped benchmark end to end and returns the plain result: prepares the workload,
+ * runs the load, and assembles the {@link RunResult}. It prints nothing and stores nothing; callers
+ * attach those through the hooks.
+ */
+export async function runBenchmark(input: BenchmarkInput): Promise<RunResult> {
+  const source = await buildRequestSource(input.workload, input.target);
+  const runId = randomUUID();
+  const startedAt = new Date().toISOString();
+  const config = { ...input.config, workload_description: source.description };
+  input.onRunStart?.({ run_id: runId, started_at: startedAt, config, machine: input.machine });
+  const outcome = await runLoad({
+    target: input.target,
+    requestAt: source.requestAt,
+    load: input.load,
+    prompt_tokens_exact: source.prompt_tokens_exact,
+    decode_ceiling_tps: input.decode_ceiling_tps ?? null,
+    ...(input.hooks === undefined ? {} : { hooks: input.hooks }),
+    ...(input.signal === undefined ? {} : { signal: input.signal }),
+  });
+  return {
+    schema_version: RESULT_SCHEMA_VERSION,
+    tool: { name: "tokbench", version },
+    run_id: runId,
+    status: outcome.status,
+    status_reason: outcome.status_reason,
+    started_at: startedAt,
+    ended_at: new Date().toISOString(),
+    config,
+    machine: input.machine,
+    summary: outcome.summary,
+    requests: outcome.requests,
+    tests: [],
+    resources: input.stopResources?.() ?? null,
+  };
+}

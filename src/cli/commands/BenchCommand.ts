@@ -1,0 +1,38 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { withCommonOptions } from "./bench/commonOptions.js";
+import { withHttpOptions } from "./bench/httpOptions.js";
+import type { HttpBenchArgs } from "./bench/runHttpBench.js";
+import { runHttpBench } from "./bench/runHttpBench.js";
+
+const builder = (yargs: Argv) =>
+  withHttpOptions(withCommonOptions(yargs))
+    .example("$0 bench", "Benchmark a small synthetic model in-process (no server, no download)")
+    .example(
+      "$0 bench --url http://127.0.0.1:8080/v1 --model llama -n 64 -c 8",
+      "Benchmark a llama-server at concurrency 8",
+    )
+    .example(
+      "$0 bench --url http://127.0.0.1:11434 --api ollama --model llama3.2",
+      "Benchmark Ollama through its native API",
+    );
+
+type BenchArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
+
+/** `tokbench bench`: measure a server (`--url`) or a GGUF model in-process. */
+export const benchCommand: CommandModule<object, BenchArgs> = {
+  command: "bench",
+  describe: "Measure TTFT, prefill and decode speed, latency percentiles and throughput",
+  builder: builder as unknown as CommandModule<object, BenchArgs>["builder"],
+  async handler(argv) {
+    if (argv.url !== undefined) {
+      process.exitCode = await runHttpBench(argv as unknown as HttpBenchArgs);
+      return;
+    }
+    process.exitCode = await runEmbeddedFromCli(argv);
+  },
+};
+
+async function runEmbeddedFromCli(argv: BenchArgs): Promise<number> {
+  const { runEmbeddedBenchCommand } = await import("./bench/embeddedCommand.js");
+  return runEmbeddedBenchCommand(argv as unknown as Record<string, unknown>);
+}

@@ -1,0 +1,106 @@
+import type { Argv } from "yargs";
+
+/** Adds the workload, load and output flags shared by every target to the bench command. */
+export function withCommonOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option("model", {
+      alias: "m",
+      type: "string",
+      description:
+        "With --url: the model name sent to the server. Without: a GGUF file to run in-process (default: a small synthetic model)",
+    })
+    .option("requests", {
+      alias: "n",
+      type: "number",
+      group: "Load:",
+      description: "Measured requests (default 32, or unbounded with --duration)",
+    })
+    .option("duration", {
+      type: "number",
+      group: "Load:",
+      description: "Stop sending after this many seconds",
+    })
+    .option("concurrency", {
+      alias: "c",
+      type: "number",
+      group: "Load:",
+      description: "Requests in flight (closed loop); with --rate, the most in flight (default: no cap)",
+    })
+    .option("rate", { type: "number", group: "Load:", description: "Open loop: requests per second" })
+    .option("arrival", {
+      choices: ["constant", "poisson"] as const,
+      default: "constant" as const,
+      group: "Load:",
+      description: "Spacing of --rate arrivals",
+    })
+    .option("warmup", {
+      type: "number",
+      default: 1,
+      group: "Load:",
+      description: "Unrecorded requests sent first",
+    })
+    .option("max-errors", {
+      type: "number",
+      group: "Load:",
+      description: "Abort the run after this many failed requests",
+    })
+    .option("seed", {
+      type: "number",
+      default: 0,
+      group: "Load:",
+      description: "Seed of prompts and arrivals",
+    })
+    .option("prompt-tokens", {
+      type: "number",
+      default: 128,
+      group: "Workload:",
+      description: "Synthetic prompt length in tokens",
+    })
+    .option("prompt-file", {
+      type: "string",
+      group: "Workload:",
+      description: 'JSONL prompts: {"prompt": ...}, {"messages": [...]} or ShareGPT conversations',
+    })
+    .option("max-tokens", {
+      type: "number",
+      default: 128,
+      group: "Workload:",
+      description: "Output tokens per request",
+    })
+    .option("force-output", {
+      type: "boolean",
+      default: true,
+      group: "Workload:",
+      description: "Ask for exactly --max-tokens output tokens where the server allows it",
+    })
+    .option("unique-prefix", {
+      type: "boolean",
+      default: true,
+      group: "Workload:",
+      description:
+        "Unique words at the start of each prompt, against prefix caching (--no-unique-prefix to allow it)",
+    })
+    .option("json", {
+      type: "boolean",
+      default: false,
+      group: "Output:",
+      description: "Print the whole result as JSON on stdout (and nothing else there)",
+    })
+    .option("db", {
+      type: "string",
+      group: "Output:",
+      description: "SQLite database file (default: in the user data directory)",
+    })
+    .option("save", {
+      type: "boolean",
+      default: true,
+      group: "Output:",
+      description: "Store the run in the database (--no-save)",
+    })
+    .option("progress", {
+      type: "boolean",
+      default: true,
+      group: "Output:",
+      description: "Progress bar on stderr",
+    });
+}

@@ -1,0 +1,107 @@
+import cliProgress from "cli-progress";
+import { TOKBENCH_VERSION } from "../../../benchmark/runBenchmark.js";
+import type { LoadHooks } from "../../../load/runLoad.js";
+import { renderRunSummary } from "../../../output/renderRunSummary.js";
+import type { MachineInfo } from "../../../results/MachineInfo.js";
+import type { RunResult } from "../../../results/RunResult.js";
+import { RunStore } from "../../../storage/RunStore.js";
+
+/** What the CLI attaches to a run: storage, progress, interruption. */
+export interface RunConsumers {
+  /** Storage's hook: call once the run has an id. */
+  onRunStart(run: {
+    run_id: string;
+    started_at: string;
+    config: Record<string, unknown>;
+    machine: MachineInfo;
+  }): void;
+  hooks: LoadHooks;
+  signal: AbortSignal;
+}
+
+/** Output flags the consumers read. */
+export interface ConsumerArgs {
+  json: boolean;
+  db?: string | undefined;
+  save: boolean;
+  progress: boolean;
+}
+
+/**
+ * Runs `run` with the CLI's consumers attached: the SQLite store (the run row first, then each
+ * request as it finishes, so a killed run keeps what it finished), a progress bar on stderr,
+ * SIGINT handling (first: stop cleanly and keep the partial run; second: exit at once), and at the
+ * end the terminal summary or the JSON result. Returns the process exit code.
+ */
+export async function runWithConsumers(
+  args: ConsumerArgs,
+  plannedRequests: number | null,
+  secrets: readonly string[],
+  run: (consumers: RunConsumers) => Promise<RunResult>,
+  renderExtra?: (result: RunResult) => string,
+): Promise<number> {
+  const store = args.save ? RunStore.open(args.db) : null;
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write(
+        "\ntokbench: stopping (Ctrl-C again to quit at once); finished requests are kept\n",
+      );
+      abort.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on("SIGINT", onSigint);
+
+  const showProgress = args.progress && process.stderr.isTTY === true;
+  const bar = showProgress
+    ? new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          format: "{bar} {value}/{total} requests | {failed} failed | {eta_formatted} left",
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  let failed = 0;
+  let runId: string | null = null;
+  try {
+    const result = await run({
+      onRunStart(info) {
+        runId = info.run_id;
+        store?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets });
+        bar?.start(plannedRequests ?? 0, 0, { failed: 0 });
+      },
+      hooks: {
+        onRequest(record) {
+          if (runId !== null) store?.appendRequest(runId, record);
+          if (record.error !== null) failed++;
+          bar?.increment(1, { failed });
+        },
+      },
+      signal: abort.signal,
+    });
+    bar?.stop();
+    store?.finishRun(result, { secrets });
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else {
+      const color = process.stdout.isTTY === true;
+      const extra = renderExtra?.(result);
+      if (extra) process.stdout.write(`${extra}\n`);
+      if (result.requests.length > 0 || result.tests.length === 0) {
+        process.stdout.write(`${renderRunSummary(result, { color })}\n`);
+      }
+    }
+    if (store !== null) process.stderr.write(`run ${result.run_id} saved to ${store.path}\n`);
+    return result.status === "completed" ? 0 : result.status === "interrupted" ? 130 : 1;
+  } finally {
+    bar?.stop();
+    process.off("SIGINT", onSigint);
+    store?.close();
+  }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { createRequire } from "node:module";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { reportFatalError } from "./reportFatalError.js";
+
+const require = createRequire(import.meta.url);
+const { version } = require("../../../package.json") as { version: string };
+
+const commandModules = await Promise.all([import("./commands/BenchCommand.js")]);
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName("tokbench")
+  .usage("$0 <command> [options]\n\nMeasure how fast a large language model really runs.")
+  .version(version)
+  .strict()
+  .demandCommand(1, "Name a command: see `tokbench --help`.")
+  .recommendCommands()
+  .wrap(Math.min(110, process.stderr.columns ?? 110))
+  .fail((message, error) => {
+    // yargs calls this for its own validation failures (message) and for errors thrown by handlers.
+    if (error !== undefined && error !== null) reportFatalError(error);
+    else {
+      process.stderr.write(`tokbench: ${message}\n(run \`tokbench --help\` for usage)\n`);
+      process.exit(2);
+    }
+  });
+for (const mod of commandModules) {
+  for (const command of Object.values(mod)) cli.command(command as never);
+}
+try {
+  await cli.parseAsync();
+} catch (error) {
+  reportFatalError(error);
+}

@@ -1,0 +1,92 @@
+import { stat } from "node:fs/promises";
+import { type GgufFileInfo, InsufficientMemoryError, type LlamaModel, readGgufFileInfo } from "node-llama-cpp";
+import { TokbenchError } from "../errors/TokbenchError.js";
+import { type EngineBinding, firstLine } from "./EngineBinding.js";
+import { type EngineModelInfo, engineModelInfoFromGguf } from "./EngineModelInfo.js";
+
+/** A GGUF file checked and parsed, weights not loaded. */
+export interface InspectedModelFile {
+  path: string;
+  file_bytes: number;
+  gguf: GgufFileInfo;
+  info: EngineModelInfo;
+}
+
+/** A model loaded into the engine. */
+export interface LoadedEngineModel {
+  model: LlamaModel;
+  info: EngineModelInfo;
+  /** Wall-clock time of `loadModel`, ms. */
+  load_ms: number;
+  /** Layers actually offloaded to the GPU (0 on a CPU-only binding). */
+  gpu_layers: number;
+}
+
+/**
+ * Checks that `path` is a readable GGUF file and parses its metadata and tensor table.
+ * Throws FILE_NOT_FOUND when it does not exist and ENGINE_LOAD_FAILED when it is not a valid GGUF.
+ */
+export async function inspectModelFile(path: string): Promise<InspectedModelFile> {
+  let fileBytes: number;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new Error("not a regular file");
+    fileBytes = s.size;
+  } catch (cause) {
+    throw new TokbenchError("FILE_NOT_FOUND", `model file not found: ${path}`, { cause, context: { path } });
+  }
+  let gguf: GgufFileInfo;
+  try {
+    gguf = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false });
+  } catch (cause) {
+    throw new TokbenchError("ENGINE_LOAD_FAILED", `cannot read model ${path}: ${firstLine(cause)}`, {
+      cause,
+      context: { path },
+    });
+  }
+  return { path, file_bytes: fileBytes, gguf, info: engineModelInfoFromGguf(path, gguf, null) };
+}
+
+/** Options of one model load. */
+export interface EngineModelLoadOptions {
+  /** Layers to offload to the GPU. Defaults to 0. */
+  gpuLayers?: number;
+  /** Map the file instead of reading it (llama.cpp `--mmap`). Defaults to true. */
+  useMmap?: boolean;
+}
+
+/**
+ * Loads a model's weights into the engine and times it. Throws ENGINE_OUT_OF_MEMORY when
+ * node-llama-cpp finds it cannot fit and ENGINE_LOAD_FAILED for any other failure, with llama.cpp's
+ * own warning appended when it logged one.
+ */
+export async function loadEngineModel(
+  binding: EngineBinding,
+  file: InspectedModelFile,
+  options: EngineModelLoadOptions = {},
+): Promise<LoadedEngineModel> {
+  binding.takeWarnings();
+  const started = performance.now();
+  let model: LlamaModel;
+  try {
+    model = await binding.llama.loadModel({
+      modelPath: file.path,
+      gpuLayers: options.gpuLayers ?? 0,
+      useMmap: options.useMmap ?? true,
+    });
+  } catch (cause) {
+    const detail = [firstLine(cause), ...binding.takeWarnings().slice(-1)].filter((s) => s !== "").join("; ");
+    const oom = cause instanceof InsufficientMemoryError;
+    throw new TokbenchError(
+      oom ? "ENGINE_OUT_OF_MEMORY" : "ENGINE_LOAD_FAILED",
+      `cannot load model ${file.path}: ${detail}`,
+      { cause, context: { path: file.path, gpu_layers: options.gpuLayers ?? 0 } },
+    );
+  }
+  const loadMs = performance.now() - started;
+  const info = engineModelInfoFromGguf(file.path, file.gguf, {
+    model_type: model.typeDescription,
+    model_size: model.size,
+  });
+  return { model, info, load_ms: loadMs, gpu_layers: model.gpuLayers };
+}

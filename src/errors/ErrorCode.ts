@@ -1,0 +1,46 @@
+/**
+ * Stable error codes. Codes are part of the public interface: never rename one, only add.
+ *
+ * Request-level codes (recorded per request, a run goes on) start with `REQUEST_`;
+ * the rest abort the operation that raised them.
+ */
+export const ERROR_CODES = [
+  // Bad input from the user: flags, files, URLs.
+  "INVALID_ARGUMENT",
+  "FILE_NOT_FOUND",
+  "FILE_UNREADABLE",
+  "FILE_UNWRITABLE",
+  "PROMPT_FILE_INVALID",
+  "URL_INVALID",
+  "TARGET_UNREACHABLE",
+  // Per-request failures: recorded with the request, statistics use the successful ones.
+  "REQUEST_HTTP_ERROR",
+  "REQUEST_TIMEOUT",
+  "REQUEST_STREAM_CUT",
+  "REQUEST_MALFORMED_SSE",
+  "REQUEST_MALFORMED_JSON",
+  "REQUEST_CONNECTION_FAILED",
+  "REQUEST_SERVER_ERROR_EVENT",
+  "REQUEST_ENGINE_FAILED",
+  // Run-level aborts.
+  "RUN_MAX_ERRORS",
+  "RUN_INTERRUPTED",
+  // Model files.
+  "GGUF_NOT_GGUF",
+  "GGUF_TRUNCATED",
+  "GGUF_CORRUPT",
+  "GGUF_UNSUPPORTED",
+  "SYNTH_INVALID_SHAPE",
+  // Embedded engine.
+  "ENGINE_LOAD_FAILED",
+  "ENGINE_OUT_OF_MEMORY",
+  "ENGINE_UNAVAILABLE",
+  // Storage.
+  "DB_OPEN_FAILED",
+  "DB_WRITE_FAILED",
+  "RUN_NOT_FOUND",
+  // Anything that escaped classification: a bug in tokbench.
+  "INTERNAL",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,0 +1,59 @@
+import type { RequestError } from "../metrics/RequestObservation.js";
+import { redactSecrets } from "../errors/redactSecrets.js";
+import type { HttpStreamResult } from "./streamHttp.js";
+
+/** Characters of a server's error body quoted in a request error message. */
+const EXCERPT_CHARS = 200;
+
+/**
+ * Turns text that came from the outside (a response body, a socket error) into a one-line excerpt
+ * safe to store: whitespace collapsed, cut to `maxChars`, every secret replaced by `***`.
+ * Redaction runs before the cut so a key split by the cut cannot leak its first half.
+ */
+export function safeExcerpt(text: string, secrets: readonly string[], maxChars = EXCERPT_CHARS): string {
+  const oneLine = redactSecrets(text, secrets).replace(/\s+/g, " ").trim();
+  return oneLine.length > maxChars ? `${oneLine.slice(0, maxChars)}…` : oneLine;
+}
+
+/** The URL as it may appear in messages: no user name or password. */
+export function displayUrl(url: URL): string {
+  if (url.username === "" && url.password === "") return url.href;
+  const copy = new URL(url.href);
+  copy.username = "";
+  copy.password = "";
+  return copy.href;
+}
+
+/**
+ * The request error implied by how an HTTP exchange ended, or null when the transport part went
+ * well (the caller still judges the stream's content). `where` names the endpoint, e.g.
+ * `POST http://127.0.0.1:8080/v1/chat/completions`.
+ */
+export function httpRequestError(
+  result: HttpStreamResult,
+  where: string,
+  secrets: readonly string[],
+): RequestError | null {
+  const detail = result.detail === null ? "" : `: ${safeExcerpt(result.detail, secrets)}`;
+  switch (result.outcome) {
+    case "connection_failed":
+      return { code: "REQUEST_CONNECTION_FAILED", message: `could not connect to ${where}${detail}`, status: null };
+    case "timeout":
+      return { code: "REQUEST_TIMEOUT", message: `${where} timed out${detail}`, status: result.status };
+    case "aborted":
+      return { code: "REQUEST_STREAM_CUT", message: `${where} was aborted by the run`, status: result.status };
+    case "cut":
+      return { code: "REQUEST_STREAM_CUT", message: `stream from ${where} was cut${detail}`, status: result.status };
+    case "complete":
+    case "stopped":
+      if (result.status !== null && result.status >= 400) {
+        const body = result.error_body === null ? "" : safeExcerpt(result.error_body, secrets);
+        return {
+          code: "REQUEST_HTTP_ERROR",
+          message: `HTTP ${result.status} from ${where}${body === "" ? "" : `: ${body}`}`,
+          status: result.status,
+        };
+      }
+      return null;
+  }
+}

@@ -1,0 +1,135 @@
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
+import { computeRequestMetrics } from "../metrics/computeRequestMetrics.js";
+import { RunSummarizer } from "../metrics/RunSummarizer.js";
+import type { RequestRecord } from "../results/RequestRecord.js";
+import type { RunStatus } from "../results/RunResult.js";
+import type { RunSummary } from "../results/RunSummary.js";
+import type { Target, WorkloadRequest } from "../targets/Target.js";
+import { arrivalOffsets } from "../workload/arrivalOffsets.js";
+import type { LoadOptions } from "./LoadOptions.js";
+
+/** Callbacks the load generator calls; printing, progress and storage hang off these. */
+export interface LoadHooks {
+  /** A measured request finished (successfully or not). Called in completion order. */
+  onRequest?(record: RequestRecord, metrics: RequestMetrics): void;
+  /** The warmup is over and the measured phase starts. */
+  onMeasureStart?(): void;
+}
+
+/** What the load generator returns: every recorded request and the summary over them. */
+export interface LoadOutcome {
+  status: RunStatus;
+  status_reason: string | null;
+  requests: RequestRecord[];
+  summary: RunSummary;
+}
+
+/** Inputs of {@link runLoad}. */
+export interface RunLoadInput {
+  target: Target;
+  /** The request to send as measured request `index` (warmup requests use negative indices). */
+  requestAt(index: number): WorkloadRequest;
+  load: LoadOptions;
+  /** Whether prompt lengths came from the target's own tokenizer. */
+  prompt_tokens_exact: boolean;
+  /** Physical decode ceiling of one stream (tok/s), when known; see computeRequestMetrics. */
+  decode_ceiling_tps?: number | null;
+  hooks?: LoadHooks;
+  /** Stops the run: no new sends, requests in flight are cancelled, the outcome is `interrupted`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The load generator. Sends warmup requests, then the measured requests in a closed loop (fixed
+ * concurrency) or an open loop (constant or Poisson arrivals), and folds each finished request into
+ * the summary as it arrives. The hot path does only what measuring needs: it builds no strings,
+ * and per-request work after the stream ends is the metric computation.
+ */
+export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
+  const { target, load, hooks = {}, signal } = input;
+  const summarizer = new RunSummarizer();
+  const requests: RequestRecord[] = [];
+  const stop = new AbortController();
+  let status: RunStatus = "completed";
+  let statusReason: string | null = null;
+  const onAbort = (): void => {
+    if (status === "completed") {
+      status = "interrupted";
+      statusReason = "interrupted by the user";
+    }
+    stop.abort();
+  };
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+
+  for (let w = 0; w < load.warmup && !stop.signal.aborted; w++) {
+    await target.send(input.requestAt(-1 - w), { planned_at_ms: performance.now(), signal: stop.signal });
+  }
+  hooks.onMeasureStart?.();
+
+  const runStart = performance.now();
+  const deadline = load.duration_s === null ? Number.POSITIVE_INFINITY : runStart + load.duration_s * 1000;
+  const limit = load.requests ?? Number.POSITIVE_INFINITY;
+  let nextIndex = 0;
+  let failures = 0;
+
+  const sendOne = async (index: number, plannedAt: number): Promise<void> => {
+    const request = input.requestAt(index);
+    const obs = await target.send(request, { planned_at_ms: plannedAt, signal: stop.signal });
+    if (stop.signal.aborted && status === "interrupted") {
+      summarizer.addCancelled();
+      return;
+    }
+    const metrics = computeRequestMetrics(obs, {
+      index,
+      run_start_ms: runStart,
+      max_tokens: request.max_tokens,
+      prompt_tokens_exact: request.prompt_tokens_exact,
+      decode_ceiling_tps: input.decode_ceiling_tps ?? null,
+    });
+    summarizer.add(metrics);
+    requests.push(metrics.record);
+    hooks.onRequest?.(metrics.record, metrics);
+    if (metrics.record.error !== null) {
+      failures++;
+      if (load.max_errors !== null && failures >= load.max_errors && status === "completed") {
+        status = "aborted";
+        statusReason = `${failures} requests failed (--max-errors ${load.max_errors})`;
+        stop.abort();
+      }
+    }
+  };
+
+  const mayContinue = (): boolean =>
+    !stop.signal.aborted && nextIndex < limit && performance.now() < deadline;
+
+  if (load.rate === null) {
+    const worker = async (): Promise<void> => {
+      while (mayContinue()) {
+        await sendOne(nextIndex++, performance.now());
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, load.concurrency) }, worker));
+  } else {
+    const inFlight = new Set<Promise<void>>();
+    const offsets = arrivalOffsets(load.rate, load.arrival, load.seed);
+    while (mayContinue()) {
+      const plannedAt = runStart + (offsets.next().value as number);
+      if (plannedAt >= deadline) break;
+      const wait = plannedAt - performance.now();
+      // setTimeout fires no earlier than asked and at 1 ms granularity; never spin the event loop,
+      // which would delay the timestamps of every stream in flight.
+      if (wait >= 1) await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
+      while (inFlight.size >= load.concurrency && !stop.signal.aborted) await Promise.race(inFlight);
+      if (stop.signal.aborted) break;
+      const p = sendOne(nextIndex++, plannedAt).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await Promise.all(inFlight);
+  }
+
+  signal?.removeEventListener("abort", onAbort);
+  return { status, status_reason: statusReason, requests, summary: summarizer.summary() };
+}

@@ -1,0 +1,187 @@
+import type { RequestRecord, ServerTimingsRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
+import { allocateChunkTokens } from "./allocateChunkTokens.js";
+import type { RequestObservation, ServerReportedTimings } from "./RequestObservation.js";
+
+/** Context the definitions need beyond the observation itself. */
+export interface RequestMetricsContext {
+  /** Position of the request in the run. */
+  index: number;
+  /** Run clock origin (`performance.now()` ms) that offsets are measured from. */
+  run_start_ms: number;
+  /** Output tokens requested; used for `short_output`. Null when no limit was asked. */
+  max_tokens: number | null;
+  /** Whether the client's prompt-token count came from the target's own tokenizer. */
+  prompt_tokens_exact: boolean;
+  /**
+   * Highest physically possible decode rate for one stream (tok/s), from the roofline; a client
+   * rate above it is flagged `impossible_decode_rate` and not reported. Null when unknown.
+   */
+  decode_ceiling_tps: number | null;
+}
+
+/** One inter-token latency observation: `count` tokens each `gap_ms` apart. */
+export interface InterTokenSample {
+  gap_ms: number;
+  count: number;
+}
+
+/** A request's record plus the per-token samples the run summary aggregates (kept out of the record). */
+export interface RequestMetrics {
+  record: RequestRecord;
+  /** Per-token inter-token latency samples; empty when the stream was buffered. */
+  itl: InterTokenSample[];
+  /** Gaps between consecutive token-bearing chunk arrivals. */
+  chunk_gaps_ms: number[];
+}
+
+/** Client and server decode rates further apart than this fraction are flagged `timing_mismatch`. */
+export const TIMING_MISMATCH_TOLERANCE = 0.2;
+
+/**
+ * When at least this fraction of the tokens after the first arrived in the same socket read as the
+ * chunk before them, the stream was delivered in bursts (a buffering proxy, a server flushing late):
+ * gaps between those chunks are zero by construction, so the client cannot know the decode rate.
+ */
+export const BUFFERED_TOKEN_FRACTION = 0.5;
+
+const rate = (tokens: number | null, ms: number | null): number | null =>
+  tokens !== null && ms !== null && ms > 0 && tokens > 0 ? (tokens * 1000) / ms : null;
+
+/** Normalises server-reported timings and derives their rates. */
+export function normaliseServerTimings(t: ServerReportedTimings | null): ServerTimingsRecord | null {
+  if (t === null) return null;
+  return {
+    source: t.source,
+    prompt_tokens: t.prompt_tokens,
+    prompt_ms: t.prompt_ms,
+    prefill_tps: rate(t.prompt_tokens, t.prompt_ms),
+    output_tokens: t.output_tokens,
+    decode_ms: t.decode_ms,
+    decode_tps: rate(t.output_tokens, t.decode_ms),
+    cached_tokens: t.cached_tokens,
+  };
+}
+
+/**
+ * Applies tokbench's metric definitions (docs/metrics.md) to one observed request.
+ *
+ * - TTFT: arrival of the first chunk carrying a generated token, minus send time.
+ * - E2E: end of stream minus send time.
+ * - Output tokens: `usage.completion_tokens`, else a tokenizer count, else exact per-chunk counts
+ *   from the engine, else the number of token-bearing chunks (flagged `chunk_count_estimate`).
+ * - Decode: tokens after the first chunk, over the time from the first to the last token-bearing chunk.
+ * - ITL: each chunk after the first contributes k samples of gap/k, k its token count.
+ * - Prefill: prompt tokens / TTFT.
+ */
+export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetricsContext): RequestMetrics {
+  const chunks = obs.chunks;
+  const first = chunks[0];
+  const last = chunks[chunks.length - 1];
+  const flags: TrustFlag[] = [];
+
+  let outputTokens: number;
+  let tokenSource: TokenSource;
+  const allExact = chunks.length > 0 && chunks.every((c) => c.tokens !== null);
+  if (obs.usage?.completion_tokens != null) {
+    outputTokens = obs.usage.completion_tokens;
+    tokenSource = "usage";
+  } else if (obs.output_tokens_tokenizer !== null) {
+    outputTokens = obs.output_tokens_tokenizer;
+    tokenSource = "tokenizer";
+  } else if (allExact) {
+    outputTokens = chunks.reduce((sum, c) => sum + (c.tokens ?? 0), 0);
+    tokenSource = "engine";
+  } else {
+    outputTokens = chunks.length;
+    tokenSource = "chunks";
+    if (chunks.length > 0) flags.push("chunk_count_estimate");
+  }
+
+  const perChunk = allocateChunkTokens(chunks, outputTokens);
+  const firstChunkTokens = perChunk[0] ?? 0;
+
+  // Burst detection: tokens whose chunk completed in the same read as the previous chunk.
+  let tokensAfterFirst = 0;
+  let coalescedTokens = 0;
+  const itl: InterTokenSample[] = [];
+  const chunkGaps: number[] = [];
+  for (let i = 1; i < chunks.length; i++) {
+    const c = chunks[i] as (typeof chunks)[number];
+    const prev = chunks[i - 1] as (typeof chunks)[number];
+    const k = perChunk[i] ?? 1;
+    const gap = c.at_ms - prev.at_ms;
+    tokensAfterFirst += k;
+    if (c.read_index === prev.read_index) coalescedTokens += k;
+    chunkGaps.push(gap);
+    if (k > 0) itl.push({ gap_ms: gap / k, count: k });
+  }
+  const buffered =
+    (tokensAfterFirst > 0 && coalescedTokens / tokensAfterFirst >= BUFFERED_TOKEN_FRACTION) ||
+    (chunks.length === 1 && outputTokens >= 2);
+  if (buffered) flags.push("buffered_stream");
+
+  const decodeTokens = Math.max(0, outputTokens - firstChunkTokens);
+  const decodeMs =
+    first !== undefined && last !== undefined && chunks.length >= 2 ? last.at_ms - first.at_ms : null;
+  const serverTimings = normaliseServerTimings(obs.server_timings);
+
+  let clientDecodeTps = buffered ? null : rate(decodeTokens, decodeMs);
+  if (
+    clientDecodeTps !== null &&
+    ctx.decode_ceiling_tps !== null &&
+    clientDecodeTps > ctx.decode_ceiling_tps
+  ) {
+    flags.push("impossible_decode_rate");
+    clientDecodeTps = null;
+  }
+  const serverDecodeTps = serverTimings?.decode_tps ?? null;
+  if (
+    clientDecodeTps !== null &&
+    serverDecodeTps !== null &&
+    Math.abs(clientDecodeTps / serverDecodeTps - 1) > TIMING_MISMATCH_TOLERANCE
+  ) {
+    flags.push("timing_mismatch");
+  }
+  // A client rate that cannot be known is replaced by the server's own figure where it gave one.
+  const decodeTps =
+    clientDecodeTps ?? (buffered || flags.includes("impossible_decode_rate") ? serverDecodeTps : null);
+
+  const ttft = first !== undefined ? first.at_ms - obs.sent_at_ms : null;
+  const promptTokens =
+    obs.usage?.prompt_tokens ?? obs.server_timings?.prompt_tokens ?? obs.prompt_tokens_client ?? null;
+  if (
+    obs.usage?.prompt_tokens == null &&
+    obs.server_timings?.prompt_tokens == null &&
+    !ctx.prompt_tokens_exact
+  ) {
+    if (promptTokens !== null) flags.push("approximate_prompt_length");
+  }
+
+  if (obs.error === null && ctx.max_tokens !== null && outputTokens < ctx.max_tokens)
+    flags.push("short_output");
+  const cached = obs.usage?.cached_prompt_tokens ?? obs.server_timings?.cached_tokens ?? null;
+  if (cached !== null && cached > 0) flags.push("prefix_cache_hit");
+
+  const record: RequestRecord = {
+    index: ctx.index,
+    planned_offset_ms: obs.planned_at_ms - ctx.run_start_ms,
+    sent_offset_ms: obs.sent_at_ms - ctx.run_start_ms,
+    dispatch_lag_ms: obs.sent_at_ms - obs.planned_at_ms,
+    status: obs.status,
+    ttft_ms: ttft,
+    e2e_ms: obs.end_at_ms - obs.sent_at_ms,
+    decode_ms: decodeMs,
+    prompt_tokens: promptTokens,
+    output_tokens: outputTokens,
+    token_source: tokenSource,
+    chunks: chunks.length,
+    decode_tps: decodeTps,
+    decode_tps_source: decodeTps === null ? null : decodeTps === clientDecodeTps ? "client" : "server",
+    tpot_ms: buffered || decodeMs === null || decodeTokens === 0 ? null : decodeMs / decodeTokens,
+    prefill_tps: rate(promptTokens, ttft),
+    flags,
+    error: obs.error,
+    server_timings: serverTimings,
+  };
+  return { record, itl: buffered ? [] : itl, chunk_gaps_ms: chunkGaps };
+}

@@ -1,0 +1,72 @@
+import Table from "cli-table3";
+import type { DistributionStats } from "../results/DistributionStats.js";
+import type { RunResult } from "../results/RunResult.js";
+import { formatNumber } from "./formatNumber.js";
+
+const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
+  { key: "ttft_ms", label: "TTFT (ms)" },
+  { key: "itl_ms", label: "inter-token latency (ms)" },
+  { key: "tpot_ms", label: "time per output token (ms)" },
+  { key: "e2e_ms", label: "end-to-end latency (ms)" },
+  { key: "decode_tps", label: "decode rate (tok/s, per request)" },
+  { key: "prefill_tps", label: "prefill rate (tok/s, prompt/TTFT)" },
+  { key: "server_decode_tps", label: "server-reported decode (tok/s)" },
+  { key: "server_prefill_tps", label: "server-reported prefill (tok/s)" },
+  { key: "chunk_gap_ms", label: "chunk arrival gap (ms)" },
+  { key: "dispatch_lag_ms", label: "harness dispatch lag (ms)" },
+];
+
+/**
+ * Renders a run's summary as plain text for a terminal: the request counts, throughput, a table
+ * of distributions, and any trust flags with what they mean. Reads the result only.
+ */
+export function renderRunSummary(result: RunResult, options: { color?: boolean } = {}): string {
+  const s = result.summary;
+  const lines: string[] = [];
+  const status = result.status === "completed" ? "" : ` — ${result.status}: ${result.status_reason ?? ""}`;
+  lines.push(
+    `requests: ${s.requests.succeeded} succeeded, ${s.requests.failed} failed` +
+      (s.requests.cancelled > 0 ? `, ${s.requests.cancelled} cancelled` : "") +
+      ` in ${formatNumber(s.duration_ms / 1000)} s${status}`,
+  );
+  for (const [code, count] of Object.entries(s.requests.errors_by_code)) lines.push(`  ${count} × ${code}`);
+  lines.push(
+    `throughput: ${formatNumber(s.output_tokens_per_s)} output tok/s, ${formatNumber(s.input_tokens_per_s)} prompt tok/s, ${formatNumber(s.requests_per_s)} req/s`,
+  );
+  const sources = Object.entries(s.token_sources)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  if (sources !== "") lines.push(`output tokens counted by: ${sources}`);
+
+  const table = new Table({
+    head: ["", "n", "mean", "p50", "p90", "p95", "p99", "max"],
+    style: { head: options.color ? ["cyan"] : [], border: options.color ? ["grey"] : [] },
+    colAligns: ["left", "right", "right", "right", "right", "right", "right", "right"],
+  });
+  for (const row of ROWS) {
+    const d = s[row.key] as DistributionStats;
+    if (d.count === 0) continue;
+    table.push([
+      row.label,
+      String(d.count),
+      ...[d.mean, d.p50, d.p90, d.p95, d.p99, d.max].map(formatNumber),
+    ]);
+  }
+  lines.push(table.toString());
+  const flagText = Object.entries(s.flags)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([flag, n]) => `  ${flag}: ${n} request${n === 1 ? "" : "s"} — ${FLAG_MEANING[flag] ?? ""}`);
+  if (flagText.length > 0) lines.push("trust flags:", ...flagText);
+  lines.push("(percentiles need 10/20/100 samples for p90/p95/p99; '-' means too few)");
+  return lines.join("\n");
+}
+
+const FLAG_MEANING: Record<string, string> = {
+  buffered_stream: "tokens arrived in bursts; client decode rate unknowable (server figure used where given)",
+  chunk_count_estimate: "no usage or tokenizer: output tokens counted as chunks",
+  timing_mismatch: "client and server decode rates differ by more than 20 %",
+  short_output: "fewer tokens than requested",
+  prefix_cache_hit: "the server served part of the prompt from its cache",
+  approximate_prompt_length: "prompt length estimated, no tokenizer",
+  impossible_decode_rate: "measured decode rate above the hardware ceiling; not reported",
+};

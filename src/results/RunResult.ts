@@ -1,0 +1,33 @@
+import type { MachineInfo } from "./MachineInfo.js";
+import type { RequestRecord } from "./RequestRecord.js";
+import type { ResourceUsage } from "./ResourceUsage.js";
+import type { RunSummary } from "./RunSummary.js";
+
+/** Version of the public result format. Bumped on any incompatible change. */
+export const RESULT_SCHEMA_VERSION = 1;
+
+/** How a run ended. `interrupted`: stopped by SIGINT; `aborted`: stopped by `--max-errors` or a fatal error. */
+export type RunStatus = "completed" | "interrupted" | "aborted";
+
+/**
+ * The one plain result of a run. The terminal table, `--json`, the database and reports all read
+ * this object; none of them computes a figure of its own.
+ */
+export interface RunResult {
+  schema_version: typeof RESULT_SCHEMA_VERSION;
+  tool: { name: "tokbench"; version: string };
+  run_id: string;
+  status: RunStatus;
+  /** Why the run ended early, when it did. */
+  status_reason: string | null;
+  started_at: string;
+  ended_at: string;
+  /** The configuration, with every secret removed. */
+  config: Record<string, unknown>;
+  machine: MachineInfo;
+  summary: RunSummary;
+  requests: RequestRecord[];
+  /** llama-bench-style test rows (embedded engine); empty for HTTP targets. */
+  tests: Record<string, unknown>[];
+  resources: ResourceUsage | null;
+}

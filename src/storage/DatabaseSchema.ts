@@ -1,0 +1,212 @@
+/**
+ * The one typed description of tokbench's SQLite database: one interface per table, one property
+ * per column, with the TypeScript type of what SQLite hands back. Every statement in
+ * `src/storage/` is written against these interfaces, and the column lists below are checked by
+ * the compiler to name every column exactly once, so the schema cannot drift silently from the
+ * code. The DDL lives in `migrations.ts`; a test checks it against these lists. Documented for
+ * users in docs/database.md.
+ */
+
+/** SQLite stores booleans as 0/1 integers. */
+export type SqliteBoolean = 0 | 1;
+
+/** One machine a run happened on, stored once however many runs it served. */
+export interface MachinesTable {
+  id: number;
+  /** sha256 of the canonical JSON of the whole `MachineInfo`: identical machines share a row. */
+  fingerprint: string;
+  hostname: string;
+  os: string;
+  os_release: string;
+  arch: string;
+  cpu_model: string;
+  cpu_cores: number;
+  total_memory_bytes: number;
+  node_version: string;
+  /** JSON array of `GpuInfo`. */
+  gpus_json: string;
+  engine: string | null;
+  llama_cpp_version: string | null;
+  /** ISO time this machine was first stored. */
+  first_seen_at: string;
+}
+
+/** `running` until the run finishes; a run whose process died keeps it (read back as `incomplete`). */
+export type StoredRunRowStatus = "running" | "completed" | "interrupted" | "aborted";
+
+/** One benchmark run. */
+export interface RunsTable {
+  id: string;
+  /** `RESULT_SCHEMA_VERSION` of the result this run was written from. */
+  result_schema_version: number;
+  tool_version: string;
+  started_at: string;
+  ended_at: string | null;
+  status: StoredRunRowStatus;
+  status_reason: string | null;
+  /** The target's kind (`openai-chat`, `ollama`, `embedded`, ...), when known. */
+  target_kind: string | null;
+  /** Model name or file, when known. */
+  model: string | null;
+  machine_id: number;
+  /** The configuration as JSON, secrets stripped. */
+  config_json: string;
+  /** `RunSummary` as JSON; null while running or when the process died. */
+  summary_json: string | null;
+  /** `ResourceUsage` as JSON; null when nothing was sampled. */
+  resources_json: string | null;
+  /** Process that wrote the run, so a `running` row can be told apart from a dead one. */
+  writer_pid: number;
+  writer_hostname: string;
+}
+
+/** One finished request: every `RequestRecord` field as a column. */
+export interface RequestsTable {
+  run_id: string;
+  /** `RequestRecord.index`. */
+  idx: number;
+  planned_offset_ms: number;
+  sent_offset_ms: number;
+  dispatch_lag_ms: number;
+  http_status: number | null;
+  ttft_ms: number | null;
+  e2e_ms: number;
+  decode_ms: number | null;
+  prompt_tokens: number | null;
+  output_tokens: number;
+  token_source: string;
+  chunks: number;
+  decode_tps: number | null;
+  /** `client` or `server`: whose figure `decode_tps` is. */
+  decode_tps_source: string | null;
+  tpot_ms: number | null;
+  prefill_tps: number | null;
+  /** JSON array of trust flags. */
+  flags_json: string;
+  error_code: string | null;
+  error_message: string | null;
+  error_status: number | null;
+  /** Non-null exactly when the request has server timings. */
+  server_source: string | null;
+  server_prompt_tokens: number | null;
+  server_prompt_ms: number | null;
+  server_prefill_tps: number | null;
+  server_output_tokens: number | null;
+  server_decode_ms: number | null;
+  server_decode_tps: number | null;
+  server_cached_tokens: number | null;
+}
+
+/** One llama-bench-style test row: the whole row as JSON plus its key fields as columns for queries. */
+export interface TestsTable {
+  run_id: string;
+  /** Position of the row in `RunResult.tests`. */
+  idx: number;
+  n_prompt: number | null;
+  n_gen: number | null;
+  n_depth: number | null;
+  n_threads: number | null;
+  n_batch: number | null;
+  n_gpu_layers: number | null;
+  type_k: string | null;
+  flash_attn: SqliteBoolean | null;
+  avg_ts: number | null;
+  stddev_ts: number | null;
+  row_json: string;
+}
+
+/** The whole database. */
+export interface DatabaseSchema {
+  machines: MachinesTable;
+  runs: RunsTable;
+  requests: RequestsTable;
+  tests: TestsTable;
+}
+
+/** Every column of `T`, listed once; the mapped type makes the compiler reject a missing or extra name. */
+function columnList<T>(spec: { [K in keyof T]-?: true }): (keyof T & string)[] {
+  return Object.keys(spec) as (keyof T & string)[];
+}
+
+/** Column names per table, in table order; used to build statements and to check the DDL. */
+export const TABLE_COLUMNS: { [Table in keyof DatabaseSchema]: (keyof DatabaseSchema[Table] & string)[] } = {
+  machines: columnList<MachinesTable>({
+    id: true,
+    fingerprint: true,
+    hostname: true,
+    os: true,
+    os_release: true,
+    arch: true,
+    cpu_model: true,
+    cpu_cores: true,
+    total_memory_bytes: true,
+    node_version: true,
+    gpus_json: true,
+    engine: true,
+    llama_cpp_version: true,
+    first_seen_at: true,
+  }),
+  runs: columnList<RunsTable>({
+    id: true,
+    result_schema_version: true,
+    tool_version: true,
+    started_at: true,
+    ended_at: true,
+    status: true,
+    status_reason: true,
+    target_kind: true,
+    model: true,
+    machine_id: true,
+    config_json: true,
+    summary_json: true,
+    resources_json: true,
+    writer_pid: true,
+    writer_hostname: true,
+  }),
+  requests: columnList<RequestsTable>({
+    run_id: true,
+    idx: true,
+    planned_offset_ms: true,
+    sent_offset_ms: true,
+    dispatch_lag_ms: true,
+    http_status: true,
+    ttft_ms: true,
+    e2e_ms: true,
+    decode_ms: true,
+    prompt_tokens: true,
+    output_tokens: true,
+    token_source: true,
+    chunks: true,
+    decode_tps: true,
+    decode_tps_source: true,
+    tpot_ms: true,
+    prefill_tps: true,
+    flags_json: true,
+    error_code: true,
+    error_message: true,
+    error_status: true,
+    server_source: true,
+    server_prompt_tokens: true,
+    server_prompt_ms: true,
+    server_prefill_tps: true,
+    server_output_tokens: true,
+    server_decode_ms: true,
+    server_decode_tps: true,
+    server_cached_tokens: true,
+  }),
+  tests: columnList<TestsTable>({
+    run_id: true,
+    idx: true,
+    n_prompt: true,
+    n_gen: true,
+    n_depth: true,
+    n_threads: true,
+    n_batch: true,
+    n_gpu_layers: true,
+    type_k: true,
+    flash_attn: true,
+    avg_ts: true,
+    stddev_ts: true,
+    row_json: true,
+  }),
+};

@@ -1,0 +1,578 @@
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { redactSecrets } from "../errors/redactSecrets.js";
+import { TokbenchError } from "../errors/TokbenchError.js";
+import type { MachineInfo } from "../results/MachineInfo.js";
+import type { RequestRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
+import type { ResourceUsage } from "../results/ResourceUsage.js";
+import type { RunResult, RunStatus } from "../results/RunResult.js";
+import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
+import type { RunSummary } from "../results/RunSummary.js";
+import type {
+  DatabaseSchema,
+  MachinesTable,
+  RequestsTable,
+  RunsTable,
+  TestsTable,
+} from "./DatabaseSchema.js";
+import { TABLE_COLUMNS } from "./DatabaseSchema.js";
+import { defaultDatabasePath } from "./defaultDatabasePath.js";
+import { migrate } from "./migrations.js";
+import { stripSecrets } from "./stripSecrets.js";
+
+/**
+ * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
+ * writes it is still alive, `incomplete` when that process died before finishing (SIGKILL, crash,
+ * power loss): its finished requests are all there, its summary is not.
+ */
+export type StoredRunStatus = RunStatus | "running" | "incomplete";
+
+/** A run read back from the database: a {@link RunResult}, except that an unfinished run has no summary or end. */
+export interface StoredRun extends Omit<RunResult, "status" | "ended_at" | "summary"> {
+  status: StoredRunStatus;
+  ended_at: string | null;
+  summary: RunSummary | null;
+}
+
+/** What is known when a run starts; written at once so a run that dies is still on record. */
+export interface BeginRunInput {
+  run_id: string;
+  /** ISO time. */
+  started_at: string;
+  /** The configuration; secrets are stripped again before writing (see `stripSecrets`). */
+  config: Record<string, unknown>;
+  machine: MachineInfo;
+  /** tokbench's version. */
+  tool_version: string;
+  /** The target's kind (`openai-chat`, `ollama`, `embedded`, ...). Defaults to `config.target` when it is a string, else null. */
+  target_kind?: string | null;
+  /** Model name or file. Defaults to `config.model` when it is a string, else null. */
+  model?: string | null;
+  /**
+   * Literal secrets (the API key itself) to redact from every string this run writes, wherever
+   * they appear (error messages a server echoed, URLs). Defaults to none.
+   */
+  secrets?: readonly string[];
+}
+
+/** Options of {@link RunStore.finishRun}. */
+export interface FinishRunOptions {
+  /** As in {@link BeginRunInput.target_kind}. Defaults to the value given to `beginRun`, else `config.target`. */
+  target_kind?: string | null;
+  /** As in {@link BeginRunInput.model}. Defaults to the value given to `beginRun`, else `config.model`. */
+  model?: string | null;
+  /** Added to the secrets given to `beginRun`. Defaults to none. */
+  secrets?: readonly string[];
+}
+
+/** One line of {@link RunStore.listRuns}. */
+export interface RunListEntry {
+  run_id: string;
+  started_at: string;
+  ended_at: string | null;
+  status: StoredRunStatus;
+  status_reason: string | null;
+  tool_version: string;
+  target_kind: string | null;
+  model: string | null;
+  hostname: string;
+  /** Requests stored for the run. */
+  requests: number;
+  /** Stored requests that carry an error. */
+  failed_requests: number;
+}
+
+/** Options of {@link RunStore.listRuns}. */
+export interface ListRunsOptions {
+  /** Most recent runs first; at most this many. Defaults to all. */
+  limit?: number;
+}
+
+/** Options of {@link RunStore.open}. */
+export interface RunStoreOptions {
+  /** Milliseconds to wait for another tokbench process holding the write lock. Defaults to 5000. */
+  busyTimeoutMs?: number;
+}
+
+type Row<T extends keyof DatabaseSchema> = DatabaseSchema[T];
+
+function insertSql(table: keyof DatabaseSchema, verb = "INSERT"): string {
+  const columns = TABLE_COLUMNS[table] as string[];
+  return `${verb} INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** JSON with object keys sorted, so equal values always give equal text (and fingerprints). */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) return item;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(item).sort()) sorted[key] = (item as Record<string, unknown>)[key];
+    return sorted;
+  });
+}
+
+function stringFrom(config: Record<string, unknown>, key: string): string | null {
+  const value = config[key];
+  return typeof value === "string" ? value : null;
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * tokbench's database of runs: one SQLite file holding every run, its configuration, the machine
+ * it ran on, every request record and the llama-bench-style test rows. Schema: `DatabaseSchema.ts`
+ * and docs/database.md.
+ *
+ * Writing follows the run: {@link beginRun} when it starts, {@link appendRequest} as each request
+ * finishes, {@link finishRun} at the end. Each call commits on its own, so whatever was written
+ * survives the process being killed at any point.
+ *
+ * All methods are synchronous (better-sqlite3): a request insert takes tens of microseconds, less
+ * than an `await` round trip would cost, and keeps the write ordered with the run.
+ */
+export class RunStore {
+  /** Absolute path of the database file. */
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly secretsByRun = new Map<string, string[]>();
+  private readonly insertRequest: Database.Statement<[RequestsTable]>;
+  private readonly insertRequestIfAbsent: Database.Statement<[RequestsTable]>;
+  private readonly insertTest: Database.Statement<[TestsTable]>;
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path;
+    this.db = db;
+    this.insertRequest = db.prepare<RequestsTable>(insertSql("requests"));
+    this.insertRequestIfAbsent = db.prepare<RequestsTable>(insertSql("requests", "INSERT OR IGNORE"));
+    this.insertTest = db.prepare<TestsTable>(insertSql("tests"));
+  }
+
+  /**
+   * Opens (creating it and its parent folders if needed) the database at `path`, and brings its
+   * schema up to date.
+   *
+   * Durability: the database runs in WAL mode with `synchronous=NORMAL`. A commit is then complete
+   * once its frames are written to the WAL file with `write()`: they sit in the operating system's
+   * page cache, which belongs to the kernel, not to the process, so killing the process (SIGKILL,
+   * a crash, an out-of-memory kill) right after a commit loses nothing; the next opener replays the
+   * WAL. Only a kernel crash or power loss before the OS flushes the WAL can lose the last
+   * commits (the WAL is fsynced at checkpoints), which is the price of not paying an fsync per
+   * request. `synchronous=FULL` would cover power loss too; it is not worth it for benchmark data.
+   *
+   * @param path database file. Defaults to {@link defaultDatabasePath}. `:memory:` gives a private
+   *   in-memory database.
+   * @throws TokbenchError `DB_OPEN_FAILED` when the file cannot be created or opened, is not a
+   *   SQLite database, is corrupt, or was written by a newer tokbench.
+   */
+  static open(path: string = defaultDatabasePath(), options: RunStoreOptions = {}): RunStore {
+    const memory = path === ":memory:";
+    const absolute = memory ? path : resolve(path);
+    if (!memory) {
+      try {
+        mkdirSync(dirname(absolute), { recursive: true });
+      } catch (error) {
+        throw new TokbenchError(
+          "DB_OPEN_FAILED",
+          `cannot create the folder for database ${absolute}: ${describe(error)}`,
+          { context: { path: absolute }, cause: error },
+        );
+      }
+    }
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(absolute);
+      // Reading the journal mode is the first real access: a corrupt or foreign file fails here.
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      migrate(db, absolute);
+      return new RunStore(absolute, db);
+    } catch (error) {
+      db?.close();
+      if (error instanceof TokbenchError) throw error;
+      throw new TokbenchError("DB_OPEN_FAILED", `cannot open database ${absolute}: ${describe(error)}`, {
+        context: { path: absolute },
+        cause: error,
+      });
+    }
+  }
+
+  /** Closes the database. Pending WAL content is checkpointed into the main file. */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Records a run that just started, with status `running`, its configuration (secrets stripped)
+   * and its machine (stored once per distinct machine).
+   * @throws TokbenchError `DB_WRITE_FAILED`, e.g. when `run_id` already exists.
+   */
+  beginRun(input: BeginRunInput): void {
+    const secrets = [...(input.secrets ?? [])];
+    this.secretsByRun.set(input.run_id, secrets);
+    this.write(`begin run ${input.run_id}`, () => {
+      this.db.transaction(() => {
+        const row: Row<"runs"> = {
+          id: input.run_id,
+          result_schema_version: RESULT_SCHEMA_VERSION,
+          tool_version: input.tool_version,
+          started_at: input.started_at,
+          ended_at: null,
+          status: "running",
+          status_reason: null,
+          target_kind: input.target_kind ?? stringFrom(input.config, "target"),
+          model: input.model ?? stringFrom(input.config, "model"),
+          machine_id: this.machineId(input.machine),
+          config_json: this.cleanJson(input.config, secrets),
+          summary_json: null,
+          resources_json: null,
+          writer_pid: process.pid,
+          writer_hostname: hostname(),
+        };
+        this.db.prepare<RunsTable>(insertSql("runs")).run(row);
+      })();
+    });
+  }
+
+  /**
+   * Stores one finished request of a run begun with {@link beginRun}, committed at once.
+   * @throws TokbenchError `DB_WRITE_FAILED` when the run is unknown, the index is already stored,
+   *   or the disk is full.
+   */
+  appendRequest(runId: string, record: RequestRecord): void {
+    const row = this.requestRow(runId, record, this.secretsByRun.get(runId) ?? []);
+    this.write(`store request ${record.index} of run ${runId}`, () => this.insertRequest.run(row));
+  }
+
+  /**
+   * Records how a run ended: status, reason, end time, summary, resource usage and test rows, in
+   * one transaction. Requests of `result.requests` not yet stored are added (so a whole run can
+   * also be saved at once, without `beginRun`); stored ones are left as they are. The run row is
+   * created if `beginRun` was not called.
+   * @throws TokbenchError `DB_WRITE_FAILED`.
+   */
+  finishRun(result: RunResult, options: FinishRunOptions = {}): void {
+    const secrets = [...(this.secretsByRun.get(result.run_id) ?? []), ...(options.secrets ?? [])];
+    this.write(`finish run ${result.run_id}`, () => {
+      this.db.transaction(() => {
+        const begun = this.db
+          .prepare<[string], Pick<RunsTable, "target_kind" | "model">>(
+            "SELECT target_kind, model FROM runs WHERE id = ?",
+          )
+          .get(result.run_id);
+        const row: Row<"runs"> = {
+          id: result.run_id,
+          result_schema_version: result.schema_version,
+          tool_version: result.tool.version,
+          started_at: result.started_at,
+          ended_at: result.ended_at,
+          status: result.status,
+          status_reason: result.status_reason === null ? null : redactSecrets(result.status_reason, secrets),
+          target_kind: options.target_kind ?? begun?.target_kind ?? stringFrom(result.config, "target"),
+          model: options.model ?? begun?.model ?? stringFrom(result.config, "model"),
+          machine_id: this.machineId(result.machine),
+          config_json: this.cleanJson(result.config, secrets),
+          summary_json: JSON.stringify(result.summary),
+          resources_json: result.resources === null ? null : JSON.stringify(result.resources),
+          writer_pid: process.pid,
+          writer_hostname: hostname(),
+        };
+        this.db
+          .prepare<RunsTable>(
+            `${insertSql("runs")} ON CONFLICT(id) DO UPDATE SET
+              result_schema_version = excluded.result_schema_version, tool_version = excluded.tool_version,
+              started_at = excluded.started_at, ended_at = excluded.ended_at, status = excluded.status,
+              status_reason = excluded.status_reason,
+              target_kind = excluded.target_kind, model = excluded.model,
+              machine_id = excluded.machine_id, config_json = excluded.config_json,
+              summary_json = excluded.summary_json, resources_json = excluded.resources_json,
+              writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname`,
+          )
+          .run(row);
+        for (const record of result.requests) {
+          this.insertRequestIfAbsent.run(this.requestRow(result.run_id, record, secrets));
+        }
+        this.db.prepare("DELETE FROM tests WHERE run_id = ?").run(result.run_id);
+        result.tests.forEach((test, index) => {
+          this.insertTest.run(this.testRow(result.run_id, index, test));
+        });
+      })();
+    });
+    this.secretsByRun.delete(result.run_id);
+  }
+
+  /** Stored runs, most recent first, with their request counts. */
+  listRuns(options: ListRunsOptions = {}): RunListEntry[] {
+    type ListRow = Pick<
+      RunsTable,
+      | "id"
+      | "started_at"
+      | "ended_at"
+      | "status"
+      | "status_reason"
+      | "tool_version"
+      | "target_kind"
+      | "model"
+      | "writer_pid"
+      | "writer_hostname"
+    > & { hostname: string; requests: number; failed_requests: number };
+    const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit));
+    const rows = this.db
+      .prepare<[number], ListRow>(
+        `SELECT r.id, r.started_at, r.ended_at, r.status, r.status_reason, r.tool_version, r.target_kind,
+           r.model, r.writer_pid, r.writer_hostname, m.hostname,
+           (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id) AS requests,
+           (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id AND q.error_code IS NOT NULL) AS failed_requests
+         FROM runs r JOIN machines m ON m.id = r.machine_id
+         ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
+      )
+      .all(limit);
+    return rows.map((row) => ({
+      run_id: row.id,
+      started_at: row.started_at,
+      ended_at: row.ended_at,
+      status: this.liveStatus(row),
+      status_reason: row.status_reason,
+      tool_version: row.tool_version,
+      target_kind: row.target_kind,
+      model: row.model,
+      hostname: row.hostname,
+      requests: row.requests,
+      failed_requests: row.failed_requests,
+    }));
+  }
+
+  /**
+   * Reads a run back as a {@link StoredRun}, requests in index order.
+   * @throws TokbenchError `RUN_NOT_FOUND`.
+   */
+  getRun(runId: string): StoredRun {
+    const run = this.db.prepare<[string], RunsTable>("SELECT * FROM runs WHERE id = ?").get(runId);
+    if (run === undefined) {
+      throw new TokbenchError("RUN_NOT_FOUND", `no run ${runId} in database ${this.path}`, {
+        context: { run_id: runId, path: this.path },
+      });
+    }
+    const machine = this.db
+      .prepare<[number], MachinesTable>("SELECT * FROM machines WHERE id = ?")
+      .get(run.machine_id) as MachinesTable;
+    const requests = this.db
+      .prepare<[string], RequestsTable>("SELECT * FROM requests WHERE run_id = ? ORDER BY idx")
+      .all(runId)
+      .map(recordFromRow);
+    const tests = this.db
+      .prepare<[string], Pick<TestsTable, "row_json">>(
+        "SELECT row_json FROM tests WHERE run_id = ? ORDER BY idx",
+      )
+      .all(runId)
+      .map((row) => JSON.parse(row.row_json) as Record<string, unknown>);
+    return {
+      schema_version: run.result_schema_version as RunResult["schema_version"],
+      tool: { name: "tokbench", version: run.tool_version },
+      run_id: run.id,
+      status: this.liveStatus(run),
+      status_reason: run.status_reason,
+      started_at: run.started_at,
+      ended_at: run.ended_at,
+      config: JSON.parse(run.config_json) as Record<string, unknown>,
+      machine: machineFromRow(machine),
+      summary: run.summary_json === null ? null : (JSON.parse(run.summary_json) as RunSummary),
+      requests,
+      tests,
+      resources: run.resources_json === null ? null : (JSON.parse(run.resources_json) as ResourceUsage),
+    };
+  }
+
+  /** Deletes a run with its requests and tests. Returns false when there was no such run. */
+  deleteRun(runId: string): boolean {
+    return (
+      this.write(`delete run ${runId}`, () => this.db.prepare("DELETE FROM runs WHERE id = ?").run(runId))
+        .changes > 0
+    );
+  }
+
+  private liveStatus(row: Pick<RunsTable, "status" | "writer_pid" | "writer_hostname">): StoredRunStatus {
+    if (row.status !== "running") return row.status;
+    // Best effort: a run written on another host cannot be checked, and is taken at its word.
+    if (row.writer_hostname !== hostname()) return "running";
+    return processAlive(row.writer_pid) ? "running" : "incomplete";
+  }
+
+  private write<T>(what: string, action: () => T): T {
+    try {
+      return action();
+    } catch (error) {
+      throw new TokbenchError(
+        "DB_WRITE_FAILED",
+        `cannot ${what} in database ${this.path}: ${describe(error)}`,
+        {
+          context: { path: this.path },
+          cause: error,
+        },
+      );
+    }
+  }
+
+  private cleanJson(value: unknown, secrets: readonly string[]): string {
+    // The JSON round trip first drops what JSON cannot hold (functions, undefined, class instances).
+    return JSON.stringify(stripSecrets(JSON.parse(JSON.stringify(value)) as unknown, secrets));
+  }
+
+  private machineId(machine: MachineInfo): number {
+    const fingerprint = createHash("sha256").update(canonicalJson(machine)).digest("hex");
+    const row: Omit<MachinesTable, "id"> = {
+      fingerprint,
+      hostname: machine.hostname,
+      os: machine.os,
+      os_release: machine.os_release,
+      arch: machine.arch,
+      cpu_model: machine.cpu_model,
+      cpu_cores: machine.cpu_cores,
+      total_memory_bytes: machine.total_memory_bytes,
+      node_version: machine.node_version,
+      gpus_json: JSON.stringify(machine.gpus),
+      engine: machine.engine,
+      llama_cpp_version: machine.llama_cpp_version,
+      first_seen_at: new Date().toISOString(),
+    };
+    const columns = TABLE_COLUMNS.machines.filter((column) => column !== "id");
+    this.db
+      .prepare<Omit<MachinesTable, "id">>(
+        `INSERT OR IGNORE INTO machines (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
+      )
+      .run(row);
+    const found = this.db
+      .prepare<[string], Pick<MachinesTable, "id">>("SELECT id FROM machines WHERE fingerprint = ?")
+      .get(fingerprint);
+    return (found as Pick<MachinesTable, "id">).id;
+  }
+
+  private requestRow(runId: string, record: RequestRecord, secrets: readonly string[]): RequestsTable {
+    const server = record.server_timings;
+    return {
+      run_id: runId,
+      idx: record.index,
+      planned_offset_ms: record.planned_offset_ms,
+      sent_offset_ms: record.sent_offset_ms,
+      dispatch_lag_ms: record.dispatch_lag_ms,
+      http_status: record.status,
+      ttft_ms: record.ttft_ms,
+      e2e_ms: record.e2e_ms,
+      decode_ms: record.decode_ms,
+      prompt_tokens: record.prompt_tokens,
+      output_tokens: record.output_tokens,
+      token_source: record.token_source,
+      chunks: record.chunks,
+      decode_tps: record.decode_tps,
+      decode_tps_source: record.decode_tps_source,
+      tpot_ms: record.tpot_ms,
+      prefill_tps: record.prefill_tps,
+      flags_json: JSON.stringify(record.flags),
+      error_code: record.error?.code ?? null,
+      error_message: record.error === null ? null : redactSecrets(record.error.message, secrets),
+      error_status: record.error?.status ?? null,
+      server_source: server?.source ?? null,
+      server_prompt_tokens: server?.prompt_tokens ?? null,
+      server_prompt_ms: server?.prompt_ms ?? null,
+      server_prefill_tps: server?.prefill_tps ?? null,
+      server_output_tokens: server?.output_tokens ?? null,
+      server_decode_ms: server?.decode_ms ?? null,
+      server_decode_tps: server?.decode_tps ?? null,
+      server_cached_tokens: server?.cached_tokens ?? null,
+    };
+  }
+
+  private testRow(runId: string, index: number, test: Record<string, unknown>): TestsTable {
+    const flash = test.flash_attn;
+    return {
+      run_id: runId,
+      idx: index,
+      n_prompt: numberOrNull(test.n_prompt),
+      n_gen: numberOrNull(test.n_gen),
+      n_depth: numberOrNull(test.n_depth),
+      n_threads: numberOrNull(test.n_threads),
+      n_batch: numberOrNull(test.n_batch),
+      n_gpu_layers: numberOrNull(test.n_gpu_layers),
+      type_k: typeof test.type_k === "string" ? test.type_k : null,
+      flash_attn: typeof flash === "boolean" ? (flash ? 1 : 0) : flash === 0 || flash === 1 ? flash : null,
+      avg_ts: numberOrNull(test.avg_ts),
+      stddev_ts: numberOrNull(test.stddev_ts),
+      row_json: JSON.stringify(test),
+    };
+  }
+}
+
+function recordFromRow(row: RequestsTable): RequestRecord {
+  return {
+    index: row.idx,
+    planned_offset_ms: row.planned_offset_ms,
+    sent_offset_ms: row.sent_offset_ms,
+    dispatch_lag_ms: row.dispatch_lag_ms,
+    status: row.http_status,
+    ttft_ms: row.ttft_ms,
+    e2e_ms: row.e2e_ms,
+    decode_ms: row.decode_ms,
+    prompt_tokens: row.prompt_tokens,
+    output_tokens: row.output_tokens,
+    token_source: row.token_source as TokenSource,
+    chunks: row.chunks,
+    decode_tps: row.decode_tps,
+    decode_tps_source: row.decode_tps_source as RequestRecord["decode_tps_source"],
+    tpot_ms: row.tpot_ms,
+    prefill_tps: row.prefill_tps,
+    flags: JSON.parse(row.flags_json) as TrustFlag[],
+    error:
+      row.error_code === null
+        ? null
+        : { code: row.error_code, message: row.error_message ?? "", status: row.error_status },
+    server_timings:
+      row.server_source === null
+        ? null
+        : {
+            source: row.server_source,
+            prompt_tokens: row.server_prompt_tokens,
+            prompt_ms: row.server_prompt_ms,
+            prefill_tps: row.server_prefill_tps,
+            output_tokens: row.server_output_tokens,
+            decode_ms: row.server_decode_ms,
+            decode_tps: row.server_decode_tps,
+            cached_tokens: row.server_cached_tokens,
+          },
+  };
+}
+
+function machineFromRow(row: MachinesTable): MachineInfo {
+  return {
+    hostname: row.hostname,
+    os: row.os,
+    os_release: row.os_release,
+    arch: row.arch,
+    cpu_model: row.cpu_model,
+    cpu_cores: row.cpu_cores,
+    total_memory_bytes: row.total_memory_bytes,
+    node_version: row.node_version,
+    gpus: JSON.parse(row.gpus_json) as MachineInfo["gpus"],
+    engine: row.engine,
+    llama_cpp_version: row.llama_cpp_version,
+  };
+}

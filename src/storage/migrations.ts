@@ -1,0 +1,126 @@
+import type BetterSqlite3 from "better-sqlite3";
+import { TokbenchError } from "../errors/TokbenchError.js";
+
+/**
+ * Schema migrations, in order. Migration `i` takes the database from `PRAGMA user_version` `i` to
+ * `i + 1`. Never edit a released migration: append a new one, so every existing database file can
+ * be brought forward step by step. Column names and types must match `DatabaseSchema.ts`.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the initial schema.
+  `
+  CREATE TABLE machines (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL UNIQUE,
+    hostname TEXT NOT NULL,
+    os TEXT NOT NULL,
+    os_release TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    cpu_model TEXT NOT NULL,
+    cpu_cores INTEGER NOT NULL,
+    total_memory_bytes INTEGER NOT NULL,
+    node_version TEXT NOT NULL,
+    gpus_json TEXT NOT NULL,
+    engine TEXT,
+    llama_cpp_version TEXT,
+    first_seen_at TEXT NOT NULL
+  );
+
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    result_schema_version INTEGER NOT NULL,
+    tool_version TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'aborted')),
+    status_reason TEXT,
+    target_kind TEXT,
+    model TEXT,
+    machine_id INTEGER NOT NULL REFERENCES machines(id),
+    config_json TEXT NOT NULL,
+    summary_json TEXT,
+    resources_json TEXT,
+    writer_pid INTEGER NOT NULL,
+    writer_hostname TEXT NOT NULL
+  );
+  CREATE INDEX runs_started_at ON runs(started_at);
+  CREATE INDEX runs_machine_id ON runs(machine_id);
+
+  CREATE TABLE requests (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    planned_offset_ms REAL NOT NULL,
+    sent_offset_ms REAL NOT NULL,
+    dispatch_lag_ms REAL NOT NULL,
+    http_status INTEGER,
+    ttft_ms REAL,
+    e2e_ms REAL NOT NULL,
+    decode_ms REAL,
+    prompt_tokens INTEGER,
+    output_tokens INTEGER NOT NULL,
+    token_source TEXT NOT NULL,
+    chunks INTEGER NOT NULL,
+    decode_tps REAL,
+    decode_tps_source TEXT,
+    tpot_ms REAL,
+    prefill_tps REAL,
+    flags_json TEXT NOT NULL,
+    error_code TEXT,
+    error_message TEXT,
+    error_status INTEGER,
+    server_source TEXT,
+    server_prompt_tokens INTEGER,
+    server_prompt_ms REAL,
+    server_prefill_tps REAL,
+    server_output_tokens INTEGER,
+    server_decode_ms REAL,
+    server_decode_tps REAL,
+    server_cached_tokens INTEGER,
+    PRIMARY KEY (run_id, idx)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE tests (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    n_prompt INTEGER,
+    n_gen INTEGER,
+    n_depth INTEGER,
+    n_threads INTEGER,
+    n_batch INTEGER,
+    n_gpu_layers INTEGER,
+    type_k TEXT,
+    flash_attn INTEGER,
+    avg_ts REAL,
+    stddev_ts REAL,
+    row_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx)
+  );
+  `,
+];
+
+/** The `user_version` a database has once every migration ran. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings `db` to {@link LATEST_SCHEMA_VERSION}. Each step runs in its own transaction together with
+ * its `user_version` bump, so a crash mid-migration leaves the previous version intact. Refuses a
+ * database written by a newer tokbench rather than guessing at its layout.
+ */
+export function migrate(db: BetterSqlite3.Database, path: string): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > LATEST_SCHEMA_VERSION) {
+    throw new TokbenchError(
+      "DB_OPEN_FAILED",
+      `database ${path} has schema version ${current}, newer than this tokbench supports (${LATEST_SCHEMA_VERSION}); upgrade tokbench or use another --db`,
+      { context: { path, version: current } },
+    );
+  }
+  for (let version = current; version < LATEST_SCHEMA_VERSION; version++) {
+    const sql = MIGRATIONS[version] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      // PRAGMA cannot take bound parameters; `version` is an integer we computed.
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,93 @@
+import type { ServerReportedTimings, ServerUsage } from "../../metrics/RequestObservation.js";
+
+/** What one parsed chunk of an OpenAI-compatible stream carries. */
+export interface OpenAiChunkInfo {
+  /** Generated text: content, reasoning, tool-call names and arguments, completion text. */
+  text: string;
+  /** Exact tokens from `logprobs` when the server sent them, else null. */
+  tokens: number | null;
+  /** A choice carried a non-null `finish_reason`. */
+  finished: boolean;
+  usage: ServerUsage | null;
+  /** llama.cpp's `timings` object, normalised. */
+  timings: ServerReportedTimings | null;
+  /** Message of an `error` object sent in the stream, else null. */
+  error: string | null;
+}
+
+/**
+ * Reads one JSON chunk of a `/v1/chat/completions` or `/v1/completions` stream (or a whole
+ * non-streamed response, whose choices carry `message` instead of `delta`). Tolerant of every
+ * field being absent or null: servers differ.
+ */
+export function readOpenAiChunk(value: unknown): OpenAiChunkInfo {
+  const info: OpenAiChunkInfo = { text: "", tokens: null, finished: false, usage: null, timings: null, error: null };
+  if (!isObject(value)) return info;
+  if (value.error !== undefined && value.error !== null) {
+    info.error = errorMessage(value.error);
+    return info;
+  }
+  const choices = value.choices;
+  if (Array.isArray(choices)) {
+    for (const choice of choices) {
+      if (!isObject(choice)) continue;
+      if (typeof choice.text === "string") info.text += choice.text;
+      const delta = isObject(choice.delta) ? choice.delta : isObject(choice.message) ? choice.message : null;
+      if (delta !== null) {
+        if (typeof delta.content === "string") info.text += delta.content;
+        if (typeof delta.reasoning_content === "string") info.text += delta.reasoning_content;
+        else if (typeof delta.reasoning === "string") info.text += delta.reasoning;
+        if (Array.isArray(delta.tool_calls)) {
+          for (const call of delta.tool_calls) {
+            const fn = isObject(call) && isObject(call.function) ? call.function : null;
+            if (fn === null) continue;
+            if (typeof fn.name === "string") info.text += fn.name;
+            if (typeof fn.arguments === "string") info.text += fn.arguments;
+          }
+        }
+      }
+      const logprobs = choice.logprobs;
+      if (isObject(logprobs)) {
+        const list = Array.isArray(logprobs.content) ? logprobs.content : logprobs.tokens;
+        if (Array.isArray(list)) info.tokens = (info.tokens ?? 0) + list.length;
+      }
+      if (choice.finish_reason !== undefined && choice.finish_reason !== null) info.finished = true;
+    }
+  }
+  if (isObject(value.usage)) {
+    const usage = value.usage;
+    const details = isObject(usage.prompt_tokens_details) ? usage.prompt_tokens_details : null;
+    info.usage = {
+      prompt_tokens: num(usage.prompt_tokens),
+      completion_tokens: num(usage.completion_tokens),
+      cached_prompt_tokens: details === null ? null : num(details.cached_tokens),
+    };
+  }
+  if (isObject(value.timings)) {
+    const t = value.timings;
+    info.timings = {
+      source: "llama.cpp",
+      prompt_tokens: num(t.prompt_n),
+      prompt_ms: num(t.prompt_ms),
+      output_tokens: num(t.predicted_n),
+      decode_ms: num(t.predicted_ms),
+      cached_tokens: num(t.cache_n),
+      load_ms: null,
+    };
+  }
+  return info;
+}
+
+function errorMessage(error: unknown): string {
+  if (typeof error === "string") return error;
+  if (isObject(error) && typeof error.message === "string") return error.message;
+  return JSON.stringify(error);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function num(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}

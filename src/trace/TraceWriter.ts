@@ -1,0 +1,128 @@
+import { closeSync, openSync, writeSync } from "node:fs";
+import { TokbenchError } from "../errors/TokbenchError.js";
+import type {
+  GenerationEndEvent,
+  GenerationStartEvent,
+  SessionEndEvent,
+  SessionStartEvent,
+  TraceEvent,
+  TraceLevel,
+} from "./TraceEvent.js";
+
+/** What a step carries; the writer adds the event name, `t_ms` and `duration_ms`. */
+export interface TraceStep {
+  kind: "prefill" | "decode";
+  index: number;
+  tokens: number;
+  /** `performance.now()` ms. */
+  t_start_ms: number;
+  t_end_ms: number;
+  token: number | null;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * Writes a generation trace as NDJSON (docs/trace.md). Events are buffered in memory and written
+ * at generation boundaries, so recording a step on the hot path costs an object push, not a
+ * system call. Times are ms relative to the session start, rounded to the microsecond.
+ */
+export class TraceWriter {
+  readonly level: TraceLevel;
+  private readonly fd: number;
+  private readonly origin: number;
+  private buffer: string[] = [];
+  private generations = 0;
+  private closed = false;
+
+  private constructor(fd: number, level: TraceLevel, origin: number) {
+    this.fd = fd;
+    this.level = level;
+    this.origin = origin;
+  }
+
+  /** Creates (truncates) the trace file. Throws FILE_UNREADABLE when it cannot be opened for writing. */
+  static open(path: string, level: TraceLevel): TraceWriter {
+    try {
+      return new TraceWriter(openSync(path, "w"), level, performance.now());
+    } catch (cause) {
+      throw new TokbenchError("FILE_UNREADABLE", `cannot write trace file ${path}`, { cause, context: { path } });
+    }
+  }
+
+  /** Whether per-step events are recorded (detailed and verbose). */
+  get recordsSteps(): boolean {
+    return this.level !== "minimal";
+  }
+
+  /** Converts a `performance.now()` time to trace time. */
+  at(nowMs: number): number {
+    return round3(nowMs - this.origin);
+  }
+
+  sessionStart(event: Omit<SessionStartEvent, "event" | "schema_version" | "t_ms" | "level">): void {
+    const { tensors, ...rest } = event;
+    const line: SessionStartEvent = { event: "session_start", schema_version: 1, t_ms: 0, level: this.level, ...rest };
+    if (this.level === "verbose" && tensors !== undefined) line.tensors = tensors;
+    this.push(line);
+    this.flush();
+  }
+
+  generationStart(event: Omit<GenerationStartEvent, "event" | "t_ms">, nowMs = performance.now()): void {
+    this.generations++;
+    this.push({ event: "generation_start", t_ms: this.at(nowMs), ...event });
+  }
+
+  /** Records one engine call (ignored at the minimal level). */
+  step(id: string, step: TraceStep): void {
+    if (!this.recordsSteps) return;
+    this.push({
+      event: step.kind === "prefill" ? "prefill_batch" : "decode_step",
+      t_ms: this.at(step.t_end_ms),
+      id,
+      index: step.index,
+      tokens: step.tokens,
+      t_start_ms: this.at(step.t_start_ms),
+      t_end_ms: this.at(step.t_end_ms),
+      duration_ms: round3(step.t_end_ms - step.t_start_ms),
+      token: step.token,
+    });
+  }
+
+  generationEnd(event: Omit<GenerationEndEvent, "event" | "t_ms">, nowMs = performance.now()): void {
+    const rounded = {
+      ...event,
+      ttft_ms: event.ttft_ms === null ? null : round3(event.ttft_ms),
+      decode_ms: event.decode_ms === null ? null : round3(event.decode_ms),
+      total_ms: round3(event.total_ms),
+    };
+    this.push({ event: "generation_end", t_ms: this.at(nowMs), ...rounded });
+    this.flush();
+  }
+
+  /** Writes the last event and closes the file. Safe to call twice. */
+  sessionEnd(status: SessionEndEvent["status"]): void {
+    if (this.closed) return;
+    this.push({
+      event: "session_end",
+      t_ms: this.at(performance.now()),
+      ended_at: new Date().toISOString(),
+      generations: this.generations,
+      status,
+    });
+    this.flush();
+    closeSync(this.fd);
+    this.closed = true;
+  }
+
+  private push(event: TraceEvent): void {
+    if (this.closed) return;
+    this.buffer.push(JSON.stringify(event));
+  }
+
+  private flush(): void {
+    if (this.closed || this.buffer.length === 0) return;
+    writeSync(this.fd, `${this.buffer.join("\n")}\n`);
+    this.buffer = [];
+  }
+}

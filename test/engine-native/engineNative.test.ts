@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isTokbenchError } from "../../src/errors/TokbenchError.js";
+import { llamaBenchArgs, parseLlamaBenchJson } from "../../src/engine/native/runLlamaBench.js";
+import { recommendedThreads } from "../../src/engine/native/recommendedThreads.js";
+import { TUNED_CMAKE_OPTIONS } from "../../src/engine/native/tunedBuildOptions.js";
+
+test("recommendedThreads: native build uses every math core, capped by the logical CPUs", () => {
+  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "native" }), 2);
+  assert.equal(recommendedThreads({ logicalCpus: 16, mathCores: 8, build: "native" }), 8);
+  assert.equal(recommendedThreads({ logicalCpus: 4, mathCores: 8, build: "native" }), 4);
+  assert.equal(recommendedThreads({ logicalCpus: 1, build: "native" }), 1);
+});
+
+test("recommendedThreads: prebuilt decode on <= 2 cores uses 1 thread, prefill and big machines all cores", () => {
+  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "prebuilt" }), 1);
+  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "prebuilt", workload: "prefill" }), 2);
+  assert.equal(recommendedThreads({ logicalCpus: 8, mathCores: 4, build: "prebuilt" }), 4);
+});
+
+test("recommendedThreads: nonsense inputs are clamped to at least one thread", () => {
+  assert.equal(recommendedThreads({ logicalCpus: 0, mathCores: 0 }), 1);
+  assert.ok(recommendedThreads() >= 1);
+});
+
+test("tuned build options turn on OpenMP and native CPU code", () => {
+  assert.equal(TUNED_CMAKE_OPTIONS.GGML_OPENMP, "ON");
+  assert.equal(TUNED_CMAKE_OPTIONS.GGML_NATIVE, "ON");
+  assert.ok(Object.isFrozen(TUNED_CMAKE_OPTIONS));
+});
+
+test("llamaBenchArgs builds llama-bench's comma-list command line", () => {
+  assert.deepEqual(
+    llamaBenchArgs({ model: "/m.gguf", nPrompt: [64], nGen: [32], threads: [1, 2], repetitions: 3, batchSize: 512 }),
+    ["-m", "/m.gguf", "-o", "json", "-p", "64", "-n", "32", "-t", "1,2", "-r", "3", "-b", "512"],
+  );
+  assert.deepEqual(llamaBenchArgs({ model: "m", extraArgs: ["--poll", "0"] }).slice(-2), ["--poll", "0"]);
+});
+
+test("parseLlamaBenchJson reads llama-bench -o json rows", () => {
+  // Trimmed from a real `llama-bench -o json` run of this llama.cpp release.
+  const text = JSON.stringify([
+    {
+      build_commit: "de3ff815",
+      build_number: 1,
+      cpu_info: "AMD EPYC",
+      model_filename: "/m.gguf",
+      model_type: "qwen2 1B Q4_0",
+      model_n_params: 494032768,
+      n_batch: 2048,
+      n_ubatch: 512,
+      n_threads: 2,
+      poll: 50,
+      flash_attn: -1,
+      n_prompt: 64,
+      n_gen: 0,
+      n_depth: 0,
+      avg_ns: 400000000,
+      stddev_ns: 1000,
+      avg_ts: 160.5,
+      stddev_ts: 1.25,
+      samples_ns: [400000000, 398000000],
+      samples_ts: [160, 161],
+    },
+  ]);
+  const [row] = parseLlamaBenchJson(text);
+  assert.ok(row);
+  assert.equal(row.n_prompt, 64);
+  assert.equal(row.n_gen, 0);
+  assert.equal(row.n_threads, 2);
+  assert.equal(row.avg_ts, 160.5);
+  assert.equal(row.stddev_ts, 1.25);
+  assert.deepEqual(row.samples_ts, [160, 161]);
+  assert.equal(row.model_n_params, 494032768);
+  assert.equal(row.poll, 50);
+});
+
+test("parseLlamaBenchJson rejects non-JSON and rows without rates", () => {
+  assert.throws(
+    () => parseLlamaBenchJson("| model | size |"),
+    (e) => isTokbenchError(e, "INVALID_ARGUMENT"),
+  );
+  assert.throws(
+    () => parseLlamaBenchJson("{}"),
+    (e) => isTokbenchError(e, "INVALID_ARGUMENT"),
+  );
+  assert.throws(
+    () => parseLlamaBenchJson('[{"n_prompt":1,"n_gen":0,"n_threads":1}]'),
+    (e) => isTokbenchError(e, "INVALID_ARGUMENT") && /avg_ts/.test(e.message),
+  );
+});

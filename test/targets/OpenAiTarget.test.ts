@@ -1,0 +1,426 @@
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { after, describe, it } from "node:test";
+import type { RequestObservation } from "../../src/metrics/RequestObservation.js";
+import { MockServer, type MockServerOptions } from "../../src/mock/MockServer.js";
+import { OpenAiTarget } from "../../src/targets/openai/OpenAiTarget.js";
+import type { TargetOptions } from "../../src/targets/openai/TargetOptions.js";
+import type { WorkloadRequest } from "../../src/targets/Target.js";
+
+function request(overrides: Partial<WorkloadRequest> = {}): WorkloadRequest {
+  const prompt = "one two three four five";
+  return {
+    messages: [{ role: "user", content: prompt }],
+    prompt,
+    prompt_tokens: 5,
+    prompt_tokens_exact: true,
+    max_tokens: 8,
+    force_output_length: true,
+    ...overrides,
+  };
+}
+
+interface Harness {
+  target: OpenAiTarget;
+  mock: MockServer;
+  /** True send times per mock request id. */
+  sent: Map<number, number[]>;
+  /** Mock request id by prompt. */
+  ids: Map<string, number>;
+}
+
+const open: { close(): Promise<void> }[] = [];
+after(async () => {
+  for (const thing of open.reverse()) await thing.close();
+});
+
+async function harness(mockOptions: MockServerOptions, targetOptions: Partial<TargetOptions> = {}): Promise<Harness> {
+  const sent = new Map<number, number[]>();
+  const ids = new Map<string, number>();
+  const mock = new MockServer({
+    ttftMs: 15,
+    itlMs: 4,
+    ...mockOptions,
+    onRequest: (info) => ids.set(info.prompt, info.id),
+    onChunkSent: (id, chunk, _tokens, at) => {
+      const list = sent.get(id) ?? [];
+      list[chunk] = at;
+      sent.set(id, list);
+    },
+  });
+  const baseUrl = await mock.start();
+  const target = new OpenAiTarget({ baseUrl, model: "mock-model", ...targetOptions });
+  open.push(mock, target);
+  return { target, mock, sent, ids };
+}
+
+async function send(target: OpenAiTarget, req = request(), signal?: AbortSignal): Promise<RequestObservation> {
+  return target.send(req, { planned_at_ms: performance.now(), signal });
+}
+
+/** A throwaway server answering every request with `respond`. */
+async function rawServer(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<string> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => respond(req, res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  open.push({
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+}
+
+/** A target closed when the tests end. */
+function target(options: TargetOptions): OpenAiTarget {
+  const t = new OpenAiTarget(options);
+  open.push(t);
+  return t;
+}
+
+function sse(...events: unknown[]): string {
+  return events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join("");
+}
+
+const delta = (content: string, finish: string | null = null) => ({
+  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+});
+
+describe("OpenAiTarget against the mock server", () => {
+  it("single-token chunks: every chunk timed within 2 ms of its true send time, usage captured", async () => {
+    const h = await harness({ ttftMs: 20, itlMs: 5 });
+    await send(h.target); // warm the connection and the JIT
+    const obs = await send(h.target);
+    assert.equal(obs.error, null);
+    assert.equal(obs.status, 200);
+    assert.equal(obs.chunks.length, 8);
+    assert.deepEqual(
+      obs.chunks.map((c) => c.chars),
+      Array(8).fill(4),
+    );
+    assert.ok(obs.chunks.every((c) => c.tokens === null));
+    assert.deepEqual(obs.usage, { prompt_tokens: 5, completion_tokens: 8, cached_prompt_tokens: 0 });
+    assert.equal(obs.empty_chunks, 2, "role-only chunk and usage-only chunk");
+    assert.equal(obs.comments, 0);
+    assert.equal(obs.prompt_tokens_client, 5);
+    assert.equal(obs.output_tokens_tokenizer, null, "usage present: no tokenizer call");
+    const truth = h.sent.get(1) ?? [];
+    for (const [i, chunk] of obs.chunks.entries()) {
+      const error = chunk.at_ms - (truth[i] ?? Number.NaN);
+      assert.ok(error >= 0 && error < 2, `chunk ${i}: measured - true = ${error.toFixed(3)} ms`);
+    }
+    const readIndexes = new Set(obs.chunks.map((c) => c.read_index));
+    assert.equal(readIndexes.size, 8, "chunks 5 ms apart arrive in separate reads");
+    assert.ok(obs.headers_at_ms !== null && obs.headers_at_ms >= obs.sent_at_ms);
+    assert.ok((obs.chunks[0]?.at_ms ?? 0) - obs.sent_at_ms >= 20, "TTFT at least the scripted 20 ms");
+    assert.ok(obs.end_at_ms >= (obs.chunks[7]?.at_ms ?? Number.POSITIVE_INFINITY));
+  });
+
+  it("multi-token chunks: chars per chunk, one read per chunk", async () => {
+    const h = await harness({ tokensPerChunk: 4 });
+    const obs = await send(h.target, request({ max_tokens: 10 }));
+    assert.equal(obs.error, null);
+    assert.deepEqual(
+      obs.chunks.map((c) => c.chars),
+      [16, 16, 8],
+    );
+    assert.equal(obs.usage?.completion_tokens, 10);
+  });
+
+  it("missing usage: the output is counted with the server's /tokenize", async () => {
+    const h = await harness({ usage: false });
+    const obs = await send(h.target, request({ max_tokens: 7 }));
+    assert.equal(obs.error, null);
+    assert.equal(obs.usage, null);
+    assert.equal(obs.output_tokens_tokenizer, 7);
+    assert.equal(obs.empty_chunks, 1, "only the role chunk");
+  });
+
+  it("includeUsage false leaves stream_options out, so the server sends no usage", async () => {
+    const h = await harness({}, { includeUsage: false, tokenizeOutput: false });
+    assert.equal(h.target.buildBody(request()).stream_options, undefined);
+    const obs = await send(h.target);
+    assert.equal(obs.error, null);
+    assert.equal(obs.usage, null);
+    assert.equal(obs.output_tokens_tokenizer, null);
+  });
+
+  it("buffered flush: every chunk shares one read and one arrival time", async () => {
+    const h = await harness({ buffered: true, itlMs: 3 });
+    const obs = await send(h.target, request({ max_tokens: 12 }));
+    assert.equal(obs.error, null);
+    assert.equal(obs.chunks.length, 12);
+    assert.equal(new Set(obs.chunks.map((c) => c.read_index)).size, 1);
+    assert.equal(new Set(obs.chunks.map((c) => c.at_ms)).size, 1);
+  });
+
+  it("llama.cpp timings and cached prompt tokens are captured", async () => {
+    const h = await harness({ timings: true, cachedPromptTokens: 3, ttftMs: 12, itlMs: 2 });
+    const obs = await send(h.target);
+    assert.deepEqual(obs.server_timings, {
+      source: "llama.cpp",
+      prompt_tokens: 5,
+      prompt_ms: 12,
+      output_tokens: 8,
+      decode_ms: 16,
+      cached_tokens: 3,
+      load_ms: null,
+    });
+    assert.equal(obs.usage?.cached_prompt_tokens, 3);
+  });
+
+  it("keep-alive comments and empty deltas are counted but are not chunks", async () => {
+    const h = await harness({ keepAlive: true, emptyDeltas: true });
+    const obs = await send(h.target, request({ max_tokens: 5 }));
+    assert.equal(obs.error, null);
+    assert.equal(obs.chunks.length, 5);
+    assert.equal(obs.comments, 5);
+    assert.equal(obs.empty_chunks, 1 + 5 + 1, "role chunk, one empty delta per token chunk, usage chunk");
+  });
+
+  it("reasoning tokens are token-bearing", async () => {
+    const h = await harness({ reasoningTokens: 3, itlMs: 2 });
+    const obs = await send(h.target, request({ max_tokens: 6 }));
+    assert.equal(obs.error, null);
+    assert.deepEqual(
+      obs.chunks.map((c) => c.chars),
+      [6, 6, 6, 4, 4, 4],
+    );
+  });
+
+  it("the completions API streams choices[].text", async () => {
+    const h = await harness({ itlMs: 2 }, { api: "completions" });
+    assert.equal(h.target.kind, "openai-completions");
+    const body = h.target.buildBody(request());
+    assert.equal(body.prompt, "one two three four five");
+    assert.equal(body.messages, undefined);
+    const obs = await send(h.target, request({ max_tokens: 4 }));
+    assert.equal(obs.error, null);
+    assert.equal(obs.chunks.length, 4);
+    assert.equal(obs.empty_chunks, 1, "the usage chunk; completions have no role chunk");
+  });
+
+  it("forced output length sends ignore_eos and min_tokens, and the mock honours them", async () => {
+    const h = await harness({ stopAfter: 3, itlMs: 1 });
+    assert.deepEqual(
+      [h.target.buildBody(request()).ignore_eos, h.target.buildBody(request()).min_tokens],
+      [true, 8],
+    );
+    assert.equal((await send(h.target)).chunks.length, 8);
+    assert.equal((await send(h.target, request({ force_output_length: false }))).chunks.length, 3);
+    const strict = target({
+      baseUrl: `${h.mock.url}/v1`,
+      model: "m",
+      forceOutputFields: false,
+      extraBody: { temperature: 0 },
+    });
+    const body = strict.buildBody(request());
+    assert.equal(body.ignore_eos, undefined);
+    assert.equal(body.min_tokens, undefined);
+    assert.equal(body.temperature, 0);
+    assert.equal((await send(strict)).chunks.length, 3);
+  });
+
+  it("HTTP 500 is an error with its status, never a rejection", async () => {
+    const h = await harness({ errorRate: 1 });
+    const obs = await send(h.target);
+    assert.equal(obs.status, 500);
+    assert.equal(obs.error?.code, "REQUEST_HTTP_ERROR");
+    assert.equal(obs.error?.status, 500);
+    assert.match(obs.error?.message ?? "", /^HTTP 500 from POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions: .*injected/);
+    assert.equal(obs.chunks.length, 0);
+  });
+
+  it("a cut stream is REQUEST_STREAM_CUT and keeps the chunks received before the cut", async () => {
+    const h = await harness({ cutRate: 1, itlMs: 2 });
+    const obs = await send(h.target, request({ max_tokens: 8 }));
+    assert.equal(obs.error?.code, "REQUEST_STREAM_CUT");
+    assert.equal(obs.status, 200);
+    assert.equal(obs.chunks.length, 4);
+  });
+
+  it("a request that takes too long is REQUEST_TIMEOUT, ended at the timeout", async () => {
+    const h = await harness({ ttftMs: 400 }, { timeoutMs: 80 });
+    const obs = await send(h.target);
+    assert.equal(obs.error?.code, "REQUEST_TIMEOUT");
+    const elapsed = obs.end_at_ms - obs.sent_at_ms;
+    assert.ok(elapsed >= 79 && elapsed < 200, `ended after ${elapsed} ms`);
+    assert.equal(obs.chunks.length, 0);
+  });
+
+  it("an aborted request is REQUEST_STREAM_CUT with the chunks so far", async () => {
+    const h = await harness({ ttftMs: 5, itlMs: 20 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const obs = await send(h.target, request({ max_tokens: 50 }), controller.signal);
+    assert.equal(obs.error?.code, "REQUEST_STREAM_CUT");
+    assert.ok(obs.chunks.length >= 1 && obs.chunks.length <= 4, `${obs.chunks.length} chunks`);
+  });
+
+  it("a refused connection is REQUEST_CONNECTION_FAILED with no status", async () => {
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const refused = target({ baseUrl: `http://127.0.0.1:${port}/v1`, model: "m" });
+    const obs = await send(refused);
+    assert.equal(obs.error?.code, "REQUEST_CONNECTION_FAILED");
+    assert.equal(obs.status, null);
+    assert.equal(obs.headers_at_ms, null);
+    assert.match(obs.error?.message ?? "", /ECONNREFUSED/);
+    assert.equal(await refused.countTokens("a b"), null);
+  });
+
+  it("never lets the API key or a secret header into the observation, even when the server echoes it", async () => {
+    const key = "sk-test-0123456789abcdef";
+    const h = await harness({ apiKey: "the-right-key" }, { apiKey: key, headers: [["X-Api-Key", "hdr-secret-987654"]] });
+    const obs = await send(h.target);
+    assert.equal(obs.error?.code, "REQUEST_HTTP_ERROR");
+    assert.equal(obs.status, 401);
+    assert.match(obs.error?.message ?? "", /\*\*\*/, "the echoed header is visible, redacted");
+    const text = JSON.stringify(obs);
+    assert.ok(!text.includes(key) && !text.includes("0123456789abcdef"), text);
+    const ok = target({ baseUrl: `${h.mock.url}/v1`, model: "m", apiKey: "the-right-key" });
+    assert.equal((await send(ok)).error, null, "the right key is sent as a bearer token");
+  });
+
+  it("200 concurrent streams all complete with every chunk", async () => {
+    const h = await harness({ ttftMs: 10, itlMs: 3 });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => send(h.target, request({ prompt: `p${i}`, max_tokens: 16 }))),
+    );
+    assert.equal(results.filter((r) => r.error !== null).length, 0);
+    assert.ok(results.every((r) => r.chunks.length === 16 && r.usage?.completion_tokens === 16));
+    for (const r of results) {
+      for (let i = 1; i < r.chunks.length; i++) {
+        assert.ok((r.chunks[i]?.at_ms ?? 0) >= (r.chunks[i - 1]?.at_ms ?? 0));
+      }
+    }
+    assert.equal(h.mock.stats.requests, 200);
+  });
+
+  it("countTokens uses /tokenize and returns exact counts", async () => {
+    const h = await harness({});
+    assert.equal(await h.target.countTokens("alpha beta  gamma\ndelta"), 4);
+    assert.equal(await h.target.countTokens(""), 0);
+  });
+});
+
+describe("OpenAiTarget against hand-written streams", () => {
+  it("a stream without [DONE] succeeds when it carried a finish_reason, and is cut otherwise", async () => {
+    const good = await rawServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(sse(delta("a"), delta("b", "stop")));
+    });
+    const obs = await send(target({ baseUrl: good, model: "m", tokenizeOutput: false }));
+    assert.equal(obs.error, null);
+    assert.equal(obs.chunks.length, 2);
+    const bad = await rawServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(sse(delta("a"), delta("b")));
+    });
+    const cut = await send(target({ baseUrl: bad, model: "m", tokenizeOutput: false }));
+    assert.equal(cut.error?.code, "REQUEST_STREAM_CUT");
+    assert.equal(cut.chunks.length, 2);
+  });
+
+  it("malformed JSON is REQUEST_MALFORMED_JSON, keeping earlier chunks", async () => {
+    const url = await rawServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(sse(delta("a"), "{not json", delta("b"), "[DONE]"));
+    });
+    const obs = await send(target({ baseUrl: url, model: "m", tokenizeOutput: false }));
+    assert.equal(obs.error?.code, "REQUEST_MALFORMED_JSON");
+    assert.match(obs.error?.message ?? "", /\{not json/);
+    assert.equal(obs.chunks.length, 1);
+  });
+
+  it("an error object in the stream is REQUEST_SERVER_ERROR_EVENT", async () => {
+    const url = await rawServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(sse(delta("a"), { error: { message: "out of memory", code: 500 } }));
+    });
+    const obs = await send(target({ baseUrl: url, model: "m", tokenizeOutput: false }));
+    assert.equal(obs.error?.code, "REQUEST_SERVER_ERROR_EVENT");
+    assert.match(obs.error?.message ?? "", /out of memory/);
+    assert.equal(obs.chunks.length, 1);
+  });
+
+  it("logprobs give exact tokens per chunk; tool calls and empty deltas are classified", async () => {
+    const url = await rawServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+      res.end(
+        sse(
+          { choices: [{ index: 0, delta: { role: "assistant" }, finish_reason: null }] },
+          {
+            choices: [{ index: 0, delta: { content: "ab" }, logprobs: { content: [{}, {}] }, finish_reason: null }],
+          },
+          { choices: [{ index: 0, delta: { content: "" }, finish_reason: null }] },
+          {
+            choices: [
+              { index: 0, delta: { tool_calls: [{ index: 0, function: { name: "f", arguments: '{"x"' } }] } },
+            ],
+          },
+          { choices: [{ index: 0, delta: { reasoning: "hm" }, finish_reason: "stop" }] },
+          { choices: [], usage: { prompt_tokens: 3, completion_tokens: 5 } },
+          "[DONE]",
+        ),
+      );
+    });
+    const obs = await send(target({ baseUrl: url, model: "m" }));
+    assert.equal(obs.error, null);
+    assert.deepEqual(
+      obs.chunks.map((c) => [c.tokens, c.chars]),
+      [
+        [2, 2],
+        [null, 5],
+        [null, 2],
+      ],
+    );
+    assert.equal(obs.empty_chunks, 3);
+    assert.deepEqual(obs.usage, { prompt_tokens: 3, completion_tokens: 5, cached_prompt_tokens: null });
+  });
+
+  it("a server that ignores stream:true gives one buffered chunk", async () => {
+    const url = await rawServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          choices: [{ index: 0, message: { role: "assistant", content: "hello" }, finish_reason: "stop" }],
+          usage: { prompt_tokens: 1, completion_tokens: 2 },
+        }),
+      );
+    });
+    const obs = await send(target({ baseUrl: url, model: "m" }));
+    assert.equal(obs.error, null);
+    assert.equal(obs.chunks.length, 1);
+    assert.equal(obs.chunks[0]?.chars, 5);
+    assert.equal(obs.usage?.completion_tokens, 2);
+  });
+
+  it("countTokens probes once: a server without /tokenize gives null without asking again", async () => {
+    let tokenizeCalls = 0;
+    const url = await rawServer((req, res) => {
+      if (req.url === "/tokenize") tokenizeCalls++;
+      res.writeHead(404).end("not found");
+    });
+    const t = target({ baseUrl: url, model: "m" });
+    assert.deepEqual(await Promise.all([t.countTokens("a"), t.countTokens("b")]), [null, null]);
+    assert.equal(await t.countTokens("c"), null);
+    assert.equal(tokenizeCalls, 1);
+  });
+
+  it("countTokens reads vLLM's {count} answer", async () => {
+    const url = await rawServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(req.url === "/tokenize" ? { count: 42, tokens: [1], max_model_len: 4096 } : {}));
+    });
+    assert.equal(await target({ baseUrl: url, model: "m" }).countTokens("x"), 42);
+  });
+});
