@@ -1,4 +1,4 @@
-import { f32BitsToBf16Bits, f32BitsToHalfBits, floatToHalfBits, halfBitsToFloat } from "./halfFloat.js";
+import { f32BitsToBf16Bits, f32BitsToHalfBits, floatToHalfBits } from "./halfFloat.js";
 
 /**
  * Encodes `count` float32 values of `src` (a whole number of blocks) as ggml blocks into `out`
@@ -11,12 +11,11 @@ function roundAway(x: number): number {
   return x < 0 ? -Math.round(-x) : Math.round(x);
 }
 
-/** Stores the f16 of `value` little-endian and returns the value the f16 actually holds. */
-function putHalf(out: Uint8Array, offset: number, value: number): number {
+/** Stores the f16 of `value` little-endian. */
+function putHalf(out: Uint8Array, offset: number, value: number): void {
   const h = floatToHalfBits(value);
   out[offset] = h & 0xff;
   out[offset + 1] = h >>> 8;
-  return halfBitsToFloat(h);
 }
 
 const encodeF32: RowEncoder = (src, count, out, outOffset) => {
@@ -48,15 +47,20 @@ const encodeQ8_0: RowEncoder = (src, count, out, outOffset) => {
   let o = outOffset;
   for (let b = 0; b < count; b += 32) {
     let amax = 0;
-    for (let j = 0; j < 32; j++) {
-      const a = Math.abs(src[b + j] as number);
+    for (let j = b; j < b + 32; j++) {
+      const v = src[j] as number;
+      const a = v < 0 ? -v : v;
       if (a > amax) amax = a;
     }
     const d = amax / 127;
     const id = d !== 0 ? 1 / d : 0;
     putHalf(out, o, d);
     o += 2;
-    for (let j = 0; j < 32; j++) out[o++] = roundAway((src[b + j] as number) * id) & 0xff;
+    for (let j = b; j < b + 32; j++) {
+      const x = (src[j] as number) * id;
+      // roundf: halves away from zero; |x| <= 127 so int32 truncation is exact.
+      out[o++] = (x < 0 ? x - 0.5 : x + 0.5) | 0;
+    }
   }
 };
 
@@ -64,9 +68,9 @@ const encodeQ8_0: RowEncoder = (src, count, out, outOffset) => {
 function signedMax(src: Float32Array, start: number, n: number): number {
   let amax = 0;
   let max = 0;
-  for (let j = 0; j < n; j++) {
-    const v = src[start + j] as number;
-    const a = Math.abs(v);
+  for (let j = start; j < start + n; j++) {
+    const v = src[j] as number;
+    const a = v < 0 ? -v : v;
     if (a > amax) {
       amax = a;
       max = v;
@@ -82,9 +86,12 @@ const encodeQ4_0: RowEncoder = (src, count, out, outOffset) => {
     const id = d !== 0 ? 1 / d : 0;
     putHalf(out, o, d);
     o += 2;
-    for (let j = 0; j < 16; j++) {
-      const x0 = Math.min(15, Math.trunc((src[b + j] as number) * id + 8.5));
-      const x1 = Math.min(15, Math.trunc((src[b + j + 16] as number) * id + 8.5));
+    for (let j = b; j < b + 16; j++) {
+      // The operands are >= 0.5 here, so `| 0` is the C cast's truncation.
+      let x0 = ((src[j] as number) * id + 8.5) | 0;
+      let x1 = ((src[j + 16] as number) * id + 8.5) | 0;
+      if (x0 > 15) x0 = 15;
+      if (x1 > 15) x1 = 15;
       out[o++] = x0 | (x1 << 4);
     }
   }
@@ -175,11 +182,6 @@ const ENCODERS: Readonly<Record<string, RowEncoder>> = {
   Q5_0: encodeQ5_0,
   Q5_1: encodeQ5_1,
 };
-
-/** Register of encoders by ggml type name; K-quant encoders are added by their own module. */
-export function registerRowEncoder(typeName: string, encoder: RowEncoder): void {
-  (ENCODERS as Record<string, RowEncoder>)[typeName] = encoder;
-}
 
 /** The encoder of a ggml type name, or undefined when tokbench cannot write that type. */
 export function rowEncoderFor(typeName: string): RowEncoder | undefined {

@@ -384,7 +384,8 @@ class MockStream {
   /** Chunks sent before the connection is destroyed; null when the stream is not cut. */
   private readonly cutAt: number | null;
   private readonly created = Math.floor(Date.now() / 1000);
-  private readonly createdAt = new Date().toISOString();
+  /** `data: {"id":...,"model":...,"choices":[` of this stream's chunks, built once. */
+  private head: string | null = null;
   private next = 0;
 
   constructor(init: MockStreamInit) {
@@ -501,12 +502,11 @@ class MockStream {
         choice.text = reasoning + content;
       }
       choice.finish_reason = isLast ? this.finishReason() : null;
-      const chunk: Record<string, unknown> = { ...this.base(), choices: [choice] };
-      if (isLast && s.timings) chunk.timings = this.llamaTimings();
-      out += this.sse(chunk);
+      if (isLast && s.timings) out += this.sse({ ...this.base(), choices: [choice], timings: this.llamaTimings() });
+      else out += this.sseChoice(choice);
       if (s.emptyDeltas) {
         const empty = kind === "chat" ? { index: 0, delta: { content: "" }, finish_reason: null } : { index: 0, text: "", finish_reason: null };
-        out += this.sse({ ...this.base(), choices: [empty] });
+        out += this.sseChoice(empty);
       }
       return out;
     }
@@ -605,6 +605,19 @@ class MockStream {
       created: this.created,
       model: this.init.model,
     };
+  }
+
+  /** One chunk with a single choice; the hot path, so the fixed part of the JSON is reused. */
+  private sseChoice(choice: unknown): string {
+    if (this.head === null) {
+      const base = JSON.stringify({ ...this.base(), choices: [] });
+      this.head = `data: ${base.slice(0, -2)}`;
+    }
+    return `${this.head}${JSON.stringify(choice)}]}\n\n`;
+  }
+
+  private get createdAt(): string {
+    return new Date(this.created * 1000).toISOString();
   }
 
   private sse(value: unknown): string {

@@ -60,7 +60,12 @@ export class NvidiaSmiMonitor {
       const [index, uuid, memory, utilization] = fields;
       const mib = finiteOrNull(memory);
       if (index === undefined || uuid === undefined || mib === null) return;
-      this.gpus.set(index, { uuid, memory_bytes: mib * MIB, utilization_percent: finiteOrNull(utilization), at });
+      this.gpus.set(index, {
+        uuid,
+        memory_bytes: mib * MIB,
+        utilization_percent: finiteOrNull(utilization),
+        at,
+      });
     });
     this.follow(["--query-compute-apps=gpu_uuid,pid,used_memory", ...loop], (fields, at) => {
       const [uuid, pid, memory] = fields;
@@ -84,10 +89,13 @@ export class NvidiaSmiMonitor {
       .map((gpu) => gpu.utilization_percent)
       .filter((value): value is number => value !== null);
     return {
-      process_memory_bytes: apps.length === 0 ? null : apps.reduce((sum, [, app]) => sum + app.memory_bytes, 0),
+      process_memory_bytes:
+        apps.length === 0 ? null : apps.reduce((sum, [, app]) => sum + app.memory_bytes, 0),
       device_memory_bytes: gpus.reduce((sum, gpu) => sum + gpu.memory_bytes, 0),
       utilization_percent:
-        utilizations.length === 0 ? null : utilizations.reduce((sum, value) => sum + value, 0) / utilizations.length,
+        utilizations.length === 0
+          ? null
+          : utilizations.reduce((sum, value) => sum + value, 0) / utilizations.length,
     };
   }
 
@@ -122,7 +130,11 @@ export class NvidiaSmiMonitor {
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) {
-        if (line.trim() !== "") onLine(line.split(",").map((field) => field.trim()), at);
+        if (line.trim() !== "")
+          onLine(
+            line.split(",").map((field) => field.trim()),
+            at,
+          );
       }
     });
     this.children.push(child);

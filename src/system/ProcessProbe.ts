@@ -33,7 +33,10 @@ function procIo(pid: number | "self"): { read: number | null; write: number | nu
     const text = readFileSync(`/proc/${pid}/io`, "utf8");
     const read = /^read_bytes:\s*(\d+)/m.exec(text)?.[1];
     const write = /^write_bytes:\s*(\d+)/m.exec(text)?.[1];
-    return { read: read === undefined ? null : Number(read), write: write === undefined ? null : Number(write) };
+    return {
+      read: read === undefined ? null : Number(read),
+      write: write === undefined ? null : Number(write),
+    };
   } catch {
     // Another user's process (EACCES), or a kernel without task I/O accounting.
     return { read: null, write: null };

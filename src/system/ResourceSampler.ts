@@ -37,7 +37,8 @@ function processExists(pid: number): boolean {
  * sampler never keeps the process alive.
  *
  * Definitions: `cpu_percent` samples are CPU time used over each interval divided by the
- * interval's wall time (100 % = one core busy); `rss_bytes` samples are instantaneous;
+ * interval's wall time (100 % = one core busy), one per nominal interval, so their mean is the
+ * time-weighted mean (see `recordCpu`); `rss_bytes` samples are instantaneous;
  * `peak_rss_bytes` is the operating system's high-water mark since the process started (VmHWM,
  * ru_maxrss) where exposed, so it catches peaks between samples, else the highest sample;
  * disk bytes are the growth of the process's storage I/O counters (Linux /proc/PID/io
@@ -57,7 +58,8 @@ export class ResourceSampler {
   private samples = 0;
   private first: ProbeReading | null = null;
   private last: ProbeReading | null = null;
-  private lastAt = 0;
+  /** CPU time and instant the current CPU interval started from. */
+  private cpuFrom: { cpu_time_ms: number; at: number } | null = null;
   private peakRss: number | null = null;
   private readonly rss = new StatsAccumulator();
   private readonly cpu = new StatsAccumulator();
@@ -73,7 +75,10 @@ export class ResourceSampler {
   constructor(options: ResourceSamplerOptions = {}) {
     const interval = options.intervalMs ?? 250;
     if (!Number.isFinite(interval) || interval <= 0) {
-      throw new TokbenchError("INVALID_ARGUMENT", `sampling interval must be a positive number of ms, got ${interval}`);
+      throw new TokbenchError(
+        "INVALID_ARGUMENT",
+        `sampling interval must be a positive number of ms, got ${interval}`,
+      );
     }
     this.intervalMs = interval;
     this.pid = options.pid ?? null;
@@ -148,6 +153,25 @@ export class ResourceSampler {
     }
   }
 
+  /**
+   * CPU samples sit on the nominal grid, so their plain mean is the time-weighted mean: a reading
+   * less than half an interval after the last one waits to be merged with the next, and a
+   * stretch of k intervals (the timer held up by a blocked event loop or a loaded machine)
+   * counts as k samples of its average. Otherwise a few short busy intervals would outweigh one
+   * long idle one.
+   */
+  private recordCpu(cpuTimeMs: number, at: number): void {
+    if (this.cpuFrom === null) {
+      this.cpuFrom = { cpu_time_ms: cpuTimeMs, at };
+      return;
+    }
+    const wall = at - this.cpuFrom.at;
+    if (wall < this.intervalMs / 2) return;
+    const percent = Math.max(0, ((cpuTimeMs - this.cpuFrom.cpu_time_ms) / wall) * 100);
+    this.cpu.addMany(percent, Math.max(1, Math.round(wall / this.intervalMs)));
+    this.cpuFrom = { cpu_time_ms: cpuTimeMs, at };
+  }
+
   private sample(): void {
     if (this.inFlight || this.exited || this.stopped !== null) return;
     const reading = this.probe.read();
@@ -173,12 +197,9 @@ export class ResourceSampler {
     this.samples++;
     this.rss.add(reading.rss_bytes);
     this.peakRss = Math.max(this.peakRss ?? 0, reading.rss_bytes, reading.peak_rss_bytes ?? 0);
-    if (this.last !== null && at > this.lastAt) {
-      this.cpu.add(Math.max(0, ((reading.cpu_time_ms - this.last.cpu_time_ms) / (at - this.lastAt)) * 100));
-    }
+    this.recordCpu(reading.cpu_time_ms, at);
     this.first ??= reading;
     this.last = reading;
-    this.lastAt = at;
 
     const gpu = this.gpu?.read(at, 4 * this.intervalMs + 1000) ?? null;
     if (gpu !== null) {

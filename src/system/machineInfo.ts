@@ -140,7 +140,9 @@ export async function collectMachineInfo(options: CollectMachineInfoOptions = {}
   if (platform === "darwin") {
     const [version, brand, nvidia, profiler] = await Promise.all([
       tryRun("sw_vers", ["-productVersion"], timeoutMs),
-      cpuModel === null ? tryRun("sysctl", ["-n", "machdep.cpu.brand_string"], timeoutMs) : Promise.resolve(null),
+      cpuModel === null
+        ? tryRun("sysctl", ["-n", "machdep.cpu.brand_string"], timeoutMs)
+        : Promise.resolve(null),
       nvidiaGpus(nvidiaSmi, timeoutMs),
       tryRun("system_profiler", ["SPDisplaysDataType", "-json"], timeoutMs),
     ]);

@@ -1,11 +1,23 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { after, describe, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
+import type { DistributionStats } from "../../src/results/DistributionStats.js";
 import { ResourceSampler } from "../../src/system/ResourceSampler.js";
 
 const MiB = 1024 * 1024;
@@ -35,6 +47,61 @@ function spawnHog(mib: number): Promise<ChildProcess> {
   });
 }
 
+interface SchedStat {
+  at_ms: number;
+  /** Time on a CPU, ms, all threads. */
+  run_ms: number;
+  /** Time runnable but waiting for a CPU, ms, all threads: how starved the process was. */
+  wait_ms: number;
+}
+
+/** The kernel's own scheduler accounting (ns resolution), an independent check of the sampler's CPU figure. */
+function schedstat(pid: number | "self"): SchedStat | null {
+  if (process.platform !== "linux") return null;
+  let run = 0;
+  let wait = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const [taskRun, taskWait] = readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8")
+        .trim()
+        .split(" ");
+      run += Number(taskRun);
+      wait += Number(taskWait);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return { at_ms: performance.now(), run_ms: run / 1e6, wait_ms: wait / 1e6 };
+}
+
+/**
+ * The sampled CPU % agrees with the kernel's run time over the same window, and a busy thread
+ * reads above 50 % of a core unless the kernel says it spent a quarter of the window waiting for
+ * a CPU (a loaded shared machine), in which case it cannot have run that much.
+ */
+function assertCpuMatchesKernel(
+  t: TestContext,
+  cpu: DistributionStats,
+  before: SchedStat | null,
+  after: SchedStat | null,
+): void {
+  if (before === null || after === null) {
+    assert.ok((cpu.max ?? 0) > 50, `cpu max ${cpu.max}`);
+    return;
+  }
+  const wall = after.at_ms - before.at_ms;
+  const truth = ((after.run_ms - before.run_ms) / wall) * 100;
+  const starved = ((after.wait_ms - before.wait_ms) / wall) * 100;
+  assert.ok(
+    Math.abs((cpu.mean ?? 0) - truth) < 15,
+    `sampled cpu mean ${cpu.mean} vs kernel run time ${truth} %`,
+  );
+  if (starved < 25)
+    assert.ok((cpu.max ?? 0) > 50, `cpu max ${cpu.max} (waited for a CPU ${starved} % of the time)`);
+  else
+    t.diagnostic(`machine overloaded: the busy thread waited for a CPU ${starved.toFixed(0)} % of the time`);
+}
+
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -43,34 +110,51 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 describe("ResourceSampler", () => {
-  test("own process: peak RSS rises by a filled buffer's size and burning a core shows > 50 % CPU", async () => {
+  test("own process: peak RSS rises by a filled buffer's size; CPU matches the kernel's run time", async (t) => {
+    const idleSampler = new ResourceSampler({ intervalMs: 50, gpu: false });
+    idleSampler.start();
+    await sleep(250);
+    const idle = idleSampler.stop();
+    assert.ok((idle.cpu_percent.mean ?? 100) < 15, `idle cpu mean ${idle.cpu_percent.mean}`);
+
     const size = 128 * MiB;
     const peakBefore = process.resourceUsage().maxRSS * 1024;
     const rssBefore = process.memoryUsage.rss();
+    const before = schedstat("self");
     const sampler = new ResourceSampler({ intervalMs: 50, gpu: false });
     sampler.start();
     // Filled, not just allocated: untouched zero pages would not be resident.
     const buffer = Buffer.alloc(size, 1);
     await burnCpu(350);
     const usage = sampler.stop();
+    const after = schedstat("self");
     assert.equal(buffer[size - 1], 1);
 
     assert.equal(usage.process, "self");
     assert.equal(usage.sample_interval_ms, 50);
     assert.ok(usage.samples >= 4, `samples: ${usage.samples}`);
     assert.equal(usage.rss_bytes.count, usage.samples);
-    assert.ok(usage.peak_rss_bytes !== null && usage.peak_rss_bytes >= peakBefore + size * 0.95, `peak ${usage.peak_rss_bytes}, before ${peakBefore}`);
-    assert.ok((usage.rss_bytes.max ?? 0) >= rssBefore + size * 0.95, `rss max ${usage.rss_bytes.max}, before ${rssBefore}`);
+    assert.ok(
+      usage.peak_rss_bytes !== null && usage.peak_rss_bytes >= peakBefore + size * 0.95,
+      `peak ${usage.peak_rss_bytes}, before ${peakBefore}`,
+    );
+    assert.ok(
+      (usage.rss_bytes.max ?? 0) >= rssBefore + size * 0.95,
+      `rss max ${usage.rss_bytes.max}, before ${rssBefore}`,
+    );
     assert.ok((usage.rss_bytes.min ?? 0) < rssBefore + size * 0.5, "the first sample predates the buffer");
-    assert.ok((usage.cpu_percent.max ?? 0) > 50, `cpu max ${usage.cpu_percent.max}`);
     assert.ok((usage.cpu_percent.max ?? 0) < 400, "one busy thread cannot use 4 cores");
+    assertCpuMatchesKernel(t, usage.cpu_percent, before, after);
+    assert.ok((usage.cpu_percent.mean ?? 0) > (idle.cpu_percent.mean ?? 0) + 5, "busy shows more than idle");
     assert.equal(usage.gpu_memory_bytes, null);
     assert.equal(usage.gpu_memory_scope, null);
     assert.equal(usage.gpu_utilization_percent, null);
     assert.deepEqual(sampler.stop(), usage, "stop is idempotent");
   });
 
-  test("disk write bytes rise by a 20 MB file written and fsynced", { skip: process.platform !== "linux" }, async () => {
+  test("disk write bytes rise by a 20 MB file written and fsynced", {
+    skip: process.platform !== "linux",
+  }, async () => {
     const sampler = new ResourceSampler({ intervalMs: 50, gpu: false });
     sampler.start();
     const file = join(dir, "twenty-mb.bin");
@@ -80,16 +164,23 @@ describe("ResourceSampler", () => {
     closeSync(fd);
     await sleep(60);
     const usage = sampler.stop();
-    assert.ok(usage.disk_write_bytes !== null && usage.disk_write_bytes >= 20_000_000, `wrote ${usage.disk_write_bytes}`);
-    assert.ok(usage.disk_write_bytes < 40_000_000, `wrote ${usage.disk_write_bytes}: nothing else wrote that much`);
+    assert.ok(
+      usage.disk_write_bytes !== null && usage.disk_write_bytes >= 20_000_000,
+      `wrote ${usage.disk_write_bytes}`,
+    );
+    assert.ok(
+      usage.disk_write_bytes < 40_000_000,
+      `wrote ${usage.disk_write_bytes}: nothing else wrote that much`,
+    );
     assert.ok(usage.disk_read_bytes !== null && usage.disk_read_bytes >= 0);
   });
 
-  test("another process by pid: its memory and CPU, not ours", async () => {
+  test("another process by pid: its memory and CPU, not ours", async (t) => {
     const child = await spawnHog(96);
     try {
       const pid = child.pid as number;
       const sampler = new ResourceSampler({ pid, intervalMs: 50, gpu: false });
+      const before = schedstat(pid);
       sampler.start();
       await sleep(500);
       const usage = sampler.stop();
@@ -98,7 +189,7 @@ describe("ResourceSampler", () => {
       assert.ok((usage.rss_bytes.min ?? 0) >= 96 * MiB, `rss min ${usage.rss_bytes.min}`);
       assert.ok((usage.peak_rss_bytes ?? 0) >= 96 * MiB);
       // The child spins for the whole window while this process sleeps.
-      assert.ok((usage.cpu_percent.mean ?? 0) > 50, `child cpu mean ${usage.cpu_percent.mean}`);
+      assertCpuMatchesKernel(t, usage.cpu_percent, before, schedstat(pid));
     } finally {
       child.kill("SIGKILL");
       await exited(child);
@@ -125,9 +216,13 @@ describe("ResourceSampler", () => {
     assert.throws(
       () => new ResourceSampler({ pid }),
       (error: unknown) =>
-        isTokbenchError(error, "INVALID_ARGUMENT") && error.message === `no running process with pid ${pid} to sample`,
+        isTokbenchError(error, "INVALID_ARGUMENT") &&
+        error.message === `no running process with pid ${pid} to sample`,
     );
-    assert.throws(() => new ResourceSampler({ pid: -5 }), (error: unknown) => isTokbenchError(error, "INVALID_ARGUMENT"));
+    assert.throws(
+      () => new ResourceSampler({ pid: -5 }),
+      (error: unknown) => isTokbenchError(error, "INVALID_ARGUMENT"),
+    );
     assert.throws(
       () => new ResourceSampler({ intervalMs: 0 }),
       (error: unknown) => isTokbenchError(error, "INVALID_ARGUMENT"),

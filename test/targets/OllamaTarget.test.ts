@@ -63,8 +63,6 @@ describe("OllamaTarget against the mock's Ollama API", () => {
   });
 
   it("streams /api/generate, with thinking tokens counted as generated text", async () => {
-    const { target } = await setup({ reasoningTokens: 2, itlMs: 1 }, { api: "generate", baseUrl: "" });
-    void target;
     const { mock } = await setup({ reasoningTokens: 2, itlMs: 1 });
     const generate = new OllamaTarget({ baseUrl: `${mock.url}/api`, model: "m", api: "generate" });
     open.push(generate);

@@ -1,9 +1,70 @@
-import { TokbenchError } from "../../../errors/TokbenchError.js";
+import cliProgress from "cli-progress";
+import { collectMachineInfo } from "../../../system/machineInfo.js";
+import { ResourceSampler } from "../../../system/ResourceSampler.js";
+import { EMBEDDED_DEFAULTS, runEmbeddedBench } from "./embeddedBench.js";
+import { type EmbeddedArgs, parseEmbeddedArgs } from "./embeddedOptions.js";
+import { renderEmbeddedTable } from "./embeddedTable.js";
+import { type CommonArgs, loadOptionsFromArgs } from "./loadOptionsFromArgs.js";
+import { type ConsumerArgs, runWithConsumers } from "./runWithConsumers.js";
 
-/** `tokbench bench` without `--url`: the embedded engine. Being wired in; until then it says so. */
-export async function runEmbeddedBenchCommand(_args: Record<string, unknown>): Promise<number> {
-  throw new TokbenchError(
-    "ENGINE_UNAVAILABLE",
-    "the embedded engine is not wired in yet: use --url to benchmark a server",
+/** Flags of an embedded run. */
+export type EmbeddedBenchArgs = EmbeddedArgs & CommonArgs & ConsumerArgs & { model?: string | undefined };
+
+/**
+ * `tokbench bench` without `--url`: the embedded engine. With --pp/--tg/--pg it runs the
+ * llama-bench tests; with --requests/--duration/--rate/--prompt-file the request workload; with
+ * neither, both (pp512, tg128 and the default request workload) on the given or default model.
+ * Returns the exit code.
+ */
+export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>): Promise<number> {
+  const args = rawArgs as unknown as EmbeddedBenchArgs;
+  const parsed = parseEmbeddedArgs(args);
+  const { load, workload } = loadOptionsFromArgs(args);
+  const requestsAsked =
+    args.requests !== undefined || args.duration !== undefined || args.rate !== undefined || args["prompt-file"] !== undefined;
+  const plan =
+    parsed.plan ?? (requestsAsked ? null : { pp: [...EMBEDDED_DEFAULTS.pp], tg: [...EMBEDDED_DEFAULTS.tg], pg: [], depth: [0] });
+  const runRequests = requestsAsked || parsed.plan === null;
+  const machine = await collectMachineInfo({ engine: "node-llama-cpp" });
+  const sampler = new ResourceSampler();
+  const showProgress = args.progress && process.stderr.isTTY === true;
+  let bar: cliProgress.SingleBar | null = null;
+  return runWithConsumers(
+    args,
+    runRequests ? load.requests : null,
+    [],
+    async (consumers) => {
+      sampler.start();
+      try {
+        return await runEmbeddedBench({
+          model: args.model === undefined || args.model === "" ? null : args.model,
+          plan,
+          repetitions: parsed.repetitions,
+          knobs: parsed.knobs,
+          warmup: parsed.warmup,
+          requests: runRequests ? { load, workload } : null,
+          trace: parsed.trace,
+          gpu: parsed.gpu,
+          machine,
+          onRunStart: consumers.onRunStart,
+          hooks: consumers.hooks,
+          stopResources: () => sampler.stop(),
+          signal: consumers.signal,
+          on_test_progress: (done, total, label) => {
+            if (!showProgress) return;
+            bar ??= new cliProgress.SingleBar(
+              { stream: process.stderr, format: "{bar} {value}/{total} tests | {label}", hideCursor: true },
+              cliProgress.Presets.shades_classic,
+            );
+            if (done === 1) bar.start(total, 0, { label });
+            bar.update(done, { label });
+            if (done === total) bar.stop();
+          },
+        });
+      } finally {
+        (bar as cliProgress.SingleBar | null)?.stop();
+      }
+    },
+    renderEmbeddedTable,
   );
 }

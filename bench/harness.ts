@@ -1,0 +1,168 @@
+/**
+ * Benchmark of tokbench's own measurement harness against the mock server (run in a separate
+ * process): how far the client's chunk timestamps are from the true send times, how late the
+ * dispatcher sends, at 1, 64, 512 and 2,000 concurrent streams; and peak RSS over a long run.
+ *
+ *   node dist/bench/harness.js [--streams 1,64,512,2000] [--rounds 2] [--itl-ms 50] [--rss-requests 100000]
+ *
+ * Timing error of a chunk = client arrival timestamp − the mock's timestamp just after writing it,
+ * both on the machine-wide monotonic clock: loopback delivery plus the client's own delay.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { buildRequestSource } from "../src/benchmark/buildRequestSource.js";
+import { runLoad } from "../src/load/runLoad.js";
+import { StatsAccumulator } from "../src/metrics/StatsAccumulator.js";
+import type { MockServerOptions } from "../src/mock/MockServer.js";
+import { OpenAiTarget } from "../src/targets/openai/OpenAiTarget.js";
+import type { Target } from "../src/targets/Target.js";
+import { monotonicOffsetMs } from "./monotonicOffsetMs.js";
+
+const { values } = parseArgs({
+  options: {
+    streams: { type: "string", default: "1,64,512,2000" },
+    rounds: { type: "string", default: "2" },
+    "itl-ms": { type: "string", default: "50" },
+    "max-tokens": { type: "string", default: "32" },
+    "rss-requests": { type: "string", default: "100000" },
+    "rss-concurrency": { type: "string", default: "64" },
+  },
+});
+const MOCK = fileURLToPath(new URL("./harnessMockProcess.js", import.meta.url));
+
+async function startMock(options: MockServerOptions, record: boolean): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [MOCK, JSON.stringify(options), record ? "record" : ""], {
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = "";
+    child.stdout?.on("data", (b: Buffer) => {
+      buffered += b.toString();
+      const nl = buffered.indexOf("\n");
+      if (nl >= 0) resolve(buffered.slice(0, nl).trim());
+    });
+    child.on("exit", (code) => reject(new Error(`mock exited with ${code}`)));
+  });
+  return { url, child };
+}
+
+function dump(child: ChildProcess): Promise<{ prompt: string; sent_ms: number[] }[]> {
+  return new Promise((resolve) => {
+    child.once("message", (m) => resolve(m as { prompt: string; sent_ms: number[] }[]));
+    child.send("dump");
+  });
+}
+
+const fmt = (v: number | null, digits = 3): string => (v === null ? "-" : v.toFixed(digits));
+
+async function timingRun(streams: number): Promise<void> {
+  const rounds = Number(values.rounds);
+  const maxTokens = Number(values["max-tokens"]);
+  const { url, child } = await startMock({ ttftMs: 20, itlMs: Number(values["itl-ms"]), timings: false }, true);
+  const inner = new OpenAiTarget({ baseUrl: url, model: "mock" });
+  const offset = monotonicOffsetMs();
+  const arrivals = new Map<string, number[]>();
+  const target: Target = {
+    kind: inner.kind,
+    countTokens: (t) => inner.countTokens(t),
+    close: () => inner.close(),
+    async send(request, options) {
+      const obs = await inner.send(request, options);
+      arrivals.set(request.prompt, obs.chunks.map((c) => c.at_ms + offset));
+      return obs;
+    },
+  };
+  const source = await buildRequestSource(
+    { prompt_tokens: 32, prompt_file: null, max_tokens: maxTokens, force_output_length: true, unique_prefix: true, seed: 0 },
+    target,
+  );
+  const outcome = await runLoad({
+    target,
+    requestAt: source.requestAt,
+    prompt_tokens_exact: source.prompt_tokens_exact,
+    load: {
+      requests: streams * rounds,
+      duration_s: null,
+      concurrency: streams,
+      rate: null,
+      arrival: "constant",
+      warmup: 1,
+      max_errors: null,
+      seed: 0,
+    },
+  });
+  const truth = await dump(child);
+  await inner.close();
+  const error = new StatsAccumulator();
+  let matched = 0;
+  for (const { prompt, sent_ms } of truth) {
+    const measured = arrivals.get(prompt);
+    if (measured === undefined) continue;
+    matched++;
+    for (let j = 0; j < Math.min(measured.length, sent_ms.length); j++) {
+      const m = measured[j];
+      const t = sent_ms[j];
+      if (m !== undefined && t !== undefined) error.add(m - t);
+    }
+  }
+  const e = error.stats();
+  const lag = outcome.summary.dispatch_lag_ms;
+  console.log(
+    [
+      String(streams).padStart(7),
+      String(outcome.summary.requests.succeeded).padStart(9),
+      String(e.count).padStart(9),
+      fmt(e.p50).padStart(10),
+      fmt(e.p99).padStart(10),
+      fmt(e.max).padStart(10),
+      fmt(lag.p50).padStart(10),
+      fmt(lag.p99).padStart(10),
+      fmt(lag.max).padStart(10),
+      `  (${matched} requests matched, ${outcome.summary.requests.failed} failed)`,
+    ].join(""),
+  );
+}
+
+function peakRssBytes(): number {
+  // VmHWM is the kernel's own high-water mark of resident memory: no sample can miss the peak.
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m?.[1]) return Number(m[1]) * 1024;
+  } catch {}
+  return process.memoryUsage().rss;
+}
+
+async function rssRun(): Promise<void> {
+  const requests = Number(values["rss-requests"]);
+  const concurrency = Number(values["rss-concurrency"]);
+  const { url, child } = await startMock({ ttftMs: 1, itlMs: 0.2, timings: true }, false);
+  const target = new OpenAiTarget({ baseUrl: url, model: "mock" });
+  const source = await buildRequestSource(
+    { prompt_tokens: 32, prompt_file: null, max_tokens: 16, force_output_length: true, unique_prefix: true, seed: 0 },
+    target,
+  );
+  const before = process.memoryUsage().rss;
+  const started = performance.now();
+  const outcome = await runLoad({
+    target,
+    requestAt: source.requestAt,
+    prompt_tokens_exact: source.prompt_tokens_exact,
+    load: { requests, duration_s: null, concurrency, rate: null, arrival: "constant", warmup: 1, max_errors: null, seed: 0 },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  await target.close();
+  child.kill();
+  const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
+  console.log(
+    `${outcome.requests.length} requests (${outcome.summary.requests.failed} failed) at concurrency ${concurrency} in ${seconds.toFixed(1)} s ` +
+      `(${(outcome.requests.length / seconds).toFixed(0)} req/s): RSS before ${mb(before)} MB, peak ${mb(peakRssBytes())} MB ` +
+      `(target <= 200 MB); ${outcome.summary.total_output_tokens} output tokens recorded`,
+  );
+}
+
+console.log(`harness timing error and dispatch lag vs the mock (ttft 20 ms, itl ${values["itl-ms"]} ms, ${values["max-tokens"]} tokens)`);
+console.log("streams succeeded   chunks  err_p50ms  err_p99ms  err_maxms  lag_p50ms  lag_p99ms  lag_maxms");
+for (const s of String(values.streams).split(",").map(Number)) await timingRun(s);
+if (Number(values["rss-requests"]) > 0) await rssRun();

@@ -1,0 +1,244 @@
+import { randomUUID } from "node:crypto";
+import type { Llama } from "node-llama-cpp";
+import { runBenchmark, TOKBENCH_VERSION } from "../../../benchmark/runBenchmark.js";
+import type { WorkloadOptions } from "../../../benchmark/WorkloadOptions.js";
+import type { BenchRow, LoadRow } from "../../../engine/BenchRow.js";
+import { ensureDefaultModel } from "../../../engine/defaultModelPath.js";
+import { EngineBinding } from "../../../engine/EngineBinding.js";
+import type { BenchTestPlan, EngineKnobs } from "../../../engine/EngineGrid.js";
+import { resolveGpuLayers } from "../../../engine/EngineGrid.js";
+import { inspectModelFile, loadEngineModel } from "../../../engine/loadEngineModel.js";
+import { type DecodeCeiling, runLlamaBench } from "../../../engine/runLlamaBench.js";
+import type { LoadOptions } from "../../../load/LoadOptions.js";
+import type { LoadHooks } from "../../../load/runLoad.js";
+import { RunSummarizer } from "../../../metrics/RunSummarizer.js";
+import type { MachineInfo } from "../../../results/MachineInfo.js";
+import type { ResourceUsage } from "../../../results/ResourceUsage.js";
+import { RESULT_SCHEMA_VERSION, type RunResult } from "../../../results/RunResult.js";
+import { EmbeddedTarget } from "../../../targets/embedded/EmbeddedTarget.js";
+import type { TraceLevel } from "../../../trace/TraceEvent.js";
+import { TraceWriter } from "../../../trace/TraceWriter.js";
+
+/** Defaults of the knobs, llama-bench's where it has one. */
+export const EMBEDDED_DEFAULTS = {
+  pp: [512],
+  tg: [128],
+  batch_size: 2048,
+  ubatch_size: 512,
+  repetitions: 5,
+} as const;
+
+/** Everything an embedded run needs. */
+export interface EmbeddedBenchOptions {
+  /** GGUF file; null runs the default synthetic model (created in the cache directory on first use). */
+  model: string | null;
+  /** llama-bench tests; null for none. */
+  plan: BenchTestPlan | null;
+  /** Timed repetitions of every test. Defaults to 5. */
+  repetitions?: number;
+  /** Knob lists; an empty list takes the default (threads: `default_threads`, batch 2048, ubatch 512, ...). */
+  knobs: EngineKnobs;
+  /** llama-bench's untimed warmup run per test. Defaults to true. */
+  warmup?: boolean;
+  /** Request-shaped workload through the load generator; null for none. */
+  requests: { load: LoadOptions; workload: WorkloadOptions } | null;
+  /** Per-step trace; null for none. */
+  trace?: { path: string; level: TraceLevel } | null;
+  /** Backend for a binding tokbench opens itself. Defaults to "auto". */
+  gpu?: "auto" | "cuda" | "vulkan" | "metal" | false;
+  /** A binding to use instead (for example a tuned native build). Defaults to opening one. */
+  llama?: Llama | null;
+  /** Threads when `knobs.threads` is empty. Defaults to the machine's recommended count. */
+  default_threads?: number;
+  /** Roofline decode ceiling for efficiency figures. Defaults to none. */
+  decode_ceiling?: DecodeCeiling | null;
+  /** Cache directory for the default model. Defaults to the user cache dir (env-paths "tokbench"). */
+  cache_dir?: string;
+  machine: MachineInfo;
+  /** Extra configuration to record (already free of secrets). */
+  config?: Record<string, unknown>;
+  onRunStart?(run: { run_id: string; started_at: string; config: Record<string, unknown>; machine: MachineInfo }): void;
+  /** Progress of the llama-bench tests. */
+  on_test_progress?: (done: number, total: number, label: string) => void;
+  hooks?: LoadHooks;
+  stopResources?(): ResourceUsage | null;
+  signal?: AbortSignal;
+}
+
+function withDefaults(knobs: EngineKnobs, threads: number): EngineKnobs {
+  const or = <T>(list: T[], fallback: T): T[] => (list.length > 0 ? list : [fallback]);
+  return {
+    threads: or(knobs.threads, threads),
+    batch_size: or(knobs.batch_size, EMBEDDED_DEFAULTS.batch_size),
+    ubatch_size: or(knobs.ubatch_size, EMBEDDED_DEFAULTS.ubatch_size),
+    ctx_size: or(knobs.ctx_size, null),
+    gpu_layers: or(knobs.gpu_layers, { layers: 0 }),
+    flash_attn: or(knobs.flash_attn, false),
+    type_k: or(knobs.type_k, "f16"),
+    type_v: or(knobs.type_v, "f16"),
+    parallel: or(knobs.parallel, 1),
+  };
+}
+
+/**
+ * Runs the embedded engine: llama-bench-style tests over the knob grid, then (when asked) the
+ * request-shaped workload through the load generator on the first grid point, and returns one
+ * {@link RunResult} whose `tests[]` holds the load-time rows (`test: "load"`) and the test rows.
+ * Prints nothing.
+ */
+export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<RunResult> {
+  const modelPath = options.model ?? (await ensureDefaultModel(options.cache_dir)).path;
+  const file = await inspectModelFile(modelPath);
+  const binding =
+    options.llama != null
+      ? EngineBinding.fromLlama(options.llama)
+      : await EngineBinding.open({ gpu: options.gpu ?? "auto" });
+  const threads = options.default_threads ?? (await defaultThreads(binding));
+  const knobs = withDefaults(options.knobs, threads);
+  const trace = options.trace == null ? null : TraceWriter.open(options.trace.path, options.trace.level);
+  const engine = binding.describe();
+  const config: Record<string, unknown> = {
+    ...options.config,
+    target: "embedded",
+    model: modelPath,
+    model_default: options.model === null,
+    engine,
+    knobs,
+    tests: options.plan,
+    repetitions: options.repetitions ?? EMBEDDED_DEFAULTS.repetitions,
+    trace: options.trace ?? null,
+  };
+  trace?.sessionStart({
+    started_at: new Date().toISOString(),
+    tool: { name: "tokbench", version: TOKBENCH_VERSION },
+    model: { path: modelPath, ...file.info },
+    engine,
+    config,
+    tensors: (file.gguf.fullTensorInfo ?? []).map((t) => ({
+      name: t.name,
+      type: String(t.ggmlType),
+      shape: t.dimensions.map(Number),
+    })),
+  });
+
+  let traceStatus: "completed" | "failed" | "interrupted" = "failed";
+  try {
+    const tests: (BenchRow | LoadRow)[] = [];
+    let interrupted = false;
+    if (options.plan !== null) {
+      const bench = await runLlamaBench({
+        model_path: modelPath,
+        binding,
+        knobs,
+        plan: options.plan,
+        repetitions: options.repetitions ?? EMBEDDED_DEFAULTS.repetitions,
+        warmup: options.warmup ?? true,
+        trace,
+        decode_ceiling: options.decode_ceiling ?? null,
+        on_progress: options.on_test_progress,
+        signal: options.signal,
+      });
+      tests.push(...bench.loads, ...bench.rows);
+      interrupted = bench.interrupted;
+    }
+
+    let result: RunResult;
+    if (options.requests !== null && !interrupted && options.signal?.aborted !== true) {
+      result = await runRequests(options, binding, file, knobs, trace, config);
+    } else {
+      const runId = randomUUID();
+      const startedAt = new Date().toISOString();
+      options.onRunStart?.({ run_id: runId, started_at: startedAt, config, machine: options.machine });
+      result = {
+        schema_version: RESULT_SCHEMA_VERSION,
+        tool: { name: "tokbench", version: TOKBENCH_VERSION },
+        run_id: runId,
+        status: interrupted || options.signal?.aborted === true ? "interrupted" : "completed",
+        status_reason: interrupted ? "interrupted by the user" : null,
+        started_at: startedAt,
+        ended_at: new Date().toISOString(),
+        config,
+        machine: options.machine,
+        summary: new RunSummarizer().summary(),
+        requests: [],
+        tests: [],
+        resources: options.stopResources?.() ?? null,
+      };
+    }
+    result.tests = [...tests.map((row) => ({ ...row }) as Record<string, unknown>), ...result.tests];
+    traceStatus = result.status === "completed" ? "completed" : result.status === "interrupted" ? "interrupted" : "failed";
+    return result;
+  } finally {
+    trace?.sessionEnd(traceStatus);
+  }
+}
+
+async function defaultThreads(binding: EngineBinding): Promise<number> {
+  try {
+    const { recommendedThreads } = await import("../../../engine/native/recommendedThreads.js");
+    const build = binding.llama.buildType === "localBuild" ? "native" : "prebuilt";
+    return recommendedThreads({ mathCores: binding.llama.cpuMathCores, build });
+  } catch {
+    return Math.max(1, binding.llama.cpuMathCores);
+  }
+}
+
+async function runRequests(
+  options: EmbeddedBenchOptions,
+  binding: EngineBinding,
+  file: Awaited<ReturnType<typeof inspectModelFile>>,
+  knobs: EngineKnobs,
+  trace: TraceWriter | null,
+  config: Record<string, unknown>,
+): Promise<RunResult> {
+  const requests = options.requests as NonNullable<EmbeddedBenchOptions["requests"]>;
+  const { load, workload } = requests;
+  const first = (list: readonly unknown[]) => list[0];
+  // One sequence per request in flight: --parallel when given, else the concurrency.
+  const parallel =
+    options.knobs.parallel.length > 0
+      ? (first(knobs.parallel) as number)
+      : Number.isFinite(load.concurrency)
+        ? Math.max(1, Math.min(64, load.concurrency))
+        : 1;
+  const perSequence =
+    (first(knobs.ctx_size) as number | null) ??
+    (workload.prompt_file === null
+      ? Math.ceil((workload.prompt_tokens + workload.max_tokens + 64) / 256) * 256
+      : Math.min(Math.max(file.info.n_ctx_train, 512), 8192));
+  const gpuLayers = resolveGpuLayers(knobs.gpu_layers[0] ?? { layers: 0 }, file.info.n_layer + 1);
+  const loaded = await loadEngineModel(binding, file, { gpuLayers });
+  let target: EmbeddedTarget | null = null;
+  try {
+    target = await EmbeddedTarget.create({
+      binding,
+      model: loaded.model,
+      trace,
+      context: {
+        threads: first(knobs.threads) as number,
+        batch_size: first(knobs.batch_size) as number,
+        ubatch_size: first(knobs.ubatch_size) as number,
+        ctx_size: perSequence,
+        flash_attn: first(knobs.flash_attn) as boolean | "auto",
+        type_k: knobs.type_k[0] ?? "f16",
+        type_v: knobs.type_v[0] ?? "f16",
+        parallel,
+      },
+    });
+    return await runBenchmark({
+      target,
+      workload,
+      load,
+      machine: options.machine,
+      config: { ...config, request_context: { parallel, ctx_size: perSequence, n_gpu_layers: loaded.gpu_layers } },
+      decode_ceiling_tps: null,
+      ...(options.onRunStart === undefined ? {} : { onRunStart: options.onRunStart }),
+      ...(options.stopResources === undefined ? {} : { stopResources: options.stopResources }),
+      ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  } finally {
+    await target?.close();
+    await loaded.model.dispose();
+  }
+}

@@ -1,0 +1,142 @@
+import type { Argv } from "yargs";
+import type { BenchTestPlan, EngineKnobs } from "../../../engine/EngineGrid.js";
+import {
+  type KnobInput,
+  parseCacheTypeList,
+  parseFlashAttnList,
+  parseGpuLayersList,
+  parseIntList,
+  parsePgList,
+} from "../../../engine/parseKnobLists.js";
+import { TokbenchError } from "../../../errors/TokbenchError.js";
+import { TRACE_LEVELS, type TraceLevel } from "../../../trace/TraceEvent.js";
+
+const GROUP = "Embedded engine (llama-bench style; lists: 1,2,4  ranges: 1-8, 1-8+2, 1-64*2):";
+
+/** Adds the embedded-engine flags (llama-bench's tests and knobs, trace) to a yargs builder. */
+export function withEmbeddedOptions<T>(yargs: Argv<T>) {
+  const list = (description: string) => ({ type: "string" as const, array: true as const, group: GROUP, description });
+  return yargs
+    .option("pp", list("Prompt-processing tests: prompt lengths in tokens (llama-bench -p)"))
+    .option("tg", list("Generation tests: tokens to generate (llama-bench -n)"))
+    .option("pg", list('Prompt+generation tests, "pp,tg" pairs, e.g. --pg 512,128 (llama-bench -pg)'))
+    .option("depth", list("Context depths: tokens already in the KV cache before each test (llama-bench -d)"))
+    .option("repetitions", {
+      alias: "r",
+      type: "number",
+      group: GROUP,
+      description: "Timed repetitions of each test (default 5)",
+    })
+    .option("threads", { ...list("CPU threads (default: tuned for this machine)"), alias: "t" })
+    .option("batch-size", { ...list("Logical batch size n_batch (default 2048)"), alias: "b" })
+    .option("ubatch-size", { ...list("Physical batch size n_ubatch (default 512)"), alias: "ub" })
+    .option("ctx-size", list("Context size per sequence (default: the largest test / request needs)"))
+    .option("gpu-layers", { ...list("Layers offloaded to the GPU, or % of layers: 0,25%,50%,100% (default 0)"), alias: "ngl" })
+    .option("flash-attn", { ...list("Flash attention: 0, 1 or auto (default 0)"), alias: "fa" })
+    .option("cache-type-k", { ...list("KV cache K type: f16, q8_0, q4_0, ... (default f16)"), alias: "ctk" })
+    .option("cache-type-v", { ...list("KV cache V type; quantized needs --flash-attn 1 (default f16)"), alias: "ctv" })
+    .option("parallel", { ...list("Parallel sequences in one context (default 1; requests: --concurrency)"), alias: "np" })
+    .option("skip-warmup-test", {
+      type: "boolean",
+      default: false,
+      group: GROUP,
+      description: "Skip llama-bench's untimed warmup run of each test",
+    })
+    .option("engine-gpu", {
+      type: "string",
+      choices: ["auto", "cpu", "cuda", "vulkan", "metal"] as const,
+      default: "auto",
+      group: GROUP,
+      description: "llama.cpp backend (cpu: no GPU)",
+    })
+    .option("trace", { type: "string", group: GROUP, description: "Write a per-step generation trace (NDJSON) to this file" })
+    .option("trace-level", {
+      type: "string",
+      choices: TRACE_LEVELS,
+      default: "detailed",
+      group: GROUP,
+      description: "minimal: per generation; detailed: + every batch and step; verbose: + tensor table",
+    });
+}
+
+/** The embedded flags as yargs parses them. */
+export interface EmbeddedArgs {
+  pp?: KnobInput;
+  tg?: KnobInput;
+  pg?: KnobInput;
+  depth?: KnobInput;
+  repetitions?: number | undefined;
+  threads?: KnobInput;
+  "batch-size"?: KnobInput;
+  "ubatch-size"?: KnobInput;
+  "ctx-size"?: KnobInput;
+  "gpu-layers"?: KnobInput;
+  "flash-attn"?: KnobInput;
+  "cache-type-k"?: KnobInput;
+  "cache-type-v"?: KnobInput;
+  parallel?: KnobInput;
+  "skip-warmup-test"?: boolean;
+  "engine-gpu"?: string;
+  trace?: string | undefined;
+  "trace-level"?: string;
+}
+
+/** Embedded options after validation; knob lists that were not given are empty (defaults apply later). */
+export interface ParsedEmbeddedArgs {
+  /** Null when no --pp, --tg or --pg was given. */
+  plan: BenchTestPlan | null;
+  repetitions: number;
+  /** Knobs as given; an empty list means "use the default". */
+  knobs: EngineKnobs;
+  warmup: boolean;
+  gpu: "auto" | "cuda" | "vulkan" | "metal" | false;
+  trace: { path: string; level: TraceLevel } | null;
+}
+
+const given = (input: KnobInput): boolean => input !== undefined && !(Array.isArray(input) && input.length === 0);
+
+/** Validates the embedded flags; throws INVALID_ARGUMENT naming the flag on any bad value. */
+export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
+  const planGiven = given(args.pp) || given(args.tg) || given(args.pg);
+  const plan: BenchTestPlan | null = planGiven
+    ? {
+        pp: parseIntList("pp", args.pp, 0),
+        tg: parseIntList("tg", args.tg, 0),
+        pg: parsePgList("pg", args.pg),
+        depth: parseIntList("depth", args.depth, 0),
+      }
+    : given(args.depth)
+      ? { pp: [], tg: [], pg: [], depth: parseIntList("depth", args.depth, 0) }
+      : null;
+  const repetitions = args.repetitions ?? 5;
+  if (!Number.isInteger(repetitions) || repetitions < 1) {
+    throw new TokbenchError("INVALID_ARGUMENT", `--repetitions must be an integer >= 1 (got ${JSON.stringify(args.repetitions)})`);
+  }
+  const ctx = parseIntList("ctx-size", args["ctx-size"], 1);
+  const level = args["trace-level"] ?? "detailed";
+  if (!(TRACE_LEVELS as readonly string[]).includes(level)) {
+    throw new TokbenchError("INVALID_ARGUMENT", `--trace-level must be one of ${TRACE_LEVELS.join(", ")} (got "${level}")`);
+  }
+  const gpu = args["engine-gpu"] ?? "auto";
+  if (!["auto", "cpu", "cuda", "vulkan", "metal"].includes(gpu)) {
+    throw new TokbenchError("INVALID_ARGUMENT", `--engine-gpu must be auto, cpu, cuda, vulkan or metal (got "${gpu}")`);
+  }
+  return {
+    plan,
+    repetitions,
+    knobs: {
+      threads: parseIntList("threads", args.threads, 1),
+      batch_size: parseIntList("batch-size", args["batch-size"], 1),
+      ubatch_size: parseIntList("ubatch-size", args["ubatch-size"], 1),
+      ctx_size: ctx,
+      gpu_layers: parseGpuLayersList("gpu-layers", args["gpu-layers"]),
+      flash_attn: parseFlashAttnList("flash-attn", args["flash-attn"]),
+      type_k: parseCacheTypeList("cache-type-k", args["cache-type-k"]),
+      type_v: parseCacheTypeList("cache-type-v", args["cache-type-v"]),
+      parallel: parseIntList("parallel", args.parallel, 1),
+    },
+    warmup: args["skip-warmup-test"] !== true,
+    gpu: gpu === "cpu" ? false : (gpu as "auto" | "cuda" | "vulkan" | "metal"),
+    trace: args.trace === undefined || args.trace === "" ? null : { path: args.trace, level: level as TraceLevel },
+  };
+}
