@@ -32,7 +32,10 @@ const { values } = parseArgs({
 });
 const MOCK = fileURLToPath(new URL("./harnessMockProcess.js", import.meta.url));
 
-async function startMock(options: MockServerOptions, record: boolean): Promise<{ url: string; child: ChildProcess }> {
+async function startMock(
+  options: MockServerOptions,
+  record: boolean,
+): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [MOCK, JSON.stringify(options), record ? "record" : ""], {
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
@@ -60,7 +63,10 @@ const fmt = (v: number | null, digits = 3): string => (v === null ? "-" : v.toFi
 async function timingRun(streams: number): Promise<void> {
   const rounds = Number(values.rounds);
   const maxTokens = Number(values["max-tokens"]);
-  const { url, child } = await startMock({ ttftMs: 20, itlMs: Number(values["itl-ms"]), timings: false }, true);
+  const { url, child } = await startMock(
+    { ttftMs: 20, itlMs: Number(values["itl-ms"]), timings: false },
+    true,
+  );
   const inner = new OpenAiTarget({ baseUrl: url, model: "mock" });
   const offset = monotonicOffsetMs();
   const arrivals = new Map<string, number[]>();
@@ -70,12 +76,22 @@ async function timingRun(streams: number): Promise<void> {
     close: () => inner.close(),
     async send(request, options) {
       const obs = await inner.send(request, options);
-      arrivals.set(request.prompt, obs.chunks.map((c) => c.at_ms + offset));
+      arrivals.set(
+        request.prompt,
+        obs.chunks.map((c) => c.at_ms + offset),
+      );
       return obs;
     },
   };
   const source = await buildRequestSource(
-    { prompt_tokens: 32, prompt_file: null, max_tokens: maxTokens, force_output_length: true, unique_prefix: true, seed: 0 },
+    {
+      prompt_tokens: 32,
+      prompt_file: null,
+      max_tokens: maxTokens,
+      force_output_length: true,
+      unique_prefix: true,
+      seed: 0,
+    },
     target,
   );
   const outcome = await runLoad({
@@ -140,7 +156,14 @@ async function rssRun(): Promise<void> {
   const { url, child } = await startMock({ ttftMs: 1, itlMs: 0.2, timings: true }, false);
   const target = new OpenAiTarget({ baseUrl: url, model: "mock" });
   const source = await buildRequestSource(
-    { prompt_tokens: 32, prompt_file: null, max_tokens: 16, force_output_length: true, unique_prefix: true, seed: 0 },
+    {
+      prompt_tokens: 32,
+      prompt_file: null,
+      max_tokens: 16,
+      force_output_length: true,
+      unique_prefix: true,
+      seed: 0,
+    },
     target,
   );
   const before = process.memoryUsage().rss;
@@ -149,7 +172,16 @@ async function rssRun(): Promise<void> {
     target,
     requestAt: source.requestAt,
     prompt_tokens_exact: source.prompt_tokens_exact,
-    load: { requests, duration_s: null, concurrency, rate: null, arrival: "constant", warmup: 1, max_errors: null, seed: 0 },
+    load: {
+      requests,
+      duration_s: null,
+      concurrency,
+      rate: null,
+      arrival: "constant",
+      warmup: 1,
+      max_errors: null,
+      seed: 0,
+    },
   });
   const seconds = (performance.now() - started) / 1000;
   await target.close();
@@ -162,7 +194,9 @@ async function rssRun(): Promise<void> {
   );
 }
 
-console.log(`harness timing error and dispatch lag vs the mock (ttft 20 ms, itl ${values["itl-ms"]} ms, ${values["max-tokens"]} tokens)`);
+console.log(
+  `harness timing error and dispatch lag vs the mock (ttft 20 ms, itl ${values["itl-ms"]} ms, ${values["max-tokens"]} tokens)`,
+);
 console.log("streams succeeded   chunks  err_p50ms  err_p99ms  err_maxms  lag_p50ms  lag_p99ms  lag_maxms");
 for (const s of String(values.streams).split(",").map(Number)) await timingRun(s);
 if (Number(values["rss-requests"]) > 0) await rssRun();

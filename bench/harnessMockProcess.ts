@@ -7,8 +7,8 @@
  * `{prompt, sent_ms[]}` for every request, then exits.
  */
 import { performance } from "node:perf_hooks";
-import { MockServer } from "../src/mock/MockServer.js";
 import type { MockServerOptions } from "../src/mock/MockServer.js";
+import { MockServer } from "../src/mock/MockServer.js";
 import { monotonicOffsetMs } from "./monotonicOffsetMs.js";
 
 const options = JSON.parse(process.argv[2] ?? "{}") as MockServerOptions;

@@ -51,6 +51,13 @@ export interface ReadGgufOptions {
 
 /** GGML_MAX_DIMS. */
 const MAX_DIMS = 4;
+/*
+ * Sanity limits far above any real model (which has < 10^4 tensors, < 10^3 keys, < 10^6 tokens):
+ * a count beyond them is damage, not a big model, and must not make us read gigabytes first.
+ */
+const MAX_COUNT = 1 << 24;
+const MAX_ARRAY_LENGTH = 2 ** 32;
+const MAX_STRING_BYTES = 2 ** 30;
 const CHUNK = 1 << 20;
 
 /** Full length of arrays cut by `maxArrayElements`. */
@@ -150,7 +157,7 @@ class Cursor {
   str(what: string): string {
     const start = this.pos;
     const len = this.u64(`${what} length`);
-    if (len > this.fileBytes) this.fail("GGUF_CORRUPT", `absurd ${what} length ${len} (file is ${this.fileBytes} bytes)`, start);
+    if (len > MAX_STRING_BYTES) this.fail("GGUF_CORRUPT", `absurd ${what} length ${len}`, start);
     const r = this.ensure(len, what);
     this.pos += len;
     return this.buf.toString("utf8", r, r + len);
@@ -180,9 +187,10 @@ function readKv(c: Cursor, index: number, maxArrayElements: number): GgufKv {
   if (elementType === "array") c.fail("GGUF_UNSUPPORTED", `nested array in metadata "${key}"`, elemAt);
   const countAt = c.pos;
   const count = c.u64(`array "${key}" length`);
+  if (count > MAX_ARRAY_LENGTH) c.fail("GGUF_CORRUPT", `absurd length ${count} of array "${key}"`, countAt);
   const minSize = ggufScalarSize(elementType) ?? 8;
-  if (count * minSize > c.fileBytes) {
-    c.fail("GGUF_CORRUPT", `absurd length ${count} of array "${key}" (file is ${c.fileBytes} bytes)`, countAt);
+  if (count * minSize > c.fileBytes - c.pos) {
+    c.fail("GGUF_TRUNCATED", `file ends (${c.fileBytes} bytes) inside array "${key}" of ${count} elements starting`, countAt);
   }
   const kept = Math.min(count, maxArrayElements);
   const values: GgufScalar[] = new Array(kept);
@@ -237,10 +245,9 @@ function parse(c: Cursor, path: string, maxArrayElements: number): GgufFile {
     c.fail("GGUF_UNSUPPORTED", `unsupported GGUF version ${version}${hint}`, 4);
   }
   const tensorCount = c.u64("tensor count");
-  // The smallest possible tensor info is 24 bytes and the smallest key/value 13.
-  if (tensorCount * 24 > c.fileBytes) c.fail("GGUF_CORRUPT", `absurd tensor count ${tensorCount}`, 8);
+  if (tensorCount > MAX_COUNT) c.fail("GGUF_CORRUPT", `absurd tensor count ${tensorCount}`, 8);
   const kvCount = c.u64("metadata count");
-  if (kvCount * 13 > c.fileBytes) c.fail("GGUF_CORRUPT", `absurd metadata count ${kvCount}`, 16);
+  if (kvCount > MAX_COUNT) c.fail("GGUF_CORRUPT", `absurd metadata count ${kvCount}`, 16);
 
   const metadata: GgufKv[] = [];
   const keys = new Set<string>();

@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as immediate, setTimeout as sleep } from "node:timers/promises";
 import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { computeRequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
@@ -127,10 +127,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
     while (mayContinue()) {
       const plannedAt = runStart + (offsets.next().value as number);
       if (plannedAt >= deadline) break;
-      const wait = plannedAt - performance.now();
-      // setTimeout fires no earlier than asked and at 1 ms granularity; never spin the event loop,
-      // which would delay the timestamps of every stream in flight.
-      if (wait >= 1) await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
+      await waitUntil(plannedAt, stop.signal);
       while (inFlight.size >= load.concurrency && !stop.signal.aborted) await Promise.race(inFlight);
       if (stop.signal.aborted) break;
       const p: Promise<unknown> = sendOne(nextIndex++, plannedAt).finally(() => inFlight.delete(p));
@@ -141,4 +138,20 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
 
   signal?.removeEventListener("abort", onAbort);
   return { status, status_reason: statusReason, requests, summary: summarizer.summary() };
+}
+
+/**
+ * Waits until `performance.now()` reaches `deadline`. Node timers run on a millisecond loop clock
+ * that can be stale, so a timer may fire up to a millisecond early: the remainder is waited out with
+ * `setImmediate`, which still lets every stream's I/O run in between.
+ */
+async function waitUntil(deadline: number, signal: AbortSignal): Promise<void> {
+  for (
+    let wait = deadline - performance.now();
+    wait > 0 && !signal.aborted;
+    wait = deadline - performance.now()
+  ) {
+    if (wait >= 2) await sleep(wait - 1, undefined, { signal }).catch(() => undefined);
+    else await immediate();
+  }
 }

@@ -4,9 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { after, before, describe, it } from "node:test";
 import { MockServer } from "../../src/mock/MockServer.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 
@@ -37,15 +37,24 @@ describe("a run killed with SIGKILL half-way", () => {
     const db = join(dir, "runs.sqlite");
     const child = spawn(
       process.execPath,
-      [CLI, "bench", "--url", url, "--model", "m", "-n", "100000", "-c", "4", "--warmup", "0"]
-        .concat(["--max-tokens", String(MAX_TOKENS), "--prompt-tokens", "16", "--db", db, "--no-progress"]),
+      [CLI, "bench", "--url", url, "--model", "m", "-n", "100000", "-c", "4", "--warmup", "0"].concat([
+        "--max-tokens",
+        String(MAX_TOKENS),
+        "--prompt-tokens",
+        "16",
+        "--db",
+        db,
+        "--no-progress",
+      ]),
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let stderr = "";
     child.stderr.on("data", (b: Buffer) => {
       stderr += b.toString();
     });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on("exit", (_code, signal) => resolve(signal)),
+    );
     try {
       const deadline = performance.now() + 30_000;
       while (finishedAt.length < 60 && performance.now() < deadline) await sleep(20);
