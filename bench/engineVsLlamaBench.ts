@@ -17,9 +17,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import envPaths from "env-paths";
+import type { LlamaBenchRow } from "../src/engine/native/runLlamaBenchBinary.js";
+import { llamaBenchArgs, runLlamaBenchBinary } from "../src/engine/native/runLlamaBenchBinary.js";
 import type { PpTgBenchmarkResult, TgMode } from "../src/engine/native/runPpTgBenchmark.js";
-import type { LlamaBenchRow } from "../src/engine/native/runLlamaBench.js";
-import { llamaBenchArgs, runLlamaBench } from "../src/engine/native/runLlamaBench.js";
 
 type Build = "prebuilt" | "native";
 
@@ -99,9 +99,10 @@ async function main(): Promise<void> {
     if (llamaBench) {
       const args = { model, nPrompt: [nPrompt], nGen: [nGen], threads: threadList, repetitions };
       if (round === 0) notes.push(`llama-bench ${llamaBenchArgs(args).join(" ")}`);
-      const rows: LlamaBenchRow[] = await runLlamaBench(llamaBench, args);
+      const rows: LlamaBenchRow[] = await runLlamaBenchBinary(llamaBench, args);
       for (const row of rows) add("llama-bench", testKey(row.n_prompt, row.n_gen, row.n_threads), row.avg_ts);
-      if (round === 0 && rows[0]) notes.push(`llama-bench build ${rows[0].build_commit}, ${rows[0].cpu_info}`);
+      if (round === 0 && rows[0])
+        notes.push(`llama-bench build ${rows[0].build_commit}, ${rows[0].cpu_info}`);
     }
     for (const build of builds) {
       const child = await runChildProcess(self, build, model);
@@ -127,7 +128,9 @@ function testKey(nPromptTokens: number, nGenTokens: number, threads: number): st
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]): void {
@@ -155,14 +158,18 @@ function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]
     process.stdout.write(`${JSON.stringify({ notes, rows }, null, 2)}\n`);
     return;
   }
-  const header = ["test", ...sides.flatMap((side) => (side === "llama-bench" || !reference ? [side] : [side, "ratio"]))];
+  const header = [
+    "test",
+    ...sides.flatMap((side) => (side === "llama-bench" || !reference ? [side] : [side, "ratio"])),
+  ];
   const lines = [header];
   for (const key of keys) {
     const line = [key];
     for (const side of sides) {
       const list = samples.get(side)?.get(key) ?? [];
       const value = list.length ? median(list) : Number.NaN;
-      const spread = list.length > 1 ? ` [${Math.min(...list).toFixed(1)}-${Math.max(...list).toFixed(1)}]` : "";
+      const spread =
+        list.length > 1 ? ` [${Math.min(...list).toFixed(1)}-${Math.max(...list).toFixed(1)}]` : "";
       line.push(`${value.toFixed(2)}${spread}`);
       if (side !== "llama-bench" && reference) {
         const ref = reference.get(key);
@@ -173,7 +180,9 @@ function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]
   }
   const widths = header.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length)));
   const out = lines.map((l) => l.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ")).join("\n");
-  process.stdout.write(`${out}\n\nt/s = median over rounds of avg_ts [min-max]; ratio = in-process / llama-bench\n`);
+  process.stdout.write(
+    `${out}\n\nt/s = median over rounds of avg_ts [min-max]; ratio = in-process / llama-bench\n`,
+  );
   for (const note of notes) process.stdout.write(`# ${note}\n`);
 }
 
@@ -198,7 +207,9 @@ function runChildProcess(self: string, build: Build, model: string): Promise<Chi
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) {
-        reject(new Error(`in-process ${build} run failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
+        reject(
+          new Error(`in-process ${build} run failed: ${stderr.trim().split("\n").pop() ?? error.message}`),
+        );
         return;
       }
       const line = stdout.trim().split("\n").pop() ?? "";

@@ -2,16 +2,24 @@
 import { createRequire } from "node:module";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { benchCommand } from "./commands/BenchCommand.js";
+import { inspectCommand } from "./commands/InspectCommand.js";
+import { mockCommand } from "./commands/MockCommand.js";
+import { rooflineCommand } from "./commands/RooflineCommand.js";
+import { synthCommand } from "./commands/SynthCommand.js";
 import { reportFatalError } from "./reportFatalError.js";
 
 const require = createRequire(import.meta.url);
 const { version } = require("../../../package.json") as { version: string };
 
-const commandModules = await Promise.all([import("./commands/BenchCommand.js")]);
-
 const cli = yargs(hideBin(process.argv))
   .scriptName("tokbench")
   .usage("$0 <command> [options]\n\nMeasure how fast a large language model really runs.")
+  .command(benchCommand)
+  .command(inspectCommand)
+  .command(synthCommand)
+  .command(rooflineCommand)
+  .command(mockCommand)
   .version(version)
   .strict()
   .demandCommand(1, "Name a command: see `tokbench --help`.")
@@ -20,14 +28,9 @@ const cli = yargs(hideBin(process.argv))
   .fail((message, error) => {
     // yargs calls this for its own validation failures (message) and for errors thrown by handlers.
     if (error !== undefined && error !== null) reportFatalError(error);
-    else {
-      process.stderr.write(`tokbench: ${message}\n(run \`tokbench --help\` for usage)\n`);
-      process.exit(2);
-    }
+    process.stderr.write(`tokbench: ${message}\n(run \`tokbench --help\` for usage)\n`);
+    process.exit(2);
   });
-for (const mod of commandModules) {
-  for (const command of Object.values(mod)) cli.command(command as never);
-}
 try {
   await cli.parseAsync();
 } catch (error) {

@@ -69,7 +69,17 @@ export function expandGrid(knobs: EngineKnobs): EngineGridPoint[] {
               for (const type_k of knobs.type_k)
                 for (const type_v of knobs.type_v)
                   for (const parallel of knobs.parallel)
-                    out.push({ threads, batch_size, ubatch_size, ctx_size, gpu_layers, flash_attn, type_k, type_v, parallel });
+                    out.push({
+                      threads,
+                      batch_size,
+                      ubatch_size,
+                      ctx_size,
+                      gpu_layers,
+                      flash_attn,
+                      type_k,
+                      type_v,
+                      parallel,
+                    });
   return out;
 }
 

@@ -25,7 +25,9 @@ export interface EngineContextSettings {
 }
 
 /** The batch size the context is really created with (see {@link EngineContextSettings.ubatch_size}). */
-export function effectiveBatchSize(settings: Pick<EngineContextSettings, "batch_size" | "ubatch_size" | "ctx_size">): number {
+export function effectiveBatchSize(
+  settings: Pick<EngineContextSettings, "batch_size" | "ubatch_size" | "ctx_size">,
+): number {
   return Math.max(1, Math.min(settings.batch_size, settings.ubatch_size, settings.ctx_size));
 }
 

@@ -7,7 +7,11 @@ export const DEFAULT_MODEL = { preset: "tiny", type: "q4_0", seed: 1 } as const;
 
 /** Where the default model lives: `<user cache dir>/tokbench/models/`. */
 export function defaultModelPath(cacheDir: string = envPaths("tokbench", { suffix: "" }).cache): string {
-  return join(cacheDir, "models", `synthetic-${DEFAULT_MODEL.preset}-${DEFAULT_MODEL.type}-seed${DEFAULT_MODEL.seed}.gguf`);
+  return join(
+    cacheDir,
+    "models",
+    `synthetic-${DEFAULT_MODEL.preset}-${DEFAULT_MODEL.type}-seed${DEFAULT_MODEL.seed}.gguf`,
+  );
 }
 
 /**
@@ -23,6 +27,11 @@ export async function ensureDefaultModel(cacheDir?: string): Promise<{ path: str
   }
   await mkdir(join(path, ".."), { recursive: true });
   const { synthesizeModel } = await import("../synth/synthesizeModel.js");
-  await synthesizeModel({ preset: DEFAULT_MODEL.preset, type: DEFAULT_MODEL.type, seed: DEFAULT_MODEL.seed, out: path });
+  await synthesizeModel({
+    preset: DEFAULT_MODEL.preset,
+    type: DEFAULT_MODEL.type,
+    seed: DEFAULT_MODEL.seed,
+    out: path,
+  });
   return { path, created: true };
 }

@@ -25,12 +25,19 @@ function bytesPerElement(type: KvCacheType): number {
 export function estimateEngineMemory(
   model: EngineModelInfo,
   weightsBytes: number,
-  config: { ctx_tokens_per_sequence: number; parallel: number; ubatch_size: number; type_k: KvCacheType; type_v: KvCacheType },
+  config: {
+    ctx_tokens_per_sequence: number;
+    parallel: number;
+    ubatch_size: number;
+    type_k: KvCacheType;
+    type_v: KvCacheType;
+  },
 ): EngineMemoryEstimate {
   const headDim = model.n_head > 0 ? model.n_embd / model.n_head : model.n_embd;
   const kvWidth = model.n_head_kv * headDim;
   const cells = config.ctx_tokens_per_sequence * config.parallel;
-  const kv = model.n_layer * cells * kvWidth * (bytesPerElement(config.type_k) + bytesPerElement(config.type_v));
+  const kv =
+    model.n_layer * cells * kvWidth * (bytesPerElement(config.type_k) + bytesPerElement(config.type_v));
   const compute = config.ubatch_size * (model.n_vocab + 4 * model.n_embd) * 4;
   return {
     weights_bytes: weightsBytes,

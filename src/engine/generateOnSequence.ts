@@ -69,7 +69,14 @@ export async function generateOnSequence(
     const part = prompt.slice(i, Math.min(i + chunk, silentEnd));
     await sequence.evaluateWithoutGeneratingNewTokens(part as Token[]);
     const now = performance.now();
-    onStep?.({ kind: "prefill", index: prefillIndex++, tokens: part.length, t_start_ms: t, t_end_ms: now, token: null });
+    onStep?.({
+      kind: "prefill",
+      index: prefillIndex++,
+      tokens: part.length,
+      t_start_ms: t,
+      t_end_ms: now,
+      token: null,
+    });
     t = now;
   }
   let prefillEnd = t;
@@ -89,7 +96,14 @@ export async function generateOnSequence(
         out.push(token);
         if (out.length === 1) {
           prefillEnd = now;
-          onStep?.({ kind: "prefill", index: prefillIndex++, tokens: last.length, t_start_ms: t, t_end_ms: now, token });
+          onStep?.({
+            kind: "prefill",
+            index: prefillIndex++,
+            tokens: last.length,
+            t_start_ms: t,
+            t_end_ms: now,
+            token,
+          });
         } else {
           onStep?.({ kind: "decode", index: out.length - 2, tokens: 1, t_start_ms: t, t_end_ms: now, token });
         }

@@ -1,5 +1,10 @@
 import { stat } from "node:fs/promises";
-import { type GgufFileInfo, InsufficientMemoryError, type LlamaModel, readGgufFileInfo } from "node-llama-cpp";
+import {
+  type GgufFileInfo,
+  InsufficientMemoryError,
+  type LlamaModel,
+  readGgufFileInfo,
+} from "node-llama-cpp";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import { type EngineBinding, firstLine } from "./EngineBinding.js";
 import { type EngineModelInfo, engineModelInfoFromGguf } from "./EngineModelInfo.js";

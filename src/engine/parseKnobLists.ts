@@ -7,7 +7,17 @@ export type KnobInput = string | number | boolean | readonly (string | number | 
 export type GpuLayersSpec = { layers: number } | { percent: number };
 
 /** KV-cache element types llama.cpp accepts for `--cache-type-k` / `--cache-type-v` (as llama-bench). */
-export const KV_CACHE_TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"] as const;
+export const KV_CACHE_TYPES = [
+  "f32",
+  "f16",
+  "bf16",
+  "q8_0",
+  "q4_0",
+  "q4_1",
+  "iq4_nl",
+  "q5_0",
+  "q5_1",
+] as const;
 export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
 
 /** Upper bound on a range's expansion: a typo like `1-100000` must not create a grid of 100000 points. */
@@ -62,10 +72,12 @@ export function parseIntList(flag: string, input: KnobInput, min: number): numbe
     const step = range[4] === undefined ? 1 : Number(range[4]);
     if (last < first) throw invalid(flag, item, "range end is below its start");
     if (op === "+" && step < 1) throw invalid(flag, item, "step must be at least 1");
-    if (op === "*" && (step < 2 || first < 1)) throw invalid(flag, item, "multiplier must be at least 2 from a start of at least 1");
+    if (op === "*" && (step < 2 || first < 1))
+      throw invalid(flag, item, "multiplier must be at least 2 from a start of at least 1");
     for (let v = first; v <= last; v = op === "+" ? v + step : v * step) {
       out.push(v);
-      if (out.length > MAX_RANGE_VALUES) throw invalid(flag, item, `expands to more than ${MAX_RANGE_VALUES} values`);
+      if (out.length > MAX_RANGE_VALUES)
+        throw invalid(flag, item, `expands to more than ${MAX_RANGE_VALUES} values`);
     }
   }
   return [...new Set(out)];

@@ -3,6 +3,11 @@ import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import type { TraceWriter } from "../trace/TraceWriter.js";
 import { type BenchRow, ENGINE_MISMATCH_TOLERANCE, type LoadRow } from "./BenchRow.js";
+import {
+  createEngineContext,
+  type EngineContextSettings,
+  effectiveBatchSize,
+} from "./createEngineContext.js";
 import { type EngineBinding, firstLine } from "./EngineBinding.js";
 import {
   type BenchTest,
@@ -16,14 +21,21 @@ import {
   testContextTokens,
 } from "./EngineGrid.js";
 import type { EngineModelInfo } from "./EngineModelInfo.js";
-import { createEngineContext, type EngineContextSettings, effectiveBatchSize } from "./createEngineContext.js";
 import { estimateEngineMemory, formatBytes } from "./estimateEngineMemory.js";
 import { generateOnSequence } from "./generateOnSequence.js";
-import { type InspectedModelFile, inspectModelFile, type LoadedEngineModel, loadEngineModel } from "./loadEngineModel.js";
+import {
+  type InspectedModelFile,
+  inspectModelFile,
+  type LoadedEngineModel,
+  loadEngineModel,
+} from "./loadEngineModel.js";
 import type { EnginePerf } from "./parseEnginePerf.js";
 
 /** Decode ceiling (tokens/s of one stream) for a model and grid point; null when unknown. */
-export type DecodeCeiling = (model: EngineModelInfo, point: EngineGridPoint & { n_depth: number }) => number | null;
+export type DecodeCeiling = (
+  model: EngineModelInfo,
+  point: EngineGridPoint & { n_depth: number },
+) => number | null;
 
 /** Options of {@link runLlamaBench}. */
 export interface LlamaBenchOptions {
@@ -101,20 +113,28 @@ function makeTokenSource(seed: number, vocab: number): (n: number) => Token[] {
 export async function runLlamaBench(options: LlamaBenchOptions): Promise<LlamaBenchResult> {
   const repetitions = options.repetitions ?? 5;
   if (!Number.isInteger(repetitions) || repetitions < 1) {
-    throw new TokbenchError("INVALID_ARGUMENT", `--repetitions: must be a positive integer, got ${repetitions}`);
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `--repetitions: must be a positive integer, got ${repetitions}`,
+    );
   }
   const tests = expandTests(options.plan);
   const grid = expandGrid(options.knobs);
-  if (tests.length === 0) throw new TokbenchError("INVALID_ARGUMENT", "no test to run: give --pp, --tg or --pg");
+  if (tests.length === 0)
+    throw new TokbenchError("INVALID_ARGUMENT", "no test to run: give --pp, --tg or --pg");
   if (grid.length === 0) throw new TokbenchError("INVALID_ARGUMENT", "the knob grid is empty");
 
   const file = await inspectModelFile(options.model_path);
   const available = options.available_memory_bytes ?? freemem();
   const planned = grid.map((point) => planPoint(file, point, tests, available));
   if (planned.every((p) => p.rejected !== null)) {
-    throw new TokbenchError("ENGINE_OUT_OF_MEMORY", `no configuration fits in memory: ${planned[0]?.rejected ?? ""}`, {
-      context: { path: file.path },
-    });
+    throw new TokbenchError(
+      "ENGINE_OUT_OF_MEMORY",
+      `no configuration fits in memory: ${planned[0]?.rejected ?? ""}`,
+      {
+        context: { path: file.path },
+      },
+    );
   }
 
   const total = grid.length * tests.length;
@@ -244,7 +264,12 @@ function planPoint(
   let rejected: string | null = null;
   if (point.ctx_size !== null && point.ctx_size < needed) {
     rejected = `context size ${point.ctx_size} is smaller than the ${needed} tokens the largest test needs`;
-  } else if (point.type_v !== "f16" && point.type_v !== "f32" && point.type_v !== "bf16" && point.flash_attn === false) {
+  } else if (
+    point.type_v !== "f16" &&
+    point.type_v !== "f32" &&
+    point.type_v !== "bf16" &&
+    point.flash_attn === false
+  ) {
     rejected = `a quantized V cache (type_v ${point.type_v}) requires flash attention (--flash-attn 1)`;
   } else {
     const estimate = estimateEngineMemory(file.info, file.file_bytes, {
@@ -284,7 +309,11 @@ function baseRow(
     n_depth: test.n_depth,
     n_threads: p.threads,
     n_batch: p.batch_size,
-    n_ubatch: effectiveBatchSize({ batch_size: p.batch_size, ubatch_size: p.ubatch_size, ctx_size: planned.ctx_size }),
+    n_ubatch: effectiveBatchSize({
+      batch_size: p.batch_size,
+      ubatch_size: p.ubatch_size,
+      ctx_size: planned.ctx_size,
+    }),
     n_ctx: null,
     n_gpu_layers: gpuLayers,
     type_k: p.type_k,
@@ -345,7 +374,9 @@ async function runTest(
       await clear();
       const warm = test.n_prompt > 0 ? Math.min(test.n_prompt, o.chunk) : 1;
       await Promise.all(
-        sequences.map((seq) => generateOnSequence(seq, o.tokens(warm), { chunk_size: o.chunk, max_tokens: 2, ignore_eos: true })),
+        sequences.map((seq) =>
+          generateOnSequence(seq, o.tokens(warm), { chunk_size: o.chunk, max_tokens: 2, ignore_eos: true }),
+        ),
       );
     }
 
@@ -359,7 +390,9 @@ async function runTest(
       await clear();
       if (test.n_depth > 0) {
         await Promise.all(
-          sequences.map((seq) => generateOnSequence(seq, o.tokens(test.n_depth), { chunk_size: o.chunk, max_tokens: 0 })),
+          sequences.map((seq) =>
+            generateOnSequence(seq, o.tokens(test.n_depth), { chunk_size: o.chunk, max_tokens: 0 }),
+          ),
         );
       }
       await o.binding.readPerf(context); // resets the counters: what follows is the timed span only
@@ -367,8 +400,8 @@ async function runTest(
       const ids = sequences.map((_, s) => `${row.test.replace(/ /g, "")}/t${row.n_threads}/r${rep}/s${s}`);
       const start = performance.now();
       if (o.trace !== null) {
-        sequences.forEach((_, s) =>
-          o.trace?.generationStart(
+        for (let s = 0; s < sequences.length; s++) {
+          o.trace.generationStart(
             {
               id: ids[s] as string,
               sequence: s,
@@ -378,8 +411,8 @@ async function runTest(
               settings: traceSettings(row),
             },
             start,
-          ),
-        );
+          );
+        }
       }
       const results = await Promise.all(
         sequences.map((seq, s) =>
@@ -387,7 +420,8 @@ async function runTest(
             chunk_size: o.chunk,
             max_tokens: maxTokens,
             ignore_eos: true,
-            on_step: o.trace?.recordsSteps === true ? (step) => o.trace?.step(ids[s] as string, step) : undefined,
+            on_step:
+              o.trace?.recordsSteps === true ? (step) => o.trace?.step(ids[s] as string, step) : undefined,
           }),
         ),
       );
@@ -409,7 +443,8 @@ async function runTest(
       }
       if (o.trace !== null) traceEnds(o.trace, ids, results, promptLength, perf, o.parallel);
     }
-    if (samplesNs.length === 0) throw new TokbenchError("RUN_INTERRUPTED", "interrupted before the first repetition");
+    if (samplesNs.length === 0)
+      throw new TokbenchError("RUN_INTERRUPTED", "interrupted before the first repetition");
     const samplesTs = samplesNs.map((ns) => (tokensPerRep * 1e9) / ns);
     row.samples_ns = samplesNs;
     row.samples_ts = samplesTs.map((x) => Math.round(x * 1000) / 1000);
@@ -479,7 +514,14 @@ function applyCeiling(
   ceiling: DecodeCeiling | null,
 ): void {
   // The ceiling is for one stream; batched streams share weight reads, so it does not apply to them.
-  if (ceiling === null || test.n_prompt > 0 || test.n_gen === 0 || row.avg_ts === null || point.parallel !== 1) return;
+  if (
+    ceiling === null ||
+    test.n_prompt > 0 ||
+    test.n_gen === 0 ||
+    row.avg_ts === null ||
+    point.parallel !== 1
+  )
+    return;
   const tps = ceiling(model, { ...point, n_depth: test.n_depth });
   if (tps === null || !(tps > 0)) return;
   row.ceiling_tps = tps;

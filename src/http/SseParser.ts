@@ -94,7 +94,7 @@ export class SseParser {
       let eol: number;
       if (nextCr === -1) eol = nextLf;
       else if (nextLf === -1) eol = nextCr;
-      else eol = nextLf < nextCr ? nextLf : nextCr;
+      else eol = Math.min(nextLf, nextCr);
       if (eol === -1) break;
       let next = eol + 1;
       if (buf[eol] === CR) {

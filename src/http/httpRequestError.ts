@@ -1,5 +1,5 @@
-import type { RequestError } from "../metrics/RequestObservation.js";
 import { redactSecrets } from "../errors/redactSecrets.js";
+import type { RequestError } from "../metrics/RequestObservation.js";
 import type { HttpStreamResult } from "./streamHttp.js";
 
 /** Characters of a server's error body quoted in a request error message. */
@@ -37,13 +37,25 @@ export function httpRequestError(
   const detail = result.detail === null ? "" : `: ${safeExcerpt(result.detail, secrets)}`;
   switch (result.outcome) {
     case "connection_failed":
-      return { code: "REQUEST_CONNECTION_FAILED", message: `could not connect to ${where}${detail}`, status: null };
+      return {
+        code: "REQUEST_CONNECTION_FAILED",
+        message: `could not connect to ${where}${detail}`,
+        status: null,
+      };
     case "timeout":
       return { code: "REQUEST_TIMEOUT", message: `${where} timed out${detail}`, status: result.status };
     case "aborted":
-      return { code: "REQUEST_STREAM_CUT", message: `${where} was aborted by the run`, status: result.status };
+      return {
+        code: "REQUEST_STREAM_CUT",
+        message: `${where} was aborted by the run`,
+        status: result.status,
+      };
     case "cut":
-      return { code: "REQUEST_STREAM_CUT", message: `stream from ${where} was cut${detail}`, status: result.status };
+      return {
+        code: "REQUEST_STREAM_CUT",
+        message: `stream from ${where} was cut${detail}`,
+        status: result.status,
+      };
     case "complete":
     case "stopped":
       if (result.status !== null && result.status >= 400) {

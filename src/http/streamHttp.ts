@@ -157,7 +157,10 @@ export function streamHttp(options: HttpStreamOptions): Promise<HttpStreamResult
           }
           return;
         }
-        if (onBody !== undefined && onBody(chunk, readIndex >= 0 ? readAt : performance.now(), readIndex) === false) {
+        if (
+          onBody !== undefined &&
+          onBody(chunk, readIndex >= 0 ? readAt : performance.now(), readIndex) === false
+        ) {
           finish("stopped", null);
           req.destroy();
         }

@@ -117,7 +117,8 @@ export class EmissionScheduler {
       if (left >= n) break;
       const right = left + 1;
       let child = left;
-      if (right < n && (heap[right] as ScheduledTask).deadline < (heap[left] as ScheduledTask).deadline) child = right;
+      if (right < n && (heap[right] as ScheduledTask).deadline < (heap[left] as ScheduledTask).deadline)
+        child = right;
       const c = heap[child] as ScheduledTask;
       if (c.deadline >= last.deadline) break;
       heap[i] = c;

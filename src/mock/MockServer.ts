@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import { EmissionScheduler, type ScheduledTask } from "./EmissionScheduler.js";
 import { countMockTokens } from "./mockTokenizer.js";
-import { seededRandom } from "./seededRandom.js";
+import { seededRandom } from "../workload/seededRandom.js";
 
 /** What the mock knows about a generation request when it arrives. */
 export interface MockRequestInfo {
@@ -161,7 +161,8 @@ export class MockServer {
     };
     const s = this.script;
     if (!(s.ttftMs >= 0) || !(s.itlMs >= 0)) invalid("ttft and itl must be >= 0 ms");
-    if (!Number.isInteger(s.tokensPerChunk) || s.tokensPerChunk < 1) invalid("tokens per chunk must be an integer >= 1");
+    if (!Number.isInteger(s.tokensPerChunk) || s.tokensPerChunk < 1)
+      invalid("tokens per chunk must be an integer >= 1");
     for (const [name, rate] of [
       ["error rate", options.errorRate ?? 0],
       ["cut rate", options.cutRate ?? 0],
@@ -172,8 +173,9 @@ export class MockServer {
     this.errorDraw = seededRandom(seed);
     this.cutDraw = seededRandom(seed ^ 0x5bd1e995);
     this.scheduler = new EmissionScheduler(options.spinMs ?? 1);
-    this.server = http.createServer({ keepAliveTimeout: 120_000, requestTimeout: 0, noDelay: true }, (req, res) =>
-      this.handle(req, res),
+    this.server = http.createServer(
+      { keepAliveTimeout: 120_000, requestTimeout: 0, noDelay: true },
+      (req, res) => this.handle(req, res),
     );
     this.server.headersTimeout = 120_000;
     this.server.on("connection", (socket: Socket) => {
@@ -186,10 +188,13 @@ export class MockServer {
   async start(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen({ host: this.options.host ?? "127.0.0.1", port: this.options.port ?? 0, backlog: 8192 }, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
+      this.server.listen(
+        { host: this.options.host ?? "127.0.0.1", port: this.options.port ?? 0, backlog: 8192 },
+        () => {
+          this.server.off("error", reject);
+          resolve();
+        },
+      );
     });
     const address = this.server.address() as AddressInfo;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -227,13 +232,22 @@ export class MockServer {
       if (this.options.apiKey !== undefined && this.options.apiKey !== null) {
         const auth = req.headers.authorization ?? "";
         if (auth !== `Bearer ${this.options.apiKey}`) {
-          sendJson(res, 401, { error: { message: `invalid api key in header "${auth}"`, type: "invalid_request_error" } });
+          sendJson(res, 401, {
+            error: { message: `invalid api key in header "${auth}"`, type: "invalid_request_error" },
+          });
           return;
         }
       }
       if (req.method === "GET" && (path === "/v1/models" || path === "/models")) {
         const model = this.options.model ?? "mock-model";
-        sendJson(res, 200, { object: "list", data: [{ id: model, object: "model", owned_by: "tokbench-mock" }] });
+        sendJson(res, 200, {
+          object: "list",
+          data: [{ id: model, object: "model", owned_by: "tokbench-mock" }],
+        });
+        return;
+      }
+      if (req.method === "GET" && path === "/api/version") {
+        sendJson(res, 200, { version: "0.0.0-tokbench-mock" });
         return;
       }
       if (req.method === "GET" && (path === "/health" || path === "/")) {
@@ -247,15 +261,23 @@ export class MockServer {
       let body: Record<string, unknown>;
       try {
         const parsed: unknown = JSON.parse(Buffer.concat(parts).toString("utf8") || "{}");
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+          throw new Error("not an object");
         body = parsed as Record<string, unknown>;
       } catch {
-        sendJson(res, 400, { error: { message: "request body is not a JSON object", type: "invalid_request_error" } });
+        sendJson(res, 400, {
+          error: { message: "request body is not a JSON object", type: "invalid_request_error" },
+        });
         return;
       }
       switch (path) {
         case "/tokenize": {
-          const text = typeof body.content === "string" ? body.content : typeof body.prompt === "string" ? body.prompt : "";
+          const text =
+            typeof body.content === "string"
+              ? body.content
+              : typeof body.prompt === "string"
+                ? body.prompt
+                : "";
           const n = countMockTokens(text);
           sendJson(res, 200, { tokens: Array.from({ length: n }, (_, i) => i + 1) });
           return;
@@ -293,7 +315,8 @@ export class MockServer {
     const promptTokens = countMockTokens(prompt);
     const ollamaOptions = isObject(body.options) ? body.options : {};
     const requested = ollama ? ollamaOptions.num_predict : (body.max_tokens ?? body.max_completion_tokens);
-    const maxTokens = typeof requested === "number" && requested > 0 ? Math.floor(requested) : s.defaultMaxTokens;
+    const maxTokens =
+      typeof requested === "number" && requested > 0 ? Math.floor(requested) : s.defaultMaxTokens;
     const forced =
       !ollama &&
       (body.ignore_eos === true || (typeof body.min_tokens === "number" && body.min_tokens >= maxTokens));
@@ -312,7 +335,9 @@ export class MockServer {
     });
     if (fails) {
       this.counters.failed++;
-      sendJson(res, 500, { error: { message: "mock: injected server failure", type: "server_error", code: 500 } });
+      sendJson(res, 500, {
+        error: { message: "mock: injected server failure", type: "server_error", code: 500 },
+      });
       return;
     }
     const streamOptions = isObject(body.stream_options) ? body.stream_options : {};
@@ -406,7 +431,12 @@ class MockStream {
         "cache-control": "no-cache",
       });
       if (kind === "chat" && this.script.roleChunk) {
-        res.write(this.sse({ ...this.base(), choices: [{ index: 0, delta: { role: "assistant", content: null }, finish_reason: null }] }));
+        res.write(
+          this.sse({
+            ...this.base(),
+            choices: [{ index: 0, delta: { role: "assistant", content: null }, finish_reason: null }],
+          }),
+        );
       } else {
         res.flushHeaders();
       }
@@ -502,10 +532,14 @@ class MockStream {
         choice.text = reasoning + content;
       }
       choice.finish_reason = isLast ? this.finishReason() : null;
-      if (isLast && s.timings) out += this.sse({ ...this.base(), choices: [choice], timings: this.llamaTimings() });
+      if (isLast && s.timings)
+        out += this.sse({ ...this.base(), choices: [choice], timings: this.llamaTimings() });
       else out += this.sseChoice(choice);
       if (s.emptyDeltas) {
-        const empty = kind === "chat" ? { index: 0, delta: { content: "" }, finish_reason: null } : { index: 0, text: "", finish_reason: null };
+        const empty =
+          kind === "chat"
+            ? { index: 0, delta: { content: "" }, finish_reason: null }
+            : { index: 0, text: "", finish_reason: null };
         out += this.sseChoice(empty);
       }
       return out;
@@ -515,7 +549,13 @@ class MockStream {
     const line =
       kind === "ollama-chat"
         ? { model: this.init.model, created_at: this.createdAt, message, done: false }
-        : { model: this.init.model, created_at: this.createdAt, response: content, ...(reasoning === "" ? {} : { thinking: reasoning }), done: false };
+        : {
+            model: this.init.model,
+            created_at: this.createdAt,
+            response: content,
+            ...(reasoning === "" ? {} : { thinking: reasoning }),
+            done: false,
+          };
     return `${JSON.stringify(line)}\n`;
   }
 
@@ -531,7 +571,9 @@ class MockStream {
       Object.assign(final, {
         done: true,
         done_reason: this.finishReason(),
-        total_duration: Math.round((s.ttftMs + Math.max(0, this.chunkCount - 1) * s.tokensPerChunk * s.itlMs) * ns),
+        total_duration: Math.round(
+          (s.ttftMs + Math.max(0, this.chunkCount - 1) * s.tokensPerChunk * s.itlMs) * ns,
+        ),
         load_duration: 0,
         prompt_eval_count: promptTokens,
         prompt_eval_duration: Math.round(s.ttftMs * ns),
@@ -542,7 +584,10 @@ class MockStream {
     }
     let out = "";
     if (this.chunkCount === 0) {
-      const choice = kind === "chat" ? { index: 0, delta: {}, finish_reason: "length" } : { index: 0, text: "", finish_reason: "length" };
+      const choice =
+        kind === "chat"
+          ? { index: 0, delta: {}, finish_reason: "length" }
+          : { index: 0, text: "", finish_reason: "length" };
       out += this.sse({ ...this.base(), choices: [choice] });
     }
     if (includeUsage) {
@@ -567,12 +612,21 @@ class MockStream {
       const p = this.pieces(j);
       text += p.reasoning + p.content;
     }
-    const usage = { prompt_tokens: promptTokens, completion_tokens: outputTokens, total_tokens: promptTokens + outputTokens };
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: outputTokens,
+      total_tokens: promptTokens + outputTokens,
+    };
     const choice =
       kind === "completions"
         ? { index: 0, text, finish_reason: this.finishReason() }
         : { index: 0, message: { role: "assistant", content: text }, finish_reason: this.finishReason() };
-    sendJson(res, 200, { ...this.base(), object: kind === "completions" ? "text_completion" : "chat.completion", choices: [choice], usage });
+    sendJson(res, 200, {
+      ...this.base(),
+      object: kind === "completions" ? "text_completion" : "chat.completion",
+      choices: [choice],
+      usage,
+    });
     server.chunkSent(id, 0, outputTokens, performance.now());
   }
 

@@ -235,6 +235,17 @@ export class RunStore {
     // 1000 pages: a stall of milliseconds on the event loop in the middle of a measurement. While
     // a run is open the WAL just grows (about 150 bytes per request); finishRun checkpoints.
     this.db.pragma("wal_autocheckpoint = 0");
+    try {
+      this.insertRun(input, secrets);
+    } catch (error) {
+      this.secretsByRun.delete(input.run_id);
+      if (this.secretsByRun.size === 0)
+        this.db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT_PAGES}`);
+      throw error;
+    }
+  }
+
+  private insertRun(input: BeginRunInput, secrets: readonly string[]): void {
     this.write(`begin run ${input.run_id}`, () => {
       this.db.transaction(() => {
         const row: Row<"runs"> = {
@@ -321,7 +332,8 @@ export class RunStore {
             .all(result.run_id),
         );
         for (const record of result.requests) {
-          if (!stored.has(record.index)) this.insertRequest.run(this.requestRow(result.run_id, record, secrets));
+          if (!stored.has(record.index))
+            this.insertRequest.run(this.requestRow(result.run_id, record, secrets));
         }
         this.db.prepare("DELETE FROM tests WHERE run_id = ?").run(result.run_id);
         result.tests.forEach((test, index) => {

@@ -90,4 +90,9 @@ export interface SessionEndEvent {
   status: "completed" | "failed" | "interrupted";
 }
 
-export type TraceEvent = SessionStartEvent | GenerationStartEvent | StepEvent | GenerationEndEvent | SessionEndEvent;
+export type TraceEvent =
+  | SessionStartEvent
+  | GenerationStartEvent
+  | StepEvent
+  | GenerationEndEvent
+  | SessionEndEvent;

@@ -46,7 +46,10 @@ export class TraceWriter {
     try {
       return new TraceWriter(openSync(path, "w"), level, performance.now());
     } catch (cause) {
-      throw new TokbenchError("FILE_UNREADABLE", `cannot write trace file ${path}`, { cause, context: { path } });
+      throw new TokbenchError("FILE_UNREADABLE", `cannot write trace file ${path}`, {
+        cause,
+        context: { path },
+      });
     }
   }
 
@@ -62,7 +65,13 @@ export class TraceWriter {
 
   sessionStart(event: Omit<SessionStartEvent, "event" | "schema_version" | "t_ms" | "level">): void {
     const { tensors, ...rest } = event;
-    const line: SessionStartEvent = { event: "session_start", schema_version: 1, t_ms: 0, level: this.level, ...rest };
+    const line: SessionStartEvent = {
+      event: "session_start",
+      schema_version: 1,
+      t_ms: 0,
+      level: this.level,
+      ...rest,
+    };
     if (this.level === "verbose" && tensors !== undefined) line.tensors = tensors;
     this.push(line);
     this.flush();

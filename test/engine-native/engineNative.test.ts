@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isTokbenchError } from "../../src/errors/TokbenchError.js";
-import { llamaBenchArgs, parseLlamaBenchJson } from "../../src/engine/native/runLlamaBench.js";
 import { recommendedThreads } from "../../src/engine/native/recommendedThreads.js";
+import { llamaBenchArgs, parseLlamaBenchJson } from "../../src/engine/native/runLlamaBenchBinary.js";
 import { TUNED_CMAKE_OPTIONS } from "../../src/engine/native/tunedBuildOptions.js";
+import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 
 test("recommendedThreads: native build uses every math core, capped by the logical CPUs", () => {
   assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "native" }), 2);
@@ -14,7 +14,10 @@ test("recommendedThreads: native build uses every math core, capped by the logic
 
 test("recommendedThreads: prebuilt decode on <= 2 cores uses 1 thread, prefill and big machines all cores", () => {
   assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "prebuilt" }), 1);
-  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "prebuilt", workload: "prefill" }), 2);
+  assert.equal(
+    recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "prebuilt", workload: "prefill" }),
+    2,
+  );
   assert.equal(recommendedThreads({ logicalCpus: 8, mathCores: 4, build: "prebuilt" }), 4);
 });
 
@@ -31,7 +34,14 @@ test("tuned build options turn on OpenMP and native CPU code", () => {
 
 test("llamaBenchArgs builds llama-bench's comma-list command line", () => {
   assert.deepEqual(
-    llamaBenchArgs({ model: "/m.gguf", nPrompt: [64], nGen: [32], threads: [1, 2], repetitions: 3, batchSize: 512 }),
+    llamaBenchArgs({
+      model: "/m.gguf",
+      nPrompt: [64],
+      nGen: [32],
+      threads: [1, 2],
+      repetitions: 3,
+      batchSize: 512,
+    }),
     ["-m", "/m.gguf", "-o", "json", "-p", "64", "-n", "32", "-t", "1,2", "-r", "3", "-b", "512"],
   );
   assert.deepEqual(llamaBenchArgs({ model: "m", extraArgs: ["--poll", "0"] }).slice(-2), ["--poll", "0"]);

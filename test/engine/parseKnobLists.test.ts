@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type EngineKnobs, benchTestName, expandGrid, expandTests, resolveGpuLayers } from "../../src/engine/EngineGrid.js";
+import {
+  benchTestName,
+  type EngineKnobs,
+  expandGrid,
+  expandTests,
+  resolveGpuLayers,
+} from "../../src/engine/EngineGrid.js";
 import {
   parseCacheTypeList,
   parseFlashAttnList,
@@ -11,7 +17,10 @@ import {
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 
 const invalid = (fn: () => unknown, flag: string) =>
-  assert.throws(fn, (e: unknown) => isTokbenchError(e, "INVALID_ARGUMENT") && e.message.startsWith(`--${flag}:`));
+  assert.throws(
+    fn,
+    (e: unknown) => isTokbenchError(e, "INVALID_ARGUMENT") && e.message.startsWith(`--${flag}:`),
+  );
 
 describe("parseIntList", () => {
   it("reads lists, ranges, additive and multiplicative steps, as llama-bench", () => {
@@ -101,11 +110,17 @@ describe("expandGrid and expandTests", () => {
   });
   it("orders tests per depth: pp, then tg, then pg; skips zero lengths", () => {
     const tests = expandTests({ pp: [64, 0], tg: [32], pg: [[16, 8]], depth: [0, 128] });
-    assert.deepEqual(
-      tests.map(benchTestName),
-      ["pp64", "tg32", "pp16+tg8", "pp64 @ d128", "tg32 @ d128", "pp16+tg8 @ d128"],
-    );
+    assert.deepEqual(tests.map(benchTestName), [
+      "pp64",
+      "tg32",
+      "pp16+tg8",
+      "pp64 @ d128",
+      "tg32 @ d128",
+      "pp16+tg8 @ d128",
+    ]);
     assert.deepEqual(tests[2], { n_prompt: 16, n_gen: 8, n_depth: 0 });
-    assert.deepEqual(expandTests({ pp: [8], tg: [], pg: [], depth: [] }), [{ n_prompt: 8, n_gen: 0, n_depth: 0 }]);
+    assert.deepEqual(expandTests({ pp: [8], tg: [], pg: [], depth: [] }), [
+      { n_prompt: 8, n_gen: 0, n_depth: 0 },
+    ]);
   });
 });

@@ -100,7 +100,10 @@ describe("SseParser", () => {
       parse([Buffer.from("data: x\n\ndata: [DONE]")]).events.map((e) => e.data),
       ["x", "[DONE]"],
     );
-    assert.deepEqual(parse([Buffer.from("data: x\n\ndata: partial")], false).events.map((e) => e.data), ["x"]);
+    assert.deepEqual(
+      parse([Buffer.from("data: x\n\ndata: partial")], false).events.map((e) => e.data),
+      ["x"],
+    );
   });
 
   it("ignores an event with no data and resets its type", () => {
@@ -117,7 +120,12 @@ describe("SseParser", () => {
   });
 
   it("strips a BOM only at the very start, even split over pushes", () => {
-    const out = parse([Buffer.from([0xef]), Buffer.from([0xbb]), Buffer.from([0xbf, 0x64]), Buffer.from("ata: z\n\n")]);
+    const out = parse([
+      Buffer.from([0xef]),
+      Buffer.from([0xbb]),
+      Buffer.from([0xbf, 0x64]),
+      Buffer.from("ata: z\n\n"),
+    ]);
     assert.deepEqual(
       out.events.map((e) => e.data),
       ["z"],

@@ -23,7 +23,12 @@ after(async () => {
 
 async function setup(mockOptions: MockServerOptions, targetOptions: Partial<OllamaTargetOptions> = {}) {
   const sent: number[] = [];
-  const mock = new MockServer({ ttftMs: 15, itlMs: 4, ...mockOptions, onChunkSent: (_id, _c, _t, at) => sent.push(at) });
+  const mock = new MockServer({
+    ttftMs: 15,
+    itlMs: 4,
+    ...mockOptions,
+    onChunkSent: (_id, _c, _t, at) => sent.push(at),
+  });
   await mock.start();
   const target = new OllamaTarget({ baseUrl: mock.url, model: "llama3.2", ...targetOptions });
   open.push(mock, target);
@@ -60,6 +65,7 @@ describe("OllamaTarget against the mock's Ollama API", () => {
       assert.ok(error >= 0, `chunk ${i} measured ${error} ms before it was sent`);
     }
     assert.equal(await target.countTokens("x"), null);
+    await target.assertReachable();
   });
 
   it("streams /api/generate, with thinking tokens counted as generated text", async () => {
@@ -82,18 +88,26 @@ describe("OllamaTarget against the mock's Ollama API", () => {
     assert.equal(http500.status, 500);
 
     const cutting = await setup({ cutRate: 1, itlMs: 1 });
-    const cut = await cutting.target.send({ ...request, max_tokens: 8 }, { planned_at_ms: performance.now() });
+    const cut = await cutting.target.send(
+      { ...request, max_tokens: 8 },
+      { planned_at_ms: performance.now() },
+    );
     assert.equal(cut.error?.code, "REQUEST_STREAM_CUT");
     assert.equal(cut.chunks.length, 4);
 
     const server = http.createServer((req, res) => {
       req.resume();
       res.writeHead(200, { "content-type": "application/x-ndjson" });
-      res.end(`${JSON.stringify({ message: { content: "hi" }, done: false })}\n{"error":"model runner crashed"}\n`);
+      res.end(
+        `${JSON.stringify({ message: { content: "hi" }, done: false })}\n{"error":"model runner crashed"}\n`,
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     open.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    const target = new OllamaTarget({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, model: "m" });
+    const target = new OllamaTarget({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      model: "m",
+    });
     open.unshift(target);
     const event = await target.send(request, { planned_at_ms: performance.now() });
     assert.equal(event.error?.code, "REQUEST_SERVER_ERROR_EVENT");

@@ -36,7 +36,10 @@ after(async () => {
   for (const thing of open.reverse()) await thing.close();
 });
 
-async function harness(mockOptions: MockServerOptions, targetOptions: Partial<TargetOptions> = {}): Promise<Harness> {
+async function harness(
+  mockOptions: MockServerOptions,
+  targetOptions: Partial<TargetOptions> = {},
+): Promise<Harness> {
   const sent = new Map<number, number[]>();
   const ids = new Map<string, number>();
   const mock = new MockServer({
@@ -56,12 +59,18 @@ async function harness(mockOptions: MockServerOptions, targetOptions: Partial<Ta
   return { target, mock, sent, ids };
 }
 
-async function send(target: OpenAiTarget, req = request(), signal?: AbortSignal): Promise<RequestObservation> {
+async function send(
+  target: OpenAiTarget,
+  req = request(),
+  signal?: AbortSignal,
+): Promise<RequestObservation> {
   return target.send(req, { planned_at_ms: performance.now(), signal });
 }
 
 /** A throwaway server answering every request with `respond`. */
-async function rawServer(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<string> {
+async function rawServer(
+  respond: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<string> {
   const server = http.createServer((req, res) => {
     req.resume();
     req.on("end", () => respond(req, res));
@@ -131,7 +140,10 @@ describe("OpenAiTarget against the mock server", () => {
       assert.ok((obs.chunks[0]?.at_ms ?? 0) - obs.sent_at_ms >= 20, "TTFT at least the scripted 20 ms");
       assert.ok(obs.end_at_ms >= (obs.chunks[7]?.at_ms ?? Number.POSITIVE_INFINITY));
     }
-    assert.ok(Math.min(...medians) < 2, `median arrival error per run (ms): ${medians.map((m) => m.toFixed(3))}`);
+    assert.ok(
+      Math.min(...medians) < 2,
+      `median arrival error per run (ms): ${medians.map((m) => m.toFixed(3))}`,
+    );
   });
 
   it("multi-token chunks: chars per chunk, one read per chunk", async () => {
@@ -245,7 +257,10 @@ describe("OpenAiTarget against the mock server", () => {
     assert.equal(obs.status, 500);
     assert.equal(obs.error?.code, "REQUEST_HTTP_ERROR");
     assert.equal(obs.error?.status, 500);
-    assert.match(obs.error?.message ?? "", /^HTTP 500 from POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions: .*injected/);
+    assert.match(
+      obs.error?.message ?? "",
+      /^HTTP 500 from POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions: .*injected/,
+    );
     assert.equal(obs.chunks.length, 0);
   });
 
@@ -287,11 +302,22 @@ describe("OpenAiTarget against the mock server", () => {
     assert.equal(obs.headers_at_ms, null);
     assert.match(obs.error?.message ?? "", /ECONNREFUSED/);
     assert.equal(await refused.countTokens("a b"), null);
+    await assert.rejects(refused.assertReachable(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "TARGET_UNREACHABLE");
+      assert.match(
+        error.message,
+        /^no answer from GET http:\/\/127\.0\.0\.1:\d+\/v1\/models: .*ECONNREFUSED/,
+      );
+      return true;
+    });
   });
 
   it("never lets the API key or a secret header into the observation, even when the server echoes it", async () => {
     const key = "sk-test-0123456789abcdef";
-    const h = await harness({ apiKey: "the-right-key" }, { apiKey: key, headers: [["X-Api-Key", "hdr-secret-987654"]] });
+    const h = await harness(
+      { apiKey: "the-right-key" },
+      { apiKey: key, headers: [["X-Api-Key", "hdr-secret-987654"]] },
+    );
     const obs = await send(h.target);
     assert.equal(obs.error?.code, "REQUEST_HTTP_ERROR");
     assert.equal(obs.status, 401);
@@ -300,6 +326,12 @@ describe("OpenAiTarget against the mock server", () => {
     assert.ok(!text.includes(key) && !text.includes("0123456789abcdef"), text);
     const ok = target({ baseUrl: `${h.mock.url}/v1`, model: "m", apiKey: "the-right-key" });
     assert.equal((await send(ok)).error, null, "the right key is sent as a bearer token");
+    await ok.assertReachable();
+    await assert.rejects(h.target.assertReachable(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "TARGET_UNREACHABLE");
+      assert.ok(!error.message.includes(key) && !JSON.stringify(error).includes(key));
+      return true;
+    });
   });
 
   it("200 concurrent streams all complete with every chunk", async () => {
@@ -371,7 +403,9 @@ describe("OpenAiTarget against hand-written streams", () => {
         sse(
           { choices: [{ index: 0, delta: { role: "assistant" }, finish_reason: null }] },
           {
-            choices: [{ index: 0, delta: { content: "ab" }, logprobs: { content: [{}, {}] }, finish_reason: null }],
+            choices: [
+              { index: 0, delta: { content: "ab" }, logprobs: { content: [{}, {}] }, finish_reason: null },
+            ],
           },
           { choices: [{ index: 0, delta: { content: "" }, finish_reason: null }] },
           {

@@ -1,11 +1,12 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { withCommonOptions } from "./bench/commonOptions.js";
+import { withEmbeddedOptions } from "./bench/embeddedOptions.js";
 import { withHttpOptions } from "./bench/httpOptions.js";
 import type { HttpBenchArgs } from "./bench/runHttpBench.js";
 import { runHttpBench } from "./bench/runHttpBench.js";
 
 const builder = (yargs: Argv) =>
-  withHttpOptions(withCommonOptions(yargs))
+  withEmbeddedOptions(withHttpOptions(withCommonOptions(yargs)))
     .example("$0 bench", "Benchmark a small synthetic model in-process (no server, no download)")
     .example(
       "$0 bench --url http://127.0.0.1:8080/v1 --model llama -n 64 -c 8",

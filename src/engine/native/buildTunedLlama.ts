@@ -50,6 +50,8 @@ export async function buildTunedLlama(options: BuildTunedLlamaOptions = {}): Pro
     await llama.dispose();
     return result;
   } catch (error) {
-    throw new TokbenchError("ENGINE_LOAD_FAILED", "building the tuned llama.cpp binary failed", { cause: error });
+    throw new TokbenchError("ENGINE_LOAD_FAILED", "building the tuned llama.cpp binary failed", {
+      cause: error,
+    });
   }
 }

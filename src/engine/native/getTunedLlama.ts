@@ -23,6 +23,11 @@ export interface TunedLlamaOptions {
   gpu?: "auto" | false;
   /** llama.cpp log level. Defaults to "warn". */
   logLevel?: `${LlamaLogLevel}`;
+  /**
+   * node-llama-cpp's ceiling on the threads a context gets; 0 means none, so the thread count asked
+   * for is the one used, as in llama-bench. Defaults to 0.
+   */
+  maxThreads?: number;
 }
 
 /** What {@link getTunedLlama} loaded. */
@@ -47,6 +52,7 @@ export async function getTunedLlama(options: TunedLlamaOptions = {}): Promise<Tu
   const gpu = options.gpu ?? "auto";
   const { getLlama, getLlamaGpuTypes } = await loadNodeLlamaCpp();
   const logLevel = (options.logLevel ?? "warn") as LlamaLogLevel;
+  const maxThreads = options.maxThreads ?? 0;
 
   const cpuOnly = gpu === false || (await getLlamaGpuTypes("supported")).every((type) => type === false);
   if (preference !== "prebuilt" && cpuOnly) {
@@ -61,6 +67,7 @@ export async function getTunedLlama(options: TunedLlamaOptions = {}): Promise<Tu
         skipDownload: true,
         progressLogs: false,
         logLevel,
+        maxThreads,
       });
       const build = llama.buildType === "localBuild" ? "native" : "prebuilt";
       return describe(llama, build);
@@ -74,10 +81,20 @@ export async function getTunedLlama(options: TunedLlamaOptions = {}): Promise<Tu
       }
     }
   } else if (preference === "native") {
-    throw new TokbenchError("ENGINE_UNAVAILABLE", "the tuned llama.cpp build is CPU-only but a GPU was requested");
+    throw new TokbenchError(
+      "ENGINE_UNAVAILABLE",
+      "the tuned llama.cpp build is CPU-only but a GPU was requested",
+    );
   }
   try {
-    const llama = await getLlama({ gpu, build: "never", skipDownload: true, progressLogs: false, logLevel });
+    const llama = await getLlama({
+      gpu,
+      build: "never",
+      skipDownload: true,
+      progressLogs: false,
+      logLevel,
+      maxThreads,
+    });
     return describe(llama, "prebuilt");
   } catch (error) {
     throw new TokbenchError("ENGINE_UNAVAILABLE", "node-llama-cpp could not load a llama.cpp binary", {

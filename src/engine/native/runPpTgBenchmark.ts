@@ -196,9 +196,7 @@ function toTestResult(
   const samplesTs = samplesNs.map((ns) => (tokens * 1e9) / ns);
   const mean = samplesTs.reduce((a, b) => a + b, 0) / samplesTs.length;
   const variance =
-    samplesTs.length > 1
-      ? samplesTs.reduce((a, b) => a + (b - mean) ** 2, 0) / (samplesTs.length - 1)
-      : 0;
+    samplesTs.length > 1 ? samplesTs.reduce((a, b) => a + (b - mean) ** 2, 0) / (samplesTs.length - 1) : 0;
   return {
     n_prompt: nPrompt,
     n_gen: nGen,

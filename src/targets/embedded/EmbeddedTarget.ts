@@ -1,5 +1,9 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
-import { createEngineContext, type EngineContextSettings, effectiveBatchSize } from "../../engine/createEngineContext.js";
+import {
+  createEngineContext,
+  type EngineContextSettings,
+  effectiveBatchSize,
+} from "../../engine/createEngineContext.js";
 import { type EngineBinding, firstLine } from "../../engine/EngineBinding.js";
 import { generateOnSequence } from "../../engine/generateOnSequence.js";
 import type { EnginePerf } from "../../engine/parseEnginePerf.js";
@@ -57,7 +61,13 @@ export class EmbeddedTarget implements Target {
   /** Creates the context and its sequences. Throws ENGINE_OUT_OF_MEMORY / ENGINE_LOAD_FAILED. */
   static async create(options: EmbeddedTargetOptions): Promise<EmbeddedTarget> {
     const context = await createEngineContext(options.binding, options.model, options.context);
-    return new EmbeddedTarget(options.binding, options.model, context, options.context, options.trace ?? null);
+    return new EmbeddedTarget(
+      options.binding,
+      options.model,
+      context,
+      options.context,
+      options.trace ?? null,
+    );
   }
 
   /** KV cells per sequence: the longest prompt + output a request can have. */
@@ -131,14 +141,27 @@ export class EmbeddedTarget implements Target {
       // previous tokens are passed so multi-byte characters and leading spaces come out right.
       produced.forEach((token, i) => {
         const chunk = chunks[i];
-        if (chunk !== undefined) chunk.chars = this.model.detokenize([token], false, produced.slice(Math.max(0, i - 8), i)).length;
+        if (chunk !== undefined)
+          chunk.chars = this.model.detokenize([token], false, produced.slice(Math.max(0, i - 8), i)).length;
       });
       obs.end_at_ms = result.tokens.length > 0 ? result.end_ms : performance.now();
-      obs.usage = { prompt_tokens: prompt.length, completion_tokens: result.tokens.length, cached_prompt_tokens: 0 };
+      obs.usage = {
+        prompt_tokens: prompt.length,
+        completion_tokens: result.tokens.length,
+        cached_prompt_tokens: 0,
+      };
       const perf = solo ? await this.binding.readPerf(this.context) : null;
       if (perf !== null) obs.server_timings = engineTimings(perf);
-      if (options.signal?.aborted === true && result.tokens.length < request.max_tokens && !result.stopped_by_eog) {
-        obs.error = { code: "REQUEST_STREAM_CUT", message: "the run was stopped during generation", status: null };
+      if (
+        options.signal?.aborted === true &&
+        result.tokens.length < request.max_tokens &&
+        !result.stopped_by_eog
+      ) {
+        obs.error = {
+          code: "REQUEST_STREAM_CUT",
+          message: "the run was stopped during generation",
+          status: null,
+        };
       }
       this.trace?.generationEnd(
         {

@@ -1,6 +1,7 @@
 import type http from "node:http";
-import { TokbenchError } from "../../errors/TokbenchError.js";
 import { isSecretHeader } from "../../errors/redactSecrets.js";
+import { TokbenchError } from "../../errors/TokbenchError.js";
+import { assertHttpReachable } from "../../http/assertHttpReachable.js";
 import { displayUrl, httpRequestError, safeExcerpt } from "../../http/httpRequestError.js";
 import { NdjsonParser } from "../../http/NdjsonParser.js";
 import { createStreamingAgent, streamHttp } from "../../http/streamHttp.js";
@@ -48,6 +49,7 @@ export class OllamaTarget implements Target {
   private readonly options: OllamaTargetOptions;
   private readonly endpoint: URL;
   private readonly where: string;
+  private readonly versionUrl: URL;
   private readonly agent: http.Agent;
   private readonly headers: Record<string, string>;
   private readonly secrets: string[] = [];
@@ -62,14 +64,23 @@ export class OllamaTarget implements Target {
       throw new TokbenchError("URL_INVALID", "the Ollama URL is not a valid URL", { cause });
     }
     if (base.protocol !== "http:" && base.protocol !== "https:") {
-      throw new TokbenchError("URL_INVALID", `the Ollama URL must start with http:// or https://, got ${base.protocol}`);
+      throw new TokbenchError(
+        "URL_INVALID",
+        `the Ollama URL must start with http:// or https://, got ${base.protocol}`,
+      );
     }
     const root = base.pathname.replace(/\/+$/, "").replace(/\/(v1|api)$/, "");
     this.endpoint = new URL(base.href);
     this.endpoint.pathname = `${root}/api/${options.api ?? "chat"}`;
     this.where = `POST ${displayUrl(this.endpoint)}`;
+    this.versionUrl = new URL(base.href);
+    this.versionUrl.pathname = `${root}/api/version`;
     this.agent = createStreamingAgent(base.protocol);
-    this.headers = { "content-type": "application/json", accept: "application/x-ndjson", "user-agent": "tokbench" };
+    this.headers = {
+      "content-type": "application/json",
+      accept: "application/x-ndjson",
+      "user-agent": "tokbench",
+    };
     for (const [name, value] of options.headers ?? []) {
       this.headers[name.toLowerCase()] = value;
       if (isSecretHeader(name)) this.secrets.push(value);
@@ -190,6 +201,16 @@ export class OllamaTarget implements Target {
   /** Ollama has no tokenize endpoint. */
   async countTokens(_text: string): Promise<number | null> {
     return null;
+  }
+
+  /** Throws `TARGET_UNREACHABLE` when `GET /api/version` gets no answer, or a 401/403. */
+  async assertReachable(): Promise<void> {
+    await assertHttpReachable({
+      url: this.versionUrl,
+      agent: this.agent,
+      headers: this.headers,
+      secrets: this.secrets,
+    });
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import type http from "node:http";
-import { TokbenchError } from "../../errors/TokbenchError.js";
 import { isSecretHeader } from "../../errors/redactSecrets.js";
+import { TokbenchError } from "../../errors/TokbenchError.js";
+import { assertHttpReachable } from "../../http/assertHttpReachable.js";
 import { displayUrl, httpRequestError, safeExcerpt } from "../../http/httpRequestError.js";
 import { SseParser } from "../../http/SseParser.js";
 import { createStreamingAgent, streamHttp } from "../../http/streamHttp.js";
@@ -29,6 +30,7 @@ export class OpenAiTarget implements Target {
   private readonly endpoint: URL;
   private readonly where: string;
   private readonly tokenizeUrl: URL;
+  private readonly modelsUrl: URL;
   private readonly agent: http.Agent;
   private readonly headers: Record<string, string>;
   private readonly secrets: string[];
@@ -44,6 +46,8 @@ export class OpenAiTarget implements Target {
     this.endpoint = new URL(base.href);
     this.endpoint.pathname = `${basePath}/${api === "chat" ? "chat/completions" : "completions"}`;
     this.where = `POST ${displayUrl(this.endpoint)}`;
+    this.modelsUrl = new URL(base.href);
+    this.modelsUrl.pathname = `${basePath}/models`;
     if (options.tokenizeUrl !== undefined) {
       this.tokenizeUrl = parseBaseUrl(options.tokenizeUrl);
     } else {
@@ -59,7 +63,8 @@ export class OpenAiTarget implements Target {
     this.secrets = [];
     for (const [name, value] of options.headers ?? []) {
       const key = name.toLowerCase();
-      this.headers[key] = key in this.headers && !isDefaultHeader(key) ? `${this.headers[key]}, ${value}` : value;
+      this.headers[key] =
+        key in this.headers && !isDefaultHeader(key) ? `${this.headers[key]}, ${value}` : value;
       if (isSecretHeader(name)) this.secrets.push(value);
     }
     if (options.apiKey !== undefined && options.apiKey !== null && options.apiKey !== "") {
@@ -223,6 +228,19 @@ export class OpenAiTarget implements Target {
     return this.tokenize(text);
   }
 
+  /**
+   * Throws `TARGET_UNREACHABLE` when `GET {baseUrl}/models` gets no answer, or a 401/403 (a wrong
+   * key would fail every request).
+   */
+  async assertReachable(): Promise<void> {
+    await assertHttpReachable({
+      url: this.modelsUrl,
+      agent: this.agent,
+      headers: this.headers,
+      secrets: this.secrets,
+    });
+  }
+
   async close(): Promise<void> {
     this.agent.destroy();
   }
@@ -279,7 +297,10 @@ function parseBaseUrl(text: string): URL {
     throw new TokbenchError("URL_INVALID", "the target URL is not a valid URL", { cause });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TokbenchError("URL_INVALID", `the URL must start with http:// or https://, got ${url.protocol}`);
+    throw new TokbenchError(
+      "URL_INVALID",
+      `the URL must start with http:// or https://, got ${url.protocol}`,
+    );
   }
   return url;
 }

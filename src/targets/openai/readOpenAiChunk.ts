@@ -21,7 +21,14 @@ export interface OpenAiChunkInfo {
  * field being absent or null: servers differ.
  */
 export function readOpenAiChunk(value: unknown): OpenAiChunkInfo {
-  const info: OpenAiChunkInfo = { text: "", tokens: null, finished: false, usage: null, timings: null, error: null };
+  const info: OpenAiChunkInfo = {
+    text: "",
+    tokens: null,
+    finished: false,
+    usage: null,
+    timings: null,
+    error: null,
+  };
   if (!isObject(value)) return info;
   if (value.error !== undefined && value.error !== null) {
     info.error = errorMessage(value.error);

@@ -7,8 +7,10 @@ import { ensureDefaultModel } from "../../../engine/defaultModelPath.js";
 import { EngineBinding } from "../../../engine/EngineBinding.js";
 import type { BenchTestPlan, EngineKnobs } from "../../../engine/EngineGrid.js";
 import { resolveGpuLayers } from "../../../engine/EngineGrid.js";
+import { engineDecodeCeiling } from "../../../engine/engineDecodeCeiling.js";
 import { inspectModelFile, loadEngineModel } from "../../../engine/loadEngineModel.js";
 import { type DecodeCeiling, runLlamaBench } from "../../../engine/runLlamaBench.js";
+import { ggmlTypeById } from "../../../gguf/GgmlType.js";
 import type { LoadOptions } from "../../../load/LoadOptions.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
 import { RunSummarizer } from "../../../metrics/RunSummarizer.js";
@@ -50,14 +52,22 @@ export interface EmbeddedBenchOptions {
   llama?: Llama | null;
   /** Threads when `knobs.threads` is empty. Defaults to the machine's recommended count. */
   default_threads?: number;
-  /** Roofline decode ceiling for efficiency figures. Defaults to none. */
+  /**
+   * Roofline decode ceiling for `ceiling_tps` / `efficiency_pct`. Defaults to one from this
+   * machine's memory bandwidth (probed once, then cached); null for none.
+   */
   decode_ceiling?: DecodeCeiling | null;
   /** Cache directory for the default model. Defaults to the user cache dir (env-paths "tokbench"). */
   cache_dir?: string;
   machine: MachineInfo;
   /** Extra configuration to record (already free of secrets). */
   config?: Record<string, unknown>;
-  onRunStart?(run: { run_id: string; started_at: string; config: Record<string, unknown>; machine: MachineInfo }): void;
+  onRunStart?(run: {
+    run_id: string;
+    started_at: string;
+    config: Record<string, unknown>;
+    machine: MachineInfo;
+  }): void;
   /** Progress of the llama-bench tests. */
   on_test_progress?: (done: number, total: number, label: string) => void;
   hooks?: LoadHooks;
@@ -116,7 +126,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     config,
     tensors: (file.gguf.fullTensorInfo ?? []).map((t) => ({
       name: t.name,
-      type: String(t.ggmlType),
+      type: ggmlTypeById(Number(t.ggmlType))?.name ?? String(t.ggmlType),
       shape: t.dimensions.map(Number),
     })),
   });
@@ -134,7 +144,8 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
         repetitions: options.repetitions ?? EMBEDDED_DEFAULTS.repetitions,
         warmup: options.warmup ?? true,
         trace,
-        decode_ceiling: options.decode_ceiling ?? null,
+        decode_ceiling:
+          options.decode_ceiling === undefined ? await machineDecodeCeiling(file) : options.decode_ceiling,
         on_progress: options.on_test_progress,
         signal: options.signal,
       });
@@ -166,10 +177,28 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
       };
     }
     result.tests = [...tests.map((row) => ({ ...row }) as Record<string, unknown>), ...result.tests];
-    traceStatus = result.status === "completed" ? "completed" : result.status === "interrupted" ? "interrupted" : "failed";
+    traceStatus =
+      result.status === "completed"
+        ? "completed"
+        : result.status === "interrupted"
+          ? "interrupted"
+          : "failed";
     return result;
   } finally {
     trace?.sessionEnd(traceStatus);
+  }
+}
+
+/** The roofline ceiling from the cached bandwidth probe; null when the probe fails. */
+async function machineDecodeCeiling(
+  file: Awaited<ReturnType<typeof inspectModelFile>>,
+): Promise<DecodeCeiling | null> {
+  try {
+    const { getMemoryBandwidth } = await import("../../../roofline/getMemoryBandwidth.js");
+    const bandwidth = await getMemoryBandwidth();
+    return engineDecodeCeiling(file, bandwidth.bytes_per_second);
+  } catch {
+    return null;
   }
 }
 
@@ -230,7 +259,10 @@ async function runRequests(
       workload,
       load,
       machine: options.machine,
-      config: { ...config, request_context: { parallel, ctx_size: perSequence, n_gpu_layers: loaded.gpu_layers } },
+      config: {
+        ...config,
+        request_context: { parallel, ctx_size: perSequence, n_gpu_layers: loaded.gpu_layers },
+      },
       decode_ceiling_tps: null,
       ...(options.onRunStart === undefined ? {} : { onRunStart: options.onRunStart }),
       ...(options.stopResources === undefined ? {} : { stopResources: options.stopResources }),

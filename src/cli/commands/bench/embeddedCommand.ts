@@ -21,9 +21,15 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
   const parsed = parseEmbeddedArgs(args);
   const { load, workload } = loadOptionsFromArgs(args);
   const requestsAsked =
-    args.requests !== undefined || args.duration !== undefined || args.rate !== undefined || args["prompt-file"] !== undefined;
+    args.requests !== undefined ||
+    args.duration !== undefined ||
+    args.rate !== undefined ||
+    args["prompt-file"] !== undefined;
   const plan =
-    parsed.plan ?? (requestsAsked ? null : { pp: [...EMBEDDED_DEFAULTS.pp], tg: [...EMBEDDED_DEFAULTS.tg], pg: [], depth: [0] });
+    parsed.plan ??
+    (requestsAsked
+      ? null
+      : { pp: [...EMBEDDED_DEFAULTS.pp], tg: [...EMBEDDED_DEFAULTS.tg], pg: [], depth: [0] });
   const runRequests = requestsAsked || parsed.plan === null;
   const machine = await collectMachineInfo({ engine: "node-llama-cpp" });
   const sampler = new ResourceSampler();

@@ -15,7 +15,12 @@ const GROUP = "Embedded engine (llama-bench style; lists: 1,2,4  ranges: 1-8, 1-
 
 /** Adds the embedded-engine flags (llama-bench's tests and knobs, trace) to a yargs builder. */
 export function withEmbeddedOptions<T>(yargs: Argv<T>) {
-  const list = (description: string) => ({ type: "string" as const, array: true as const, group: GROUP, description });
+  const list = (description: string) => ({
+    type: "string" as const,
+    array: true as const,
+    group: GROUP,
+    description,
+  });
   return yargs
     .option("pp", list("Prompt-processing tests: prompt lengths in tokens (llama-bench -p)"))
     .option("tg", list("Generation tests: tokens to generate (llama-bench -n)"))
@@ -31,11 +36,20 @@ export function withEmbeddedOptions<T>(yargs: Argv<T>) {
     .option("batch-size", { ...list("Logical batch size n_batch (default 2048)"), alias: "b" })
     .option("ubatch-size", { ...list("Physical batch size n_ubatch (default 512)"), alias: "ub" })
     .option("ctx-size", list("Context size per sequence (default: the largest test / request needs)"))
-    .option("gpu-layers", { ...list("Layers offloaded to the GPU, or % of layers: 0,25%,50%,100% (default 0)"), alias: "ngl" })
+    .option("gpu-layers", {
+      ...list("Layers offloaded to the GPU, or % of layers: 0,25%,50%,100% (default 0)"),
+      alias: "ngl",
+    })
     .option("flash-attn", { ...list("Flash attention: 0, 1 or auto (default 0)"), alias: "fa" })
     .option("cache-type-k", { ...list("KV cache K type: f16, q8_0, q4_0, ... (default f16)"), alias: "ctk" })
-    .option("cache-type-v", { ...list("KV cache V type; quantized needs --flash-attn 1 (default f16)"), alias: "ctv" })
-    .option("parallel", { ...list("Parallel sequences in one context (default 1; requests: --concurrency)"), alias: "np" })
+    .option("cache-type-v", {
+      ...list("KV cache V type; quantized needs --flash-attn 1 (default f16)"),
+      alias: "ctv",
+    })
+    .option("parallel", {
+      ...list("Parallel sequences in one context (default 1; requests: --concurrency)"),
+      alias: "np",
+    })
     .option("skip-warmup-test", {
       type: "boolean",
       default: false,
@@ -49,7 +63,11 @@ export function withEmbeddedOptions<T>(yargs: Argv<T>) {
       group: GROUP,
       description: "llama.cpp backend (cpu: no GPU)",
     })
-    .option("trace", { type: "string", group: GROUP, description: "Write a per-step generation trace (NDJSON) to this file" })
+    .option("trace", {
+      type: "string",
+      group: GROUP,
+      description: "Write a per-step generation trace (NDJSON) to this file",
+    })
     .option("trace-level", {
       type: "string",
       choices: TRACE_LEVELS,
@@ -93,7 +111,8 @@ export interface ParsedEmbeddedArgs {
   trace: { path: string; level: TraceLevel } | null;
 }
 
-const given = (input: KnobInput): boolean => input !== undefined && !(Array.isArray(input) && input.length === 0);
+const given = (input: KnobInput): boolean =>
+  input !== undefined && !(Array.isArray(input) && input.length === 0);
 
 /** Validates the embedded flags; throws INVALID_ARGUMENT naming the flag on any bad value. */
 export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
@@ -110,16 +129,25 @@ export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
       : null;
   const repetitions = args.repetitions ?? 5;
   if (!Number.isInteger(repetitions) || repetitions < 1) {
-    throw new TokbenchError("INVALID_ARGUMENT", `--repetitions must be an integer >= 1 (got ${JSON.stringify(args.repetitions)})`);
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `--repetitions must be an integer >= 1 (got ${JSON.stringify(args.repetitions)})`,
+    );
   }
   const ctx = parseIntList("ctx-size", args["ctx-size"], 1);
   const level = args["trace-level"] ?? "detailed";
   if (!(TRACE_LEVELS as readonly string[]).includes(level)) {
-    throw new TokbenchError("INVALID_ARGUMENT", `--trace-level must be one of ${TRACE_LEVELS.join(", ")} (got "${level}")`);
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `--trace-level must be one of ${TRACE_LEVELS.join(", ")} (got "${level}")`,
+    );
   }
   const gpu = args["engine-gpu"] ?? "auto";
   if (!["auto", "cpu", "cuda", "vulkan", "metal"].includes(gpu)) {
-    throw new TokbenchError("INVALID_ARGUMENT", `--engine-gpu must be auto, cpu, cuda, vulkan or metal (got "${gpu}")`);
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `--engine-gpu must be auto, cpu, cuda, vulkan or metal (got "${gpu}")`,
+    );
   }
   return {
     plan,
@@ -137,6 +165,7 @@ export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
     },
     warmup: args["skip-warmup-test"] !== true,
     gpu: gpu === "cpu" ? false : (gpu as "auto" | "cuda" | "vulkan" | "metal"),
-    trace: args.trace === undefined || args.trace === "" ? null : { path: args.trace, level: level as TraceLevel },
+    trace:
+      args.trace === undefined || args.trace === "" ? null : { path: args.trace, level: level as TraceLevel },
   };
 }

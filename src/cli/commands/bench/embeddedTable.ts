@@ -1,7 +1,8 @@
 import Table from "cli-table3";
 import type { RunResult } from "../../../results/RunResult.js";
 
-const fmt = (x: unknown, digits = 2): string => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-");
+const fmt = (x: unknown, digits = 2): string =>
+  typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-";
 
 /**
  * Renders `tests[]` as llama-bench's table (model, size, params, backend, threads, test, t/s) plus
@@ -12,12 +13,29 @@ export function renderEmbeddedTable(result: RunResult): string {
   const loads = result.tests.filter((r) => r.test === "load");
   if (rows.length === 0 && loads.length === 0) return "";
   const table = new Table({
-    head: ["model", "size", "params", "backend", "threads", "n_batch", "ngl", "fa", "type_k", "np", "test", "t/s", "engine t/s", "eff %"],
+    head: [
+      "model",
+      "size",
+      "params",
+      "backend",
+      "threads",
+      "n_batch",
+      "ngl",
+      "fa",
+      "type_k",
+      "np",
+      "test",
+      "t/s",
+      "engine t/s",
+      "eff %",
+    ],
     style: { head: [], border: [] },
   });
   for (const r of rows) {
     const failed = r.status !== "ok";
-    const ts = failed ? `failed: ${String(r.error ?? "")}`.slice(0, 60) : `${fmt(r.avg_ts)} ± ${fmt(r.stddev_ts)}`;
+    const ts = failed
+      ? `failed: ${String(r.error ?? "")}`.slice(0, 60)
+      : `${fmt(r.avg_ts)} ± ${fmt(r.stddev_ts)}`;
     table.push([
       String(r.model_type),
       `${((r.model_size as number) / 2 ** 20).toFixed(2)} MiB`,
@@ -37,7 +55,9 @@ export function renderEmbeddedTable(result: RunResult): string {
   }
   const lines = [table.toString()];
   if (rows.some((r) => r.engine_mismatch === true)) {
-    lines.push("(!) wall-clock and llama.cpp's own rate differ by more than 10 % (per-token overhead outside the engine)");
+    lines.push(
+      "(!) wall-clock and llama.cpp's own rate differ by more than 10 % (per-token overhead outside the engine)",
+    );
   }
   for (const l of loads) {
     lines.push(

@@ -23,8 +23,8 @@ export interface LlamaBenchRow {
   samples_ns: number[];
 }
 
-/** Options of {@link runLlamaBench}. */
-export interface RunLlamaBenchOptions {
+/** Options of {@link runLlamaBenchBinary}. */
+export interface RunLlamaBenchBinaryOptions {
   /** Path of the GGUF model. */
   model: string;
   /** Prompt lengths (`-p`). Defaults to [64]. */
@@ -43,8 +43,8 @@ export interface RunLlamaBenchOptions {
   timeoutMs?: number;
 }
 
-/** The command line {@link runLlamaBench} runs, without the binary: exposed so it can be printed and tested. */
-export function llamaBenchArgs(options: RunLlamaBenchOptions): string[] {
+/** The command line {@link runLlamaBenchBinary} runs, without the binary: exposed so it can be printed and tested. */
+export function llamaBenchArgs(options: RunLlamaBenchBinaryOptions): string[] {
   const args = [
     "-m",
     options.model,
@@ -93,7 +93,9 @@ export function parseLlamaBenchJson(text: string): LlamaBenchRow[] {
       return value;
     };
     const numbers = (key: string): number[] =>
-      Array.isArray(row[key]) ? (row[key] as unknown[]).filter((v): v is number => typeof v === "number") : [];
+      Array.isArray(row[key])
+        ? (row[key] as unknown[]).filter((v): v is number => typeof v === "number")
+        : [];
     const str = (key: string): string => (typeof row[key] === "string" ? (row[key] as string) : "");
     return {
       build_commit: str("build_commit"),
@@ -122,7 +124,10 @@ export function parseLlamaBenchJson(text: string): LlamaBenchRow[] {
  * Runs a llama-bench binary (see `scripts/build-llama-bench.sh`) and returns its test rows.
  * Throws `ENGINE_UNAVAILABLE` when the binary cannot be run or exits non-zero.
  */
-export function runLlamaBench(binary: string, options: RunLlamaBenchOptions): Promise<LlamaBenchRow[]> {
+export function runLlamaBenchBinary(
+  binary: string,
+  options: RunLlamaBenchBinaryOptions,
+): Promise<LlamaBenchRow[]> {
   const args = llamaBenchArgs(options);
   return new Promise((resolve, reject) => {
     execFile(
@@ -133,10 +138,14 @@ export function runLlamaBench(binary: string, options: RunLlamaBenchOptions): Pr
         if (error) {
           const lastLine = stderr.trim().split("\n").pop() ?? "";
           reject(
-            new TokbenchError("ENGINE_UNAVAILABLE", `llama-bench failed (${binary}): ${lastLine || error.message}`, {
-              context: { binary, args: args.join(" ") },
-              cause: error,
-            }),
+            new TokbenchError(
+              "ENGINE_UNAVAILABLE",
+              `llama-bench failed (${binary}): ${lastLine || error.message}`,
+              {
+                context: { binary, args: args.join(" ") },
+                cause: error,
+              },
+            ),
           );
           return;
         }

@@ -1,0 +1,75 @@
+import Table from "cli-table3";
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { inspectModel } from "../../gguf/inspectModel.js";
+import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
+import { modelRoofline } from "../../roofline/modelRoofline.js";
+import { checkNumberFlag } from "../parseNumberFlag.js";
+import { formatBytes } from "./InspectCommand.js";
+
+const builder = (yargs: Argv) =>
+  yargs
+    .positional("file", { type: "string", demandOption: true, describe: "GGUF model file" })
+    .option("json", { type: "boolean", default: false, describe: "Print only JSON on stdout" })
+    .option("ctx", { type: "number", describe: "Tokens in the KV cache (default: the model's context length)" })
+    .option("prompt", { type: "number", default: 512, describe: "Prompt length for the prefill ceiling" })
+    .option("kv-type", { type: "string", default: "f16", describe: "KV-cache type" })
+    .option("bandwidth", { type: "number", describe: "Memory bandwidth in GB/s instead of probing" })
+    .option("flops", { type: "number", describe: "Compute in GFLOP/s, for the prefill ceiling" })
+    .option("threads", { type: "number", describe: "Probe threads (default: all logical CPUs)" })
+    .option("reprobe", { type: "boolean", default: false, describe: "Measure bandwidth again, ignoring the cache" })
+    .example("$0 roofline model.gguf", "Decode ceiling of this model on this machine")
+    .example("$0 roofline model.gguf --bandwidth 100 --flops 2000", "Ceilings for another machine");
+
+type RooflineArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
+
+/** `tokbench roofline <file>`: the physical speed limit of a model on this machine. */
+export const rooflineCommand: CommandModule<object, RooflineArgs> = {
+  command: "roofline <file>",
+  describe: "Theoretical decode/prefill speed ceiling of a GGUF model on this machine",
+  builder: builder as unknown as CommandModule<object, RooflineArgs>["builder"],
+  async handler(argv) {
+    const model = await inspectModel(argv.file, {
+      ...(argv.ctx === undefined ? {} : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
+      kvType: argv.kvType,
+    });
+    const bandwidth =
+      argv.bandwidth !== undefined
+        ? { bytes_per_second: checkNumberFlag("bandwidth", argv.bandwidth, { min: 0.001 }) * 1e9, source: "flag" as const }
+        : {
+            ...(await getMemoryBandwidth({
+              refresh: argv.reprobe,
+              ...(argv.threads === undefined ? {} : { threads: checkNumberFlag("threads", argv.threads, { min: 1, integer: true }) }),
+            })),
+            source: "probe" as const,
+          };
+    const flops = argv.flops === undefined ? undefined : checkNumberFlag("flops", argv.flops, { min: 0.001 }) * 1e9;
+    const roofline = modelRoofline(model, bandwidth.bytes_per_second, {
+      promptLength: checkNumberFlag("prompt", argv.prompt, { min: 1, integer: true }),
+      ...(flops === undefined ? {} : { flopsPerSecond: flops }),
+    });
+    if (argv.json) {
+      process.stdout.write(`${JSON.stringify({ model: argv.file, bandwidth, roofline }, null, 2)}\n`);
+      return;
+    }
+    const t = new Table();
+    const how =
+      bandwidth.source === "flag" ? "given" : `${"cached" in bandwidth && bandwidth.cached ? "cached probe" : "probed"}, ${"threads" in bandwidth ? bandwidth.threads : "?"} threads`;
+    t.push(
+      { model: argv.file },
+      { "memory bandwidth": `${(bandwidth.bytes_per_second / 1e9).toFixed(1)} GB/s (${how})` },
+      { "weights read per token": formatBytes(roofline.weight_bytes_per_token) },
+      { "KV cache per token": formatBytes(roofline.kv_bytes_per_token) },
+      { "decode ceiling, empty cache": `${roofline.decode_tps_empty_context.toFixed(1)} tok/s` },
+      {
+        [`decode ceiling at ${roofline.context_length.toLocaleString("en-US")} tokens`]: `${roofline.decode_tps_at_context.toFixed(1)} tok/s`,
+      },
+      {
+        [`prefill ceiling (${roofline.prompt_length} tokens)`]:
+          roofline.prefill_tps === null
+            ? `needs --flops (${(roofline.prefill_flops_per_token / 1e9).toFixed(2)} GFLOP/token)`
+            : `${roofline.prefill_tps.toFixed(1)} tok/s`,
+      },
+    );
+    process.stdout.write(`${t.toString()}\n`);
+  },
+};

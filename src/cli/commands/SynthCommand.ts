@@ -1,0 +1,133 @@
+import Table from "cli-table3";
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { TokbenchError } from "../../errors/TokbenchError.js";
+import type { ModelShape } from "../../synth/ModelShape.js";
+import { SYNTH_ARCHITECTURES } from "../../synth/ModelShape.js";
+import { countParameters } from "../../synth/planTensors.js";
+import { listPresets } from "../../synth/presets.js";
+import { synthesizeModel } from "../../synth/synthesizeModel.js";
+import { SYNTH_TYPES, type SynthType } from "../../synth/synthTypes.js";
+import { checkNumberFlag } from "../parseNumberFlag.js";
+
+/** Custom-shape flags and the ModelShape field each sets. */
+const SHAPE_FLAGS = {
+  vocab: "vocabSize",
+  embd: "embeddingLength",
+  layers: "blockCount",
+  ff: "feedForwardLength",
+  heads: "headCount",
+  "kv-heads": "headCountKv",
+  "head-dim": "headDim",
+  ctx: "contextLength",
+  experts: "expertCount",
+  "experts-used": "expertUsedCount",
+  "expert-ff": "expertFeedForwardLength",
+} as const satisfies Record<string, keyof ModelShape>;
+
+const builder = (yargs: Argv) => {
+  let y = yargs
+    .option("preset", { type: "string", default: "tiny", describe: "Model shape to copy (see --list)" })
+    .option("type", { type: "string", choices: SYNTH_TYPES, default: "q8_0", describe: "Weight type of the matrices" })
+    .option("out", { type: "string", describe: "Output .gguf path" })
+    .option("seed", { type: "number", default: 1, describe: "Seed of the weights (same seed, same bytes)" })
+    .option("list", { type: "boolean", default: false, describe: "List the presets and exit" })
+    .option("json", { type: "boolean", default: false, describe: "Print the result (or the list) as JSON" })
+    .option("arch", { type: "string", choices: SYNTH_ARCHITECTURES, describe: "Custom shape: architecture" })
+    .option("tied", { type: "boolean", describe: "Custom shape: output projection reuses the embedding" })
+    .option("name", { type: "string", describe: "general.name written into the file" });
+  for (const [flag, field] of Object.entries(SHAPE_FLAGS)) {
+    y = y.option(flag, { type: "number", describe: `Custom shape: ${field}` });
+  }
+  return y
+    .example("$0 synth --preset llama-3.2-1b --type q4_0 --out llama1b.gguf", "A Llama-3.2-1B-shaped Q4_0 model")
+    .example("$0 synth --preset tiny --layers 8 --embd 512 --out t.gguf", "A custom shape")
+    .example("$0 synth --list", "Presets with the sizes of the real models");
+};
+
+type SynthArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
+
+function gb(bytes: number): string {
+  return `${(bytes / 1e9).toFixed(2)} GB`;
+}
+
+function printList(json: boolean): void {
+  const rows = listPresets().map((p) => {
+    const params = countParameters(p.shape);
+    return {
+      name: p.name,
+      architecture: p.shape.architecture,
+      real_model: p.realModel,
+      parameters: params,
+      published_parameters: p.publishedParameters,
+      f16_bytes: params * 2,
+      q8_0_bytes: Math.round(params * (34 / 32)),
+      q4_0_bytes: Math.round(params * (18 / 32)),
+      description: p.description,
+    };
+  });
+  if (json) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  const table = new Table({ head: ["preset", "arch", "real model", "parameters", "F16", "Q8_0", "Q4_0"] });
+  for (const r of rows) {
+    table.push([
+      r.name,
+      r.architecture,
+      r.real_model,
+      r.parameters.toLocaleString("en-US"),
+      gb(r.f16_bytes),
+      gb(r.q8_0_bytes),
+      gb(r.q4_0_bytes),
+    ]);
+  }
+  process.stdout.write(`${table.toString()}\nSizes are approximate: vectors stay F32, plus the vocabulary.\n`);
+}
+
+/** `tokbench synth`: writes a GGUF model of a real model's shape with synthetic weights. */
+export const synthCommand: CommandModule<object, SynthArgs> = {
+  command: "synth",
+  describe: "Write a GGUF model of a real model's shape with deterministic synthetic weights",
+  builder: builder as unknown as CommandModule<object, SynthArgs>["builder"],
+  async handler(argv) {
+    if (argv.list) {
+      printList(argv.json);
+      return;
+    }
+    if (argv.out === undefined || argv.out === "") {
+      throw new TokbenchError("INVALID_ARGUMENT", "--out <file.gguf> is required (or --list)");
+    }
+    const shape: Partial<Record<keyof ModelShape, unknown>> = {};
+    const args = argv as unknown as Record<string, unknown>;
+    for (const [flag, field] of Object.entries(SHAPE_FLAGS)) {
+      const v = args[flag];
+      if (v !== undefined) shape[field] = checkNumberFlag(flag, v, { min: 0, integer: true });
+    }
+    if (argv.arch !== undefined) {
+      shape.architecture = argv.arch;
+      // Architecture-specific tensors follow the architecture unless the preset already agrees.
+      shape.qkvBias = argv.arch === "qwen2";
+      shape.qkNorm = argv.arch === "qwen3" || argv.arch === "qwen3moe";
+    }
+    if (argv.tied !== undefined) shape.tiedEmbeddings = argv.tied;
+    const started = performance.now();
+    const result = await synthesizeModel({
+      preset: argv.preset,
+      type: argv.type as SynthType,
+      out: argv.out,
+      seed: checkNumberFlag("seed", argv.seed, { min: 0, integer: true }),
+      shape: shape as Partial<ModelShape>,
+      ...(argv.name === undefined ? {} : { name: argv.name }),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (argv.json) {
+      process.stdout.write(`${JSON.stringify({ ...result, seconds }, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      `${result.path}: ${result.shape.architecture}, ${result.parameters.toLocaleString("en-US")} parameters, ` +
+        `${argv.type}, ${(result.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s ` +
+        `(${(result.bytes / 1e6 / seconds).toFixed(0)} MB/s)\n`,
+    );
+  },
+};
