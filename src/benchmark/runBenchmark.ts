@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
 import type { LoadOptions } from "../load/LoadOptions.js";
 import type { LoadHooks } from "../load/runLoad.js";
 import { runLoad } from "../load/runLoad.js";
@@ -8,11 +7,9 @@ import type { ResourceUsage } from "../results/ResourceUsage.js";
 import type { RunResult } from "../results/RunResult.js";
 import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
 import type { Target } from "../targets/Target.js";
+import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { buildRequestSource } from "./buildRequestSource.js";
 import type { WorkloadOptions } from "./WorkloadOptions.js";
-
-const require = createRequire(import.meta.url);
-const { version } = require("../../../package.json") as { version: string };
 
 /** Everything a request-shaped benchmark needs. */
 export interface BenchmarkInput {
@@ -38,9 +35,6 @@ export interface BenchmarkInput {
   signal?: AbortSignal;
 }
 
-/** The tokbench version, for results and storage. */
-export const TOKBENCH_VERSION: string = version;
-
 /**
  * Runs a request-shaped benchmark end to end and returns the plain result: prepares the workload,
  * runs the load, and assembles the {@link RunResult}. It prints nothing and stores nothing; callers
@@ -63,7 +57,7 @@ export async function runBenchmark(input: BenchmarkInput): Promise<RunResult> {
   });
   return {
     schema_version: RESULT_SCHEMA_VERSION,
-    tool: { name: "tokbench", version },
+    tool: { name: "tokbench", version: TOKBENCH_VERSION },
     run_id: runId,
     status: outcome.status,
     status_reason: outcome.status_reason,

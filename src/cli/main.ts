@@ -1,16 +1,13 @@
 #!/usr/bin/env node
-import { createRequire } from "node:module";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { benchCommand } from "./commands/BenchCommand.js";
 import { inspectCommand } from "./commands/InspectCommand.js";
 import { mockCommand } from "./commands/MockCommand.js";
 import { rooflineCommand } from "./commands/RooflineCommand.js";
 import { synthCommand } from "./commands/SynthCommand.js";
 import { reportFatalError } from "./reportFatalError.js";
-
-const require = createRequire(import.meta.url);
-const { version } = require("../../../package.json") as { version: string };
 
 const cli = yargs(hideBin(process.argv))
   .scriptName("tokbench")
@@ -20,7 +17,7 @@ const cli = yargs(hideBin(process.argv))
   .command(synthCommand)
   .command(rooflineCommand)
   .command(mockCommand)
-  .version(version)
+  .version(TOKBENCH_VERSION)
   .strict()
   .demandCommand(1, "Name a command: see `tokbench --help`.")
   .recommendCommands()

@@ -72,7 +72,9 @@ export function ggmlTypeByName(name: string): GgmlTypeInfo | undefined {
  */
 export function tensorBytes(type: GgmlTypeInfo, elements: number, rowLength: number): number {
   if (rowLength % type.blockSize !== 0) {
-    throw new RangeError(`row length ${rowLength} is not a multiple of ${type.name} block size ${type.blockSize}`);
+    throw new RangeError(
+      `row length ${rowLength} is not a multiple of ${type.name} block size ${type.blockSize}`,
+    );
   }
   return (elements / type.blockSize) * type.typeSize;
 }

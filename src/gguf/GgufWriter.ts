@@ -126,29 +126,41 @@ function encodeScalar(enc: HeaderEncoder, type: GgufScalarType, value: GgufScala
   };
   switch (type) {
     case "uint8":
-      return enc.u8(num());
+      enc.u8(num());
+      break;
     case "int8":
-      return enc.i8(num());
+      enc.i8(num());
+      break;
     case "uint16":
-      return enc.u16(num());
+      enc.u16(num());
+      break;
     case "int16":
-      return enc.i16(num());
+      enc.i16(num());
+      break;
     case "uint32":
-      return enc.u32(num());
+      enc.u32(num());
+      break;
     case "int32":
-      return enc.i32(num());
+      enc.i32(num());
+      break;
     case "float32":
-      return enc.f32(num());
+      enc.f32(num());
+      break;
     case "float64":
-      return enc.f64(num());
+      enc.f64(num());
+      break;
     case "uint64":
-      return enc.u64(typeof value === "bigint" ? value : num());
+      enc.u64(typeof value === "bigint" ? value : num());
+      break;
     case "int64":
-      return enc.i64(typeof value === "bigint" ? value : num());
+      enc.i64(typeof value === "bigint" ? value : num());
+      break;
     case "bool":
-      return enc.u8(value ? 1 : 0);
+      enc.u8(value ? 1 : 0);
+      break;
     case "string":
-      return enc.str(String(value));
+      enc.str(String(value));
+      break;
   }
 }
 

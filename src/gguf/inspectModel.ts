@@ -157,7 +157,8 @@ export interface InspectModelOptions {
 export function tensorRole(name: string): TensorRole {
   if (name === "token_embd.weight") return "token_embedding";
   if (name === "output.weight") return "output";
-  if (/_(exps|chexps)\.(weight|bias|scale)$/.test(name) || /\.ffn_(gate|up|down|gate_up)_exps/.test(name)) return "expert";
+  if (/_(exps|chexps)\.(weight|bias|scale)$/.test(name) || /\.ffn_(gate|up|down|gate_up)_exps/.test(name))
+    return "expert";
   if (/ffn_gate_inp(_shexp)?\.weight$/.test(name) || name.endsWith("exp_probs_b.bias")) return "router";
   if (/norm[^.]*\.weight$|norm\.bias$/.test(name)) return "norm";
   if (/\.attn_|\.attn\./.test(name)) return "attention";
@@ -222,7 +223,7 @@ export function inspectGguf(file: GgufFile, options: InspectModelOptions = {}): 
   const vocabFromTokens = file.metadata.find((m) => m.key === "tokenizer.ggml.tokens");
   const vocabSize =
     k("vocab_size") ??
-    (tokenEmbd?.shape[1] ?? null) ??
+    tokenEmbd?.shape[1] ??
     (vocabFromTokens?.type === "array" ? ggufArrayLength(vocabFromTokens.value) : null);
   const hp: ModelHyperparameters = {
     context_length: k("context_length"),
@@ -285,14 +286,18 @@ export function inspectGguf(file: GgufFile, options: InspectModelOptions = {}): 
   // KV cache: per layer, K is n_head_kv × key_length and V n_head_kv × value_length elements per token.
   const blocks = hp.block_count ?? layers.length;
   const headDim = hp.embedding_length !== null && hp.head_count ? hp.embedding_length / hp.head_count : 0;
-  const kvHeads = arch === null ? [] : perLayer(file, `${arch}.attention.head_count_kv`, blocks, hp.head_count ?? 0);
+  const kvHeads =
+    arch === null ? [] : perLayer(file, `${arch}.attention.head_count_kv`, blocks, hp.head_count ?? 0);
   const keyLen = hp.key_length ?? headDim;
   const valueLen = hp.value_length ?? headDim;
   const kvElementsPerToken = kvHeads.reduce((s, h) => s + h * (keyLen + valueLen), 0);
   const kvType = kvElementBytes(options.kvType ?? "f16");
   const contextLength = options.contextLength ?? hp.context_length ?? 4096;
   if (!Number.isInteger(contextLength) || contextLength <= 0) {
-    throw new TokbenchError("INVALID_ARGUMENT", `context length must be a positive integer, got ${contextLength}`);
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `context length must be a positive integer, got ${contextLength}`,
+    );
   }
   const kvPerToken = kvElementsPerToken * kvType.bytes;
 
@@ -373,7 +378,10 @@ export function inspectGguf(file: GgufFile, options: InspectModelOptions = {}): 
  * table, per-layer totals, quantization mix, compression, KV-cache size and the bytes each decoded
  * token reads. Never reads tensor data. Throws the GGUF_* errors of {@link readGguf}.
  */
-export async function inspectModel(path: string, options: InspectModelOptions = {}): Promise<ModelInspection> {
+export async function inspectModel(
+  path: string,
+  options: InspectModelOptions = {},
+): Promise<ModelInspection> {
   // Big arrays (vocabularies) are only summarised, so keep just their heads in memory.
   const file = await readGguf(path, { maxArrayElements: 64 });
   return inspectGguf(file, options);

@@ -6,11 +6,6 @@ import { f32BitsToBf16Bits, f32BitsToHalfBits, floatToHalfBits } from "./halfFlo
  */
 export type RowEncoder = (src: Float32Array, count: number, out: Uint8Array, outOffset: number) => void;
 
-/** `roundf` of C: halves round away from zero (Math.round rounds them towards +infinity). */
-function roundAway(x: number): number {
-  return x < 0 ? -Math.round(-x) : Math.round(x);
-}
-
 /** Stores the f16 of `value` little-endian. */
 function putHalf(out: Uint8Array, offset: number, value: number): void {
   const h = floatToHalfBits(value);

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { TokbenchError } from "../errors/TokbenchError.js";
 import type { ErrorCode } from "../errors/ErrorCode.js";
+import { TokbenchError } from "../errors/TokbenchError.js";
 import type { GgmlTypeInfo } from "./GgmlType.js";
 import { ggmlTypeById } from "./GgmlType.js";
 import type { GgufArrayValues, GgufKv, GgufScalar, GgufScalarType } from "./GgufValue.js";
@@ -90,7 +90,10 @@ class Cursor {
     const rel = this.pos - this.bufStart;
     if (rel + n <= this.buf.length) return rel;
     if (this.pos + n > this.fileBytes) {
-      this.fail("GGUF_TRUNCATED", `file ends (${this.fileBytes} bytes) inside ${what} of ${n} bytes starting`);
+      this.fail(
+        "GGUF_TRUNCATED",
+        `file ends (${this.fileBytes} bytes) inside ${what} of ${n} bytes starting`,
+      );
     }
     const size = Math.min(Math.max(n, CHUNK), this.fileBytes - this.pos);
     const next = Buffer.allocUnsafe(size);
@@ -190,7 +193,11 @@ function readKv(c: Cursor, index: number, maxArrayElements: number): GgufKv {
   if (count > MAX_ARRAY_LENGTH) c.fail("GGUF_CORRUPT", `absurd length ${count} of array "${key}"`, countAt);
   const minSize = ggufScalarSize(elementType) ?? 8;
   if (count * minSize > c.fileBytes - c.pos) {
-    c.fail("GGUF_TRUNCATED", `file ends (${c.fileBytes} bytes) inside array "${key}" of ${count} elements starting`, countAt);
+    c.fail(
+      "GGUF_TRUNCATED",
+      `file ends (${c.fileBytes} bytes) inside array "${key}" of ${count} elements starting`,
+      countAt,
+    );
   }
   const kept = Math.min(count, maxArrayElements);
   const values: GgufScalar[] = new Array(kept);
@@ -219,11 +226,15 @@ export function readGgufSync(path: string, options: ReadGgufOptions = {}): GgufF
     fd = openSync(path, "r");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code === "ENOENT" ? "FILE_NOT_FOUND" : "FILE_UNREADABLE";
-    throw new TokbenchError(code, `cannot open ${path}: ${(error as Error).message}`, { cause: error, context: { path } });
+    throw new TokbenchError(code, `cannot open ${path}: ${(error as Error).message}`, {
+      cause: error,
+      context: { path },
+    });
   }
   try {
     const stat = fstatSync(fd);
-    if (stat.isDirectory()) throw new TokbenchError("FILE_UNREADABLE", `${path} is a directory, not a GGUF file`);
+    if (stat.isDirectory())
+      throw new TokbenchError("FILE_UNREADABLE", `${path} is a directory, not a GGUF file`);
     return parse(new Cursor(fd, stat.size, path), path, options.maxArrayElements ?? Number.POSITIVE_INFINITY);
   } finally {
     closeSync(fd);
@@ -231,12 +242,17 @@ export function readGgufSync(path: string, options: ReadGgufOptions = {}): GgufF
 }
 
 function parse(c: Cursor, path: string, maxArrayElements: number): GgufFile {
-  if (c.fileBytes < 4) c.fail("GGUF_NOT_GGUF", `not a GGUF file: only ${c.fileBytes} bytes, no GGUF magic`, 0);
+  if (c.fileBytes < 4)
+    c.fail("GGUF_NOT_GGUF", `not a GGUF file: only ${c.fileBytes} bytes, no GGUF magic`, 0);
   const magic = c.u32("magic");
   if (magic !== GGUF_MAGIC) {
     const shown = Buffer.alloc(4);
     shown.writeUInt32LE(magic);
-    c.fail("GGUF_NOT_GGUF", `not a GGUF file: magic is ${JSON.stringify(shown.toString("latin1"))}, expected "GGUF"`, 0);
+    c.fail(
+      "GGUF_NOT_GGUF",
+      `not a GGUF file: magic is ${JSON.stringify(shown.toString("latin1"))}, expected "GGUF"`,
+      0,
+    );
   }
   const version = c.u32("version");
   if (version === 1) c.fail("GGUF_UNSUPPORTED", "GGUF version 1 is obsolete (re-convert the model)", 4);
@@ -276,14 +292,16 @@ function parse(c: Cursor, path: string, maxArrayElements: number): GgufFile {
     names.add(name);
     const dimsAt = c.pos;
     const nDims = c.u32(`dimension count of tensor "${name}"`);
-    if (nDims > MAX_DIMS) c.fail("GGUF_CORRUPT", `tensor "${name}" has ${nDims} dimensions (max ${MAX_DIMS})`, dimsAt);
+    if (nDims > MAX_DIMS)
+      c.fail("GGUF_CORRUPT", `tensor "${name}" has ${nDims} dimensions (max ${MAX_DIMS})`, dimsAt);
     const shape: number[] = [];
     let elements = 1;
     for (let d = 0; d < nDims; d++) {
       const dAt = c.pos;
       const n = c.u64(`dimension ${d} of tensor "${name}"`);
       elements *= n;
-      if (elements > Number.MAX_SAFE_INTEGER) c.fail("GGUF_CORRUPT", `tensor "${name}" has an absurd element count`, dAt);
+      if (elements > Number.MAX_SAFE_INTEGER)
+        c.fail("GGUF_CORRUPT", `tensor "${name}" has an absurd element count`, dAt);
       shape.push(n);
     }
     const typeAt = c.pos;
@@ -295,11 +313,20 @@ function parse(c: Cursor, path: string, maxArrayElements: number): GgufFile {
       c.fail(code, `unknown ggml type id ${typeId} of tensor "${name}"`, typeAt);
     }
     if ((shape[0] ?? 1) % type.blockSize !== 0) {
-      c.fail("GGUF_CORRUPT", `tensor "${name}" row length ${shape[0]} is not a multiple of ${type.name} block size ${type.blockSize}`, dimsAt);
+      c.fail(
+        "GGUF_CORRUPT",
+        `tensor "${name}" row length ${shape[0]} is not a multiple of ${type.name} block size ${type.blockSize}`,
+        dimsAt,
+      );
     }
     const offAt = c.pos;
     const offset = c.u64(`data offset of tensor "${name}"`);
-    if (offset % alignment !== 0) c.fail("GGUF_CORRUPT", `data offset ${offset} of tensor "${name}" is not aligned to ${alignment}`, offAt);
+    if (offset % alignment !== 0)
+      c.fail(
+        "GGUF_CORRUPT",
+        `data offset ${offset} of tensor "${name}" is not aligned to ${alignment}`,
+        offAt,
+      );
     infos.push({ name, shape, type, offset, at });
   }
   const dataOffset = Math.ceil(c.pos / alignment) * alignment;

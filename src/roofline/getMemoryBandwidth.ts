@@ -48,7 +48,12 @@ export async function getMemoryBandwidth(options: GetMemoryBandwidthOptions = {}
     try {
       const stored = JSON.parse(await readFile(file, "utf8")) as Partial<CachedBandwidth>;
       const age = Date.now() - Date.parse(stored.measured_at ?? "");
-      if (stored.machine === machine && typeof stored.bytes_per_second === "number" && age >= 0 && age < maxAge) {
+      if (
+        stored.machine === machine &&
+        typeof stored.bytes_per_second === "number" &&
+        age >= 0 &&
+        age < maxAge
+      ) {
         return { ...(stored as CachedBandwidth), cached: true };
       }
     } catch {

@@ -35,14 +35,19 @@ export interface BandwidthMeasurement {
  * bandwidth of a round is all bytes read over the wall time from start until the last worker ends.
  * This is the figure that bounds LLM decode speed (every weight is read once per token).
  */
-export async function measureMemoryBandwidth(options: MeasureBandwidthOptions = {}): Promise<BandwidthMeasurement> {
+export async function measureMemoryBandwidth(
+  options: MeasureBandwidthOptions = {},
+): Promise<BandwidthMeasurement> {
   const threads = options.threads ?? availableParallelism();
   const bytesPerThread = options.bytesPerThread ?? 256 * 1024 * 1024;
   const passes = options.passes ?? 3;
   const rounds = options.rounds ?? 5;
   for (const [name, v] of Object.entries({ threads, bytesPerThread, passes, rounds })) {
     if (!Number.isInteger(v) || v <= 0) {
-      throw new TokbenchError("INVALID_ARGUMENT", `bandwidth probe: ${name} must be a positive integer, got ${v}`);
+      throw new TokbenchError(
+        "INVALID_ARGUMENT",
+        `bandwidth probe: ${name} must be a positive integer, got ${v}`,
+      );
     }
   }
   const control = new Int32Array(new SharedArrayBuffer(12));
@@ -85,7 +90,9 @@ export async function measureMemoryBandwidth(options: MeasureBandwidthOptions = 
       measured_at: new Date().toISOString(),
     };
   } catch (error) {
-    throw new TokbenchError("INTERNAL", `bandwidth probe failed: ${(error as Error).message}`, { cause: error });
+    throw new TokbenchError("INTERNAL", `bandwidth probe failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

@@ -56,7 +56,10 @@ export function modelRoofline(
   const hp = model.hyperparameters;
   const headDim = hp.embedding_length !== null && hp.head_count ? hp.embedding_length / hp.head_count : 0;
   const attentionFlopsPerPosition =
-    2 * (hp.block_count ?? 0) * (hp.head_count ?? 0) * ((hp.key_length ?? headDim) + (hp.value_length ?? headDim));
+    2 *
+    (hp.block_count ?? 0) *
+    (hp.head_count ?? 0) *
+    ((hp.key_length ?? headDim) + (hp.value_length ?? headDim));
   const promptLength = options.promptLength ?? 512;
   const flops = options.flopsPerSecond ?? null;
   const prefill = prefillCeiling({

@@ -24,7 +24,10 @@ export interface DecodeCeiling {
 
 function check(name: string, v: number, allowZero: boolean): void {
   if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-    throw new TokbenchError("INVALID_ARGUMENT", `roofline: ${name} must be a ${allowZero ? "non-negative" : "positive"} number, got ${v}`);
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `roofline: ${name} must be a ${allowZero ? "non-negative" : "positive"} number, got ${v}`,
+    );
   }
 }
 

@@ -1,7 +1,14 @@
 import { TokbenchError } from "../errors/TokbenchError.js";
 
 /** SentencePiece token types as llama.cpp stores them in `tokenizer.ggml.token_type`. */
-export const SPM_TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
+export const SPM_TOKEN_TYPE = {
+  normal: 1,
+  unknown: 2,
+  control: 3,
+  userDefined: 4,
+  unused: 5,
+  byte: 6,
+} as const;
 
 /** A llama/SentencePiece-style vocabulary ready for GGUF metadata. */
 export interface SpmVocab {
@@ -19,8 +26,9 @@ export const SPM_RESERVED_TOKENS = 3 + 256;
 const SPACE = "\u2581";
 
 const COMMON_WORDS =
-  "the of and to in is that it for on was with as be by at this are from or an have not but they which you one all were her she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three"
-    .split(" ");
+  "the of and to in is that it for on was with as be by at this are from or an have not but they which you one all were her she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three".split(
+    " ",
+  );
 
 /**
  * Builds an SPM vocabulary of exactly `vocabSize` tokens that tokenizes any text: `<unk>`, `<s>`,

@@ -18,7 +18,13 @@ export interface ModelPreset {
   readonly shape: ModelShape;
 }
 
-const DENSE = { qkvBias: false, qkNorm: false, expertCount: 0, expertUsedCount: 0, expertFeedForwardLength: 0 };
+const DENSE = {
+  qkvBias: false,
+  qkNorm: false,
+  expertCount: 0,
+  expertUsedCount: 0,
+  expertFeedForwardLength: 0,
+};
 
 /*
  * Reference counts, from each model's config.json:

@@ -73,7 +73,10 @@ export function resolveShape(preset: string, overrides: Partial<ModelShape> = {}
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const shape: ModelShape = { ...base.shape, ...defined };
   // A custom head count without an explicit head size means the usual hidden / heads.
-  if (overrides.headDim === undefined && (overrides.embeddingLength !== undefined || overrides.headCount !== undefined)) {
+  if (
+    overrides.headDim === undefined &&
+    (overrides.embeddingLength !== undefined || overrides.headCount !== undefined)
+  ) {
     (shape as { headDim: number }).headDim = Math.floor(shape.embeddingLength / shape.headCount);
   }
   validateShape(shape);
@@ -84,7 +87,8 @@ function validateShape(s: ModelShape): void {
   const bad = (what: string): never => {
     throw new TokbenchError("SYNTH_INVALID_SHAPE", `invalid model shape: ${what}`);
   };
-  if (!SYNTH_ARCHITECTURES.includes(s.architecture)) bad(`architecture "${s.architecture}" is not one of ${SYNTH_ARCHITECTURES.join(", ")}`);
+  if (!SYNTH_ARCHITECTURES.includes(s.architecture))
+    bad(`architecture "${s.architecture}" is not one of ${SYNTH_ARCHITECTURES.join(", ")}`);
   const positive: (keyof ModelShape)[] = [
     "vocabSize",
     "embeddingLength",
@@ -97,10 +101,13 @@ function validateShape(s: ModelShape): void {
   ];
   for (const key of positive) {
     const v = s[key];
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) bad(`${key} must be a positive integer, got ${v}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0)
+      bad(`${key} must be a positive integer, got ${v}`);
   }
-  if (s.vocabSize <= SPM_RESERVED_TOKENS) bad(`vocabSize must exceed ${SPM_RESERVED_TOKENS}, got ${s.vocabSize}`);
-  if (s.headCount % s.headCountKv !== 0) bad(`headCount ${s.headCount} is not a multiple of headCountKv ${s.headCountKv}`);
+  if (s.vocabSize <= SPM_RESERVED_TOKENS)
+    bad(`vocabSize must exceed ${SPM_RESERVED_TOKENS}, got ${s.vocabSize}`);
+  if (s.headCount % s.headCountKv !== 0)
+    bad(`headCount ${s.headCount} is not a multiple of headCountKv ${s.headCountKv}`);
   if (s.headDim % 2 !== 0) bad(`headDim must be even for RoPE, got ${s.headDim}`);
   if (s.embeddingLength % 32 !== 0) bad(`embeddingLength must be a multiple of 32, got ${s.embeddingLength}`);
   const moe = s.architecture === "qwen3moe";
@@ -110,8 +117,10 @@ function validateShape(s: ModelShape): void {
   }
   if (moe && s.expertFeedForwardLength <= 0) bad(`expertFeedForwardLength must be positive`);
   if (s.architecture === "qwen2" && !s.qkvBias) bad("qwen2 needs qkvBias");
-  if ((s.architecture === "qwen3" || s.architecture === "qwen3moe") && !s.qkNorm) bad(`${s.architecture} needs qkNorm`);
-  if ((s.architecture === "llama" || s.architecture === "qwen2") && s.qkNorm) bad(`${s.architecture} has no qkNorm`);
+  if ((s.architecture === "qwen3" || s.architecture === "qwen3moe") && !s.qkNorm)
+    bad(`${s.architecture} needs qkNorm`);
+  if ((s.architecture === "llama" || s.architecture === "qwen2") && s.qkNorm)
+    bad(`${s.architecture} has no qkNorm`);
 }
 
 /** The GGUF metadata of a synthetic model: llama.cpp hyper-parameters and the SPM tokenizer. */
@@ -168,14 +177,21 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
   const type = options.type ?? "f16";
   const seed = options.seed ?? 1;
   if (!SYNTH_TYPES.includes(type)) {
-    throw new TokbenchError("INVALID_ARGUMENT", `unknown synth type "${type}" (known: ${SYNTH_TYPES.join(", ")})`);
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `unknown synth type "${type}" (known: ${SYNTH_TYPES.join(", ")})`,
+    );
   }
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new TokbenchError("INVALID_ARGUMENT", `seed must be an integer in 0..4294967295, got ${seed}`);
   }
   const shape = resolveShape(presetName, options.shape);
   const planned = planTensors(shape);
-  const specs: GgufTensorSpec[] = planned.map((t) => ({ name: t.name, shape: t.shape, type: storageType(t, type) }));
+  const specs: GgufTensorSpec[] = planned.map((t) => ({
+    name: t.name,
+    shape: t.shape,
+    type: storageType(t, type),
+  }));
   const metadata = synthMetadata(shape, type, seed, options.name ?? `tokbench synthetic ${presetName}`);
   const tmp = `${options.out}.tmp-${process.pid}`;
   let bytes: number;

@@ -24,7 +24,11 @@ export function tensorSeed(seed: number, name: string): number {
  * stream seeded by (seed, name), are encoded block by block, and the two chunk buffers are reused,
  * so memory stays at a few MiB for any tensor size.
  */
-export function* tensorChunks(tensor: PlannedTensor, type: GgmlTypeInfo, seed: number): Generator<Uint8Array> {
+export function* tensorChunks(
+  tensor: PlannedTensor,
+  type: GgmlTypeInfo,
+  seed: number,
+): Generator<Uint8Array> {
   const encode = rowEncoderFor(type.name);
   if (encode === undefined) throw new RangeError(`no encoder for ggml type ${type.name}`);
   const elements = shapeElements(tensor.shape);

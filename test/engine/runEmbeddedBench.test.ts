@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
-import { runEmbeddedBench } from "../../src/cli/commands/bench/embeddedBench.js";
+import { runEmbeddedBench } from "../../src/benchmark/runEmbeddedBench.js";
 import { parseEmbeddedArgs } from "../../src/cli/commands/bench/embeddedOptions.js";
 import { defaultModelPath } from "../../src/engine/defaultModelPath.js";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";

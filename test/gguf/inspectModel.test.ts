@@ -43,7 +43,10 @@ describe("inspectModel", () => {
       assert.equal(m.tensor_bytes, expectedBytes);
       assert.equal(m.file_bytes, (await stat(out)).size);
       assert.ok(m.file_bytes >= m.data_offset_bytes + m.tensor_bytes);
-      assert.equal(m.tensors.reduce((s, t) => s + t.bytes, 0), expectedBytes);
+      assert.equal(
+        m.tensors.reduce((s, t) => s + t.bytes, 0),
+        expectedBytes,
+      );
       assert.equal(m.compression.ratio_vs_f16, ((matrices + vectors) * 2) / expectedBytes);
       const q = m.quantization_mix.find((x) => x.type === type.toUpperCase());
       assert.equal(q?.parameters, type === "f32" ? matrices + vectors : matrices);
@@ -81,9 +84,17 @@ describe("inspectModel", () => {
 
   it("reads the tied output matrix in full for a tied model", async () => {
     const out = join(dir, "tied.gguf");
-    await synthesizeModel({ preset: "tiny", type: "f16", out, shape: { blockCount: 1, tiedEmbeddings: true } });
+    await synthesizeModel({
+      preset: "tiny",
+      type: "f16",
+      out,
+      shape: { blockCount: 1, tiedEmbeddings: true },
+    });
     const m = await inspectModel(out);
-    assert.equal(m.tensors.some((t) => t.name === "output.weight"), false);
+    assert.equal(
+      m.tensors.some((t) => t.name === "output.weight"),
+      false,
+    );
     assert.equal(m.bytes_per_token.total_bytes, m.tensor_bytes + 256 * 2);
   });
 });

@@ -27,7 +27,12 @@ describe("readGguf", () => {
   let model: Buffer;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tokbench-gguf-"));
-    const r = await synthesizeModel({ preset: "tiny", type: "q4_0", out: join(dir, "tiny.gguf"), shape: { blockCount: 1 } });
+    const r = await synthesizeModel({
+      preset: "tiny",
+      type: "q4_0",
+      out: join(dir, "tiny.gguf"),
+      shape: { blockCount: 1 },
+    });
     model = await readFile(r.path);
   });
   after(() => rm(dir, { recursive: true, force: true }));
@@ -58,7 +63,11 @@ describe("readGguf", () => {
   });
 
   it("rejects a non-GGUF file with GGUF_NOT_GGUF at byte 0", async () => {
-    const msg = await expectError(await variant("text.gguf", Buffer.from('{"not": "gguf"}')), "GGUF_NOT_GGUF", 0);
+    const msg = await expectError(
+      await variant("text.gguf", Buffer.from('{"not": "gguf"}')),
+      "GGUF_NOT_GGUF",
+      0,
+    );
     assert.match(msg, /expected "GGUF"/);
     await expectError(await variant("empty.gguf", new Uint8Array(0)), "GGUF_NOT_GGUF", 0);
   });
@@ -104,12 +113,17 @@ describe("readGguf", () => {
   it("reports truncation in the header, in the tensor infos and in the data", async () => {
     const f = await readGguf(join(dir, "tiny.gguf"));
     for (const cut of [6, 30, 5000, f.dataOffset - 10, f.dataOffset + 100, model.length - 1]) {
-      const msg = await expectError(await variant(`cut${cut}.gguf`, model.subarray(0, cut)), "GGUF_TRUNCATED");
+      const msg = await expectError(
+        await variant(`cut${cut}.gguf`, model.subarray(0, cut)),
+        "GGUF_TRUNCATED",
+      );
       assert.match(msg, new RegExp(`${cut} bytes`));
     }
   });
 
   it("reports a missing file as FILE_NOT_FOUND", async () => {
-    await assert.rejects(readGguf(join(dir, "nope.gguf")), (e: unknown) => isTokbenchError(e, "FILE_NOT_FOUND"));
+    await assert.rejects(readGguf(join(dir, "nope.gguf")), (e: unknown) =>
+      isTokbenchError(e, "FILE_NOT_FOUND"),
+    );
   });
 });

@@ -42,7 +42,13 @@ describe("roofline math", () => {
 
   it("rejects nonsense inputs", () => {
     assert.throws(
-      () => decodeCeiling({ weightBytesPerToken: 0, kvBytesPerToken: 0, contextLength: 0, bandwidthBytesPerSecond: 1 }),
+      () =>
+        decodeCeiling({
+          weightBytesPerToken: 0,
+          kvBytesPerToken: 0,
+          contextLength: 0,
+          bandwidthBytesPerSecond: 1,
+        }),
       (e: unknown) => isTokbenchError(e, "INVALID_ARGUMENT"),
     );
   });
@@ -56,7 +62,10 @@ describe("memory bandwidth probe", () => {
       const first = await getMemoryBandwidth(opts);
       assert.equal(first.cached, false);
       // Anything from an old laptop (>1 GB/s) to an HBM accelerator host (<10 TB/s).
-      assert.ok(first.bytes_per_second > 1e9 && first.bytes_per_second < 1e13, String(first.bytes_per_second));
+      assert.ok(
+        first.bytes_per_second > 1e9 && first.bytes_per_second < 1e13,
+        String(first.bytes_per_second),
+      );
       const second = await getMemoryBandwidth(opts);
       assert.equal(second.cached, true);
       assert.equal(second.bytes_per_second, first.bytes_per_second);
@@ -70,6 +79,8 @@ describe("memory bandwidth probe", () => {
   });
 
   it("validates its options", async () => {
-    await assert.rejects(measureMemoryBandwidth({ threads: 0 }), (e: unknown) => isTokbenchError(e, "INVALID_ARGUMENT"));
+    await assert.rejects(measureMemoryBandwidth({ threads: 0 }), (e: unknown) =>
+      isTokbenchError(e, "INVALID_ARGUMENT"),
+    );
   });
 });

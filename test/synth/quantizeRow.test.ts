@@ -59,7 +59,8 @@ describe("row encoders", () => {
     const q5 = new Uint8Array(22);
     rowEncoderFor("Q5_0")?.(x, 32, q5, 0);
     const d5 = halfBitsToFloat((q5[0] as number) | ((q5[1] as number) << 8));
-    const qh = (q5[2] as number) | ((q5[3] as number) << 8) | ((q5[4] as number) << 16) | ((q5[5] as number) << 24);
+    const qh =
+      (q5[2] as number) | ((q5[3] as number) << 8) | ((q5[4] as number) << 16) | ((q5[5] as number) << 24);
     for (let j = 0; j < 16; j++) {
       const lo = ((q5[6 + j] as number) & 0xf) | (((qh >>> j) & 1) << 4);
       const hi = ((q5[6 + j] as number) >> 4) | (((qh >>> (j + 16)) & 1) << 4);

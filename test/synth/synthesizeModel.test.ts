@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { getLlama, LlamaCompletion } from "node-llama-cpp";
+import { getLlama, LlamaCompletion, LlamaLogLevel } from "node-llama-cpp";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 import type { ModelShape } from "../../src/synth/ModelShape.js";
 import { countParameters } from "../../src/synth/planTensors.js";
@@ -12,7 +12,9 @@ import { findPreset, listPresets } from "../../src/synth/presets.js";
 import { synthesizeModel } from "../../src/synth/synthesizeModel.js";
 
 async function sha256(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }
 
 describe("presets", () => {
@@ -52,17 +54,24 @@ describe("synthesizeModel", () => {
 
   it("rejects impossible shapes and unknown presets with SYNTH_INVALID_SHAPE", async () => {
     const out = join(dir, "bad.gguf");
-    const shapes: Partial<ModelShape>[] = [{ headCountKv: 3 }, { vocabSize: 100 }, { embeddingLength: 100 }, { blockCount: 0 }];
+    const shapes: Partial<ModelShape>[] = [
+      { headCountKv: 3 },
+      { vocabSize: 100 },
+      { embeddingLength: 100 },
+      { blockCount: 0 },
+    ];
     for (const shape of shapes) {
       await assert.rejects(synthesizeModel({ preset: "tiny", out, shape }), (e: unknown) =>
         isTokbenchError(e, "SYNTH_INVALID_SHAPE"),
       );
     }
-    await assert.rejects(synthesizeModel({ preset: "gpt-9", out }), (e: unknown) => isTokbenchError(e, "SYNTH_INVALID_SHAPE"));
+    await assert.rejects(synthesizeModel({ preset: "gpt-9", out }), (e: unknown) =>
+      isTokbenchError(e, "SYNTH_INVALID_SHAPE"),
+    );
   });
 
   it("writes models that load, tokenize any text and generate in node-llama-cpp", async () => {
-    const llama = await getLlama({ gpu: false, logLevel: "error" });
+    const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
     for (const [preset, type] of [
       ["tiny", "q8_0"],
       ["tiny-moe", "q4_0"],

@@ -8,9 +8,20 @@ const builder = (yargs: Argv) =>
   yargs
     .positional("file", { type: "string", demandOption: true, describe: "GGUF model file" })
     .option("json", { type: "boolean", default: false, describe: "Print only JSON on stdout" })
-    .option("ctx", { type: "number", describe: "Context length for the KV-cache size (default: the model's)" })
-    .option("kv-type", { type: "string", default: "f16", describe: "KV-cache type (f16, q8_0, q4_0, f32...)" })
-    .option("tensors", { type: "boolean", default: true, describe: "Show the per-tensor table (--no-tensors)" })
+    .option("ctx", {
+      type: "number",
+      describe: "Context length for the KV-cache size (default: the model's)",
+    })
+    .option("kv-type", {
+      type: "string",
+      default: "f16",
+      describe: "KV-cache type (f16, q8_0, q4_0, f32...)",
+    })
+    .option("tensors", {
+      type: "boolean",
+      default: true,
+      describe: "Show the per-tensor table (--no-tensors)",
+    })
     .example("$0 inspect model.gguf", "Hyper-parameters, tensors, quantization mix, bytes per token")
     .example("$0 inspect model.gguf --json | jq .parameters", "Machine-readable");
 
@@ -48,19 +59,26 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
     },
     { layers: int(hp.block_count) },
     { "embedding / ffn": `${int(hp.embedding_length)} / ${int(hp.feed_forward_length)}` },
-    { "heads / kv heads": `${int(hp.head_count)} / ${int(hp.head_count_kv)} (key ${int(hp.key_length)}, value ${int(hp.value_length)})` },
+    {
+      "heads / kv heads": `${int(hp.head_count)} / ${int(hp.head_count_kv)} (key ${int(hp.key_length)}, value ${int(hp.value_length)})`,
+    },
     { vocabulary: int(hp.vocab_size) },
     { "context length": int(hp.context_length) },
   );
   if (hp.expert_count !== null) {
-    summary.push({ experts: `${hp.expert_used_count} of ${hp.expert_count} active, ffn ${int(hp.expert_feed_forward_length)}` });
+    summary.push({
+      experts: `${hp.expert_used_count} of ${hp.expert_count} active, ffn ${int(hp.expert_feed_forward_length)}`,
+    });
   }
   const kv = m.kv_cache;
-  summary.push(
-    { "KV cache": `${formatBytes(kv.bytes_per_token)}/token (${kv.type}); ${formatBytes(kv.bytes_at_context)} at ${int(kv.context_length)} tokens` },
-  );
+  summary.push({
+    "KV cache": `${formatBytes(kv.bytes_per_token)}/token (${kv.type}); ${formatBytes(kv.bytes_at_context)} at ${int(kv.context_length)} tokens`,
+  });
   const b = m.bytes_per_token;
-  const experts = b.expert_total_bytes > 0 ? ` + experts ${formatBytes(b.expert_active_bytes)} of ${formatBytes(b.expert_total_bytes)}` : "";
+  const experts =
+    b.expert_total_bytes > 0
+      ? ` + experts ${formatBytes(b.expert_active_bytes)} of ${formatBytes(b.expert_total_bytes)}`
+      : "";
   summary.push({
     "read per token": `${formatBytes(b.total_bytes)} = dense ${formatBytes(b.dense_bytes)} + embedding row ${formatBytes(b.embedding_row_bytes)}${experts}`,
   });
@@ -68,15 +86,26 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
 
   const mix = new Table({ head: ["type", "tensors", "parameters", "bytes", "share"] });
   for (const q of m.quantization_mix) {
-    mix.push([q.type, q.tensors, int(q.parameters), formatBytes(q.bytes), `${(q.bytes_fraction * 100).toFixed(1)}%`]);
+    mix.push([
+      q.type,
+      q.tensors,
+      int(q.parameters),
+      formatBytes(q.bytes),
+      `${(q.bytes_fraction * 100).toFixed(1)}%`,
+    ]);
   }
   out.push("Quantization mix", mix.toString());
 
   if (m.layers.length > 0) {
     const first = m.layers[0];
-    const same = first !== undefined && m.layers.every((l) => l.bytes === first.bytes && l.parameters === first.parameters);
+    const same =
+      first !== undefined &&
+      m.layers.every((l) => l.bytes === first.bytes && l.parameters === first.parameters);
     const layers = new Table({ head: ["layer", "tensors", "parameters", "bytes"] });
-    const rows = same && first !== undefined ? [{ ...first, label: `0..${m.layers.length - 1} (each)` }] : m.layers.map((l) => ({ ...l, label: String(l.layer) }));
+    const rows =
+      same && first !== undefined
+        ? [{ ...first, label: `0..${m.layers.length - 1} (each)` }]
+        : m.layers.map((l) => ({ ...l, label: String(l.layer) }));
     for (const l of rows) layers.push([l.label, l.tensors, int(l.parameters), formatBytes(l.bytes)]);
     out.push("Per layer", layers.toString());
   }
@@ -84,7 +113,14 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
   if (showTensors) {
     const t = new Table({ head: ["tensor", "shape", "type", "elements", "bytes", "bits/w"] });
     for (const x of m.tensors) {
-      t.push([x.name, x.shape.join(" × "), x.type, int(x.elements), formatBytes(x.bytes), x.bits_per_weight.toFixed(2)]);
+      t.push([
+        x.name,
+        x.shape.join(" × "),
+        x.type,
+        int(x.elements),
+        formatBytes(x.bytes),
+        x.bits_per_weight.toFixed(2),
+      ]);
     }
     out.push("Tensors", t.toString());
   }
@@ -98,7 +134,9 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   builder: builder as unknown as CommandModule<object, InspectArgs>["builder"],
   async handler(argv) {
     const m = await inspectModel(argv.file, {
-      ...(argv.ctx === undefined ? {} : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
+      ...(argv.ctx === undefined
+        ? {}
+        : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
       kvType: argv.kvType,
     });
     process.stdout.write(argv.json ? `${JSON.stringify(m, null, 2)}\n` : renderInspection(m, argv.tensors));

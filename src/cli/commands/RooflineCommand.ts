@@ -10,13 +10,20 @@ const builder = (yargs: Argv) =>
   yargs
     .positional("file", { type: "string", demandOption: true, describe: "GGUF model file" })
     .option("json", { type: "boolean", default: false, describe: "Print only JSON on stdout" })
-    .option("ctx", { type: "number", describe: "Tokens in the KV cache (default: the model's context length)" })
+    .option("ctx", {
+      type: "number",
+      describe: "Tokens in the KV cache (default: the model's context length)",
+    })
     .option("prompt", { type: "number", default: 512, describe: "Prompt length for the prefill ceiling" })
     .option("kv-type", { type: "string", default: "f16", describe: "KV-cache type" })
     .option("bandwidth", { type: "number", describe: "Memory bandwidth in GB/s instead of probing" })
     .option("flops", { type: "number", describe: "Compute in GFLOP/s, for the prefill ceiling" })
     .option("threads", { type: "number", describe: "Probe threads (default: all logical CPUs)" })
-    .option("reprobe", { type: "boolean", default: false, describe: "Measure bandwidth again, ignoring the cache" })
+    .option("reprobe", {
+      type: "boolean",
+      default: false,
+      describe: "Measure bandwidth again, ignoring the cache",
+    })
     .example("$0 roofline model.gguf", "Decode ceiling of this model on this machine")
     .example("$0 roofline model.gguf --bandwidth 100 --flops 2000", "Ceilings for another machine");
 
@@ -29,20 +36,28 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
   builder: builder as unknown as CommandModule<object, RooflineArgs>["builder"],
   async handler(argv) {
     const model = await inspectModel(argv.file, {
-      ...(argv.ctx === undefined ? {} : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
+      ...(argv.ctx === undefined
+        ? {}
+        : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
       kvType: argv.kvType,
     });
     const bandwidth =
       argv.bandwidth !== undefined
-        ? { bytes_per_second: checkNumberFlag("bandwidth", argv.bandwidth, { min: 0.001 }) * 1e9, source: "flag" as const }
+        ? {
+            bytes_per_second: checkNumberFlag("bandwidth", argv.bandwidth, { min: 0.001 }) * 1e9,
+            source: "flag" as const,
+          }
         : {
             ...(await getMemoryBandwidth({
               refresh: argv.reprobe,
-              ...(argv.threads === undefined ? {} : { threads: checkNumberFlag("threads", argv.threads, { min: 1, integer: true }) }),
+              ...(argv.threads === undefined
+                ? {}
+                : { threads: checkNumberFlag("threads", argv.threads, { min: 1, integer: true }) }),
             })),
             source: "probe" as const,
           };
-    const flops = argv.flops === undefined ? undefined : checkNumberFlag("flops", argv.flops, { min: 0.001 }) * 1e9;
+    const flops =
+      argv.flops === undefined ? undefined : checkNumberFlag("flops", argv.flops, { min: 0.001 }) * 1e9;
     const roofline = modelRoofline(model, bandwidth.bytes_per_second, {
       promptLength: checkNumberFlag("prompt", argv.prompt, { min: 1, integer: true }),
       ...(flops === undefined ? {} : { flopsPerSecond: flops }),
@@ -53,7 +68,9 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
     }
     const t = new Table();
     const how =
-      bandwidth.source === "flag" ? "given" : `${"cached" in bandwidth && bandwidth.cached ? "cached probe" : "probed"}, ${"threads" in bandwidth ? bandwidth.threads : "?"} threads`;
+      bandwidth.source === "flag"
+        ? "given"
+        : `${"cached" in bandwidth && bandwidth.cached ? "cached probe" : "probed"}, ${"threads" in bandwidth ? bandwidth.threads : "?"} threads`;
     t.push(
       { model: argv.file },
       { "memory bandwidth": `${(bandwidth.bytes_per_second / 1e9).toFixed(1)} GB/s (${how})` },

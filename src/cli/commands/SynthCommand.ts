@@ -27,7 +27,12 @@ const SHAPE_FLAGS = {
 const builder = (yargs: Argv) => {
   let y = yargs
     .option("preset", { type: "string", default: "tiny", describe: "Model shape to copy (see --list)" })
-    .option("type", { type: "string", choices: SYNTH_TYPES, default: "q8_0", describe: "Weight type of the matrices" })
+    .option("type", {
+      type: "string",
+      choices: SYNTH_TYPES,
+      default: "q8_0",
+      describe: "Weight type of the matrices",
+    })
     .option("out", { type: "string", describe: "Output .gguf path" })
     .option("seed", { type: "number", default: 1, describe: "Seed of the weights (same seed, same bytes)" })
     .option("list", { type: "boolean", default: false, describe: "List the presets and exit" })
@@ -39,7 +44,10 @@ const builder = (yargs: Argv) => {
     y = y.option(flag, { type: "number", describe: `Custom shape: ${field}` });
   }
   return y
-    .example("$0 synth --preset llama-3.2-1b --type q4_0 --out llama1b.gguf", "A Llama-3.2-1B-shaped Q4_0 model")
+    .example(
+      "$0 synth --preset llama-3.2-1b --type q4_0 --out llama1b.gguf",
+      "A Llama-3.2-1B-shaped Q4_0 model",
+    )
     .example("$0 synth --preset tiny --layers 8 --embd 512 --out t.gguf", "A custom shape")
     .example("$0 synth --list", "Presets with the sizes of the real models");
 };
@@ -81,7 +89,9 @@ function printList(json: boolean): void {
       gb(r.q4_0_bytes),
     ]);
   }
-  process.stdout.write(`${table.toString()}\nSizes are approximate: vectors stay F32, plus the vocabulary.\n`);
+  process.stdout.write(
+    `${table.toString()}\nSizes are approximate: vectors stay F32, plus the vocabulary.\n`,
+  );
 }
 
 /** `tokbench synth`: writes a GGUF model of a real model's shape with synthetic weights. */

@@ -1,7 +1,7 @@
 import cliProgress from "cli-progress";
+import { EMBEDDED_DEFAULTS, runEmbeddedBench } from "../../../benchmark/runEmbeddedBench.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
-import { EMBEDDED_DEFAULTS, runEmbeddedBench } from "./embeddedBench.js";
 import { type EmbeddedArgs, parseEmbeddedArgs } from "./embeddedOptions.js";
 import { renderEmbeddedTable } from "./embeddedTable.js";
 import { type CommonArgs, loadOptionsFromArgs } from "./loadOptionsFromArgs.js";

@@ -1,10 +1,10 @@
 import cliProgress from "cli-progress";
-import { TOKBENCH_VERSION } from "../../../benchmark/runBenchmark.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
 import { renderRunSummary } from "../../../output/renderRunSummary.js";
 import type { MachineInfo } from "../../../results/MachineInfo.js";
 import type { RunResult } from "../../../results/RunResult.js";
 import { RunStore } from "../../../storage/RunStore.js";
+import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 
 /** What the CLI attaches to a run: storage, progress, interruption. */
 export interface RunConsumers {

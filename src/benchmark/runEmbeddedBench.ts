@@ -1,25 +1,26 @@
 import { randomUUID } from "node:crypto";
 import type { Llama } from "node-llama-cpp";
-import { runBenchmark, TOKBENCH_VERSION } from "../../../benchmark/runBenchmark.js";
-import type { WorkloadOptions } from "../../../benchmark/WorkloadOptions.js";
-import type { BenchRow, LoadRow } from "../../../engine/BenchRow.js";
-import { ensureDefaultModel } from "../../../engine/defaultModelPath.js";
-import { EngineBinding } from "../../../engine/EngineBinding.js";
-import type { BenchTestPlan, EngineKnobs } from "../../../engine/EngineGrid.js";
-import { resolveGpuLayers } from "../../../engine/EngineGrid.js";
-import { engineDecodeCeiling } from "../../../engine/engineDecodeCeiling.js";
-import { inspectModelFile, loadEngineModel } from "../../../engine/loadEngineModel.js";
-import { type DecodeCeiling, runLlamaBench } from "../../../engine/runLlamaBench.js";
-import { ggmlTypeById } from "../../../gguf/GgmlType.js";
-import type { LoadOptions } from "../../../load/LoadOptions.js";
-import type { LoadHooks } from "../../../load/runLoad.js";
-import { RunSummarizer } from "../../../metrics/RunSummarizer.js";
-import type { MachineInfo } from "../../../results/MachineInfo.js";
-import type { ResourceUsage } from "../../../results/ResourceUsage.js";
-import { RESULT_SCHEMA_VERSION, type RunResult } from "../../../results/RunResult.js";
-import { EmbeddedTarget } from "../../../targets/embedded/EmbeddedTarget.js";
-import type { TraceLevel } from "../../../trace/TraceEvent.js";
-import { TraceWriter } from "../../../trace/TraceWriter.js";
+import type { BenchRow, LoadRow } from "../engine/BenchRow.js";
+import { ensureDefaultModel } from "../engine/defaultModelPath.js";
+import { EngineBinding } from "../engine/EngineBinding.js";
+import type { BenchTestPlan, EngineKnobs } from "../engine/EngineGrid.js";
+import { resolveGpuLayers } from "../engine/EngineGrid.js";
+import { engineDecodeCeiling } from "../engine/engineDecodeCeiling.js";
+import { inspectModelFile, loadEngineModel } from "../engine/loadEngineModel.js";
+import { type DecodeCeiling, runLlamaBench } from "../engine/runLlamaBench.js";
+import { ggmlTypeById } from "../gguf/GgmlType.js";
+import type { LoadOptions } from "../load/LoadOptions.js";
+import type { LoadHooks } from "../load/runLoad.js";
+import { RunSummarizer } from "../metrics/RunSummarizer.js";
+import type { MachineInfo } from "../results/MachineInfo.js";
+import type { ResourceUsage } from "../results/ResourceUsage.js";
+import { RESULT_SCHEMA_VERSION, type RunResult } from "../results/RunResult.js";
+import { EmbeddedTarget } from "../targets/embedded/EmbeddedTarget.js";
+import { TOKBENCH_VERSION } from "../toolVersion.js";
+import type { TraceLevel } from "../trace/TraceEvent.js";
+import { TraceWriter } from "../trace/TraceWriter.js";
+import { runBenchmark } from "./runBenchmark.js";
+import type { WorkloadOptions } from "./WorkloadOptions.js";
 
 /** Defaults of the knobs, llama-bench's where it has one. */
 export const EMBEDDED_DEFAULTS = {
@@ -194,7 +195,7 @@ async function machineDecodeCeiling(
   file: Awaited<ReturnType<typeof inspectModelFile>>,
 ): Promise<DecodeCeiling | null> {
   try {
-    const { getMemoryBandwidth } = await import("../../../roofline/getMemoryBandwidth.js");
+    const { getMemoryBandwidth } = await import("../roofline/getMemoryBandwidth.js");
     const bandwidth = await getMemoryBandwidth();
     return engineDecodeCeiling(file, bandwidth.bytes_per_second);
   } catch {
@@ -204,7 +205,7 @@ async function machineDecodeCeiling(
 
 async function defaultThreads(binding: EngineBinding): Promise<number> {
   try {
-    const { recommendedThreads } = await import("../../../engine/native/recommendedThreads.js");
+    const { recommendedThreads } = await import("../engine/native/recommendedThreads.js");
     const build = binding.llama.buildType === "localBuild" ? "native" : "prebuilt";
     return recommendedThreads({ mathCores: binding.llama.cpuMathCores, build });
   } catch {

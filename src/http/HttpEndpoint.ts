@@ -1,0 +1,96 @@
+import type http from "node:http";
+import { isSecretHeader } from "../errors/redactSecrets.js";
+import { assertHttpReachable } from "./assertHttpReachable.js";
+import { parseHttpUrl } from "./parseHttpUrl.js";
+import { createStreamingAgent, type HttpStreamOptions, type HttpStreamResult, streamHttp } from "./streamHttp.js";
+
+/** Options of an {@link HttpEndpoint}. */
+export interface HttpEndpointOptions {
+  /** The server's base URL; must be http(s). Required. */
+  baseUrl: string;
+  /** How the base URL is called in a `URL_INVALID` message. Defaults to `"the target URL"`. */
+  urlName?: string;
+  /** `accept` header of every request, e.g. `text/event-stream`. Required. */
+  accept: string;
+  /** Sent as `Authorization: Bearer <key>`, over any `authorization` in `headers`. Defaults to none. */
+  apiKey?: string | null;
+  /**
+   * Extra request headers as `[name, value]` pairs, in order. A repeated name is sent once with its
+   * values joined by `, ` (RFC 9110 list syntax); a default header (`content-type`, `accept`,
+   * `user-agent`) is replaced instead. Defaults to none.
+   */
+  headers?: readonly (readonly [string, string])[];
+}
+
+/** The headers a user cannot add to, only replace. */
+const DEFAULT_HEADERS = new Set(["content-type", "accept", "user-agent"]);
+
+/**
+ * The connection side of an HTTP target: its validated base URL, its request headers, the
+ * secrets to keep out of every message, and one keep-alive agent for all its requests.
+ */
+export class HttpEndpoint {
+  /** The parsed base URL. */
+  readonly base: URL;
+  /** The keep-alive agent every request of this endpoint goes through. */
+  readonly agent: http.Agent;
+  /** Lower-cased header names to values, sent with every request. */
+  readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Texts never to let into a message: the API key, the bearer header, values of credential
+   * headers, and the URL's password.
+   */
+  readonly secrets: readonly string[];
+
+  /** Throws `URL_INVALID` when `options.baseUrl` is not an http(s) URL. */
+  constructor(options: HttpEndpointOptions) {
+    this.base = parseHttpUrl(options.baseUrl, options.urlName);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: options.accept,
+      "user-agent": "tokbench",
+    };
+    const secrets: string[] = [];
+    for (const [name, value] of options.headers ?? []) {
+      const key = name.toLowerCase();
+      const previous = headers[key];
+      headers[key] = previous !== undefined && !DEFAULT_HEADERS.has(key) ? `${previous}, ${value}` : value;
+      if (isSecretHeader(name)) secrets.push(value);
+    }
+    if (options.apiKey !== undefined && options.apiKey !== null && options.apiKey !== "") {
+      headers.authorization = `Bearer ${options.apiKey}`;
+      secrets.push(options.apiKey, headers.authorization);
+    }
+    if (this.base.password !== "") secrets.push(decodeURIComponent(this.base.password));
+    this.headers = headers;
+    this.secrets = secrets;
+    this.agent = createStreamingAgent(this.base.protocol);
+  }
+
+  /** A URL on this server: the base URL with its path replaced by `pathname`. */
+  url(pathname: string): URL {
+    const url = new URL(this.base.href);
+    url.pathname = pathname;
+    return url;
+  }
+
+  /**
+   * One exchange through {@link streamHttp} with this endpoint's agent and headers; `accept`
+   * replaces the endpoint's own for this exchange only.
+   */
+  stream(options: Omit<HttpStreamOptions, "agent" | "headers"> & { accept?: string }): Promise<HttpStreamResult> {
+    const { accept, ...rest } = options;
+    const headers = accept === undefined ? this.headers : { ...this.headers, accept };
+    return streamHttp({ ...rest, headers, agent: this.agent });
+  }
+
+  /** Throws `TARGET_UNREACHABLE` when `GET url` gets no answer, or a 401/403. */
+  async assertReachable(url: URL): Promise<void> {
+    await assertHttpReachable({ url, agent: this.agent, headers: this.headers, secrets: this.secrets });
+  }
+
+  /** Drops the endpoint's idle and open connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+}

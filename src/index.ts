@@ -1,0 +1,47 @@
+/**
+ * tokbench as a library. Every run returns a plain, typed result; printing, storage and reports
+ * are separate consumers of it. The CLI (`tokbench`) is built on exactly these exports.
+ */
+
+export { type BenchmarkInput, runBenchmark } from "./benchmark/runBenchmark.js";
+export { type EmbeddedBenchOptions, runEmbeddedBench } from "./benchmark/runEmbeddedBench.js";
+export type { WorkloadOptions } from "./benchmark/WorkloadOptions.js";
+export { runLlamaBench } from "./engine/runLlamaBench.js";
+// Errors
+export { ERROR_CODES, type ErrorCode } from "./errors/ErrorCode.js";
+export { isTokbenchError, TokbenchError } from "./errors/TokbenchError.js";
+export { inspectModel, type ModelInspection } from "./gguf/inspectModel.js";
+// Models: GGUF, synthesis, roofline, engine
+export { readGguf } from "./gguf/readGguf.js";
+export { SseParser } from "./http/SseParser.js";
+export type { LoadOptions } from "./load/LoadOptions.js";
+export { type LoadHooks, type LoadOutcome, runLoad } from "./load/runLoad.js";
+// Measurement: metric definitions and the load generator
+export { computeRequestMetrics, type RequestMetrics } from "./metrics/computeRequestMetrics.js";
+export type { ObservedChunk, RequestObservation } from "./metrics/RequestObservation.js";
+export { RunSummarizer } from "./metrics/RunSummarizer.js";
+export { StatsAccumulator } from "./metrics/StatsAccumulator.js";
+export { MockServer, type MockServerOptions } from "./mock/MockServer.js";
+// Results (the public, versioned format)
+export type { DistributionStats } from "./results/DistributionStats.js";
+export type { GpuInfo, MachineInfo } from "./results/MachineInfo.js";
+export type { RequestRecord, ServerTimingsRecord, TokenSource, TrustFlag } from "./results/RequestRecord.js";
+export type { ResourceUsage } from "./results/ResourceUsage.js";
+export { RESULT_SCHEMA_VERSION, type RunResult, type RunStatus } from "./results/RunResult.js";
+export type { RunSummary } from "./results/RunSummary.js";
+export { measureMemoryBandwidth } from "./roofline/measureMemoryBandwidth.js";
+export { decodeCeiling, prefillCeiling } from "./roofline/rooflineMath.js";
+// Storage and system
+export { RunStore } from "./storage/RunStore.js";
+export { listPresets } from "./synth/presets.js";
+export { synthesizeModel } from "./synth/synthesizeModel.js";
+export { collectMachineInfo } from "./system/machineInfo.js";
+export { ResourceSampler } from "./system/ResourceSampler.js";
+export { EmbeddedTarget } from "./targets/embedded/EmbeddedTarget.js";
+export { OllamaTarget } from "./targets/ollama/OllamaTarget.js";
+export { OpenAiTarget } from "./targets/openai/OpenAiTarget.js";
+export type { TargetOptions } from "./targets/openai/TargetOptions.js";
+// Targets
+export type { SendOptions, Target, WorkloadRequest } from "./targets/Target.js";
+export { readPromptFile } from "./workload/readPromptFile.js";
+export { SyntheticPromptSource } from "./workload/SyntheticPromptSource.js";
