@@ -53,8 +53,9 @@ export class HttpEndpoint {
     const secrets: string[] = [];
     for (const [name, value] of options.headers ?? []) {
       const key = name.toLowerCase();
-      const previous = headers[key];
-      headers[key] = previous !== undefined && !DEFAULT_HEADERS.has(key) ? `${previous}, ${value}` : value;
+      // hasOwn, not `in` or a lookup: a header called `constructor` must not find Object's.
+      const repeated = Object.hasOwn(headers, key) && !DEFAULT_HEADERS.has(key);
+      headers[key] = repeated ? `${headers[key]}, ${value}` : value;
       if (isSecretHeader(name)) secrets.push(value);
     }
     if (options.apiKey !== undefined && options.apiKey !== null && options.apiKey !== "") {

@@ -36,6 +36,11 @@ export interface HttpStreamResult {
   detail: string | null;
 }
 
+/** Whether the whole body of a response with status < 400 arrived, so a parser may flush what it holds. */
+export function bodyComplete(result: HttpStreamResult): boolean {
+  return result.outcome === "complete" && (result.status ?? 0) < 400;
+}
+
 /** Options of one {@link streamHttp} exchange. */
 export interface HttpStreamOptions {
   url: URL;

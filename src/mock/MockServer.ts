@@ -2,9 +2,9 @@ import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { TokbenchError } from "../errors/TokbenchError.js";
+import { seededRandom } from "../workload/seededRandom.js";
 import { EmissionScheduler, type ScheduledTask } from "./EmissionScheduler.js";
 import { countMockTokens } from "./mockTokenizer.js";
-import { seededRandom } from "../workload/seededRandom.js";
 
 /** What the mock knows about a generation request when it arrives. */
 export interface MockRequestInfo {

@@ -105,7 +105,8 @@ describe("runLoad against the mock server", () => {
       prompt_tokens_exact: true,
     });
     const planned = out.requests.map((r) => r.planned_offset_ms).sort((a, b) => a - b);
-    planned.forEach((p, i) => assert.ok(Math.abs(p - i * 20) < 1e-6, `request ${i} planned at ${p}`));
+    for (const [i, p] of planned.entries())
+      assert.ok(Math.abs(p - i * 20) < 1e-6, `request ${i} planned at ${p}`);
     for (const r of out.requests)
       assert.ok(r.dispatch_lag_ms >= 0 && r.dispatch_lag_ms < 50, `lag ${r.dispatch_lag_ms}`);
   });

@@ -1,17 +1,9 @@
-import type http from "node:http";
-import { isSecretHeader } from "../../errors/redactSecrets.js";
-import { TokbenchError } from "../../errors/TokbenchError.js";
-import { assertHttpReachable } from "../../http/assertHttpReachable.js";
-import { displayUrl, httpRequestError, safeExcerpt } from "../../http/httpRequestError.js";
+import { HttpEndpoint } from "../../http/HttpEndpoint.js";
+import { displayUrl } from "../../http/httpRequestError.js";
 import { NdjsonParser } from "../../http/NdjsonParser.js";
-import { createStreamingAgent, streamHttp } from "../../http/streamHttp.js";
-import type {
-  ObservedChunk,
-  RequestError,
-  RequestObservation,
-  ServerReportedTimings,
-  ServerUsage,
-} from "../../metrics/RequestObservation.js";
+import { StreamObserver } from "../../http/StreamObserver.js";
+import { bodyComplete } from "../../http/streamHttp.js";
+import type { RequestObservation, ServerReportedTimings, ServerUsage } from "../../metrics/RequestObservation.js";
 import { DEFAULT_TIMEOUT_MS } from "../openai/TargetOptions.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 
@@ -47,49 +39,25 @@ export interface OllamaTargetOptions {
 export class OllamaTarget implements Target {
   readonly kind = "ollama";
   private readonly options: OllamaTargetOptions;
+  private readonly http: HttpEndpoint;
   private readonly endpoint: URL;
   private readonly where: string;
   private readonly versionUrl: URL;
-  private readonly agent: http.Agent;
-  private readonly headers: Record<string, string>;
-  private readonly secrets: string[] = [];
 
   /** Throws `URL_INVALID` when `options.baseUrl` is not an http(s) URL. */
   constructor(options: OllamaTargetOptions) {
     this.options = options;
-    let base: URL;
-    try {
-      base = new URL(options.baseUrl);
-    } catch (cause) {
-      throw new TokbenchError("URL_INVALID", "the Ollama URL is not a valid URL", { cause });
-    }
-    if (base.protocol !== "http:" && base.protocol !== "https:") {
-      throw new TokbenchError(
-        "URL_INVALID",
-        `the Ollama URL must start with http:// or https://, got ${base.protocol}`,
-      );
-    }
-    const root = base.pathname.replace(/\/+$/, "").replace(/\/(v1|api)$/, "");
-    this.endpoint = new URL(base.href);
-    this.endpoint.pathname = `${root}/api/${options.api ?? "chat"}`;
-    this.where = `POST ${displayUrl(this.endpoint)}`;
-    this.versionUrl = new URL(base.href);
-    this.versionUrl.pathname = `${root}/api/version`;
-    this.agent = createStreamingAgent(base.protocol);
-    this.headers = {
-      "content-type": "application/json",
+    this.http = new HttpEndpoint({
+      baseUrl: options.baseUrl,
+      urlName: "the Ollama URL",
       accept: "application/x-ndjson",
-      "user-agent": "tokbench",
-    };
-    for (const [name, value] of options.headers ?? []) {
-      this.headers[name.toLowerCase()] = value;
-      if (isSecretHeader(name)) this.secrets.push(value);
-    }
-    if (options.apiKey !== undefined && options.apiKey !== null && options.apiKey !== "") {
-      this.headers.authorization = `Bearer ${options.apiKey}`;
-      this.secrets.push(options.apiKey, this.headers.authorization);
-    }
-    if (base.password !== "") this.secrets.push(decodeURIComponent(base.password));
+      apiKey: options.apiKey,
+      headers: options.headers,
+    });
+    const root = this.http.base.pathname.replace(/\/+$/, "").replace(/\/(v1|api)$/, "");
+    this.endpoint = this.http.url(`${root}/api/${options.api ?? "chat"}`);
+    this.where = `POST ${displayUrl(this.endpoint)}`;
+    this.versionUrl = this.http.url(`${root}/api/version`);
   }
 
   /** The request body this target sends for `request`. */
@@ -103,46 +71,30 @@ export class OllamaTarget implements Target {
   }
 
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
-    const chunks: ObservedChunk[] = [];
-    let emptyChunks = 0;
+    const stream = new StreamObserver(this.where, this.http.secrets);
     let usage: ServerUsage | null = null;
     let timings: ServerReportedTimings | null = null;
-    let error: RequestError | null = null;
-    let doneAt: number | null = null;
-    let readAt = 0;
-    let readIndex = 0;
 
     const parser = new NdjsonParser((line) => {
-      if (doneAt !== null || error !== null) return;
+      if (!stream.open) return;
       let value: unknown;
       try {
         value = JSON.parse(line);
       } catch {
-        error = {
-          code: "REQUEST_MALFORMED_JSON",
-          message: `malformed JSON line from ${this.where}: ${safeExcerpt(line, this.secrets, 80)}`,
-          status: null,
-        };
+        stream.malformedJson(line);
         return;
       }
       if (!isObject(value)) {
-        emptyChunks++;
+        stream.empty();
         return;
       }
       if (value.error !== undefined && value.error !== null) {
-        const text = typeof value.error === "string" ? value.error : JSON.stringify(value.error);
-        error = {
-          code: "REQUEST_SERVER_ERROR_EVENT",
-          message: `${this.where} sent an error in the stream: ${safeExcerpt(text, this.secrets)}`,
-          status: null,
-        };
+        stream.serverError(typeof value.error === "string" ? value.error : JSON.stringify(value.error));
         return;
       }
-      const chars = generatedChars(value);
-      if (chars > 0) chunks.push({ at_ms: readAt, read_index: readIndex, tokens: null, chars });
-      else emptyChunks++;
+      stream.generated(generatedChars(value), null);
       if (value.done === true) {
-        doneAt = readAt;
+        stream.end();
         const promptTokens = num(value.prompt_eval_count);
         const outputTokens = num(value.eval_count);
         usage = { prompt_tokens: promptTokens, completion_tokens: outputTokens, cached_prompt_tokens: null };
@@ -159,43 +111,23 @@ export class OllamaTarget implements Target {
       }
     });
 
-    const result = await streamHttp({
+    const result = await this.http.stream({
       url: this.endpoint,
-      headers: this.headers,
       body: JSON.stringify(this.buildBody(request)),
-      agent: this.agent,
       timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       signal: options.signal,
-      onBody: (chunk, atMs, index) => {
-        readAt = atMs;
-        readIndex = index;
-        parser.push(chunk);
-        return error === null;
-      },
+      onBody: (chunk, atMs, index) => stream.feed(parser, chunk, atMs, index),
     });
-    if (result.outcome === "complete" && (result.status ?? 0) < 400) parser.end();
-    if (error === null && doneAt === null) {
-      error = httpRequestError(result, this.where, this.secrets) ?? {
-        code: "REQUEST_STREAM_CUT",
-        message: `stream from ${this.where} ended before its "done" object`,
-        status: result.status,
-      };
-    }
-    return {
+    if (bodyComplete(result)) parser.end();
+    stream.settle(result, 'its "done" object');
+    return stream.observation(result, {
       planned_at_ms: options.planned_at_ms,
-      sent_at_ms: result.sent_at_ms,
-      headers_at_ms: result.headers_at_ms,
-      end_at_ms: doneAt ?? result.end_at_ms,
-      status: result.status,
-      chunks,
-      empty_chunks: emptyChunks,
-      comments: 0,
+      prompt_tokens_client: request.prompt_tokens,
       usage,
       server_timings: timings,
-      prompt_tokens_client: request.prompt_tokens,
+      comments: 0,
       output_tokens_tokenizer: null,
-      error,
-    };
+    });
   }
 
   /** Ollama has no tokenize endpoint. */
@@ -205,16 +137,11 @@ export class OllamaTarget implements Target {
 
   /** Throws `TARGET_UNREACHABLE` when `GET /api/version` gets no answer, or a 401/403. */
   async assertReachable(): Promise<void> {
-    await assertHttpReachable({
-      url: this.versionUrl,
-      agent: this.agent,
-      headers: this.headers,
-      secrets: this.secrets,
-    });
+    await this.http.assertReachable(this.versionUrl);
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.http.close();
   }
 }
 

@@ -1,17 +1,10 @@
-import type http from "node:http";
-import { isSecretHeader } from "../../errors/redactSecrets.js";
-import { TokbenchError } from "../../errors/TokbenchError.js";
-import { assertHttpReachable } from "../../http/assertHttpReachable.js";
-import { displayUrl, httpRequestError, safeExcerpt } from "../../http/httpRequestError.js";
+import { HttpEndpoint } from "../../http/HttpEndpoint.js";
+import { displayUrl } from "../../http/httpRequestError.js";
+import { parseHttpUrl } from "../../http/parseHttpUrl.js";
 import { SseParser } from "../../http/SseParser.js";
-import { createStreamingAgent, streamHttp } from "../../http/streamHttp.js";
-import type {
-  ObservedChunk,
-  RequestError,
-  RequestObservation,
-  ServerReportedTimings,
-  ServerUsage,
-} from "../../metrics/RequestObservation.js";
+import { StreamObserver } from "../../http/StreamObserver.js";
+import { bodyComplete } from "../../http/streamHttp.js";
+import type { RequestObservation, ServerReportedTimings, ServerUsage } from "../../metrics/RequestObservation.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 import { readOpenAiChunk } from "./readOpenAiChunk.js";
 import { DEFAULT_TIMEOUT_MS, type TargetOptions } from "./TargetOptions.js";
@@ -27,51 +20,32 @@ import { DEFAULT_TIMEOUT_MS, type TargetOptions } from "./TargetOptions.js";
 export class OpenAiTarget implements Target {
   readonly kind: string;
   private readonly options: TargetOptions;
+  private readonly http: HttpEndpoint;
   private readonly endpoint: URL;
   private readonly where: string;
   private readonly tokenizeUrl: URL;
   private readonly modelsUrl: URL;
-  private readonly agent: http.Agent;
-  private readonly headers: Record<string, string>;
-  private readonly secrets: string[];
   private tokenizer: Promise<boolean> | null = null;
 
-  /** Throws `URL_INVALID` when `options.baseUrl` is not an http(s) URL. */
+  /** Throws `URL_INVALID` when `options.baseUrl` (or `options.tokenizeUrl`) is not an http(s) URL. */
   constructor(options: TargetOptions) {
     this.options = options;
     const api = options.api ?? "chat";
     this.kind = api === "chat" ? "openai-chat" : "openai-completions";
-    const base = parseBaseUrl(options.baseUrl);
-    const basePath = base.pathname.replace(/\/+$/, "");
-    this.endpoint = new URL(base.href);
-    this.endpoint.pathname = `${basePath}/${api === "chat" ? "chat/completions" : "completions"}`;
-    this.where = `POST ${displayUrl(this.endpoint)}`;
-    this.modelsUrl = new URL(base.href);
-    this.modelsUrl.pathname = `${basePath}/models`;
-    if (options.tokenizeUrl !== undefined) {
-      this.tokenizeUrl = parseBaseUrl(options.tokenizeUrl);
-    } else {
-      this.tokenizeUrl = new URL(base.href);
-      this.tokenizeUrl.pathname = `${basePath.replace(/\/v1$/, "")}/tokenize`;
-    }
-    this.agent = createStreamingAgent(base.protocol);
-    this.headers = {
-      "content-type": "application/json",
+    this.http = new HttpEndpoint({
+      baseUrl: options.baseUrl,
       accept: "text/event-stream",
-      "user-agent": "tokbench",
-    };
-    this.secrets = [];
-    for (const [name, value] of options.headers ?? []) {
-      const key = name.toLowerCase();
-      this.headers[key] =
-        key in this.headers && !isDefaultHeader(key) ? `${this.headers[key]}, ${value}` : value;
-      if (isSecretHeader(name)) this.secrets.push(value);
-    }
-    if (options.apiKey !== undefined && options.apiKey !== null && options.apiKey !== "") {
-      this.headers.authorization = `Bearer ${options.apiKey}`;
-      this.secrets.push(options.apiKey, this.headers.authorization);
-    }
-    if (base.password !== "") this.secrets.push(decodeURIComponent(base.password));
+      apiKey: options.apiKey,
+      headers: options.headers,
+    });
+    const basePath = this.http.base.pathname.replace(/\/+$/, "");
+    this.endpoint = this.http.url(`${basePath}/${api === "chat" ? "chat/completions" : "completions"}`);
+    this.where = `POST ${displayUrl(this.endpoint)}`;
+    this.modelsUrl = this.http.url(`${basePath}/models`);
+    this.tokenizeUrl =
+      options.tokenizeUrl === undefined
+        ? this.http.url(`${basePath.replace(/\/v1$/, "")}/tokenize`)
+        : parseHttpUrl(options.tokenizeUrl, "the tokenize URL");
   }
 
   /** The request body this target sends for `request` (exposed for tests and `--dry-run` style output). */
@@ -90,22 +64,17 @@ export class OpenAiTarget implements Target {
   }
 
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
-    const chunks: ObservedChunk[] = [];
-    let emptyChunks = 0;
+    const stream = new StreamObserver(this.where, this.http.secrets);
     let usage: ServerUsage | null = null;
     let timings: ServerReportedTimings | null = null;
-    let error: RequestError | null = null;
     let finished = false;
-    let doneAt: number | null = null;
     let text = "";
-    let readAt = 0;
-    let readIndex = 0;
     let jsonBody: Buffer[] | null = null;
 
     const handle = (data: string): void => {
-      if (doneAt !== null || error !== null) return;
+      if (!stream.open) return;
       if (data === "[DONE]") {
-        doneAt = readAt;
+        stream.end();
         parser.stop();
         return;
       }
@@ -113,73 +82,41 @@ export class OpenAiTarget implements Target {
       try {
         value = JSON.parse(data);
       } catch {
-        error = {
-          code: "REQUEST_MALFORMED_JSON",
-          message: `malformed JSON in the stream from ${this.where}: ${safeExcerpt(data, this.secrets, 80)}`,
-          status: null,
-        };
+        stream.malformedJson(data);
         return;
       }
       const info = readOpenAiChunk(value);
       if (info.error !== null) {
-        error = {
-          code: "REQUEST_SERVER_ERROR_EVENT",
-          message: `${this.where} sent an error in the stream: ${safeExcerpt(info.error, this.secrets)}`,
-          status: null,
-        };
+        stream.serverError(info.error);
         return;
       }
       if (info.usage !== null) usage = info.usage;
       if (info.timings !== null) timings = info.timings;
       if (info.finished) finished = true;
-      if (info.text.length > 0 || (info.tokens !== null && info.tokens > 0)) {
-        chunks.push({ at_ms: readAt, read_index: readIndex, tokens: info.tokens, chars: info.text.length });
-        text += info.text;
-      } else {
-        emptyChunks++;
-      }
+      stream.generated(info.text.length, info.tokens);
+      text += info.text;
     };
     const parser = new SseParser({ onEvent: (event) => handle(event.data) });
 
-    const result = await streamHttp({
+    const result = await this.http.stream({
       url: this.endpoint,
-      headers: this.headers,
       body: JSON.stringify(this.buildBody(request)),
-      agent: this.agent,
       timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       signal: options.signal,
       onResponse: (_status, contentType) => {
         // A server that ignored `stream: true` answers with one JSON document: one buffered chunk.
         if (contentType?.startsWith("application/json")) jsonBody = [];
       },
-      onBody: (chunk, atMs, index) => {
-        readAt = atMs;
-        readIndex = index;
-        if (jsonBody !== null) {
-          jsonBody.push(chunk);
-          return true;
-        }
-        parser.push(chunk);
-        return error === null;
-      },
+      onBody: (chunk, atMs, index) => stream.feed(jsonBody ?? parser, chunk, atMs, index),
     });
-    if (jsonBody !== null && result.outcome === "complete" && (result.status ?? 0) < 400) {
+    if (jsonBody !== null && bodyComplete(result)) {
       handle(Buffer.concat(jsonBody).toString("utf8"));
-      finished = finished || error === null;
-    } else if (result.outcome === "complete" && (result.status ?? 0) < 400) {
+      finished = finished || stream.error === null;
+    } else if (bodyComplete(result)) {
       parser.end();
     }
+    stream.settle(result, "[DONE] or a finish_reason", finished);
 
-    if (error === null && doneAt === null) {
-      error = httpRequestError(result, this.where, this.secrets);
-      if (error === null && !finished) {
-        error = {
-          code: "REQUEST_STREAM_CUT",
-          message: `stream from ${this.where} ended before [DONE] or a finish_reason`,
-          status: result.status,
-        };
-      }
-    }
     if (usage !== null && timings !== null) {
       const u: ServerUsage = usage;
       const t: ServerReportedTimings = timings;
@@ -189,24 +126,17 @@ export class OpenAiTarget implements Target {
     }
     let outputTokensTokenizer: number | null = null;
     const reported = usage as ServerUsage | null;
-    if ((reported === null || reported.completion_tokens === null) && chunks.length > 0) {
+    if ((reported === null || reported.completion_tokens === null) && stream.chunks.length > 0) {
       if (this.options.tokenizeOutput ?? true) outputTokensTokenizer = await this.countTokensQuietly(text);
     }
-    return {
+    return stream.observation(result, {
       planned_at_ms: options.planned_at_ms,
-      sent_at_ms: result.sent_at_ms,
-      headers_at_ms: result.headers_at_ms,
-      end_at_ms: doneAt ?? result.end_at_ms,
-      status: result.status,
-      chunks,
-      empty_chunks: emptyChunks,
-      comments: parser.comments,
+      prompt_tokens_client: request.prompt_tokens,
       usage,
       server_timings: timings,
-      prompt_tokens_client: request.prompt_tokens,
+      comments: parser.comments,
       output_tokens_tokenizer: outputTokensTokenizer,
-      error,
-    };
+    });
   }
 
   /**
@@ -233,16 +163,11 @@ export class OpenAiTarget implements Target {
    * key would fail every request).
    */
   async assertReachable(): Promise<void> {
-    await assertHttpReachable({
-      url: this.modelsUrl,
-      agent: this.agent,
-      headers: this.headers,
-      secrets: this.secrets,
-    });
+    await this.http.assertReachable(this.modelsUrl);
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.http.close();
   }
 
   private async countTokensQuietly(text: string): Promise<number | null> {
@@ -262,12 +187,10 @@ export class OpenAiTarget implements Target {
       add_special: false,
       add_special_tokens: false,
     });
-    const headers = { ...this.headers, accept: "application/json" };
-    const result = await streamHttp({
+    const result = await this.http.stream({
       url: this.tokenizeUrl,
-      headers,
+      accept: "application/json",
       body,
-      agent: this.agent,
       timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       onBody: (chunk) => {
         parts.push(chunk);
@@ -287,24 +210,4 @@ export class OpenAiTarget implements Target {
     if (Array.isArray(record.tokens)) return record.tokens.length;
     return null;
   }
-}
-
-function parseBaseUrl(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch (cause) {
-    throw new TokbenchError("URL_INVALID", "the target URL is not a valid URL", { cause });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TokbenchError(
-      "URL_INVALID",
-      `the URL must start with http:// or https://, got ${url.protocol}`,
-    );
-  }
-  return url;
-}
-
-function isDefaultHeader(name: string): boolean {
-  return name === "content-type" || name === "accept" || name === "user-agent";
 }

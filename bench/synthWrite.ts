@@ -1,0 +1,30 @@
+/*
+ * Synth write speed: writes a Llama-3.2-1B-shaped Q4_0 file to a temp dir, prints MB/s and the
+ * process's peak RSS (bounded memory means the peak stays far below the file size), then deletes it.
+ * Usage: node dist/bench/synthWrite.js [preset] [type]
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { synthesizeModel } from "../src/synth/synthesizeModel.js";
+import type { SynthType } from "../src/synth/synthTypes.js";
+
+const preset = process.argv[2] ?? "llama-3.2-1b";
+const type = (process.argv[3] ?? "q4_0") as SynthType;
+const dir = await mkdtemp(join(tmpdir(), "tokbench-bench-synth-"));
+try {
+  const rssBefore = process.resourceUsage().maxRSS * 1024;
+  const start = performance.now();
+  const r = await synthesizeModel({ preset, type, out: join(dir, "model.gguf") });
+  const seconds = (performance.now() - start) / 1000;
+  const peak = process.resourceUsage().maxRSS * 1024;
+  console.log(`preset ${preset} ${type}: ${r.parameters.toLocaleString("en-US")} parameters`);
+  console.log(`file            ${(r.bytes / 1e6).toFixed(1)} MB`);
+  console.log(`time            ${seconds.toFixed(2)} s`);
+  console.log(`write speed     ${(r.bytes / 1e6 / seconds).toFixed(1)} MB/s`);
+  console.log(`params/s        ${(r.parameters / 1e6 / seconds).toFixed(1)} M/s`);
+  console.log(`peak RSS        ${(peak / 2 ** 20).toFixed(0)} MiB (before: ${(rssBefore / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(`peak RSS / file ${((peak / r.bytes) * 100).toFixed(1)} %`);
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

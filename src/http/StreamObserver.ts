@@ -1,0 +1,144 @@
+import type {
+  ObservedChunk,
+  RequestError,
+  RequestObservation,
+  ServerReportedTimings,
+  ServerUsage,
+} from "../metrics/RequestObservation.js";
+import { httpRequestError, safeExcerpt } from "./httpRequestError.js";
+import type { HttpStreamResult } from "./streamHttp.js";
+
+/** The parts of a {@link RequestObservation} that the stream's bytes alone do not give. */
+export interface StreamFindings {
+  planned_at_ms: number;
+  prompt_tokens_client: number | null;
+  usage: ServerUsage | null;
+  server_timings: ServerReportedTimings | null;
+  comments: number;
+  output_tokens_tokenizer: number | null;
+}
+
+/**
+ * The bookkeeping of one streamed generation over HTTP, shared by the HTTP targets: the
+ * token-bearing chunks, each stamped with the socket read that completed it, the first error
+ * (after which the rest of the stream is ignored), and the explicit end of the stream.
+ *
+ * The target's parser runs synchronously inside {@link feed}, so every chunk it reports gets the
+ * time and index of the read being fed.
+ */
+export class StreamObserver {
+  /** Token-bearing chunks so far. */
+  readonly chunks: ObservedChunk[] = [];
+  /** The first error; null while the stream is fine. */
+  error: RequestError | null = null;
+  /** Arrival of the read that carried the stream's explicit end (`[DONE]`, `done: true`); null until then. */
+  doneAt: number | null = null;
+  private emptyChunks = 0;
+  private readAt = 0;
+  private readIndex = 0;
+  private readonly where: string;
+  private readonly secrets: readonly string[];
+
+  /**
+   * @param where The request as it appears in messages, e.g. `POST http://127.0.0.1:8080/v1/chat/completions`.
+   * @param secrets Texts to redact from anything quoted from the stream.
+   */
+  constructor(where: string, secrets: readonly string[]) {
+    this.where = where;
+    this.secrets = secrets;
+  }
+
+  /** Whether the stream still counts: neither ended nor failed. */
+  get open(): boolean {
+    return this.doneAt === null && this.error === null;
+  }
+
+  /**
+   * Hands `chunk`, which came in the socket read (`atMs`, `readIndex`), to `sink`; returns false once
+   * an error makes the rest of the body useless. Fits `streamHttp`'s `onBody`.
+   */
+  feed(sink: { push(chunk: Buffer): void }, chunk: Buffer, atMs: number, readIndex: number): boolean {
+    this.readAt = atMs;
+    this.readIndex = readIndex;
+    sink.push(chunk);
+    return this.error === null;
+  }
+
+  /**
+   * Records one parsed piece of the stream: a chunk when it carries generated text (`chars`) or
+   * tokens (`tokens`, when the server says), an empty chunk otherwise.
+   */
+  generated(chars: number, tokens: number | null): void {
+    if (chars > 0 || (tokens !== null && tokens > 0)) {
+      this.chunks.push({ at_ms: this.readAt, read_index: this.readIndex, tokens, chars });
+    } else {
+      this.emptyChunks++;
+    }
+  }
+
+  /** Records a parsed piece that carries no generated text (role-only, usage-only, keep-alive). */
+  empty(): void {
+    this.emptyChunks++;
+  }
+
+  /** Records the stream's explicit end at the current read. */
+  end(): void {
+    this.doneAt = this.readAt;
+  }
+
+  /** Records a piece of the stream that is not JSON. */
+  malformedJson(text: string): void {
+    this.error = {
+      code: "REQUEST_MALFORMED_JSON",
+      message: `malformed JSON in the stream from ${this.where}: ${safeExcerpt(text, this.secrets, 80)}`,
+      status: null,
+    };
+  }
+
+  /** Records an error the server reported inside the stream. */
+  serverError(text: string): void {
+    this.error = {
+      code: "REQUEST_SERVER_ERROR_EVENT",
+      message: `${this.where} sent an error in the stream: ${safeExcerpt(text, this.secrets)}`,
+      status: null,
+    };
+  }
+
+  /**
+   * Judges, once the exchange is over, a stream that neither failed nor ended explicitly: the
+   * transport error when there is one, else a cut stream unless `finished` (the format has an
+   * implicit end, e.g. a `finish_reason`, that was seen).
+   *
+   * @param missingEnd What the stream ended before, for the message, e.g. `[DONE] or a finish_reason`.
+   */
+  settle(result: HttpStreamResult, missingEnd: string, finished = false): void {
+    if (this.error !== null || this.doneAt !== null) return;
+    this.error = httpRequestError(result, this.where, this.secrets);
+    if (this.error === null && !finished) {
+      this.error = {
+        code: "REQUEST_STREAM_CUT",
+        message: `stream from ${this.where} ended before ${missingEnd}`,
+        status: result.status,
+      };
+    }
+  }
+
+  /** The observation of this request. */
+  observation(result: HttpStreamResult, findings: StreamFindings): RequestObservation {
+    return {
+      planned_at_ms: findings.planned_at_ms,
+      sent_at_ms: result.sent_at_ms,
+      headers_at_ms: result.headers_at_ms,
+      end_at_ms: this.doneAt ?? result.end_at_ms,
+      status: result.status,
+      chunks: this.chunks,
+      empty_chunks: this.emptyChunks,
+      comments: findings.comments,
+      usage: findings.usage,
+      server_timings: findings.server_timings,
+      prompt_tokens_client: findings.prompt_tokens_client,
+      output_tokens_tokenizer: findings.output_tokens_tokenizer,
+      error: this.error,
+    };
+  }
+}
