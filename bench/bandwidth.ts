@@ -22,6 +22,10 @@ const single = await measureMemoryBandwidth({ threads: 1 });
 const multi = await measureMemoryBandwidth({ threads });
 const gb = (x: number): string => `${(x / 1e9).toFixed(2)} GB/s`;
 console.log(`memcpy (Buffer.copy, 1 thread)  copy ${gb(best)}  = read+write traffic ${gb(2 * best)}`);
-console.log(`probe, 1 thread (read)          best ${gb(single.bytes_per_second)}  median ${gb(single.median_bytes_per_second)}`);
-console.log(`probe, ${threads} threads (read)         best ${gb(multi.bytes_per_second)}  median ${gb(multi.median_bytes_per_second)}`);
+console.log(
+  `probe, 1 thread (read)          best ${gb(single.bytes_per_second)}  median ${gb(single.median_bytes_per_second)}`,
+);
+console.log(
+  `probe, ${threads} threads (read)         best ${gb(multi.bytes_per_second)}  median ${gb(multi.median_bytes_per_second)}`,
+);
 console.log(`probe ${threads}t / memcpy traffic     ${(multi.bytes_per_second / (2 * best)).toFixed(2)}×`);

@@ -23,7 +23,9 @@ try {
   console.log(`time            ${seconds.toFixed(2)} s`);
   console.log(`write speed     ${(r.bytes / 1e6 / seconds).toFixed(1)} MB/s`);
   console.log(`params/s        ${(r.parameters / 1e6 / seconds).toFixed(1)} M/s`);
-  console.log(`peak RSS        ${(peak / 2 ** 20).toFixed(0)} MiB (before: ${(rssBefore / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(
+    `peak RSS        ${(peak / 2 ** 20).toFixed(0)} MiB (before: ${(rssBefore / 2 ** 20).toFixed(0)} MiB)`,
+  );
   console.log(`peak RSS / file ${((peak / r.bytes) * 100).toFixed(1)} %`);
 } finally {
   await rm(dir, { recursive: true, force: true });

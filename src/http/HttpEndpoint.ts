@@ -2,7 +2,12 @@ import type http from "node:http";
 import { isSecretHeader } from "../errors/redactSecrets.js";
 import { assertHttpReachable } from "./assertHttpReachable.js";
 import { parseHttpUrl } from "./parseHttpUrl.js";
-import { createStreamingAgent, type HttpStreamOptions, type HttpStreamResult, streamHttp } from "./streamHttp.js";
+import {
+  createStreamingAgent,
+  type HttpStreamOptions,
+  type HttpStreamResult,
+  streamHttp,
+} from "./streamHttp.js";
 
 /** Options of an {@link HttpEndpoint}. */
 export interface HttpEndpointOptions {
@@ -20,7 +25,12 @@ export interface HttpEndpointOptions {
    * `user-agent`) is replaced instead. Defaults to none.
    */
   headers?: readonly (readonly [string, string])[];
+  /** Limit per exchange, from send to the end of the body, in milliseconds; 0 disables it. Defaults to 600000. */
+  timeoutMs?: number;
 }
+
+/** Default of {@link HttpEndpointOptions.timeoutMs}: long enough for a long generation on a slow machine. */
+export const DEFAULT_TIMEOUT_MS = 600_000;
 
 /** The headers a user cannot add to, only replace. */
 const DEFAULT_HEADERS = new Set(["content-type", "accept", "user-agent"]);
@@ -41,6 +51,7 @@ export class HttpEndpoint {
    * headers, and the URL's password.
    */
   readonly secrets: readonly string[];
+  private readonly timeoutMs: number;
 
   /** Throws `URL_INVALID` when `options.baseUrl` is not an http(s) URL. */
   constructor(options: HttpEndpointOptions) {
@@ -66,6 +77,7 @@ export class HttpEndpoint {
     this.headers = headers;
     this.secrets = secrets;
     this.agent = createStreamingAgent(this.base.protocol);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   /** A URL on this server: the base URL with its path replaced by `pathname`. */
@@ -76,13 +88,15 @@ export class HttpEndpoint {
   }
 
   /**
-   * One exchange through {@link streamHttp} with this endpoint's agent and headers; `accept`
-   * replaces the endpoint's own for this exchange only.
+   * One exchange through {@link streamHttp} with this endpoint's agent, headers and timeout;
+   * `accept` replaces the endpoint's own for this exchange only.
    */
-  stream(options: Omit<HttpStreamOptions, "agent" | "headers"> & { accept?: string }): Promise<HttpStreamResult> {
+  stream(
+    options: Omit<HttpStreamOptions, "agent" | "headers" | "timeoutMs"> & { accept?: string },
+  ): Promise<HttpStreamResult> {
     const { accept, ...rest } = options;
     const headers = accept === undefined ? this.headers : { ...this.headers, accept };
-    return streamHttp({ ...rest, headers, agent: this.agent });
+    return streamHttp({ ...rest, headers, agent: this.agent, timeoutMs: this.timeoutMs });
   }
 
   /** Throws `TARGET_UNREACHABLE` when `GET url` gets no answer, or a 401/403. */

@@ -12,16 +12,15 @@ import type { HttpStreamResult } from "./streamHttp.js";
 export interface StreamFindings {
   planned_at_ms: number;
   prompt_tokens_client: number | null;
-  usage: ServerUsage | null;
-  server_timings: ServerReportedTimings | null;
   comments: number;
   output_tokens_tokenizer: number | null;
 }
 
 /**
  * The bookkeeping of one streamed generation over HTTP, shared by the HTTP targets: the
- * token-bearing chunks, each stamped with the socket read that completed it, the first error
- * (after which the rest of the stream is ignored), and the explicit end of the stream.
+ * token-bearing chunks, each stamped with the socket read that completed it, what the server said
+ * about the request (usage, timings), the first error (after which the rest of the stream is
+ * ignored), and the explicit end of the stream.
  *
  * The target's parser runs synchronously inside {@link feed}, so every chunk it reports gets the
  * time and index of the read being fed.
@@ -33,6 +32,10 @@ export class StreamObserver {
   error: RequestError | null = null;
   /** Arrival of the read that carried the stream's explicit end (`[DONE]`, `done: true`); null until then. */
   doneAt: number | null = null;
+  /** The server's token counts, as last reported in the stream; null when none. */
+  usage: ServerUsage | null = null;
+  /** The server's own timings, as last reported in the stream; null when none. */
+  serverTimings: ServerReportedTimings | null = null;
   private emptyChunks = 0;
   private readAt = 0;
   private readIndex = 0;
@@ -86,13 +89,21 @@ export class StreamObserver {
     this.doneAt = this.readAt;
   }
 
-  /** Records a piece of the stream that is not JSON. */
-  malformedJson(text: string): void {
-    this.error = {
-      code: "REQUEST_MALFORMED_JSON",
-      message: `malformed JSON in the stream from ${this.where}: ${safeExcerpt(text, this.secrets, 80)}`,
-      status: null,
-    };
+  /**
+   * Parses one piece of the stream as JSON; when it is not JSON, records the error and returns
+   * undefined (which valid JSON never gives).
+   */
+  parseJson(text: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch {
+      this.error = {
+        code: "REQUEST_MALFORMED_JSON",
+        message: `malformed JSON in the stream from ${this.where}: ${safeExcerpt(text, this.secrets, 80)}`,
+        status: null,
+      };
+      return undefined;
+    }
   }
 
   /** Records an error the server reported inside the stream. */
@@ -134,8 +145,8 @@ export class StreamObserver {
       chunks: this.chunks,
       empty_chunks: this.emptyChunks,
       comments: findings.comments,
-      usage: findings.usage,
-      server_timings: findings.server_timings,
+      usage: this.usage,
+      server_timings: this.serverTimings,
       prompt_tokens_client: findings.prompt_tokens_client,
       output_tokens_tokenizer: findings.output_tokens_tokenizer,
       error: this.error,

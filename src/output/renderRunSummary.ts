@@ -1,6 +1,6 @@
-import Table from "cli-table3";
 import type { DistributionStats } from "../results/DistributionStats.js";
 import type { RunResult } from "../results/RunResult.js";
+import { createTable } from "./createTable.js";
 import { formatNumber } from "./formatNumber.js";
 
 const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
@@ -20,7 +20,7 @@ const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
  * Renders a run's summary as plain text for a terminal: the request counts, throughput, a table
  * of distributions, and any trust flags with what they mean. Reads the result only.
  */
-export function renderRunSummary(result: RunResult, options: { color?: boolean } = {}): string {
+export function renderRunSummary(result: RunResult): string {
   const s = result.summary;
   const lines: string[] = [];
   const status = result.status === "completed" ? "" : ` — ${result.status}: ${result.status_reason ?? ""}`;
@@ -38,9 +38,8 @@ export function renderRunSummary(result: RunResult, options: { color?: boolean }
     .join(", ");
   if (sources !== "") lines.push(`output tokens counted by: ${sources}`);
 
-  const table = new Table({
+  const table = createTable({
     head: ["", "n", "mean", "p50", "p90", "p95", "p99", "max"],
-    style: { head: options.color ? ["cyan"] : [], border: options.color ? ["grey"] : [] },
     colAligns: ["left", "right", "right", "right", "right", "right", "right", "right"],
   });
   for (const row of ROWS) {

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import { after, describe, it } from "node:test";
-import { MockServer, type MockServerOptions } from "../../src/mock/MockServer.js";
+import { describe, it } from "node:test";
+import type { MockServerOptions } from "../../src/mock/MockServer.js";
 import { OllamaTarget, type OllamaTargetOptions } from "../../src/targets/ollama/OllamaTarget.js";
 import type { WorkloadRequest } from "../../src/targets/Target.js";
+import { closeAtEnd, rawServer, startMock } from "./loopbackServers.js";
 
 const request: WorkloadRequest = {
   messages: [{ role: "user", content: "why is the sky blue" }],
@@ -16,22 +15,10 @@ const request: WorkloadRequest = {
   force_output_length: true,
 };
 
-const open: { close(): Promise<void> }[] = [];
-after(async () => {
-  for (const thing of open.reverse()) await thing.close();
-});
-
+/** A mock server and an Ollama target on it, both closed when the tests end. */
 async function setup(mockOptions: MockServerOptions, targetOptions: Partial<OllamaTargetOptions> = {}) {
-  const sent: number[] = [];
-  const mock = new MockServer({
-    ttftMs: 15,
-    itlMs: 4,
-    ...mockOptions,
-    onChunkSent: (_id, _c, _t, at) => sent.push(at),
-  });
-  await mock.start();
-  const target = new OllamaTarget({ baseUrl: mock.url, model: "llama3.2", ...targetOptions });
-  open.push(mock, target);
+  const { mock, sent } = await startMock(mockOptions);
+  const target = closeAtEnd(new OllamaTarget({ baseUrl: mock.url, model: "llama3.2", ...targetOptions }));
   return { mock, target, sent };
 }
 
@@ -61,7 +48,7 @@ describe("OllamaTarget against the mock's Ollama API", () => {
       load_ms: 0,
     });
     for (const [i, chunk] of obs.chunks.entries()) {
-      const error = chunk.at_ms - (sent[i] ?? Number.NaN);
+      const error = chunk.at_ms - (sent.get(0)?.[i] ?? Number.NaN);
       assert.ok(error >= 0, `chunk ${i} measured ${error} ms before it was sent`);
     }
     assert.equal(await target.countTokens("x"), null);
@@ -70,8 +57,9 @@ describe("OllamaTarget against the mock's Ollama API", () => {
 
   it("streams /api/generate, with thinking tokens counted as generated text", async () => {
     const { mock } = await setup({ reasoningTokens: 2, itlMs: 1 });
-    const generate = new OllamaTarget({ baseUrl: `${mock.url}/api`, model: "m", api: "generate" });
-    open.push(generate);
+    const generate = closeAtEnd(
+      new OllamaTarget({ baseUrl: `${mock.url}/api`, model: "m", api: "generate" }),
+    );
     assert.equal(generate.buildBody(request).prompt, "why is the sky blue");
     const obs = await generate.send({ ...request, max_tokens: 4 }, { planned_at_ms: performance.now() });
     assert.equal(obs.error, null);
@@ -95,20 +83,13 @@ describe("OllamaTarget against the mock's Ollama API", () => {
     assert.equal(cut.error?.code, "REQUEST_STREAM_CUT");
     assert.equal(cut.chunks.length, 4);
 
-    const server = http.createServer((req, res) => {
-      req.resume();
+    const url = await rawServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/x-ndjson" });
       res.end(
         `${JSON.stringify({ message: { content: "hi" }, done: false })}\n{"error":"model runner crashed"}\n`,
       );
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    open.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    const target = new OllamaTarget({
-      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      model: "m",
-    });
-    open.unshift(target);
+    const target = closeAtEnd(new OllamaTarget({ baseUrl: url, model: "m" }));
     const event = await target.send(request, { planned_at_ms: performance.now() });
     assert.equal(event.error?.code, "REQUEST_SERVER_ERROR_EVENT");
     assert.match(event.error?.message ?? "", /model runner crashed/);

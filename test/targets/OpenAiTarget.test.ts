@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { RequestObservation } from "../../src/metrics/RequestObservation.js";
-import { MockServer, type MockServerOptions } from "../../src/mock/MockServer.js";
+import type { MockServer, MockServerOptions } from "../../src/mock/MockServer.js";
 import { OpenAiTarget } from "../../src/targets/openai/OpenAiTarget.js";
 import type { TargetOptions } from "../../src/targets/openai/TargetOptions.js";
 import type { WorkloadRequest } from "../../src/targets/Target.js";
+import { closeAtEnd, rawServer, startMock } from "./loopbackServers.js";
 
 function request(overrides: Partial<WorkloadRequest> = {}): WorkloadRequest {
   const prompt = "one two three four five";
@@ -27,36 +28,17 @@ interface Harness {
   mock: MockServer;
   /** True send times per mock request id. */
   sent: Map<number, number[]>;
-  /** Mock request id by prompt. */
-  ids: Map<string, number>;
 }
-
-const open: { close(): Promise<void> }[] = [];
-after(async () => {
-  for (const thing of open.reverse()) await thing.close();
-});
 
 async function harness(
   mockOptions: MockServerOptions,
   targetOptions: Partial<TargetOptions> = {},
 ): Promise<Harness> {
-  const sent = new Map<number, number[]>();
-  const ids = new Map<string, number>();
-  const mock = new MockServer({
-    ttftMs: 15,
-    itlMs: 4,
-    ...mockOptions,
-    onRequest: (info) => ids.set(info.prompt, info.id),
-    onChunkSent: (id, chunk, _tokens, at) => {
-      const list = sent.get(id) ?? [];
-      list[chunk] = at;
-      sent.set(id, list);
-    },
-  });
-  const baseUrl = await mock.start();
-  const target = new OpenAiTarget({ baseUrl, model: "mock-model", ...targetOptions });
-  open.push(mock, target);
-  return { target, mock, sent, ids };
+  const { mock, sent } = await startMock(mockOptions);
+  const target = closeAtEnd(
+    new OpenAiTarget({ baseUrl: `${mock.url}/v1`, model: "mock-model", ...targetOptions }),
+  );
+  return { target, mock, sent };
 }
 
 async function send(
@@ -67,30 +49,14 @@ async function send(
   return target.send(req, { planned_at_ms: performance.now(), signal });
 }
 
-/** A throwaway server answering every request with `respond`. */
-async function rawServer(
-  respond: (req: http.IncomingMessage, res: http.ServerResponse) => void,
-): Promise<string> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on("end", () => respond(req, res));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  open.push({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+/** A throwaway server answering every request with `respond`; resolves to its `/v1` base URL. */
+async function rawV1Server(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+  return `${await rawServer(respond)}/v1`;
 }
 
 /** A target closed when the tests end. */
 function target(options: TargetOptions): OpenAiTarget {
-  const t = new OpenAiTarget(options);
-  open.push(t);
-  return t;
+  return closeAtEnd(new OpenAiTarget(options));
 }
 
 function sse(...events: unknown[]): string {
@@ -358,14 +324,14 @@ describe("OpenAiTarget against the mock server", () => {
 
 describe("OpenAiTarget against hand-written streams", () => {
   it("a stream without [DONE] succeeds when it carried a finish_reason, and is cut otherwise", async () => {
-    const good = await rawServer((_req, res) => {
+    const good = await rawV1Server((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.end(sse(delta("a"), delta("b", "stop")));
     });
     const obs = await send(target({ baseUrl: good, model: "m", tokenizeOutput: false }));
     assert.equal(obs.error, null);
     assert.equal(obs.chunks.length, 2);
-    const bad = await rawServer((_req, res) => {
+    const bad = await rawV1Server((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.end(sse(delta("a"), delta("b")));
     });
@@ -375,7 +341,7 @@ describe("OpenAiTarget against hand-written streams", () => {
   });
 
   it("malformed JSON is REQUEST_MALFORMED_JSON, keeping earlier chunks", async () => {
-    const url = await rawServer((_req, res) => {
+    const url = await rawV1Server((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.end(sse(delta("a"), "{not json", delta("b"), "[DONE]"));
     });
@@ -386,7 +352,7 @@ describe("OpenAiTarget against hand-written streams", () => {
   });
 
   it("an error object in the stream is REQUEST_SERVER_ERROR_EVENT", async () => {
-    const url = await rawServer((_req, res) => {
+    const url = await rawV1Server((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.end(sse(delta("a"), { error: { message: "out of memory", code: 500 } }));
     });
@@ -397,7 +363,7 @@ describe("OpenAiTarget against hand-written streams", () => {
   });
 
   it("logprobs give exact tokens per chunk; tool calls and empty deltas are classified", async () => {
-    const url = await rawServer((_req, res) => {
+    const url = await rawV1Server((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
       res.end(
         sse(
@@ -434,7 +400,7 @@ describe("OpenAiTarget against hand-written streams", () => {
   });
 
   it("a server that ignores stream:true gives one buffered chunk", async () => {
-    const url = await rawServer((_req, res) => {
+    const url = await rawV1Server((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
         JSON.stringify({
@@ -452,7 +418,7 @@ describe("OpenAiTarget against hand-written streams", () => {
 
   it("countTokens probes once: a server without /tokenize gives null without asking again", async () => {
     let tokenizeCalls = 0;
-    const url = await rawServer((req, res) => {
+    const url = await rawV1Server((req, res) => {
       if (req.url === "/tokenize") tokenizeCalls++;
       res.writeHead(404).end("not found");
     });
@@ -463,7 +429,7 @@ describe("OpenAiTarget against hand-written streams", () => {
   });
 
   it("countTokens reads vLLM's {count} answer", async () => {
-    const url = await rawServer((req, res) => {
+    const url = await rawV1Server((req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(req.url === "/tokenize" ? { count: 42, tokens: [1], max_model_len: 4096 } : {}));
     });

@@ -1,7 +1,7 @@
-import Table from "cli-table3";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { ModelInspection } from "../../gguf/inspectModel.js";
 import { inspectModel } from "../../gguf/inspectModel.js";
+import { createTable } from "../../output/createTable.js";
 import { checkNumberFlag } from "../parseNumberFlag.js";
 
 const builder = (yargs: Argv) =>
@@ -47,7 +47,7 @@ function int(n: number | null): string {
 export function renderInspection(m: ModelInspection, showTensors: boolean): string {
   const out: string[] = [];
   const hp = m.hyperparameters;
-  const summary = new Table();
+  const summary = createTable();
   summary.push(
     { file: `${m.path} (${formatBytes(m.file_bytes)}, GGUF v${m.gguf_version})` },
     { architecture: m.architecture ?? "-" },
@@ -84,7 +84,7 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
   });
   out.push(summary.toString());
 
-  const mix = new Table({ head: ["type", "tensors", "parameters", "bytes", "share"] });
+  const mix = createTable({ head: ["type", "tensors", "parameters", "bytes", "share"] });
   for (const q of m.quantization_mix) {
     mix.push([
       q.type,
@@ -101,7 +101,7 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
     const same =
       first !== undefined &&
       m.layers.every((l) => l.bytes === first.bytes && l.parameters === first.parameters);
-    const layers = new Table({ head: ["layer", "tensors", "parameters", "bytes"] });
+    const layers = createTable({ head: ["layer", "tensors", "parameters", "bytes"] });
     const rows =
       same && first !== undefined
         ? [{ ...first, label: `0..${m.layers.length - 1} (each)` }]
@@ -111,7 +111,7 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
   }
 
   if (showTensors) {
-    const t = new Table({ head: ["tensor", "shape", "type", "elements", "bytes", "bits/w"] });
+    const t = createTable({ head: ["tensor", "shape", "type", "elements", "bytes", "bits/w"] });
     for (const x of m.tensors) {
       t.push([
         x.name,

@@ -1,6 +1,6 @@
-import Table from "cli-table3";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { inspectModel } from "../../gguf/inspectModel.js";
+import { createTable } from "../../output/createTable.js";
 import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
 import { modelRoofline } from "../../roofline/modelRoofline.js";
 import { checkNumberFlag } from "../parseNumberFlag.js";
@@ -66,7 +66,7 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
       process.stdout.write(`${JSON.stringify({ model: argv.file, bandwidth, roofline }, null, 2)}\n`);
       return;
     }
-    const t = new Table();
+    const t = createTable();
     const how =
       bandwidth.source === "flag"
         ? "given"

@@ -1,6 +1,6 @@
-import Table from "cli-table3";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
+import { createTable } from "../../output/createTable.js";
 import type { ModelShape } from "../../synth/ModelShape.js";
 import { SYNTH_ARCHITECTURES } from "../../synth/ModelShape.js";
 import { countParameters } from "../../synth/planTensors.js";
@@ -77,7 +77,7 @@ function printList(json: boolean): void {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return;
   }
-  const table = new Table({ head: ["preset", "arch", "real model", "parameters", "F16", "Q8_0", "Q4_0"] });
+  const table = createTable({ head: ["preset", "arch", "real model", "parameters", "F16", "Q8_0", "Q4_0"] });
   for (const r of rows) {
     table.push([
       r.name,

@@ -3,8 +3,7 @@ import { displayUrl } from "../../http/httpRequestError.js";
 import { NdjsonParser } from "../../http/NdjsonParser.js";
 import { StreamObserver } from "../../http/StreamObserver.js";
 import { bodyComplete } from "../../http/streamHttp.js";
-import type { RequestObservation, ServerReportedTimings, ServerUsage } from "../../metrics/RequestObservation.js";
-import { DEFAULT_TIMEOUT_MS } from "../openai/TargetOptions.js";
+import type { RequestObservation } from "../../metrics/RequestObservation.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 
 /** Options of the {@link OllamaTarget}. */
@@ -53,6 +52,7 @@ export class OllamaTarget implements Target {
       accept: "application/x-ndjson",
       apiKey: options.apiKey,
       headers: options.headers,
+      timeoutMs: options.timeoutMs,
     });
     const root = this.http.base.pathname.replace(/\/+$/, "").replace(/\/(v1|api)$/, "");
     this.endpoint = this.http.url(`${root}/api/${options.api ?? "chat"}`);
@@ -72,18 +72,11 @@ export class OllamaTarget implements Target {
 
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
     const stream = new StreamObserver(this.where, this.http.secrets);
-    let usage: ServerUsage | null = null;
-    let timings: ServerReportedTimings | null = null;
 
     const parser = new NdjsonParser((line) => {
       if (!stream.open) return;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        stream.malformedJson(line);
-        return;
-      }
+      const value = stream.parseJson(line);
+      if (value === undefined) return;
       if (!isObject(value)) {
         stream.empty();
         return;
@@ -97,8 +90,12 @@ export class OllamaTarget implements Target {
         stream.end();
         const promptTokens = num(value.prompt_eval_count);
         const outputTokens = num(value.eval_count);
-        usage = { prompt_tokens: promptTokens, completion_tokens: outputTokens, cached_prompt_tokens: null };
-        timings = {
+        stream.usage = {
+          prompt_tokens: promptTokens,
+          completion_tokens: outputTokens,
+          cached_prompt_tokens: null,
+        };
+        stream.serverTimings = {
           source: "ollama",
           prompt_tokens: promptTokens,
           prompt_ms: nsToMs(value.prompt_eval_duration),
@@ -114,7 +111,6 @@ export class OllamaTarget implements Target {
     const result = await this.http.stream({
       url: this.endpoint,
       body: JSON.stringify(this.buildBody(request)),
-      timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       signal: options.signal,
       onBody: (chunk, atMs, index) => stream.feed(parser, chunk, atMs, index),
     });
@@ -123,8 +119,6 @@ export class OllamaTarget implements Target {
     return stream.observation(result, {
       planned_at_ms: options.planned_at_ms,
       prompt_tokens_client: request.prompt_tokens,
-      usage,
-      server_timings: timings,
       comments: 0,
       output_tokens_tokenizer: null,
     });

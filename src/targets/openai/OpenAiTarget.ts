@@ -4,10 +4,10 @@ import { parseHttpUrl } from "../../http/parseHttpUrl.js";
 import { SseParser } from "../../http/SseParser.js";
 import { StreamObserver } from "../../http/StreamObserver.js";
 import { bodyComplete } from "../../http/streamHttp.js";
-import type { RequestObservation, ServerReportedTimings, ServerUsage } from "../../metrics/RequestObservation.js";
+import type { RequestObservation } from "../../metrics/RequestObservation.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 import { readOpenAiChunk } from "./readOpenAiChunk.js";
-import { DEFAULT_TIMEOUT_MS, type TargetOptions } from "./TargetOptions.js";
+import type { TargetOptions } from "./TargetOptions.js";
 
 /**
  * An OpenAI-compatible server (llama.cpp's llama-server, vLLM, SGLang, LM Studio, ...) driven
@@ -37,6 +37,7 @@ export class OpenAiTarget implements Target {
       accept: "text/event-stream",
       apiKey: options.apiKey,
       headers: options.headers,
+      timeoutMs: options.timeoutMs,
     });
     const basePath = this.http.base.pathname.replace(/\/+$/, "");
     this.endpoint = this.http.url(`${basePath}/${api === "chat" ? "chat/completions" : "completions"}`);
@@ -65,8 +66,6 @@ export class OpenAiTarget implements Target {
 
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
     const stream = new StreamObserver(this.where, this.http.secrets);
-    let usage: ServerUsage | null = null;
-    let timings: ServerReportedTimings | null = null;
     let finished = false;
     let text = "";
     let jsonBody: Buffer[] | null = null;
@@ -78,20 +77,15 @@ export class OpenAiTarget implements Target {
         parser.stop();
         return;
       }
-      let value: unknown;
-      try {
-        value = JSON.parse(data);
-      } catch {
-        stream.malformedJson(data);
-        return;
-      }
+      const value = stream.parseJson(data);
+      if (value === undefined) return;
       const info = readOpenAiChunk(value);
       if (info.error !== null) {
         stream.serverError(info.error);
         return;
       }
-      if (info.usage !== null) usage = info.usage;
-      if (info.timings !== null) timings = info.timings;
+      if (info.usage !== null) stream.usage = info.usage;
+      if (info.timings !== null) stream.serverTimings = info.timings;
       if (info.finished) finished = true;
       stream.generated(info.text.length, info.tokens);
       text += info.text;
@@ -101,7 +95,6 @@ export class OpenAiTarget implements Target {
     const result = await this.http.stream({
       url: this.endpoint,
       body: JSON.stringify(this.buildBody(request)),
-      timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       signal: options.signal,
       onResponse: (_status, contentType) => {
         // A server that ignored `stream: true` answers with one JSON document: one buffered chunk.
@@ -117,23 +110,22 @@ export class OpenAiTarget implements Target {
     }
     stream.settle(result, "[DONE] or a finish_reason", finished);
 
-    if (usage !== null && timings !== null) {
-      const u: ServerUsage = usage;
-      const t: ServerReportedTimings = timings;
-      if (u.cached_prompt_tokens === null && t.cached_tokens !== null) {
-        usage = { ...u, cached_prompt_tokens: t.cached_tokens };
-      }
+    const { usage, serverTimings } = stream;
+    if (
+      usage?.cached_prompt_tokens === null &&
+      serverTimings !== null &&
+      serverTimings.cached_tokens !== null
+    ) {
+      // llama.cpp reports the reused prompt tokens only in its timings.
+      stream.usage = { ...usage, cached_prompt_tokens: serverTimings.cached_tokens };
     }
     let outputTokensTokenizer: number | null = null;
-    const reported = usage as ServerUsage | null;
-    if ((reported === null || reported.completion_tokens === null) && stream.chunks.length > 0) {
+    if ((usage === null || usage.completion_tokens === null) && stream.chunks.length > 0) {
       if (this.options.tokenizeOutput ?? true) outputTokensTokenizer = await this.countTokensQuietly(text);
     }
     return stream.observation(result, {
       planned_at_ms: options.planned_at_ms,
       prompt_tokens_client: request.prompt_tokens,
-      usage,
-      server_timings: timings,
       comments: parser.comments,
       output_tokens_tokenizer: outputTokensTokenizer,
     });
@@ -191,7 +183,6 @@ export class OpenAiTarget implements Target {
       url: this.tokenizeUrl,
       accept: "application/json",
       body,
-      timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       onBody: (chunk) => {
         parts.push(chunk);
         return true;

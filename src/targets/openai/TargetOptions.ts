@@ -39,6 +39,3 @@ export interface TargetOptions {
    */
   tokenizeUrl?: string;
 }
-
-/** Default of {@link TargetOptions.timeoutMs}. */
-export const DEFAULT_TIMEOUT_MS = 600_000;

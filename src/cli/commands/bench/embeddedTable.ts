@@ -1,4 +1,4 @@
-import Table from "cli-table3";
+import { createTable } from "../../../output/createTable.js";
 import type { RunResult } from "../../../results/RunResult.js";
 
 const fmt = (x: unknown, digits = 2): string =>
@@ -12,7 +12,7 @@ export function renderEmbeddedTable(result: RunResult): string {
   const rows = result.tests.filter((r) => r.test !== "load");
   const loads = result.tests.filter((r) => r.test === "load");
   if (rows.length === 0 && loads.length === 0) return "";
-  const table = new Table({
+  const table = createTable({
     head: [
       "model",
       "size",
@@ -29,7 +29,6 @@ export function renderEmbeddedTable(result: RunResult): string {
       "engine t/s",
       "eff %",
     ],
-    style: { head: [], border: [] },
   });
   for (const r of rows) {
     const failed = r.status !== "ok";

@@ -90,11 +90,10 @@ export async function runWithConsumers(
     if (args.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     } else {
-      const color = process.stdout.isTTY === true;
       const extra = renderExtra?.(result);
       if (extra) process.stdout.write(`${extra}\n`);
       if (result.requests.length > 0 || result.tests.length === 0) {
-        process.stdout.write(`${renderRunSummary(result, { color })}\n`);
+        process.stdout.write(`${renderRunSummary(result)}\n`);
       }
     }
     if (store !== null) process.stderr.write(`run ${result.run_id} saved to ${store.path}\n`);

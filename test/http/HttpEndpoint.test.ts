@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { HttpEndpoint } from "../../src/http/HttpEndpoint.js";
+import { OllamaTarget } from "../../src/targets/ollama/OllamaTarget.js";
+import { OpenAiTarget } from "../../src/targets/openai/OpenAiTarget.js";
+
+/** Headers of every request the server received, by path. */
+const received = new Map<string, http.IncomingHttpHeaders>();
+let root = "";
+const server = http.createServer((req, res) => {
+  received.set(req.url ?? "", req.headers);
+  req.resume();
+  req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+});
+before(async () => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  root = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+const userHeaders: [string, string][] = [
+  ["X-Trace", "a"],
+  ["x-trace", "b"],
+  ["Accept", "application/x-custom"],
+  ["X-Api-Key", "hdr-secret-1"],
+  ["Authorization", "Basic replaced-by-key"],
+];
+
+describe("HttpEndpoint", () => {
+  it("joins a repeated header, lets a default one be replaced, and puts the API key last", async () => {
+    const endpoint = new HttpEndpoint({
+      baseUrl: `${root}/v1`,
+      accept: "text/event-stream",
+      apiKey: "sk-key-123",
+      headers: userHeaders,
+    });
+    try {
+      assert.deepEqual(endpoint.headers, {
+        "content-type": "application/json",
+        accept: "application/x-custom",
+        "user-agent": "tokbench",
+        "x-trace": "a, b",
+        "x-api-key": "hdr-secret-1",
+        authorization: "Bearer sk-key-123",
+      });
+      const result = await endpoint.stream({
+        url: endpoint.url("/probe"),
+        body: "{}",
+        accept: "application/json",
+      });
+      assert.equal(result.outcome, "complete");
+      const seen = received.get("/probe");
+      assert.equal(seen?.["x-trace"], "a, b");
+      assert.equal(seen?.accept, "application/json", "the per-exchange accept wins");
+      assert.equal(seen?.authorization, "Bearer sk-key-123");
+      assert.equal(seen?.["content-length"], "2");
+      assert.equal(
+        endpoint.headers.accept,
+        "application/x-custom",
+        "the endpoint's own headers are unchanged",
+      );
+    } finally {
+      endpoint.close();
+    }
+  });
+
+  it("a header named like an Object property is sent as given, not joined with it", () => {
+    const endpoint = new HttpEndpoint({ baseUrl: root, accept: "*/*", headers: [["constructor", "x"]] });
+    endpoint.close();
+    assert.equal(endpoint.headers.constructor, "x");
+  });
+
+  it("lists every secret: key, bearer header, credential header values, URL password", () => {
+    const endpoint = new HttpEndpoint({
+      baseUrl: "http://user:p%40ss-word@127.0.0.1:9/v1",
+      accept: "*/*",
+      apiKey: "sk-key-123",
+      headers: userHeaders,
+    });
+    endpoint.close();
+    assert.deepEqual(
+      [...endpoint.secrets].sort(),
+      ["Basic replaced-by-key", "Bearer sk-key-123", "hdr-secret-1", "p@ss-word", "sk-key-123"].sort(),
+    );
+    assert.equal(endpoint.url("/x/models").href, "http://user:p%40ss-word@127.0.0.1:9/x/models");
+  });
+
+  it("an empty or null API key sends no authorization header", () => {
+    for (const apiKey of ["", null, undefined]) {
+      const endpoint = new HttpEndpoint({ baseUrl: root, accept: "*/*", apiKey });
+      endpoint.close();
+      assert.equal(endpoint.headers.authorization, undefined);
+      assert.deepEqual(endpoint.secrets, []);
+    }
+  });
+
+  it("rejects a base URL that is not http(s) with URL_INVALID, naming it as asked", () => {
+    const cases: [string, string | undefined, RegExp][] = [
+      ["not a url", undefined, /^the target URL is not a valid URL$/],
+      ["ftp://127.0.0.1/v1", undefined, /^the target URL must start with http:\/\/ or https:\/\/, got ftp:$/],
+      ["localhost:11434", "the Ollama URL", /^the Ollama URL must start with http:\/\/ or https:\/\//],
+    ];
+    for (const [baseUrl, urlName, message] of cases) {
+      assert.throws(
+        () => new HttpEndpoint({ baseUrl, urlName, accept: "*/*" }),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, "URL_INVALID");
+          assert.match(error.message, message);
+          return true;
+        },
+      );
+    }
+  });
+
+  it("both HTTP targets send repeated --header values joined", async () => {
+    const targets = [
+      new OpenAiTarget({ baseUrl: `${root}/v1`, model: "m", headers: userHeaders }),
+      new OllamaTarget({ baseUrl: root, model: "m", headers: userHeaders }),
+    ];
+    for (const target of targets) await target.assertReachable();
+    for (const target of targets) await target.close();
+    for (const path of ["/v1/models", "/api/version"]) {
+      const seen = received.get(path);
+      assert.equal(seen?.["x-trace"], "a, b", path);
+      assert.equal(seen?.["x-api-key"], "hdr-secret-1", path);
+      assert.equal(seen?.authorization, "Basic replaced-by-key", path);
+    }
+  });
+});
