@@ -55,6 +55,11 @@ export function withHttpOptions<T>(yargs: Argv<T>) {
       group: "Server:",
       description: "JSON object merged into every request body, e.g. '{\"temperature\":0}'",
     })
+    .option("tokenizer", {
+      type: "string",
+      group: "Server:",
+      description: "GGUF file whose vocabulary counts prompt tokens locally (for servers without /tokenize)",
+    })
     .option("pid", {
       type: "number",
       group: "Server:",

@@ -6,6 +6,8 @@ import { ResourceSampler } from "../../../system/ResourceSampler.js";
 import { OllamaTarget } from "../../../targets/ollama/OllamaTarget.js";
 import { OpenAiTarget } from "../../../targets/openai/OpenAiTarget.js";
 import type { Target } from "../../../targets/Target.js";
+import { GgufTokenizer } from "../../../targets/tokenizers/GgufTokenizer.js";
+import { withLocalTokenizer } from "../../../targets/tokenizers/withLocalTokenizer.js";
 import { checkNumberFlag } from "../../parseNumberFlag.js";
 import { readApiKey } from "../../readApiKey.js";
 import type { CommonArgs } from "./loadOptionsFromArgs.js";
@@ -26,6 +28,7 @@ export interface HttpBenchArgs extends CommonArgs, ConsumerArgs {
   "force-fields": boolean;
   "extra-body"?: string | undefined;
   pid?: number | undefined;
+  tokenizer?: string | undefined;
 }
 
 /** `tokbench bench --url ...`: benchmarks a server. Returns the exit code. */
@@ -56,7 +59,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
     }
   }
   const common = { baseUrl: args.url, model: args.model, apiKey, headers, timeoutMs };
-  const target: Target =
+  const serverTarget: Target =
     args.api === "ollama"
       ? new OllamaTarget(common)
       : new OpenAiTarget({
@@ -66,7 +69,11 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
           forceOutputFields: args["force-fields"],
           extraBody,
         });
-  await target.assertReachable?.();
+  await serverTarget.assertReachable?.();
+  const target =
+    args.tokenizer === undefined
+      ? serverTarget
+      : withLocalTokenizer(serverTarget, await GgufTokenizer.open(args.tokenizer));
 
   const sampler =
     args.pid === undefined
@@ -80,6 +87,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
     model: args.model,
     api: args.api,
     header_names: headers.map(([name]) => name),
+    tokenizer: args.tokenizer ?? null,
     timeout_s: args.timeout,
     include_usage: args["include-usage"],
     force_fields: args["force-fields"],
