@@ -3,7 +3,7 @@ import type { Llama } from "node-llama-cpp";
 import type { BenchRow, LoadRow } from "../engine/BenchRow.js";
 import { ensureDefaultModel } from "../engine/defaultModelPath.js";
 import { EngineBinding } from "../engine/EngineBinding.js";
-import type { BenchTestPlan, EngineKnobs } from "../engine/EngineGrid.js";
+import type { BenchTestPlan, EngineGridPoint, EngineKnobs } from "../engine/EngineGrid.js";
 import { resolveGpuLayers } from "../engine/EngineGrid.js";
 import { engineDecodeCeiling } from "../engine/engineDecodeCeiling.js";
 import { inspectModelFile, loadEngineModel } from "../engine/loadEngineModel.js";
@@ -146,7 +146,9 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
         warmup: options.warmup ?? true,
         trace,
         decode_ceiling:
-          options.decode_ceiling === undefined ? await machineDecodeCeiling(file) : options.decode_ceiling,
+          options.decode_ceiling === undefined
+            ? await machineDecodeCeiling(file.path)
+            : options.decode_ceiling,
         on_progress: options.on_test_progress,
         signal: options.signal,
       });
@@ -156,7 +158,9 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
 
     let result: RunResult;
     if (options.requests !== null && !interrupted && options.signal?.aborted !== true) {
-      result = await runRequests(options, binding, file, knobs, trace, config);
+      const ceiling =
+        options.decode_ceiling === undefined ? await machineDecodeCeiling(file.path) : options.decode_ceiling;
+      result = await runRequests(options, binding, file, knobs, trace, config, ceiling);
     } else {
       const runId = randomUUID();
       const startedAt = new Date().toISOString();
@@ -190,14 +194,19 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
   }
 }
 
-/** The roofline ceiling from the cached bandwidth probe; null when the probe fails. */
-async function machineDecodeCeiling(
-  file: Awaited<ReturnType<typeof inspectModelFile>>,
-): Promise<DecodeCeiling | null> {
+/**
+ * The roofline ceiling from the cached bandwidth probe and the model's bytes per token as `inspect`
+ * counts them; null when the probe or the inspection fails.
+ */
+async function machineDecodeCeiling(path: string): Promise<DecodeCeiling | null> {
   try {
-    const { getMemoryBandwidth } = await import("../roofline/getMemoryBandwidth.js");
+    const [{ getMemoryBandwidth }, { inspectModel }, { lastLevelCacheBytes }] = await Promise.all([
+      import("../roofline/getMemoryBandwidth.js"),
+      import("../gguf/inspectModel.js"),
+      import("../roofline/lastLevelCacheBytes.js"),
+    ]);
     const bandwidth = await getMemoryBandwidth();
-    return engineDecodeCeiling(file, bandwidth.bytes_per_second);
+    return engineDecodeCeiling(await inspectModel(path), bandwidth.bytes_per_second, lastLevelCacheBytes());
   } catch {
     return null;
   }
@@ -220,6 +229,7 @@ async function runRequests(
   knobs: EngineKnobs,
   trace: TraceWriter | null,
   config: Record<string, unknown>,
+  ceiling: DecodeCeiling | null,
 ): Promise<RunResult> {
   const requests = options.requests as NonNullable<EmbeddedBenchOptions["requests"]>;
   const { load, workload } = requests;
@@ -238,6 +248,17 @@ async function runRequests(
       : Math.min(Math.max(file.info.n_ctx_train, 512), 8192));
   const gpuLayers = resolveGpuLayers(knobs.gpu_layers[0] ?? { layers: 0 }, file.info.n_layer + 1);
   const loaded = await loadEngineModel(binding, file, { gpuLayers });
+  const requestPoint: EngineGridPoint = {
+    threads: first(knobs.threads) as number,
+    batch_size: first(knobs.batch_size) as number,
+    ubatch_size: first(knobs.ubatch_size) as number,
+    ctx_size: perSequence,
+    gpu_layers: knobs.gpu_layers[0] ?? { layers: 0 },
+    flash_attn: first(knobs.flash_attn) as boolean | "auto",
+    type_k: knobs.type_k[0] ?? "f16",
+    type_v: knobs.type_v[0] ?? "f16",
+    parallel,
+  };
   let target: EmbeddedTarget | null = null;
   try {
     target = await EmbeddedTarget.create({
@@ -245,13 +266,13 @@ async function runRequests(
       model: loaded.model,
       trace,
       context: {
-        threads: first(knobs.threads) as number,
-        batch_size: first(knobs.batch_size) as number,
-        ubatch_size: first(knobs.ubatch_size) as number,
+        threads: requestPoint.threads,
+        batch_size: requestPoint.batch_size,
+        ubatch_size: requestPoint.ubatch_size,
         ctx_size: perSequence,
-        flash_attn: first(knobs.flash_attn) as boolean | "auto",
-        type_k: knobs.type_k[0] ?? "f16",
-        type_v: knobs.type_v[0] ?? "f16",
+        flash_attn: requestPoint.flash_attn,
+        type_k: requestPoint.type_k,
+        type_v: requestPoint.type_v,
         parallel,
       },
     });
@@ -264,7 +285,9 @@ async function runRequests(
         ...config,
         request_context: { parallel, ctx_size: perSequence, n_gpu_layers: loaded.gpu_layers },
       },
-      decode_ceiling_tps: null,
+      // One stream's ceiling with an empty cache: no request can decode faster than that.
+      decode_ceiling_tps:
+        parallel === 1 && ceiling !== null ? ceiling(file.info, { ...requestPoint, n_depth: 0 }) : null,
       ...(options.onRunStart === undefined ? {} : { onRunStart: options.onRunStart }),
       ...(options.stopResources === undefined ? {} : { stopResources: options.stopResources }),
       ...(options.hooks === undefined ? {} : { hooks: options.hooks }),

@@ -1,50 +1,43 @@
-import { ggmlTypeById, ggmlTypeByName } from "../gguf/GgmlType.js";
+import { ggmlTypeByName } from "../gguf/GgmlType.js";
+import type { ModelInspection } from "../gguf/inspectModel.js";
 import { decodeCeiling } from "../roofline/rooflineMath.js";
 import type { EngineGridPoint } from "./EngineGrid.js";
 import type { EngineModelInfo } from "./EngineModelInfo.js";
-import type { InspectedModelFile } from "./loadEngineModel.js";
 import type { DecodeCeiling } from "./runLlamaBench.js";
 
-/**
- * Weight bytes one decoded token streams: every tensor once, except the token embedding table, of
- * which only one row is read.
- */
-export function weightBytesPerToken(file: InspectedModelFile): number {
-  let bytes = 0;
-  for (const tensor of file.gguf.fullTensorInfo ?? []) {
-    const type = ggmlTypeById(Number(tensor.ggmlType));
-    if (type === undefined) continue;
-    const dims = tensor.dimensions.map(Number);
-    const elements = dims.reduce((n, d) => n * d, 1);
-    const tensorBytes = (elements / type.blockSize) * type.typeSize;
-    const rows = dims.slice(1).reduce((n, d) => n * d, 1);
-    bytes += tensor.name === "token_embd.weight" ? tensorBytes / Math.max(1, rows) : tensorBytes;
-  }
-  return bytes;
-}
+const bytesPerElement = (type: string): number => {
+  const t = ggmlTypeByName(type);
+  return t === undefined ? 2 : t.typeSize / t.blockSize;
+};
 
 /**
- * A {@link DecodeCeiling} from the roofline: bandwidth / (weight bytes + KV bytes × cached tokens),
- * with the cache at the test's mean fill (depth + half the generated tokens).
+ * A {@link DecodeCeiling} from the roofline: bandwidth / (active weight bytes + KV bytes × cached
+ * tokens), with the weights read per token as `inspect` counts them (one embedding row, only the
+ * active MoE experts) and the KV cache in the grid point's K and V types.
+ *
+ * No ceiling (null) when a token's bytes fit in the CPU's last-level cache: the model then runs
+ * from cache, and the memory bound does not limit it.
  */
 export function engineDecodeCeiling(
-  file: InspectedModelFile,
+  inspection: ModelInspection,
   bandwidthBytesPerSecond: number,
+  cacheBytes: number | null,
 ): DecodeCeiling {
-  const weights = weightBytesPerToken(file);
-  return (model: EngineModelInfo, point: EngineGridPoint & { n_depth: number }) => {
-    const headDim = model.n_head > 0 ? model.n_embd / model.n_head : model.n_embd;
-    const perElement = (name: string) => {
-      const t = ggmlTypeByName(name);
-      return t === undefined ? 2 : t.typeSize / t.blockSize;
-    };
-    const kvPerToken =
-      model.n_layer * model.n_head_kv * headDim * (perElement(point.type_k) + perElement(point.type_v));
-    return decodeCeiling({
-      weightBytesPerToken: weights,
+  const hp = inspection.hyperparameters;
+  const layers = hp.block_count ?? 0;
+  const kvHeads = hp.head_count_kv ?? hp.head_count ?? 0;
+  const headDim = hp.embedding_length !== null && hp.head_count ? hp.embedding_length / hp.head_count : 0;
+  const kElements = layers * kvHeads * (hp.key_length ?? headDim);
+  const vElements = layers * kvHeads * (hp.value_length ?? headDim);
+  return (_model: EngineModelInfo, point: EngineGridPoint & { n_depth: number }) => {
+    const kvPerToken = kElements * bytesPerElement(point.type_k) + vElements * bytesPerElement(point.type_v);
+    const ceiling = decodeCeiling({
+      weightBytesPerToken: inspection.bytes_per_token.total_bytes,
       kvBytesPerToken: kvPerToken,
       contextLength: point.n_depth,
       bandwidthBytesPerSecond,
-    }).tokens_per_second;
+    });
+    if (cacheBytes !== null && ceiling.bytes_per_token <= cacheBytes) return null;
+    return ceiling.tokens_per_second;
   };
 }

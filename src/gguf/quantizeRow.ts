@@ -13,54 +13,134 @@ function putHalf(out: Uint8Array, offset: number, value: number): void {
   out[offset + 1] = h >>> 8;
 }
 
+/**
+ * The raw bits of `src`'s first `count` floats. The hot loops work on bits because integer
+ * compares and masks compile without branches, while float `abs`/compare chains mispredict on
+ * random signs (that alone made the encoders several times slower).
+ */
+function bitsOf(src: Float32Array, count: number): Int32Array {
+  return new Int32Array(src.buffer, src.byteOffset, count);
+}
+
+/** Bits of the float of largest magnitude in `bits[start..start+32)` with the sign cleared. */
+function absMaxBits(bits: Int32Array, start: number): number {
+  let amax = 0;
+  for (let j = start; j < start + 32; j++) {
+    const a = (bits[j] as number) & 0x7fffffff;
+    // Branch-free max: both operands are in 0..2^31-1, so the difference cannot overflow.
+    const diff = a - amax;
+    amax += diff & ~(diff >> 31);
+  }
+  return amax;
+}
+
+/** Bits above +infinity's are NaNs: ggml's float compares skip them; the exact slow path does too. */
+const F32_INF_BITS = 0x7f800000;
+
+const scratchF32 = new Float32Array(1);
+const scratchI32 = new Int32Array(scratchF32.buffer);
+
+function floatOfBits(bits: number): number {
+  scratchI32[0] = bits;
+  return scratchF32[0] as number;
+}
+
 const encodeF32: RowEncoder = (src, count, out, outOffset) => {
   const bytes = new Uint8Array(src.buffer, src.byteOffset, count * 4);
   out.set(bytes, outOffset);
 };
 
+/** f32 bits of 2^-14 (smallest normal half) and of 65536 (first value past the normal halves). */
+const HALF_NORMAL_MIN_BITS = 0x38800000;
+const HALF_NORMAL_END_BITS = 0x47800000;
+
 const encodeF16: RowEncoder = (src, count, out, outOffset) => {
-  const bits = new Uint32Array(src.buffer, src.byteOffset, count);
+  const bits = bitsOf(src, count);
   let o = outOffset;
   for (let i = 0; i < count; i++) {
-    const h = f32BitsToHalfBits(bits[i] as number);
+    const x = bits[i] as number;
+    const abs = x & 0x7fffffff;
+    let h: number;
+    if (abs >= HALF_NORMAL_MIN_BITS && abs < HALF_NORMAL_END_BITS) {
+      // Rebias the exponent and round to nearest-even by carry: adding 0xfff plus the kept lsb
+      // carries into bit 13 exactly when the dropped bits exceed half, or equal it on an odd lsb;
+      // a carry out of the top mantissa becomes the next exponent (infinity at the top), as in ggml.
+      h = ((x >>> 16) & 0x8000) | ((abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13);
+    } else {
+      h = f32BitsToHalfBits(x >>> 0);
+    }
     out[o++] = h & 0xff;
     out[o++] = h >>> 8;
   }
 };
 
 const encodeBf16: RowEncoder = (src, count, out, outOffset) => {
-  const bits = new Uint32Array(src.buffer, src.byteOffset, count);
+  const bits = bitsOf(src, count);
   let o = outOffset;
   for (let i = 0; i < count; i++) {
-    const h = f32BitsToBf16Bits(bits[i] as number);
+    const h = f32BitsToBf16Bits((bits[i] as number) >>> 0);
     out[o++] = h & 0xff;
     out[o++] = h >>> 8;
   }
 };
 
+/** ggml's reference Q8_0 block, float compares and all: the path for blocks holding a NaN. */
+function encodeQ8_0BlockRef(src: Float32Array, b: number, out: Uint8Array, o: number): void {
+  let amax = 0;
+  for (let j = b; j < b + 32; j++) {
+    const v = src[j] as number;
+    const a = v < 0 ? -v : v;
+    if (a > amax) amax = a;
+  }
+  const d = amax / 127;
+  const id = d !== 0 ? 1 / d : 0;
+  putHalf(out, o, d);
+  for (let j = b; j < b + 32; j++) {
+    const x = (src[j] as number) * id;
+    out[o + 2 + j - b] = (x < 0 ? x - 0.5 : x + 0.5) | 0;
+  }
+}
+
 const encodeQ8_0: RowEncoder = (src, count, out, outOffset) => {
+  const bits = bitsOf(src, count);
   let o = outOffset;
-  for (let b = 0; b < count; b += 32) {
-    let amax = 0;
-    for (let j = b; j < b + 32; j++) {
-      const v = src[j] as number;
-      const a = v < 0 ? -v : v;
-      if (a > amax) amax = a;
+  for (let b = 0; b < count; b += 32, o += 34) {
+    const amaxBits = absMaxBits(bits, b);
+    if (amaxBits > F32_INF_BITS) {
+      encodeQ8_0BlockRef(src, b, out, o);
+      continue;
     }
-    const d = amax / 127;
+    const d = floatOfBits(amaxBits) / 127;
     const id = d !== 0 ? 1 / d : 0;
     putHalf(out, o, d);
-    o += 2;
+    let p = o + 2;
     for (let j = b; j < b + 32; j++) {
-      const x = (src[j] as number) * id;
-      // roundf: halves away from zero; |x| <= 127 so int32 truncation is exact.
-      out[o++] = (x < 0 ? x - 0.5 : x + 0.5) | 0;
+      // roundf (halves away from zero) without a branch on the sign: round |x|, then negate
+      // through the sign mask of the source (id >= 0, so x has the source's sign). |x| <= 127.
+      const q = (Math.abs((src[j] as number) * id) + 0.5) | 0;
+      const m = (bits[j] as number) >> 31;
+      out[p++] = (q ^ m) - m;
     }
   }
 };
 
-/** Signed value of largest magnitude in a block (ggml scales by it so its sign maps to -8 / -16). */
-function signedMax(src: Float32Array, start: number, n: number): number {
+/**
+ * Signed value of largest magnitude in the block `src[start..start+32)`, the first one on ties
+ * (ggml scales by it so its sign maps to -8 / -16); NaN when the block holds a NaN, which the
+ * callers hand to the reference path.
+ */
+function signedMax32(src: Float32Array, bits: Int32Array, start: number): number {
+  const amax = absMaxBits(bits, start);
+  if (amax > F32_INF_BITS) return Number.NaN;
+  // ggml starts from max = 0, so an all-zero block (even of -0s) has max +0.
+  if (amax === 0) return 0;
+  let j = start;
+  while (((bits[j] as number) & 0x7fffffff) !== amax) j++;
+  return src[j] as number;
+}
+
+/** ggml's reference signed max with float compares (NaNs never win): the slow path for NaN blocks. */
+function signedMaxRef(src: Float32Array, start: number, n: number): number {
   let amax = 0;
   let max = 0;
   for (let j = start; j < start + n; j++) {
@@ -74,10 +154,17 @@ function signedMax(src: Float32Array, start: number, n: number): number {
   return max;
 }
 
+/** The block's signed max: the fast bit path, or the reference one when the block holds a NaN. */
+function signedMax(src: Float32Array, bits: Int32Array, start: number): number {
+  const max = signedMax32(src, bits, start);
+  return max === max ? max : signedMaxRef(src, start, 32);
+}
+
 const encodeQ4_0: RowEncoder = (src, count, out, outOffset) => {
+  const bits = bitsOf(src, count);
   let o = outOffset;
   for (let b = 0; b < count; b += 32) {
-    const d = signedMax(src, b, 32) / -8;
+    const d = signedMax(src, bits, b) / -8;
     const id = d !== 0 ? 1 / d : 0;
     putHalf(out, o, d);
     o += 2;
@@ -129,8 +216,9 @@ function writeU32(out: Uint8Array, o: number, v: number): void {
 
 const encodeQ5_0: RowEncoder = (src, count, out, outOffset) => {
   let o = outOffset;
+  const bits = bitsOf(src, count);
   for (let b = 0; b < count; b += 32) {
-    const d = signedMax(src, b, 32) / -16;
+    const d = signedMax(src, bits, b) / -16;
     const id = d !== 0 ? 1 / d : 0;
     putHalf(out, o, d);
     let qh = 0;

@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { inspectModel } from "../../gguf/inspectModel.js";
 import { createTable } from "../../output/createTable.js";
 import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
+import { lastLevelCacheBytes } from "../../roofline/lastLevelCacheBytes.js";
 import { modelRoofline } from "../../roofline/modelRoofline.js";
 import { checkNumberFlag } from "../parseNumberFlag.js";
 import { formatBytes } from "./InspectCommand.js";
@@ -62,8 +63,17 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
       promptLength: checkNumberFlag("prompt", argv.prompt, { min: 1, integer: true }),
       ...(flops === undefined ? {} : { flopsPerSecond: flops }),
     });
+    const cacheBytes = lastLevelCacheBytes();
+    const cacheResident = cacheBytes !== null && roofline.weight_bytes_per_token <= cacheBytes;
     if (argv.json) {
-      process.stdout.write(`${JSON.stringify({ model: argv.file, bandwidth, roofline }, null, 2)}\n`);
+      const out = {
+        model: argv.file,
+        bandwidth,
+        roofline,
+        last_level_cache_bytes: cacheBytes,
+        cache_resident: cacheResident,
+      };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return;
     }
     const t = createTable();
@@ -88,5 +98,11 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
       },
     );
     process.stdout.write(`${t.toString()}\n`);
+    if (cacheResident) {
+      process.stdout.write(
+        `note: a token's weights (${formatBytes(roofline.weight_bytes_per_token)}) fit in the CPU's last-level cache ` +
+          `(${formatBytes(cacheBytes ?? 0)}): the model runs from cache, so memory bandwidth does not bound it.\n`,
+      );
+    }
   },
 };
