@@ -1,24 +1,38 @@
 /*
  * Synth write speed: writes a Llama-3.2-1B-shaped Q4_0 file to a temp dir, prints MB/s and the
  * process's peak RSS (bounded memory means the peak stays far below the file size), then deletes it.
- * Usage: node dist/bench/synthWrite.js [preset] [type]
+ * The machine's load average is printed too: on a shared machine it explains most of the spread.
+ * Usage: node dist/bench/synthWrite.js [preset] [type] [threads]   (threads: default = synth's own)
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { synthesizeModel } from "../src/synth/synthesizeModel.js";
 import type { SynthType } from "../src/synth/synthTypes.js";
 
 const preset = process.argv[2] ?? "llama-3.2-1b";
 const type = (process.argv[3] ?? "q4_0") as SynthType;
+const threads = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 const dir = await mkdtemp(join(tmpdir(), "tokbench-bench-synth-"));
 try {
+  const loadBefore = load();
   const rssBefore = process.resourceUsage().maxRSS * 1024;
   const start = performance.now();
-  const r = await synthesizeModel({ preset, type, out: join(dir, "model.gguf") });
+  const r = await synthesizeModel({
+    preset,
+    type,
+    out: join(dir, "model.gguf"),
+    ...(threads === undefined ? {} : { threads }),
+  });
   const seconds = (performance.now() - start) / 1000;
   const peak = process.resourceUsage().maxRSS * 1024;
   console.log(`preset ${preset} ${type}: ${r.parameters.toLocaleString("en-US")} parameters`);
+  console.log(`threads         ${threads ?? `default (${availableParallelism()} cores)`}`);
+  console.log(`load average    ${loadBefore} before, ${load()} after (${availableParallelism()} cores)`);
   console.log(`file            ${(r.bytes / 1e6).toFixed(1)} MB`);
   console.log(`time            ${seconds.toFixed(2)} s`);
   console.log(`write speed     ${(r.bytes / 1e6 / seconds).toFixed(1)} MB/s`);

@@ -24,11 +24,12 @@ export interface WriteGgufOptions {
   /** Tensor infos in file order; data is laid out in the same order. */
   readonly tensors: readonly GgufTensorSpec[];
   /**
-   * Produces the encoded bytes of tensor `index`, in order, as chunks. A chunk may be reused by the
-   * producer once the next one is requested: the writer has flushed it by then. Must yield exactly
-   * the tensor's byte size in total.
+   * Produces the encoded bytes of tensor `index`, in order, as chunks (synchronously or not: an
+   * async producer can encode ahead on other threads while the writer writes). A chunk may be
+   * reused by the producer once the next one is requested, or once the next tensor's data is:
+   * the writer has flushed it by then. Must yield exactly the tensor's byte size in total.
    */
-  readonly data: (tensor: GgufTensorSpec, index: number) => Iterable<Uint8Array>;
+  readonly data: (tensor: GgufTensorSpec, index: number) => Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
   /** Data alignment; written as `general.alignment` only when it differs from 32. Defaults to 32. */
   readonly alignment?: number;
 }
@@ -225,7 +226,7 @@ export async function writeGguf(path: string, options: WriteGgufOptions): Promis
     for (const [index, tensor] of options.tensors.entries()) {
       const expected = ggufTensorDataBytes(tensor);
       let written = 0;
-      for (const chunk of options.data(tensor, index)) {
+      for await (const chunk of options.data(tensor, index)) {
         await handle.write(chunk, 0, chunk.length, position);
         position += chunk.length;
         written += chunk.length;

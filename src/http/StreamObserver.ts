@@ -30,12 +30,12 @@ export class StreamObserver {
   readonly chunks: ObservedChunk[] = [];
   /** The first error; null while the stream is fine. */
   error: RequestError | null = null;
-  /** Arrival of the read that carried the stream's explicit end (`[DONE]`, `done: true`); null until then. */
-  doneAt: number | null = null;
   /** The server's token counts, as last reported in the stream; null when none. */
   usage: ServerUsage | null = null;
   /** The server's own timings, as last reported in the stream; null when none. */
   serverTimings: ServerReportedTimings | null = null;
+  /** Arrival of the read that carried the stream's explicit end (`[DONE]`, `done: true`); null until then. */
+  private doneAt: number | null = null;
   private emptyChunks = 0;
   private readAt = 0;
   private readIndex = 0;

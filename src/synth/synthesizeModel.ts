@@ -1,9 +1,10 @@
 import { rename, rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { GgmlTypeInfo } from "../gguf/GgmlType.js";
 import { ggmlTypeByName } from "../gguf/GgmlType.js";
 import type { GgufKv } from "../gguf/GgufValue.js";
-import type { GgufTensorSpec } from "../gguf/GgufWriter.js";
+import type { GgufTensorSpec, WriteGgufOptions } from "../gguf/GgufWriter.js";
 import { writeGguf } from "../gguf/GgufWriter.js";
 import { buildSpmVocab, SPM_RESERVED_TOKENS } from "./buildSpmVocab.js";
 import type { ModelShape } from "./ModelShape.js";
@@ -12,7 +13,14 @@ import type { PlannedTensor } from "./planTensors.js";
 import { planTensors, shapeElements } from "./planTensors.js";
 import { findPreset, listPresets } from "./presets.js";
 import { SYNTH_FILE_TYPE, SYNTH_TYPES, type SynthType } from "./synthTypes.js";
-import { tensorChunks } from "./tensorChunks.js";
+import { SynthWorkerPool } from "./SynthWorkerPool.js";
+import { type SynthChunkJob, tensorChunkCount, tensorChunkJobs, tensorChunks } from "./tensorChunks.js";
+
+/**
+ * Below this many parameters the default is one thread: starting workers costs more than encoding
+ * (the `tiny` preset writes in a fraction of a second).
+ */
+const PARALLEL_MIN_PARAMETERS = 32 * 2 ** 20;
 
 /** What {@link synthesizeModel} writes. */
 export interface SynthesizeModelOptions {
@@ -28,6 +36,11 @@ export interface SynthesizeModelOptions {
   readonly shape?: Partial<ModelShape>;
   /** `general.name` written into the file. Defaults to "tokbench synthetic <preset>". */
   readonly name?: string;
+  /**
+   * Worker threads encoding the weights; 1 encodes on the calling thread. The bytes are the same
+   * for any value. Defaults to `os.availableParallelism()`, or 1 for models under 32 Mi parameters.
+   */
+  readonly threads?: number;
 }
 
 /** What was written. */
@@ -185,6 +198,9 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new TokbenchError("INVALID_ARGUMENT", `seed must be an integer in 0..4294967295, got ${seed}`);
   }
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+    throw new TokbenchError("INVALID_ARGUMENT", `threads must be an integer >= 1, got ${options.threads}`);
+  }
   const shape = resolveShape(presetName, options.shape);
   const planned = planTensors(shape);
   const specs: GgufTensorSpec[] = planned.map((t) => ({
@@ -193,14 +209,26 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
     type: storageType(t, type),
   }));
   const metadata = synthMetadata(shape, type, seed, options.name ?? `tokbench synthetic ${presetName}`);
+  const parameters = planned.reduce((sum, t) => sum + shapeElements(t.shape), 0);
+  const threads = options.threads ?? (parameters < PARALLEL_MIN_PARAMETERS ? 1 : availableParallelism());
+  const pool = threads > 1 ? new SynthWorkerPool(threads) : undefined;
   const tmp = `${options.out}.tmp-${process.pid}`;
   let bytes: number;
   try {
-    bytes = await writeGguf(tmp, {
-      metadata,
-      tensors: specs,
-      data: (spec, index) => tensorChunks(planned[index] as PlannedTensor, spec.type, seed),
-    });
+    let data: WriteGgufOptions["data"];
+    if (pool === undefined) {
+      data = (spec, index) => tensorChunks(planned[index] as PlannedTensor, spec.type, seed);
+    } else {
+      function* jobs(): Generator<SynthChunkJob> {
+        for (const [index, tensor] of planned.entries()) {
+          yield* tensorChunkJobs(tensor, (specs[index] as GgufTensorSpec).type, seed);
+        }
+      }
+      // Two chunks per worker: one running, one queued, so no worker waits on the writer.
+      const encoded = pool.encodeInOrder(jobs(), 2 * pool.size);
+      data = (_spec, index) => takeChunks(encoded, tensorChunkCount(planned[index] as PlannedTensor));
+    }
+    bytes = await writeGguf(tmp, { metadata, tensors: specs, data });
     await rename(tmp, options.out);
   } catch (error) {
     await rm(tmp, { force: true });
@@ -209,12 +237,23 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
       cause: error,
       context: { path: options.out },
     });
+  } finally {
+    await pool?.close();
   }
   return {
     path: options.out,
     bytes,
-    parameters: planned.reduce((sum, t) => sum + shapeElements(t.shape), 0),
+    parameters,
     tensorCount: planned.length,
     shape,
   };
+}
+
+/** The next `count` chunks of the shared in-order stream: one tensor's share of it. */
+async function* takeChunks(stream: AsyncIterator<Uint8Array>, count: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < count; i++) {
+    const next = await stream.next();
+    if (next.done === true) throw new TokbenchError("INTERNAL", "synth chunk stream ended early");
+    yield next.value;
+  }
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -147,7 +148,25 @@ describe("tokbench bench --url (CLI)", () => {
         db,
         "--no-progress",
       ],
-      { onStart: (child) => setTimeout(() => child.kill("SIGINT"), 1500) },
+      {
+        // Interrupt once the run has stored requests: the CLI's start-up time varies with load.
+        onStart: (child) => {
+          const poll = setInterval(() => {
+            if (!existsSync(db)) return;
+            const probe = RunStore.open(db);
+            try {
+              const [entry] = probe.listRuns();
+              if (entry !== undefined && entry.requests >= 5) {
+                clearInterval(poll);
+                child.kill("SIGINT");
+              }
+            } finally {
+              probe.close();
+            }
+          }, 50);
+          child.on("exit", () => clearInterval(poll));
+        },
+      },
     );
     assert.equal(run.code, 130, run.stderr);
     const store = RunStore.open(db);

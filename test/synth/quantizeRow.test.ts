@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { f32BitsToBf16Bits, floatToHalfBits, halfBitsToFloat } from "../../src/gguf/halfFloat.js";
 import { rowEncoderFor } from "../../src/gguf/quantizeRow.js";
+import { referenceEncoderFor } from "./referenceEncoders.js";
 
 function block(seed: number): Float32Array {
   const x = new Float32Array(32);
@@ -73,6 +74,80 @@ describe("row encoders", () => {
     const m = halfBitsToFloat((q41[2] as number) | ((q41[3] as number) << 8));
     for (let j = 0; j < 16; j++) {
       assert.ok(Math.abs(((q41[4 + j] as number) & 0xf) * d + m - (x[j] as number)) <= d * 0.52 + 1e-4);
+    }
+  });
+});
+
+describe("fast encoders", () => {
+  const TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"];
+  const blockBytes: Record<string, number> = { Q8_0: 34, Q4_0: 18, Q4_1: 20, Q5_0: 22, Q5_1: 24 };
+
+  /** Inputs that stress every branch the fast paths removed: signs, ties, zeros, NaN, half edges. */
+  function inputs(): [string, Float32Array][] {
+    const n = 4096;
+    let s = 0x2545f491;
+    const next = (): number => {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      return s >>> 0;
+    };
+    const make = (f: (bits: Uint32Array, x: Float32Array, i: number) => void): Float32Array => {
+      const x = new Float32Array(n);
+      const bits = new Uint32Array(x.buffer);
+      for (let i = 0; i < n; i++) f(bits, x, i);
+      return x;
+    };
+    return [
+      ["synthetic uniform", make((_b, x) => (x[0] = 0) || (x[_i(x)] = 0))],
+      ["any bits (NaN, inf, subnormals)", make((b, _x, i) => (b[i] = next()))],
+      ["ties of magnitude across signs", make((_b, x, i) => (x[i] = ((next() % 9) - 4) * 0.25))],
+      ["zeros and -0", make((_b, x, i) => (x[i] = next() % 2 === 0 ? -0 : next() % 64 === 0 ? 1e-7 : 0))],
+      [
+        "around the f16 normal range ends",
+        make((b, _x, i) => (b[i] = (next() & 0x80000000) | (0x33000000 + (next() % 0x15000000)))),
+      ],
+      ["beyond f16 range", make((_b, x, i) => (x[i] = ((next() | 0) / 2147483648) * 70000))],
+    ].map(([name, x]) => {
+      // The first case's real content: the synthetic stream itself, values of scale 0.02.
+      if (name === "synthetic uniform") {
+        for (let i = 0; i < n; i++) (x as Float32Array)[i] = (next() | 0) * (0.02 / 2147483648);
+      }
+      return [name as string, x as Float32Array];
+    });
+  }
+  function _i(x: Float32Array): number {
+    return x.length - 1;
+  }
+
+  it("produce exactly the bytes of the reference transcription of ggml, for every type and input", () => {
+    for (const [name, x] of inputs()) {
+      for (const type of TYPES) {
+        const size = x.length * 4 + 8;
+        const fast = new Uint8Array(size);
+        const ref = new Uint8Array(size);
+        // An odd output offset: the fast paths must not assume alignment.
+        rowEncoderFor(type)?.(x, x.length, fast, 3);
+        referenceEncoderFor(type)?.(x, x.length, ref, 3);
+        assert.ok(ref.some((v) => v !== 0), `${type} ${name}: reference wrote nothing`);
+        const at = fast.findIndex((v, i) => v !== ref[i]);
+        const block = blockBytes[type];
+        assert.equal(at, -1, `${type} ${name}: first differing byte ${at} (block ${block ? Math.floor((at - 3) / block) : "-"})`);
+      }
+    }
+  });
+
+  it("encode a subarray view (non-zero byteOffset) like a copy of it", () => {
+    const backing = new Float32Array(32 * 5);
+    for (let i = 0; i < backing.length; i++) backing[i] = Math.sin(i) * 0.1;
+    const view = backing.subarray(32, 32 * 4);
+    const copy = new Float32Array(view);
+    for (const type of TYPES) {
+      const a = new Uint8Array(96 * 4);
+      const b = new Uint8Array(96 * 4);
+      rowEncoderFor(type)?.(view, 96, a, 0);
+      rowEncoderFor(type)?.(copy, 96, b, 0);
+      assert.deepEqual(a, b, type);
     }
   });
 });
