@@ -3,7 +3,10 @@
  *
  *   export LLAMA_BENCH="$(scripts/build-llama-bench.sh | tail -n 1)"   # optional reference
  *   node dist/bench/engineVsLlamaBench.js [--model file.gguf] [--pp 64] [--tg 32] [--threads 1,2]
- *        [--repetitions 3] [--rounds 2] [--builds prebuilt,native] [--tg-mode controlled|generator] [--json]
+ *        [--repetitions 3] [--rounds 2] [--builds prebuilt,native,tuned] [--tg-mode controlled|generator] [--json]
+ *
+ * Variants: prebuilt = node-llama-cpp's shipped binary; native = the tuned build (npm run build:engine);
+ * tuned = the tuned build in a process started with ENGINE_PROCESS_ENV (UV_THREADPOOL_SIZE=1).
  *
  * Without --model, a qwen2.5-0.5b-shaped Q4_0 model (494M parameters) is synthesized once into the
  * user cache. Each round runs llama-bench, then each in-process build in its own child process
@@ -17,14 +20,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import envPaths from "env-paths";
+import { ENGINE_PROCESS_ENV } from "../src/engine/native/engineProcessEnv.js";
 import type { LlamaBenchRow } from "../src/engine/native/runLlamaBenchBinary.js";
 import { llamaBenchArgs, runLlamaBenchBinary } from "../src/engine/native/runLlamaBenchBinary.js";
 import type { PpTgBenchmarkResult, TgMode } from "../src/engine/native/runPpTgBenchmark.js";
 
+/** prebuilt / native: the binary alone; tuned: the native build in a process started with ENGINE_PROCESS_ENV. */
+type Variant = "prebuilt" | "native" | "tuned";
 type Build = "prebuilt" | "native";
 
 interface ChildResult {
-  build: Build;
+  build: Variant;
   actualBuild: Build;
   systemInfo: string;
   results: Array<{ threads: number } & PpTgBenchmarkResult>;
@@ -38,7 +44,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1,2" },
     repetitions: { type: "string", default: "3" },
     rounds: { type: "string", default: "2" },
-    builds: { type: "string", default: "prebuilt,native" },
+    builds: { type: "string", default: "prebuilt,native,tuned" },
     "tg-mode": { type: "string", default: "controlled" },
     json: { type: "boolean", default: false },
     child: { type: "string" },
@@ -52,15 +58,16 @@ const repetitions = Number(values.repetitions);
 const tgMode = values["tg-mode"] as TgMode;
 
 if (values.child !== undefined) {
-  await runChild(values.child as Build, values.model as string);
+  await runChild(values.child as Variant, values.model as string);
 } else {
   await main();
 }
 
 /** Runs the in-process measurement for one build and prints one JSON line. */
-async function runChild(build: Build, model: string): Promise<void> {
+async function runChild(variant: Variant, model: string): Promise<void> {
   const { getTunedLlama } = await import("../src/engine/native/getTunedLlama.js");
   const { runPpTgBenchmark } = await import("../src/engine/native/runPpTgBenchmark.js");
+  const build: Build = variant === "prebuilt" ? "prebuilt" : "native";
   const tuned = await getTunedLlama({ build, gpu: false, logLevel: "error" });
   const loaded = await tuned.llama.loadModel({ modelPath: model, gpuLayers: 0 });
   const results: ChildResult["results"] = [];
@@ -70,14 +77,19 @@ async function runChild(build: Build, model: string): Promise<void> {
   }
   await loaded.dispose();
   await tuned.llama.dispose();
-  const out: ChildResult = { build, actualBuild: tuned.build, systemInfo: tuned.systemInfo, results };
+  const out: ChildResult = {
+    build: variant,
+    actualBuild: tuned.build,
+    systemInfo: tuned.systemInfo,
+    results,
+  };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 async function main(): Promise<void> {
   const model = values.model ?? (await defaultModel());
   const llamaBench = process.env.LLAMA_BENCH;
-  const builds = (values.builds ?? "prebuilt").split(",") as Build[];
+  const builds = (values.builds ?? "prebuilt").split(",") as Variant[];
   const rounds = Number(values.rounds);
   const self = fileURLToPath(import.meta.url);
   process.stderr.write(
@@ -106,7 +118,7 @@ async function main(): Promise<void> {
     }
     for (const build of builds) {
       const child = await runChildProcess(self, build, model);
-      if (child.actualBuild !== build) {
+      if (child.actualBuild !== (build === "prebuilt" ? "prebuilt" : "native")) {
         notes.push(`${build}: not available, skipped (run npm run build:engine)`);
         continue;
       }
@@ -186,7 +198,7 @@ function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]
   for (const note of notes) process.stdout.write(`# ${note}\n`);
 }
 
-function runChildProcess(self: string, build: Build, model: string): Promise<ChildResult> {
+function runChildProcess(self: string, build: Variant, model: string): Promise<ChildResult> {
   const args = [
     self,
     "--child",
@@ -205,7 +217,10 @@ function runChildProcess(self: string, build: Build, model: string): Promise<Chi
     tgMode,
   ];
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    // Children never inherit the parent's own UV_THREADPOOL_SIZE: each variant gets exactly its env.
+    const { UV_THREADPOOL_SIZE: _ignored, ...baseEnv } = process.env;
+    const env = build === "tuned" ? { ...baseEnv, ...ENGINE_PROCESS_ENV } : baseEnv;
+    execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
       if (error) {
         reject(
           new Error(`in-process ${build} run failed: ${stderr.trim().split("\n").pop() ?? error.message}`),

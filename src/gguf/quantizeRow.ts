@@ -24,14 +24,19 @@ function bitsOf(src: Float32Array, count: number): Int32Array {
 
 /** Bits of the float of largest magnitude in `bits[start..start+32)` with the sign cleared. */
 function absMaxBits(bits: Int32Array, start: number): number {
-  let amax = 0;
-  for (let j = start; j < start + 32; j++) {
-    const a = (bits[j] as number) & 0x7fffffff;
-    // Branch-free max: both operands are in 0..2^31-1, so the difference cannot overflow.
-    const diff = a - amax;
-    amax += diff & ~(diff >> 31);
+  // Four running maxima: one would serialize the block on the latency of max. Sign-cleared bits
+  // order like the magnitudes they encode, and integer max compiles without a branch.
+  let m0 = 0;
+  let m1 = 0;
+  let m2 = 0;
+  let m3 = 0;
+  for (let j = start; j < start + 32; j += 4) {
+    m0 = Math.max(m0, (bits[j] as number) & 0x7fffffff);
+    m1 = Math.max(m1, (bits[j + 1] as number) & 0x7fffffff);
+    m2 = Math.max(m2, (bits[j + 2] as number) & 0x7fffffff);
+    m3 = Math.max(m3, (bits[j + 3] as number) & 0x7fffffff);
   }
-  return amax;
+  return Math.max(Math.max(m0, m1), Math.max(m2, m3));
 }
 
 /** Bits above +infinity's are NaNs: ggml's float compares skip them; the exact slow path does too. */
@@ -124,21 +129,6 @@ const encodeQ8_0: RowEncoder = (src, count, out, outOffset) => {
   }
 };
 
-/**
- * Signed value of largest magnitude in the block `src[start..start+32)`, the first one on ties
- * (ggml scales by it so its sign maps to -8 / -16); NaN when the block holds a NaN, which the
- * callers hand to the reference path.
- */
-function signedMax32(src: Float32Array, bits: Int32Array, start: number): number {
-  const amax = absMaxBits(bits, start);
-  if (amax > F32_INF_BITS) return Number.NaN;
-  // ggml starts from max = 0, so an all-zero block (even of -0s) has max +0.
-  if (amax === 0) return 0;
-  let j = start;
-  while (((bits[j] as number) & 0x7fffffff) !== amax) j++;
-  return src[j] as number;
-}
-
 /** ggml's reference signed max with float compares (NaNs never win): the slow path for NaN blocks. */
 function signedMaxRef(src: Float32Array, start: number, n: number): number {
   let amax = 0;
@@ -154,10 +144,18 @@ function signedMaxRef(src: Float32Array, start: number, n: number): number {
   return max;
 }
 
-/** The block's signed max: the fast bit path, or the reference one when the block holds a NaN. */
+/**
+ * Signed value of largest magnitude in the block `src[start..start+32)`, the first one on ties
+ * (ggml scales by it so its sign maps to -8 / -16).
+ */
 function signedMax(src: Float32Array, bits: Int32Array, start: number): number {
-  const max = signedMax32(src, bits, start);
-  return max === max ? max : signedMaxRef(src, start, 32);
+  const amax = absMaxBits(bits, start);
+  if (amax > F32_INF_BITS) return signedMaxRef(src, start, 32);
+  // ggml starts from max = 0, so an all-zero block (even of -0s) has max +0.
+  if (amax === 0) return 0;
+  let j = start;
+  while (((bits[j] as number) & 0x7fffffff) !== amax) j++;
+  return src[j] as number;
 }
 
 const encodeQ4_0: RowEncoder = (src, count, out, outOffset) => {

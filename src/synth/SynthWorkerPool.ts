@@ -39,11 +39,23 @@ export class SynthWorkerPool {
   constructor(size: number) {
     const url = new URL("./synthWorker.js", import.meta.url);
     for (let i = 0; i < Math.max(1, size); i++) {
-      const worker = new Worker(url);
+      let worker: Worker;
+      try {
+        worker = new Worker(url);
+      } catch (error) {
+        // No pool to close on the caller's side: end the workers already started here.
+        this.closing = true;
+        for (const started of this.workers) void started.terminate();
+        throw new TokbenchError("INTERNAL", `cannot start synth worker: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
       worker.on("message", (reply: SynthWorkerReply) => this.onReply(worker, reply));
-      worker.on("error", (error) => this.fail(error));
+      worker.on("error", (error) =>
+        this.fail(new TokbenchError("INTERNAL", `synth worker crashed: ${error.message}`, { cause: error })),
+      );
       worker.on("exit", (code) => {
-        if (!this.closing) this.fail(new Error(`synth worker exited with code ${code}`));
+        if (!this.closing) this.fail(new TokbenchError("INTERNAL", `synth worker exited with code ${code}`));
       });
       this.workers.push(worker);
       this.idle.push(worker);

@@ -12,8 +12,8 @@ import { SYNTH_ARCHITECTURES } from "./ModelShape.js";
 import type { PlannedTensor } from "./planTensors.js";
 import { planTensors, shapeElements } from "./planTensors.js";
 import { findPreset, listPresets } from "./presets.js";
-import { SYNTH_FILE_TYPE, SYNTH_TYPES, type SynthType } from "./synthTypes.js";
 import { SynthWorkerPool } from "./SynthWorkerPool.js";
+import { SYNTH_FILE_TYPE, SYNTH_TYPES, type SynthType } from "./synthTypes.js";
 import { type SynthChunkJob, tensorChunkCount, tensorChunkJobs, tensorChunks } from "./tensorChunks.js";
 
 /**
@@ -211,10 +211,11 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
   const metadata = synthMetadata(shape, type, seed, options.name ?? `tokbench synthetic ${presetName}`);
   const parameters = planned.reduce((sum, t) => sum + shapeElements(t.shape), 0);
   const threads = options.threads ?? (parameters < PARALLEL_MIN_PARAMETERS ? 1 : availableParallelism());
-  const pool = threads > 1 ? new SynthWorkerPool(threads) : undefined;
   const tmp = `${options.out}.tmp-${process.pid}`;
+  let pool: SynthWorkerPool | undefined;
   let bytes: number;
   try {
+    if (threads > 1) pool = new SynthWorkerPool(threads);
     let data: WriteGgufOptions["data"];
     if (pool === undefined) {
       data = (spec, index) => tensorChunks(planned[index] as PlannedTensor, spec.type, seed);
@@ -225,7 +226,7 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
         }
       }
       // Two chunks per worker: one running, one queued, so no worker waits on the writer.
-      const encoded = pool.encodeInOrder(jobs(), 2 * pool.size);
+      const encoded = pool.encodeInOrder(jobs(), 2 * threads);
       data = (_spec, index) => takeChunks(encoded, tensorChunkCount(planned[index] as PlannedTensor));
     }
     bytes = await writeGguf(tmp, { metadata, tensors: specs, data });

@@ -133,6 +133,54 @@ function encoderOf(typeName: string): RowEncoder {
   return encode;
 }
 
+/** Interleaved sub-streams per full slice, and the jump between their starts. */
+const LANES = 4;
+const LANE_ELEMENTS = SLICE_ELEMENTS / LANES;
+let laneJump: BitMatrix | undefined;
+
+/**
+ * Writes the next `n` values of the stream at `state` into `values` and returns the state after
+ * them. One xorshift step is a chain of six dependent operations, so a single stream runs at the
+ * latency of that chain; a full slice instead runs four quarters of it, started at jumped states,
+ * side by side: the same values, several times the throughput.
+ */
+function fillUniform(values: Float32Array, n: number, state: number, factor: number): number {
+  if (n !== SLICE_ELEMENTS) {
+    let s = state;
+    for (let i = 0; i < n; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      values[i] = s * factor;
+    }
+    return s;
+  }
+  laneJump ??= xorshift32JumpMatrix(LANE_ELEMENTS);
+  let a = state;
+  let b = applyMatrix(laneJump, a);
+  let c = applyMatrix(laneJump, b);
+  let d = applyMatrix(laneJump, c);
+  for (let i = 0; i < LANE_ELEMENTS; i++) {
+    a ^= a << 13;
+    b ^= b << 13;
+    c ^= c << 13;
+    d ^= d << 13;
+    a ^= a >>> 17;
+    b ^= b >>> 17;
+    c ^= c >>> 17;
+    d ^= d >>> 17;
+    a ^= a << 5;
+    b ^= b << 5;
+    c ^= c << 5;
+    d ^= d << 5;
+    values[i] = a * factor;
+    values[i + LANE_ELEMENTS] = b * factor;
+    values[i + 2 * LANE_ELEMENTS] = c * factor;
+    values[i + 3 * LANE_ELEMENTS] = d * factor;
+  }
+  return d;
+}
+
 /**
  * Encodes the values of `job` into `out` (at least `job.bytes` long), slice by slice so the float
  * values never leave the cache. Pure function of the job: any thread produces the same bytes.
@@ -147,14 +195,7 @@ export function encodeChunk(job: SynthChunkJob, out: Uint8Array, scratch: ChunkS
   let s = job.state | 0;
   for (let done = 0; done < job.elements; done += SLICE_ELEMENTS) {
     const n = Math.min(SLICE_ELEMENTS, job.elements - done);
-    if (init.kind === "uniform") {
-      for (let i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >>> 17;
-        s ^= s << 5;
-        values[i] = s * factor;
-      }
-    }
+    if (init.kind === "uniform") s = fillUniform(values, n, s, factor);
     encode(values, n, out, done * bytesPerValue);
   }
 }

@@ -92,32 +92,20 @@ describe("fast encoders", () => {
       s ^= s << 5;
       return s >>> 0;
     };
-    const make = (f: (bits: Uint32Array, x: Float32Array, i: number) => void): Float32Array => {
-      const x = new Float32Array(n);
-      const bits = new Uint32Array(x.buffer);
-      for (let i = 0; i < n; i++) f(bits, x, i);
-      return x;
-    };
+    const values = (f: () => number): Float32Array => Float32Array.from({ length: n }, f);
+    const bits = (f: () => number): Float32Array =>
+      new Float32Array(Uint32Array.from({ length: n }, f).buffer);
     return [
-      ["synthetic uniform", make((_b, x) => (x[0] = 0) || (x[_i(x)] = 0))],
-      ["any bits (NaN, inf, subnormals)", make((b, _x, i) => (b[i] = next()))],
-      ["ties of magnitude across signs", make((_b, x, i) => (x[i] = ((next() % 9) - 4) * 0.25))],
-      ["zeros and -0", make((_b, x, i) => (x[i] = next() % 2 === 0 ? -0 : next() % 64 === 0 ? 1e-7 : 0))],
+      ["synthetic uniform", values(() => (next() | 0) * (0.02 / 2147483648))],
+      ["any bits (NaN, inf, subnormals)", bits(next)],
+      ["ties of magnitude across signs", values(() => ((next() % 9) - 4) * 0.25)],
+      ["zeros and -0", values(() => (next() % 2 === 0 ? -0 : next() % 64 === 0 ? 1e-7 : 0))],
       [
         "around the f16 normal range ends",
-        make((b, _x, i) => (b[i] = (next() & 0x80000000) | (0x33000000 + (next() % 0x15000000)))),
+        bits(() => (next() & 0x80000000) | (0x33000000 + (next() % 0x15000000))),
       ],
-      ["beyond f16 range", make((_b, x, i) => (x[i] = ((next() | 0) / 2147483648) * 70000))],
-    ].map(([name, x]) => {
-      // The first case's real content: the synthetic stream itself, values of scale 0.02.
-      if (name === "synthetic uniform") {
-        for (let i = 0; i < n; i++) (x as Float32Array)[i] = (next() | 0) * (0.02 / 2147483648);
-      }
-      return [name as string, x as Float32Array];
-    });
-  }
-  function _i(x: Float32Array): number {
-    return x.length - 1;
+      ["beyond the f16 range", values(() => ((next() | 0) / 2147483648) * 70000)],
+    ];
   }
 
   it("produce exactly the bytes of the reference transcription of ggml, for every type and input", () => {
@@ -129,10 +117,17 @@ describe("fast encoders", () => {
         // An odd output offset: the fast paths must not assume alignment.
         rowEncoderFor(type)?.(x, x.length, fast, 3);
         referenceEncoderFor(type)?.(x, x.length, ref, 3);
-        assert.ok(ref.some((v) => v !== 0), `${type} ${name}: reference wrote nothing`);
+        assert.ok(
+          ref.some((v) => v !== 0),
+          `${type} ${name}: reference wrote nothing`,
+        );
         const at = fast.findIndex((v, i) => v !== ref[i]);
         const block = blockBytes[type];
-        assert.equal(at, -1, `${type} ${name}: first differing byte ${at} (block ${block ? Math.floor((at - 3) / block) : "-"})`);
+        assert.equal(
+          at,
+          -1,
+          `${type} ${name}: first differing byte ${at} (block ${block ? Math.floor((at - 3) / block) : "-"})`,
+        );
       }
     }
   });

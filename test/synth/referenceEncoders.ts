@@ -6,7 +6,6 @@
 import { f32BitsToBf16Bits, f32BitsToHalfBits, floatToHalfBits } from "../../src/gguf/halfFloat.js";
 import type { RowEncoder } from "../../src/gguf/quantizeRow.js";
 
-
 /** Stores the f16 of `value` little-endian. */
 function putHalf(out: Uint8Array, offset: number, value: number): void {
   const h = floatToHalfBits(value);
