@@ -35,6 +35,10 @@ const builder = (yargs: Argv) => {
     })
     .option("out", { type: "string", describe: "Output .gguf path" })
     .option("seed", { type: "number", default: 1, describe: "Seed of the weights (same seed, same bytes)" })
+    .option("threads", {
+      type: "number",
+      describe: "Worker threads encoding weights (default: all cores; 1 for small models)",
+    })
     .option("list", { type: "boolean", default: false, describe: "List the presets and exit" })
     .option("json", { type: "boolean", default: false, describe: "Print the result (or the list) as JSON" })
     .option("arch", { type: "string", choices: SYNTH_ARCHITECTURES, describe: "Custom shape: architecture" })
@@ -128,6 +132,9 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       seed: checkNumberFlag("seed", argv.seed, { min: 0, integer: true }),
       shape: shape as Partial<ModelShape>,
       ...(argv.name === undefined ? {} : { name: argv.name }),
+      ...(argv.threads === undefined
+        ? {}
+        : { threads: checkNumberFlag("threads", argv.threads, { min: 1, integer: true }) }),
     });
     const seconds = (performance.now() - started) / 1000;
     if (argv.json) {
