@@ -30,9 +30,4 @@ if [[ ! -d "$root/node_modules/node-llama-cpp/llama/llama.cpp/.git" && ! -f "$ro
   NODE_LLAMA_CPP_SKIP_DOWNLOAD=false "$nlc_bin" source download --skipBuild --noUsageExample --gpu false >&2
 fi
 
-node --input-type=module -e '
-  const { buildTunedLlama } = await import(process.argv[1]);
-  const result = await buildTunedLlama({ force: process.env.FORCE === "1" });
-  process.stderr.write(`build-native-engine: ${result.built ? "built" : "already built"}: ${result.systemInfo}\n`);
-  process.stdout.write(JSON.stringify(result.cmakeOptions) + "\n");
-' "$root/dist/src/engine/native/buildTunedLlama.js"
+node "$root/scripts/build-native-engine.mjs"

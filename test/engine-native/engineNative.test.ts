@@ -1,29 +1,58 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import {
+  ENGINE_PROCESS_ENV,
+  isEngineEnvApplied,
+  relaunchWithEngineEnv,
+} from "../../src/engine/native/engineProcessEnv.js";
 import { recommendedThreads } from "../../src/engine/native/recommendedThreads.js";
 import { llamaBenchArgs, parseLlamaBenchJson } from "../../src/engine/native/runLlamaBenchBinary.js";
 import { TUNED_CMAKE_OPTIONS } from "../../src/engine/native/tunedBuildOptions.js";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 
-test("recommendedThreads: native build uses every math core, capped by the logical CPUs", () => {
-  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "native" }), 2);
-  assert.equal(recommendedThreads({ logicalCpus: 16, mathCores: 8, build: "native" }), 8);
-  assert.equal(recommendedThreads({ logicalCpus: 4, mathCores: 8, build: "native" }), 4);
-  assert.equal(recommendedThreads({ logicalCpus: 1, build: "native" }), 1);
+test("recommendedThreads: tuned build with the engine env uses every math core, capped by logical CPUs", () => {
+  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "native", engineEnv: true }), 2);
+  assert.equal(recommendedThreads({ logicalCpus: 16, mathCores: 8, build: "native", engineEnv: true }), 8);
+  assert.equal(recommendedThreads({ logicalCpus: 4, mathCores: 8, build: "native", engineEnv: true }), 4);
 });
 
-test("recommendedThreads: prebuilt decode on <= 2 cores uses 1 thread, prefill and big machines all cores", () => {
-  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "prebuilt" }), 1);
+test("recommendedThreads: decode on <= 2 cores without the tuned setup uses 1 thread", () => {
+  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "prebuilt", engineEnv: true }), 1);
+  assert.equal(recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "native", engineEnv: false }), 1);
   assert.equal(
     recommendedThreads({ logicalCpus: 2, mathCores: 2, build: "prebuilt", workload: "prefill" }),
     2,
   );
-  assert.equal(recommendedThreads({ logicalCpus: 8, mathCores: 4, build: "prebuilt" }), 4);
+  assert.equal(recommendedThreads({ logicalCpus: 8, mathCores: 4, build: "prebuilt", engineEnv: false }), 4);
 });
 
 test("recommendedThreads: nonsense inputs are clamped to at least one thread", () => {
   assert.equal(recommendedThreads({ logicalCpus: 0, mathCores: 0 }), 1);
   assert.ok(recommendedThreads() >= 1);
+});
+
+test("engine env: applied when relaunched or when the user chose UV_THREADPOOL_SIZE", () => {
+  assert.equal(ENGINE_PROCESS_ENV.UV_THREADPOOL_SIZE, "1");
+  assert.equal(isEngineEnvApplied({}), false);
+  assert.equal(isEngineEnvApplied({ UV_THREADPOOL_SIZE: "8" }), true);
+  assert.equal(isEngineEnvApplied({ TOKBENCH_ENGINE_ENV: "1" }), true);
+});
+
+test("relaunchWithEngineEnv runs the script again with the engine env and returns its exit code", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tokbench-relaunch-"));
+  const script = join(dir, "child.mjs");
+  writeFileSync(
+    script,
+    "process.exit(process.env.UV_THREADPOOL_SIZE === '1' && process.argv[2] === 'x' ? 7 : 3);\n",
+  );
+  try {
+    assert.equal(await relaunchWithEngineEnv([process.execPath, script, "x"], []), 7);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("tuned build options turn on OpenMP and native CPU code", () => {

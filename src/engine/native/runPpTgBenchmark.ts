@@ -6,7 +6,8 @@ export type TgMode =
   /** One `controlledEvaluate` per token with greedy sampling of the next token: llama-bench's work
    * (one single-token decode with logits) plus a native greedy sample. */
   | "controlled"
-  /** node-llama-cpp's high-level `sequence.evaluate()` generator with greedy sampling: what a chat sees. */
+  /** node-llama-cpp's `sequence.evaluate()` generator with greedy sampling, each sampled token fed
+   * back: the same decode-with-logits per token, one sampler for the whole run; what a chat sees. */
   | "generator";
 
 /** Options of {@link runPpTgBenchmark}. */
@@ -25,7 +26,11 @@ export interface PpTgBenchmarkOptions {
   warmup?: boolean;
   /** Flash attention; llama-bench's default is "auto". Defaults to "auto". */
   flashAttention?: boolean | "auto";
-  /** See {@link TgMode}. Defaults to "controlled". */
+  /**
+   * See {@link TgMode}. "controlled" is the default because it keeps Node's main thread idle while
+   * llama.cpp computes; with the generator the main thread was seen busy during decodes, which on
+   * 2 cores stalls 2 compute threads (docs/engine-speed.md). Defaults to "controlled".
+   */
   tgMode?: TgMode;
   /** Seed of the pseudo-random prompt tokens. Defaults to 42. */
   seed?: number;
@@ -60,8 +65,8 @@ export interface PpTgBenchmarkResult {
  * `nGen` single-token decodes from an empty context, each producing logits). The rates are
  * `tokens / seconds` per repetition, averaged like llama-bench's `avg_ts`.
  *
- * The loop uses the lowest-overhead public node-llama-cpp calls so the figures show the engine, not
- * tokbench; `tgMode: "generator"` measures the high-level generator instead, to expose its cost.
+ * The loops use the lowest-overhead public node-llama-cpp calls so the figures show the engine, not
+ * tokbench (see {@link TgMode} for the two generation loops).
  */
 export async function runPpTgBenchmark(
   model: LlamaModel,

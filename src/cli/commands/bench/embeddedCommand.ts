@@ -1,5 +1,7 @@
 import cliProgress from "cli-progress";
 import { EMBEDDED_DEFAULTS, runEmbeddedBench } from "../../../benchmark/runEmbeddedBench.js";
+import { isEngineEnvApplied, relaunchWithEngineEnv } from "../../../engine/native/engineProcessEnv.js";
+import { getTunedLlama } from "../../../engine/native/getTunedLlama.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
 import { type EmbeddedArgs, parseEmbeddedArgs } from "./embeddedOptions.js";
@@ -31,6 +33,15 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
       ? null
       : { pp: [...EMBEDDED_DEFAULTS.pp], tg: [...EMBEDDED_DEFAULTS.tg], pg: [], depth: [0] });
   const runRequests = requestsAsked || parsed.plan === null;
+  // The tuned local build of llama.cpp (`npm run build:engine`) when there is one, else the
+  // prebuilt binary. The tuned build needs one libuv pool thread, which only a fresh process can
+  // have: then tokbench runs itself again with that environment (docs/engine-speed.md).
+  const tuned =
+    parsed.gpu === "auto" || parsed.gpu === false ? await getTunedLlama({ gpu: parsed.gpu }) : null;
+  if (tuned?.build === "native" && !isEngineEnvApplied()) {
+    await tuned.llama.dispose();
+    return relaunchWithEngineEnv();
+  }
   const machine = await collectMachineInfo({ engine: "node-llama-cpp" });
   const sampler = new ResourceSampler();
   const showProgress = args.progress && process.stderr.isTTY === true;
@@ -51,6 +62,7 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
           requests: runRequests ? { load, workload } : null,
           trace: parsed.trace,
           gpu: parsed.gpu,
+          ...(tuned === null ? {} : { llama: tuned.llama, default_threads: tuned.defaultThreads }),
           machine,
           onRunStart: consumers.onRunStart,
           hooks: consumers.hooks,
