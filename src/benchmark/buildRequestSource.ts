@@ -53,6 +53,7 @@ export async function buildRequestSource(workload: WorkloadOptions, target: Targ
         prompt: p.text,
         prompt_tokens: p.tokens,
         prompt_tokens_exact: p.exact,
+        unique_from_token: p.unique_from_token,
         max_tokens: workload.max_tokens,
         force_output_length: workload.force_output_length,
       };

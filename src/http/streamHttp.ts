@@ -128,52 +128,66 @@ export function streamHttp(options: HttpStreamOptions): Promise<HttpStreamResult
 
     const headers: Record<string, string> = { ...options.headers };
     if (body !== null) headers["content-length"] = String(Buffer.byteLength(body));
-    result.sent_at_ms = performance.now();
-    const req = transport.request(url, {
-      method: options.method ?? (body === null ? "GET" : "POST"),
-      headers,
-      agent: options.agent,
-    });
-    req.on("socket", (s: Socket) => {
-      socket = s;
-      s.setNoDelay(true);
-      // Before node's own listener, so the stamp is taken before the parser emits the body.
-      s.prependListener("data", onSocketData);
-    });
-    req.on("error", (error: Error) => {
-      if (result.status === null) finish("connection_failed", error.message);
-      else finish("cut", error.message);
-    });
-    req.on("response", (res: http.IncomingMessage) => {
-      const at = readIndex >= 0 ? readAt : performance.now();
-      result.headers_at_ms = at;
-      result.status = res.statusCode ?? 0;
-      const contentType = res.headers["content-type"];
-      result.content_type = contentType === undefined ? null : contentType.toLowerCase();
-      if (result.status >= 400) errorParts = [];
-      options.onResponse?.(result.status, result.content_type, at);
-      res.on("data", (chunk: Buffer) => {
-        if (settled) return;
-        if (errorParts !== null) {
-          if (errorBytes < ERROR_BODY_LIMIT) {
-            const part = chunk.subarray(0, ERROR_BODY_LIMIT - errorBytes);
-            errorParts.push(part);
-            errorBytes += part.length;
-          }
+    let req: http.ClientRequest;
+    const send = (retry: boolean): void => {
+      result.sent_at_ms = performance.now();
+      const attempt = transport.request(url, {
+        method: options.method ?? (body === null ? "GET" : "POST"),
+        headers,
+        agent: options.agent,
+      });
+      req = attempt;
+      attempt.on("socket", (s: Socket) => {
+        socket = s;
+        s.setNoDelay(true);
+        // Before node's own listener, so the stamp is taken before the parser emits the body.
+        s.prependListener("data", onSocketData);
+      });
+      attempt.on("error", (error: Error) => {
+        // A kept-alive socket the server closed while it sat idle fails before any response
+        // (llama.cpp's server closes after each stream). Nothing reached the server: send again,
+        // once, and time the request from the new send.
+        if (!retry && !settled && attempt.reusedSocket && result.status === null && readIndex < 0) {
+          socket?.removeListener("data", onSocketData);
+          socket = null;
+          send(true);
           return;
         }
-        if (
-          onBody !== undefined &&
-          onBody(chunk, readIndex >= 0 ? readAt : performance.now(), readIndex) === false
-        ) {
-          finish("stopped", null);
-          req.destroy();
-        }
+        if (result.status === null) finish("connection_failed", error.message);
+        else finish("cut", error.message);
       });
-      res.on("end", () => finish("complete", null));
-      res.on("error", (error: Error) => finish("cut", error.message));
-      res.on("close", () => finish("cut", "connection closed before the end of the body"));
-    });
+      attempt.on("response", (res: http.IncomingMessage) => {
+        const at = readIndex >= 0 ? readAt : performance.now();
+        result.headers_at_ms = at;
+        result.status = res.statusCode ?? 0;
+        const contentType = res.headers["content-type"];
+        result.content_type = contentType === undefined ? null : contentType.toLowerCase();
+        if (result.status >= 400) errorParts = [];
+        options.onResponse?.(result.status, result.content_type, at);
+        res.on("data", (chunk: Buffer) => {
+          if (settled) return;
+          if (errorParts !== null) {
+            if (errorBytes < ERROR_BODY_LIMIT) {
+              const part = chunk.subarray(0, ERROR_BODY_LIMIT - errorBytes);
+              errorParts.push(part);
+              errorBytes += part.length;
+            }
+            return;
+          }
+          if (
+            onBody !== undefined &&
+            onBody(chunk, readIndex >= 0 ? readAt : performance.now(), readIndex) === false
+          ) {
+            finish("stopped", null);
+            req.destroy();
+          }
+        });
+        res.on("end", () => finish("complete", null));
+        res.on("error", (error: Error) => finish("cut", error.message));
+        res.on("close", () => finish("cut", "connection closed before the end of the body"));
+      });
+      attempt.end(body ?? undefined);
+    };
     if (options.timeoutMs > 0) {
       timer = setTimeout(() => {
         finish("timeout", `no complete response within ${options.timeoutMs} ms`);
@@ -187,6 +201,6 @@ export function streamHttp(options: HttpStreamOptions): Promise<HttpStreamResult
         options.signal.addEventListener("abort", onAbort, { once: true });
       }
     }
-    req.end(body ?? undefined);
+    send(false);
   });
 }

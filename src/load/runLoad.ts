@@ -91,6 +91,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
       run_start_ms: runStart,
       max_tokens: request.max_tokens,
       prompt_tokens_exact: request.prompt_tokens_exact,
+      unique_from_token: request.unique_from_token ?? null,
       decode_ceiling_tps: input.decode_ceiling_tps ?? null,
     });
     summarizer.add(metrics);

@@ -17,6 +17,8 @@ export interface RequestMetricsContext {
    * rate above it is flagged `impossible_decode_rate` and not reported. Null when unknown.
    */
   decode_ceiling_tps: number | null;
+  /** The request's `unique_from_token` (see WorkloadRequest); null when its prompt may be shared. */
+  unique_from_token?: number | null;
 }
 
 /** One inter-token latency observation: `count` tokens each `gap_ms` apart. */
@@ -160,7 +162,7 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
   if (obs.error === null && ctx.max_tokens !== null && outputTokens < ctx.max_tokens)
     flags.push("short_output");
   const cached = obs.usage?.cached_prompt_tokens ?? obs.server_timings?.cached_tokens ?? null;
-  if (cached !== null && cached > 0) flags.push("prefix_cache_hit");
+  if (cached !== null && cached > sharedPromptStart(obs, promptTokens, ctx)) flags.push("prefix_cache_hit");
 
   const record: RequestRecord = {
     index: ctx.index,
@@ -184,4 +186,20 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
     server_timings: serverTimings,
   };
   return { record, itl: buffered ? [] : itl, chunk_gaps_ms: chunkGaps };
+}
+
+/**
+ * Prompt tokens a server may serve from its cache without the workload's uniqueness being
+ * defeated: the chat template's tokens (server's prompt count − the client's count of the content)
+ * plus the content before the unique prefix. Zero when either count is unknown, so then any cached
+ * token counts as a hit.
+ */
+function sharedPromptStart(
+  obs: RequestObservation,
+  promptTokens: number | null,
+  ctx: RequestMetricsContext,
+): number {
+  const uniqueFrom = ctx.unique_from_token ?? null;
+  if (uniqueFrom === null || promptTokens === null || obs.prompt_tokens_client === null) return 0;
+  return Math.max(0, promptTokens - obs.prompt_tokens_client) + uniqueFrom;
 }

@@ -10,6 +10,12 @@ export interface WorkloadRequest {
   prompt_tokens: number | null;
   /** Whether `prompt_tokens` is exact (counted with the server's or model's tokenizer). */
   prompt_tokens_exact: boolean;
+  /**
+   * Position (in prompt tokens, not counting any chat template) from which this prompt shares
+   * nothing with other requests: the start of its unique prefix. A server's cache may legitimately
+   * hold the template and the tokens before it, but no more. Null or absent when unknown. Defaults to null.
+   */
+  unique_from_token?: number | null;
   /** Tokens to generate. */
   max_tokens: number;
   /** Ask the server to generate exactly `max_tokens` (`ignore_eos`, `min_tokens`) where it can. */

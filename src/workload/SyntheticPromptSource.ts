@@ -7,6 +7,8 @@ export interface SyntheticPrompt {
   /** Tokens in `text` as the target's tokenizer counts them (or the estimate when not exact). */
   tokens: number;
   exact: boolean;
+  /** Token position from which the prompt is unique to its request; null when prompts are shared. */
+  unique_from_token: number | null;
 }
 
 /** Options of {@link SyntheticPromptSource.create}. */
@@ -34,7 +36,7 @@ const LEAD = "Text:";
  * target's tokenizer, a vocabulary of words that each add exactly one token; a prompt is then a fixed
  * lead word followed by `n` such words, and its length is known by construction. The request index
  * is written in the first words (base |vocabulary|), so prefixes are unique per request at no cost
- * in length. Two full prompts are tokenized to confirm the arithmetic; when the target has no
+ * in length, and the rest of the body is drawn from a stream seeded by the index too. Two full prompts are tokenized to confirm the arithmetic; when the target has no
  * tokenizer or the check fails, lengths are approximate (one token per word) and say so.
  */
 export class SyntheticPromptSource {
@@ -79,9 +81,16 @@ export class SyntheticPromptSource {
         parts.push(v[n % v.length] as string);
       }
     }
-    const random = seededRandom(seed);
+    // With unique prompts the body differs too, so servers that reuse cached chunks past the first
+    // difference (llama.cpp's prompt cache) find nothing to reuse either.
+    const random = seededRandom(unique ? (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0 : seed);
     for (; k < words; k++) parts.push(v[Math.floor(random() * v.length)] as string);
-    return { text: parts.join(" "), tokens: this.leadTokens + words, exact: this.exact };
+    return {
+      text: parts.join(" "),
+      tokens: this.leadTokens + words,
+      exact: this.exact,
+      unique_from_token: unique ? this.leadTokens : null,
+    };
   }
 }
 

@@ -175,6 +175,25 @@ describe("computeRequestMetrics", () => {
     assert.ok(m.record.flags.includes("approximate_prompt_length"));
   });
 
+  it("does not count the chat template and the shared lead of unique prompts as a cache hit", () => {
+    // 100 content tokens (unique from token 4) + 17 template tokens = 117 prompt tokens.
+    const withCache = (cached: number) =>
+      computeRequestMetrics(
+        observe([1010, 1020], {
+          usage: { prompt_tokens: 117, completion_tokens: 2, cached_prompt_tokens: cached },
+        }),
+        { ...ctx, unique_from_token: 4 },
+      ).record.flags.includes("prefix_cache_hit");
+    assert.equal(withCache(21), false);
+    assert.equal(withCache(22), true);
+    // Without knowing where prompts become unique, any cached token is a hit.
+    const unknown = computeRequestMetrics(
+      observe([1010, 1020], { usage: { prompt_tokens: 117, completion_tokens: 2, cached_prompt_tokens: 1 } }),
+      ctx,
+    );
+    assert.ok(unknown.record.flags.includes("prefix_cache_hit"));
+  });
+
   it("a decode rate above the physical ceiling is flagged impossible and not reported", () => {
     const m = computeRequestMetrics(observe([1010, 1011, 1012]), { ...ctx, decode_ceiling_tps: 100 });
     assert.ok(m.record.flags.includes("impossible_decode_rate"));
