@@ -1,7 +1,9 @@
 /**
  * Benchmark of tokbench's own measurement harness against the mock server (run in a separate
  * process): how far the client's chunk timestamps are from the true send times, how late the
- * dispatcher sends, at 1, 64, 512 and 2,000 concurrent streams; and peak RSS over a long run.
+ * dispatcher sends, at 1, 64, 512 and 2,000 concurrent streams (open-loop arrivals at the rate that
+ * keeps that many in flight, capped there; "peak" is the concurrency reached); and peak RSS over a
+ * long closed-loop run.
  *
  *   node dist/bench/harness.js [--streams 1,64,512,2000] [--rounds 2] [--itl-ms 50] [--rss-requests 100000]
  *
@@ -63,10 +65,9 @@ const fmt = (v: number | null, digits = 3): string => (v === null ? "-" : v.toFi
 async function timingRun(streams: number): Promise<void> {
   const rounds = Number(values.rounds);
   const maxTokens = Number(values["max-tokens"]);
-  const { url, child } = await startMock(
-    { ttftMs: 20, itlMs: Number(values["itl-ms"]), timings: false },
-    true,
-  );
+  const itlMs = Number(values["itl-ms"]);
+  const requestMs = 20 + (maxTokens - 1) * itlMs;
+  const { url, child } = await startMock({ ttftMs: 20, itlMs, timings: false }, true);
   const inner = new OpenAiTarget({ baseUrl: url, model: "mock" });
   const offset = monotonicOffsetMs();
   const arrivals = new Map<string, number[]>();
@@ -98,20 +99,25 @@ async function timingRun(streams: number): Promise<void> {
     target,
     requestAt: source.requestAt,
     prompt_tokens_exact: source.prompt_tokens_exact,
+    // Open loop at the rate that keeps `streams` requests in flight (Little's law: rate = N / request
+    // duration), capped at N: streams start and end spread out as in a real server's traffic, not
+    // in lockstep waves that no client could send at once.
     load: {
       requests: streams * rounds,
       duration_s: null,
       concurrency: streams,
-      rate: null,
+      rate: streams / (requestMs / 1000),
       arrival: "constant",
       warmup: 1,
       max_errors: null,
       seed: 0,
     },
   });
+  const peak = peakConcurrency(outcome.requests);
   const truth = await dump(child);
   await inner.close();
   const error = new StatsAccumulator();
+  const firstError = new StatsAccumulator();
   let matched = 0;
   for (const { prompt, sent_ms } of truth) {
     const measured = arrivals.get(prompt);
@@ -120,7 +126,10 @@ async function timingRun(streams: number): Promise<void> {
     for (let j = 0; j < Math.min(measured.length, sent_ms.length); j++) {
       const m = measured[j];
       const t = sent_ms[j];
-      if (m !== undefined && t !== undefined) error.add(m - t);
+      if (m !== undefined && t !== undefined) {
+        error.add(m - t);
+        if (j === 0) firstError.add(m - t);
+      }
     }
   }
   const e = error.stats();
@@ -136,9 +145,26 @@ async function timingRun(streams: number): Promise<void> {
       fmt(lag.p50).padStart(10),
       fmt(lag.p99).padStart(10),
       fmt(lag.max).padStart(10),
-      `  (${matched} requests matched, ${outcome.summary.requests.failed} failed)`,
+      String(peak).padStart(7),
+      `  (first chunks: err p50 ${fmt(firstError.stats().p50)} p99 ${fmt(firstError.stats().p99)}; ${matched} requests matched, ${outcome.summary.requests.failed} failed)`,
     ].join(""),
   );
+}
+
+/** Most requests in flight at once, from the recorded send and end times. */
+function peakConcurrency(requests: { sent_offset_ms: number; e2e_ms: number }[]): number {
+  const events = requests.flatMap((r) => [
+    [r.sent_offset_ms, 1],
+    [r.sent_offset_ms + r.e2e_ms, -1],
+  ]);
+  events.sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number));
+  let now = 0;
+  let peak = 0;
+  for (const [, d] of events) {
+    now += d as number;
+    peak = Math.max(peak, now);
+  }
+  return peak;
 }
 
 function peakRssBytes(): number {
@@ -197,6 +223,8 @@ async function rssRun(): Promise<void> {
 console.log(
   `harness timing error and dispatch lag vs the mock (ttft 20 ms, itl ${values["itl-ms"]} ms, ${values["max-tokens"]} tokens)`,
 );
-console.log("streams succeeded   chunks  err_p50ms  err_p99ms  err_maxms  lag_p50ms  lag_p99ms  lag_maxms");
+console.log(
+  "streams succeeded   chunks  err_p50ms  err_p99ms  err_maxms  lag_p50ms  lag_p99ms  lag_maxms   peak",
+);
 for (const s of String(values.streams).split(",").map(Number)) await timingRun(s);
 if (Number(values["rss-requests"]) > 0) await rssRun();

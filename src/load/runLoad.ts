@@ -123,18 +123,37 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
     };
     await Promise.all(Array.from({ length: Math.max(1, load.concurrency) }, worker));
   } else {
-    const inFlight = new Set<Promise<unknown>>();
+    // A counter and one waiter, not Promise.race over the requests in flight: racing thousands of
+    // promises on every send costs O(in flight) per request and piles up reactions.
+    let inFlight = 0;
+    let wakeSender: (() => void) | null = null;
+    const wake = (): void => {
+      const w = wakeSender;
+      wakeSender = null;
+      w?.();
+    };
+    stop.signal.addEventListener("abort", wake, { once: true });
+    const running = new Set<Promise<unknown>>();
     const offsets = arrivalOffsets(load.rate, load.arrival, load.seed);
     while (mayContinue()) {
       const plannedAt = runStart + (offsets.next().value as number);
       if (plannedAt >= deadline) break;
       await waitUntil(plannedAt, stop.signal);
-      while (inFlight.size >= load.concurrency && !stop.signal.aborted) await Promise.race(inFlight);
+      while (inFlight >= load.concurrency && !stop.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          wakeSender = resolve;
+        });
+      }
       if (stop.signal.aborted) break;
-      const p: Promise<unknown> = sendOne(nextIndex++, plannedAt).finally(() => inFlight.delete(p));
-      inFlight.add(p);
+      inFlight++;
+      const p: Promise<unknown> = sendOne(nextIndex++, plannedAt).finally(() => {
+        inFlight--;
+        running.delete(p);
+        wake();
+      });
+      running.add(p);
     }
-    await Promise.all(inFlight);
+    await Promise.all(running);
   }
 
   signal?.removeEventListener("abort", onAbort);
