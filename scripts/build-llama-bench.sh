@@ -8,30 +8,17 @@
 #   export LLAMA_BENCH="$(scripts/build-llama-bench.sh | tail -n 1)"
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-nlc="$root/node_modules/node-llama-cpp/llama"
-bundle="$nlc/gitRelease.bundle"
-build_root="${LLAMA_BUILD_DIR:-$root/llama-build}"
-src="$build_root/llama.cpp"
+script_name=build-llama-bench
+# shellcheck source=scripts/llama-source.sh
+source "$(dirname "${BASH_SOURCE[0]}")/llama-source.sh"
 out="$build_root/build-bench"
-jobs="${JOBS:-2}"
-
-if [[ ! -f "$bundle" ]]; then
-  echo "build-llama-bench: $bundle not found (run npm install first)" >&2
-  exit 1
-fi
 tag="$(node -e 'process.stdout.write(require(process.argv[1]).tag)' "$nlc/llama.cpp.info.json")"
-
-mkdir -p "$build_root"
-if [[ ! -d "$src/.git" ]]; then
-  echo "build-llama-bench: cloning the bundled llama.cpp ($tag) into $src" >&2
-  git clone --quiet "$bundle" "$src"
-fi
-
 bin="$out/bin/llama-bench"
 if [[ ! -x "$bin" ]]; then
   echo "build-llama-bench: configuring and building llama-bench with $jobs jobs (several minutes on 2 cores)" >&2
-  cmake -S "$src" -B "$out" -G Ninja \
+  generator=()
+  if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
+  cmake -S "$src" -B "$out" "${generator[@]}" \
     -DCMAKE_BUILD_TYPE=Release \
     -DLLAMA_CURL=OFF -DGGML_NATIVE=ON \
     -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF \

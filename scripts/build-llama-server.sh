@@ -6,23 +6,10 @@
 #   export LLAMA_SERVER="$(scripts/build-llama-server.sh | tail -n 1)"
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-nlc="$root/node_modules/node-llama-cpp/llama"
-bundle="$nlc/gitRelease.bundle"
-build_root="${LLAMA_BUILD_DIR:-$root/llama-build}"
-src="$build_root/llama.cpp"
+script_name=build-llama-server
+# shellcheck source=scripts/llama-source.sh
+source "$(dirname "${BASH_SOURCE[0]}")/llama-source.sh"
 out="$build_root/build-server"
-jobs="${JOBS:-2}"
-
-if [[ ! -f "$bundle" ]]; then
-  echo "build-llama-server: $bundle not found (run npm install first)" >&2
-  exit 1
-fi
-mkdir -p "$build_root"
-if [[ ! -d "$src/.git" ]]; then
-  echo "build-llama-server: cloning the bundled llama.cpp into $src" >&2
-  git clone --quiet "$bundle" "$src"
-fi
 bin="$out/bin/llama-server"
 if [[ ! -x "$bin" ]]; then
   echo "build-llama-server: configuring and building llama-server with $jobs jobs (several minutes on 2 cores)" >&2

@@ -9,6 +9,7 @@ import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
 import type { Target } from "../targets/Target.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { buildRequestSource } from "./buildRequestSource.js";
+import type { RunStartInfo } from "./RunStartInfo.js";
 import type { WorkloadOptions } from "./WorkloadOptions.js";
 
 /** Everything a request-shaped benchmark needs. */
@@ -23,12 +24,7 @@ export interface BenchmarkInput {
   /** Physical decode ceiling of one stream (tok/s), when known. */
   decode_ceiling_tps?: number | null;
   /** Called once the run has an id, before the first request: lets storage create the run row. */
-  onRunStart?(run: {
-    run_id: string;
-    started_at: string;
-    config: Record<string, unknown>;
-    machine: MachineInfo;
-  }): void;
+  onRunStart?(run: RunStartInfo): void;
   /** Returns the process resource usage at the end of the run, when something sampled it. */
   stopResources?(): ResourceUsage | null;
   hooks?: LoadHooks;

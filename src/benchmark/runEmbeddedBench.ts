@@ -19,6 +19,7 @@ import { EmbeddedTarget } from "../targets/embedded/EmbeddedTarget.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import type { TraceLevel } from "../trace/TraceEvent.js";
 import { TraceWriter } from "../trace/TraceWriter.js";
+import type { RunStartInfo } from "./RunStartInfo.js";
 import { runBenchmark } from "./runBenchmark.js";
 import type { WorkloadOptions } from "./WorkloadOptions.js";
 
@@ -63,12 +64,7 @@ export interface EmbeddedBenchOptions {
   machine: MachineInfo;
   /** Extra configuration to record (already free of secrets). */
   config?: Record<string, unknown>;
-  onRunStart?(run: {
-    run_id: string;
-    started_at: string;
-    config: Record<string, unknown>;
-    machine: MachineInfo;
-  }): void;
+  onRunStart?(run: RunStartInfo): void;
   /** Progress of the llama-bench tests. */
   on_test_progress?: (done: number, total: number, label: string) => void;
   hooks?: LoadHooks;

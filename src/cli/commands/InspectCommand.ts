@@ -1,8 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { ModelInspection } from "../../gguf/inspectModel.js";
-import { inspectModel } from "../../gguf/inspectModel.js";
 import { createTable } from "../../output/createTable.js";
-import { checkNumberFlag } from "../parseNumberFlag.js";
+import { inspectModelFromArgs } from "../inspectModelFromArgs.js";
 
 const builder = (yargs: Argv) =>
   yargs
@@ -133,12 +132,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   describe: "Show a GGUF model's shape, tensors, quantization mix, KV cache and bytes read per token",
   builder: builder as unknown as CommandModule<object, InspectArgs>["builder"],
   async handler(argv) {
-    const m = await inspectModel(argv.file, {
-      ...(argv.ctx === undefined
-        ? {}
-        : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
-      kvType: argv.kvType,
-    });
+    const m = await inspectModelFromArgs(argv);
     process.stdout.write(argv.json ? `${JSON.stringify(m, null, 2)}\n` : renderInspection(m, argv.tensors));
   },
 };

@@ -1,9 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { inspectModel } from "../../gguf/inspectModel.js";
 import { createTable } from "../../output/createTable.js";
 import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
 import { lastLevelCacheBytes } from "../../roofline/lastLevelCacheBytes.js";
 import { modelRoofline } from "../../roofline/modelRoofline.js";
+import { inspectModelFromArgs } from "../inspectModelFromArgs.js";
 import { checkNumberFlag } from "../parseNumberFlag.js";
 import { formatBytes } from "./InspectCommand.js";
 
@@ -36,12 +36,7 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
   describe: "Theoretical decode/prefill speed ceiling of a GGUF model on this machine",
   builder: builder as unknown as CommandModule<object, RooflineArgs>["builder"],
   async handler(argv) {
-    const model = await inspectModel(argv.file, {
-      ...(argv.ctx === undefined
-        ? {}
-        : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
-      kvType: argv.kvType,
-    });
+    const model = await inspectModelFromArgs(argv);
     const bandwidth =
       argv.bandwidth !== undefined
         ? {

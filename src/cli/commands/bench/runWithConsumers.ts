@@ -1,7 +1,7 @@
 import cliProgress from "cli-progress";
+import type { RunStartInfo } from "../../../benchmark/RunStartInfo.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
 import { renderRunSummary } from "../../../output/renderRunSummary.js";
-import type { MachineInfo } from "../../../results/MachineInfo.js";
 import type { RunResult } from "../../../results/RunResult.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
@@ -9,12 +9,7 @@ import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 /** What the CLI attaches to a run: storage, progress, interruption. */
 export interface RunConsumers {
   /** Storage's hook: call once the run has an id. */
-  onRunStart(run: {
-    run_id: string;
-    started_at: string;
-    config: Record<string, unknown>;
-    machine: MachineInfo;
-  }): void;
+  onRunStart(run: RunStartInfo): void;
   hooks: LoadHooks;
   signal: AbortSignal;
 }
