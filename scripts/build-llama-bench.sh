@@ -15,15 +15,7 @@ out="$build_root/build-bench"
 tag="$(node -e 'process.stdout.write(require(process.argv[1]).tag)' "$nlc/llama.cpp.info.json")"
 bin="$out/bin/llama-bench"
 if [[ ! -x "$bin" ]]; then
-  echo "build-llama-bench: configuring and building llama-bench with $jobs jobs (several minutes on 2 cores)" >&2
-  generator=()
-  if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-  cmake -S "$src" -B "$out" "${generator[@]}" \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DLLAMA_CURL=OFF -DGGML_NATIVE=ON \
-    -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF \
-    -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >&2
-  cmake --build "$out" --target llama-bench -j "$jobs" >&2
+  build_llama_target "$out" llama-bench -DLLAMA_BUILD_SERVER=OFF
 fi
 echo "build-llama-bench: llama.cpp $tag, binary:" >&2
 echo "$bin"

@@ -12,13 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/llama-source.sh"
 out="$build_root/build-server"
 bin="$out/bin/llama-server"
 if [[ ! -x "$bin" ]]; then
-  echo "build-llama-server: configuring and building llama-server with $jobs jobs (several minutes on 2 cores)" >&2
-  generator=()
-  if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-  cmake -S "$src" -B "$out" "${generator[@]}" \
-    -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DGGML_NATIVE=ON \
-    -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF \
-    -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=ON >&2
-  cmake --build "$out" --target llama-server -j "$jobs" >&2
+  build_llama_target "$out" llama-server -DLLAMA_BUILD_SERVER=ON
 fi
 echo "$bin"

@@ -1,3 +1,4 @@
+import type { Argv } from "yargs";
 import { inspectModel, type ModelInspection } from "../gguf/inspectModel.js";
 import { checkNumberFlag } from "./parseNumberFlag.js";
 
@@ -13,4 +14,20 @@ export function inspectModelFromArgs(argv: {
       : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
     kvType: argv.kvType,
   });
+}
+
+/** The flags of commands that read one model file: `<file>`, `--json`, `--ctx`, `--kv-type`. */
+export function withModelFileOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .positional("file", { type: "string", demandOption: true, describe: "GGUF model file" })
+    .option("json", { type: "boolean", default: false, describe: "Print only JSON on stdout" })
+    .option("ctx", {
+      type: "number",
+      describe: "Tokens in the KV cache (default: the model's context length)",
+    })
+    .option("kv-type", {
+      type: "string",
+      default: "f16",
+      describe: "KV-cache type (f16, q8_0, q4_0, f32...)",
+    });
 }

@@ -1,21 +1,10 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { ModelInspection } from "../../gguf/inspectModel.js";
 import { createTable } from "../../output/createTable.js";
-import { inspectModelFromArgs } from "../inspectModelFromArgs.js";
+import { inspectModelFromArgs, withModelFileOptions } from "../inspectModelFromArgs.js";
 
 const builder = (yargs: Argv) =>
-  yargs
-    .positional("file", { type: "string", demandOption: true, describe: "GGUF model file" })
-    .option("json", { type: "boolean", default: false, describe: "Print only JSON on stdout" })
-    .option("ctx", {
-      type: "number",
-      describe: "Context length for the KV-cache size (default: the model's)",
-    })
-    .option("kv-type", {
-      type: "string",
-      default: "f16",
-      describe: "KV-cache type (f16, q8_0, q4_0, f32...)",
-    })
+  withModelFileOptions(yargs)
     .option("tensors", {
       type: "boolean",
       default: true,

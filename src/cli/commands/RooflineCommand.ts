@@ -3,20 +3,13 @@ import { createTable } from "../../output/createTable.js";
 import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
 import { lastLevelCacheBytes } from "../../roofline/lastLevelCacheBytes.js";
 import { modelRoofline } from "../../roofline/modelRoofline.js";
-import { inspectModelFromArgs } from "../inspectModelFromArgs.js";
+import { inspectModelFromArgs, withModelFileOptions } from "../inspectModelFromArgs.js";
 import { checkNumberFlag } from "../parseNumberFlag.js";
 import { formatBytes } from "./InspectCommand.js";
 
 const builder = (yargs: Argv) =>
-  yargs
-    .positional("file", { type: "string", demandOption: true, describe: "GGUF model file" })
-    .option("json", { type: "boolean", default: false, describe: "Print only JSON on stdout" })
-    .option("ctx", {
-      type: "number",
-      describe: "Tokens in the KV cache (default: the model's context length)",
-    })
+  withModelFileOptions(yargs)
     .option("prompt", { type: "number", default: 512, describe: "Prompt length for the prefill ceiling" })
-    .option("kv-type", { type: "string", default: "f16", describe: "KV-cache type" })
     .option("bandwidth", { type: "number", describe: "Memory bandwidth in GB/s instead of probing" })
     .option("flops", { type: "number", describe: "Compute in GFLOP/s, for the prefill ceiling" })
     .option("threads", { type: "number", describe: "Probe threads (default: all logical CPUs)" })
