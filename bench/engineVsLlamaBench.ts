@@ -3,7 +3,12 @@
  *
  *   export LLAMA_BENCH="$(scripts/build-llama-bench.sh | tail -n 1)"   # optional reference
  *   node dist/bench/engineVsLlamaBench.js [--model file.gguf] [--pp 64] [--tg 32] [--threads 1,2]
- *        [--repetitions 3] [--rounds 2] [--builds prebuilt,native,tuned] [--tg-mode controlled|generator] [--json]
+ *        [--repetitions 3] [--rounds 2] [--builds prebuilt,native,tuned] [--path tokbench|loop]
+ *        [--tg-mode direct|controlled|generator] [--json]
+ *
+ * --path tokbench (default) measures with runLlamaBench, the code behind `tokbench bench --model
+ * --pp --tg` (its tests[] rows); --path loop measures with the bare runPpTgBenchmark loop in the
+ * chosen --tg-mode, to compare node-llama-cpp's own calls.
  *
  * Variants: prebuilt = node-llama-cpp's shipped binary; native = the tuned build (npm run build:engine);
  * tuned = the tuned build in a process started with ENGINE_PROCESS_ENV (UV_THREADPOOL_SIZE=1).
@@ -45,7 +50,8 @@ const { values } = parseArgs({
     repetitions: { type: "string", default: "3" },
     rounds: { type: "string", default: "2" },
     builds: { type: "string", default: "prebuilt,native,tuned" },
-    "tg-mode": { type: "string", default: "controlled" },
+    "tg-mode": { type: "string", default: "direct" },
+    path: { type: "string", default: "tokbench" },
     json: { type: "boolean", default: false },
     child: { type: "string" },
   },
@@ -56,6 +62,7 @@ const nGen = Number(values.tg);
 const threadList = (values.threads ?? "1,2").split(",").map(Number);
 const repetitions = Number(values.repetitions);
 const tgMode = values["tg-mode"] as TgMode;
+const path = values.path === "loop" ? "loop" : "tokbench";
 
 if (values.child !== undefined) {
   await runChild(values.child as Variant, values.model as string);
@@ -69,13 +76,57 @@ async function runChild(variant: Variant, model: string): Promise<void> {
   const { runPpTgBenchmark } = await import("../src/engine/native/runPpTgBenchmark.js");
   const build: Build = variant === "prebuilt" ? "prebuilt" : "native";
   const tuned = await getTunedLlama({ build, gpu: false, logLevel: "error" });
-  const loaded = await tuned.llama.loadModel({ modelPath: model, gpuLayers: 0 });
   const results: ChildResult["results"] = [];
-  for (const threads of threadList) {
-    const result = await runPpTgBenchmark(loaded, { nPrompt, nGen, threads, repetitions, tgMode });
-    results.push({ threads, ...result });
+  if (path === "tokbench") {
+    const { EngineBinding } = await import("../src/engine/EngineBinding.js");
+    const { runLlamaBench } = await import("../src/engine/runLlamaBench.js");
+    for (const threads of threadList) {
+      const bench = await runLlamaBench({
+        model_path: model,
+        binding: EngineBinding.fromLlama(tuned.llama),
+        knobs: {
+          threads: [threads],
+          batch_size: [2048],
+          ubatch_size: [512],
+          ctx_size: [null],
+          gpu_layers: [{ layers: 0 }],
+          flash_attn: ["auto"],
+          type_k: ["f16"],
+          type_v: ["f16"],
+          parallel: [1],
+        },
+        plan: { pp: nPrompt > 0 ? [nPrompt] : [], tg: nGen > 0 ? [nGen] : [], pg: [], depth: [0] },
+        repetitions,
+        measure_load: false,
+      });
+      const asTest = (row: (typeof bench.rows)[number] | undefined) =>
+        row === undefined || row.status !== "ok" || row.avg_ts === null
+          ? null
+          : {
+              n_prompt: row.n_prompt,
+              n_gen: row.n_gen,
+              n_threads: row.n_threads,
+              n_batch: row.n_batch,
+              avg_ts: row.avg_ts,
+              stddev_ts: row.stddev_ts ?? 0,
+              samples_ts: row.samples_ts,
+              samples_ns: row.samples_ns,
+            };
+      results.push({
+        threads,
+        pp: asTest(bench.rows.find((r) => r.n_prompt > 0)),
+        tg: asTest(bench.rows.find((r) => r.n_prompt === 0)),
+        tg_mode: bench.rows[0]?.decode_loop === "direct" ? "direct" : "generator",
+      });
+    }
+  } else {
+    const loaded = await tuned.llama.loadModel({ modelPath: model, gpuLayers: 0 });
+    for (const threads of threadList) {
+      const result = await runPpTgBenchmark(loaded, { nPrompt, nGen, threads, repetitions, tgMode });
+      results.push({ threads, ...result });
+    }
+    await loaded.dispose();
   }
-  await loaded.dispose();
   await tuned.llama.dispose();
   const out: ChildResult = {
     build: variant,
@@ -122,7 +173,8 @@ async function main(): Promise<void> {
         notes.push(`${build}: not available, skipped (run npm run build:engine)`);
         continue;
       }
-      if (round === 0) notes.push(`${build}: ${child.systemInfo.trim()}`);
+      if (round === 0)
+        notes.push(`${build}: ${path} path, ${child.results[0]?.tg_mode} loop; ${child.systemInfo.trim()}`);
       for (const r of child.results) {
         if (r.pp) add(build, testKey(nPrompt, 0, r.threads), r.pp.avg_ts);
         if (r.tg) add(build, testKey(0, nGen, r.threads), r.tg.avg_ts);
@@ -215,6 +267,8 @@ function runChildProcess(self: string, build: Variant, model: string): Promise<C
     String(repetitions),
     "--tg-mode",
     tgMode,
+    "--path",
+    path,
   ];
   return new Promise((resolve, reject) => {
     // Children never inherit the parent's own UV_THREADPOOL_SIZE: each variant gets exactly its env.

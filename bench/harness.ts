@@ -6,12 +6,14 @@
  * long closed-loop run.
  *
  *   node dist/bench/harness.js [--streams 1,64,512,2000] [--rounds 2] [--itl-ms 50] [--rss-requests 100000]
+ *   HARNESS_MOCK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" node dist/bench/harness.js ...  (profile the mock)
  *
  * Timing error of a chunk = client arrival timestamp − the mock's timestamp just after writing it,
  * both on the machine-wide monotonic clock: loopback delivery plus the client's own delay.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildRequestSource } from "../src/benchmark/buildRequestSource.js";
@@ -38,9 +40,15 @@ async function startMock(
   options: MockServerOptions,
   record: boolean,
 ): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [MOCK, JSON.stringify(options), record ? "record" : ""], {
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
+  // HARNESS_MOCK_NODE_ARGS: extra node flags for the mock process, e.g. "--cpu-prof" to profile it.
+  const nodeArgs = (process.env.HARNESS_MOCK_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, MOCK, JSON.stringify(options), record ? "record" : ""],
+    {
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = "";
     child.stdout?.on("data", (b: Buffer) => {
@@ -71,6 +79,18 @@ async function timingRun(streams: number): Promise<void> {
   const inner = new OpenAiTarget({ baseUrl: url, model: "mock" });
   const offset = monotonicOffsetMs();
   const arrivals = new Map<string, number[]>();
+  // Garbage-collection pauses of this process, to tell late chunks caused by GC from the rest.
+  const gcPauses: [number, number][] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      gcPauses.push([e.startTime + offset, e.startTime + e.duration + offset]);
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
+  const elu0 = performance.eventLoopUtilization();
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   const target: Target = {
     kind: inner.kind,
     countTokens: (t) => inner.countTokens(t),
@@ -114,11 +134,24 @@ async function timingRun(streams: number): Promise<void> {
     },
   });
   const peak = peakConcurrency(outcome.requests);
+  const elu = performance.eventLoopUtilization(elu0).utilization;
+  loopDelay.disable();
+  const cpu = process.cpuUsage(cpu0);
+  const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
+  gcObserver.disconnect();
+  gcPauses.sort((a, b) => a[0] - b[0]);
   const truth = await dump(child);
   await inner.close();
   const error = new StatsAccumulator();
   const firstError = new StatsAccumulator();
   let matched = 0;
+  let late = 0;
+  let lateInGc = 0;
+  const overlapsGc = (from: number, to: number): boolean => {
+    // Pauses are few (tens to hundreds): a linear scan is fine for a benchmark report.
+    for (const [start, end] of gcPauses) if (start < to && end > from) return true;
+    return false;
+  };
   for (const { prompt, sent_ms } of truth) {
     const measured = arrivals.get(prompt);
     if (measured === undefined) continue;
@@ -128,6 +161,10 @@ async function timingRun(streams: number): Promise<void> {
       const t = sent_ms[j];
       if (m !== undefined && t !== undefined) {
         error.add(m - t);
+        if (m - t > 1) {
+          late++;
+          if (overlapsGc(t, m)) lateInGc++;
+        }
         if (j === 0) firstError.add(m - t);
       }
     }
@@ -146,7 +183,9 @@ async function timingRun(streams: number): Promise<void> {
       fmt(lag.p99).padStart(10),
       fmt(lag.max).padStart(10),
       String(peak).padStart(7),
-      `  (first chunks: err p50 ${fmt(firstError.stats().p50)} p99 ${fmt(firstError.stats().p99)}; ${matched} requests matched, ${outcome.summary.requests.failed} failed)`,
+      `  (first chunks: err p50 ${fmt(firstError.stats().p50)} p99 ${fmt(firstError.stats().p99)}; ${matched} requests matched, ${outcome.summary.requests.failed} failed;` +
+        ` ${late} chunks > 1 ms late, ${lateInGc} of them during a GC pause (${gcPauses.length} pauses, longest ${fmt(Math.max(0, ...gcPauses.map(([a, b]) => b - a)), 1)} ms);` +
+        ` client event loop ${(elu * 100).toFixed(0)}% busy, delay p99 ${fmt(loopDelay.percentile(99) / 1e6, 1)} max ${fmt(loopDelay.max / 1e6, 1)} ms, process CPU ${(cpuShare * 100).toFixed(0)}% of a core)`,
     ].join(""),
   );
 }

@@ -25,6 +25,12 @@ export interface BenchRow {
   type_v: string;
   flash_attn: boolean | "auto";
   n_parallel: number;
+  /**
+   * The loop that fed the engine: `direct` (one native decode and one greedy sample per token, see
+   * `DirectDecoder`; single-sequence tests) or `sequence` (node-llama-cpp's sequence API, which
+   * batches parallel sequences).
+   */
+  decode_loop: "direct" | "sequence";
   /** ISO time the test started. */
   test_time: string;
   /** Mean wall time of a repetition, ns (integer). */

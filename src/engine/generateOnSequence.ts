@@ -69,9 +69,11 @@ export async function generateOnSequence(
     const part = prompt.slice(i, Math.min(i + chunk, silentEnd));
     await sequence.evaluateWithoutGeneratingNewTokens(part as Token[]);
     const now = performance.now();
+    // Counted outside the call: an optional call skips evaluating its arguments.
+    const index = prefillIndex++;
     onStep?.({
       kind: "prefill",
-      index: prefillIndex++,
+      index,
       tokens: part.length,
       t_start_ms: t,
       t_end_ms: now,
@@ -96,9 +98,10 @@ export async function generateOnSequence(
         out.push(token);
         if (out.length === 1) {
           prefillEnd = now;
+          const index = prefillIndex++;
           onStep?.({
             kind: "prefill",
-            index: prefillIndex++,
+            index,
             tokens: last.length,
             t_start_ms: t,
             t_end_ms: now,

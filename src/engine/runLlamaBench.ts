@@ -1,5 +1,5 @@
 import { freemem } from "node:os";
-import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
+import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import type { TraceWriter } from "../trace/TraceWriter.js";
 import { type BenchRow, ENGINE_MISMATCH_TOLERANCE, type LoadRow } from "./BenchRow.js";
@@ -8,6 +8,7 @@ import {
   type EngineContextSettings,
   effectiveBatchSize,
 } from "./createEngineContext.js";
+import { DirectDecoder } from "./DirectDecoder.js";
 import { type EngineBinding, firstLine } from "./EngineBinding.js";
 import {
   type BenchTest,
@@ -22,7 +23,7 @@ import {
 } from "./EngineGrid.js";
 import type { EngineModelInfo } from "./EngineModelInfo.js";
 import { estimateEngineMemory, formatBytes } from "./estimateEngineMemory.js";
-import { generateOnSequence } from "./generateOnSequence.js";
+import { type GenerateOptions, type GenerationResult, generateOnSequence } from "./generateOnSequence.js";
 import {
   type InspectedModelFile,
   inspectModelFile,
@@ -60,6 +61,13 @@ export interface LlamaBenchOptions {
   available_memory_bytes?: number;
   /** Called after every test (done counts tests finished or failed). Defaults to none. */
   on_progress?: (done: number, total: number, label: string) => void;
+  /**
+   * Feed single-sequence tests through {@link DirectDecoder} (one native decode and one greedy
+   * sample per token) instead of node-llama-cpp's sequence API, whose per-call bookkeeping costs
+   * 1-3 ms a token. Falls back to the sequence API when the installed node-llama-cpp lacks the
+   * native calls. Defaults to true.
+   */
+  direct_decode?: boolean;
   /** Stops after the current test. */
   signal?: AbortSignal;
 }
@@ -210,6 +218,10 @@ export async function runLlamaBench(options: LlamaBenchOptions): Promise<LlamaBe
             tokens: makeTokenSource((options.seed ?? 42) + rows.length, modelInfo.n_vocab),
             chunk: effectiveBatchSize(settingsOf(planned)),
             parallel: planned.point.parallel,
+            direct:
+              options.direct_decode !== false && planned.point.parallel === 1
+                ? { model: loaded.model, threads: planned.point.threads }
+                : null,
             trace: options.trace ?? null,
             signal: options.signal,
           });
@@ -320,6 +332,7 @@ function baseRow(
     type_v: p.type_v,
     flash_attn: p.flash_attn,
     n_parallel: p.parallel,
+    decode_loop: "sequence",
     test_time: new Date().toISOString(),
     avg_ns: null,
     stddev_ns: null,
@@ -345,6 +358,8 @@ interface TestRunOptions {
   tokens: (n: number) => Token[];
   chunk: number;
   parallel: number;
+  /** Use a {@link DirectDecoder} on this model and thread count when one can be opened; null: never. */
+  direct: { model: LlamaModel; threads: number } | null;
   trace: TraceWriter | null;
   signal: AbortSignal | undefined;
 }
@@ -361,9 +376,25 @@ async function runTest(
   o: TestRunOptions,
 ): Promise<void> {
   const sequences: LlamaContextSequence[] = [];
+  const decoder = o.direct === null ? null : DirectDecoder.open(context, o.direct.model, o.direct.threads);
   try {
-    for (let s = 0; s < o.parallel; s++) sequences.push(context.getSequence());
-    const clear = () => Promise.all(sequences.map((seq) => seq.clearHistory()));
+    let clear: () => Promise<unknown>;
+    let generate: (
+      s: number,
+      prompt: readonly Token[],
+      options: GenerateOptions,
+    ) => Promise<GenerationResult>;
+    if (decoder !== null) {
+      row.decode_loop = "direct";
+      clear = async () => decoder.clear();
+      generate = (_s, prompt, options) => decoder.generate(prompt, options);
+    } else {
+      for (let s = 0; s < o.parallel; s++) sequences.push(context.getSequence());
+      clear = () => Promise.all(sequences.map((seq) => seq.clearHistory()));
+      generate = (s, prompt, options) =>
+        generateOnSequence(sequences[s] as LlamaContextSequence, prompt, options);
+    }
+    const streams = Array.from({ length: o.parallel }, (_, s) => s);
     // pp: the last prompt call computes logits and samples once, as llama-bench computes the last
     // token's logits. tg: the first token fed is a random one, then every step decodes the sampled
     // token; n_gen decode calls in all. pg: both.
@@ -374,8 +405,8 @@ async function runTest(
       await clear();
       const warm = test.n_prompt > 0 ? Math.min(test.n_prompt, o.chunk) : 1;
       await Promise.all(
-        sequences.map((seq) =>
-          generateOnSequence(seq, o.tokens(warm), { chunk_size: o.chunk, max_tokens: 2, ignore_eos: true }),
+        streams.map((s) =>
+          generate(s, o.tokens(warm), { chunk_size: o.chunk, max_tokens: 2, ignore_eos: true }),
         ),
       );
     }
@@ -390,17 +421,15 @@ async function runTest(
       await clear();
       if (test.n_depth > 0) {
         await Promise.all(
-          sequences.map((seq) =>
-            generateOnSequence(seq, o.tokens(test.n_depth), { chunk_size: o.chunk, max_tokens: 0 }),
-          ),
+          streams.map((s) => generate(s, o.tokens(test.n_depth), { chunk_size: o.chunk, max_tokens: 0 })),
         );
       }
       await o.binding.readPerf(context); // resets the counters: what follows is the timed span only
-      const prompts = sequences.map(() => o.tokens(promptLength));
-      const ids = sequences.map((_, s) => `${row.test.replace(/ /g, "")}/t${row.n_threads}/r${rep}/s${s}`);
+      const prompts = streams.map(() => o.tokens(promptLength));
+      const ids = streams.map((s) => `${row.test.replace(/ /g, "")}/t${row.n_threads}/r${rep}/s${s}`);
       const start = performance.now();
       if (o.trace !== null) {
-        for (let s = 0; s < sequences.length; s++) {
+        for (const s of streams) {
           o.trace.generationStart(
             {
               id: ids[s] as string,
@@ -415,8 +444,8 @@ async function runTest(
         }
       }
       const results = await Promise.all(
-        sequences.map((seq, s) =>
-          generateOnSequence(seq, prompts[s] as Token[], {
+        streams.map((s) =>
+          generate(s, prompts[s] as Token[], {
             chunk_size: o.chunk,
             max_tokens: maxTokens,
             ignore_eos: true,
@@ -461,6 +490,7 @@ async function runTest(
         row.engine_ts === null ? null : Math.abs(row.avg_ts / row.engine_ts - 1) > ENGINE_MISMATCH_TOLERANCE;
     }
   } finally {
+    decoder?.dispose();
     for (const seq of sequences) seq.dispose();
   }
 }

@@ -1,13 +1,8 @@
-import type http from "node:http";
 import { isSecretHeader } from "../errors/redactSecrets.js";
 import { assertHttpReachable } from "./assertHttpReachable.js";
+import { ConnectionPool } from "./ConnectionPool.js";
 import { parseHttpUrl } from "./parseHttpUrl.js";
-import {
-  createStreamingAgent,
-  type HttpStreamOptions,
-  type HttpStreamResult,
-  streamHttp,
-} from "./streamHttp.js";
+import { type HttpStreamOptions, type HttpStreamResult, streamHttp } from "./streamHttp.js";
 
 /** Options of an {@link HttpEndpoint}. */
 export interface HttpEndpointOptions {
@@ -37,13 +32,13 @@ const DEFAULT_HEADERS = new Set(["content-type", "accept", "user-agent"]);
 
 /**
  * The connection side of an HTTP target: its validated base URL, its request headers, the
- * secrets to keep out of every message, and one keep-alive agent for all its requests.
+ * secrets to keep out of every message, and one keep-alive connection pool for all its requests.
  */
 export class HttpEndpoint {
   /** The parsed base URL. */
   readonly base: URL;
-  /** The keep-alive agent every request of this endpoint goes through. */
-  readonly agent: http.Agent;
+  /** The keep-alive connections every request of this endpoint goes through. */
+  readonly pool: ConnectionPool;
   /** Lower-cased header names to values, sent with every request. */
   readonly headers: Readonly<Record<string, string>>;
   /**
@@ -76,7 +71,7 @@ export class HttpEndpoint {
     if (this.base.password !== "") secrets.push(decodeURIComponent(this.base.password));
     this.headers = headers;
     this.secrets = secrets;
-    this.agent = createStreamingAgent(this.base.protocol);
+    this.pool = new ConnectionPool();
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
@@ -88,24 +83,24 @@ export class HttpEndpoint {
   }
 
   /**
-   * One exchange through {@link streamHttp} with this endpoint's agent, headers and timeout;
+   * One exchange through {@link streamHttp} with this endpoint's connections, headers and timeout;
    * `accept` replaces the endpoint's own for this exchange only.
    */
   stream(
-    options: Omit<HttpStreamOptions, "agent" | "headers" | "timeoutMs"> & { accept?: string },
+    options: Omit<HttpStreamOptions, "pool" | "headers" | "timeoutMs"> & { accept?: string },
   ): Promise<HttpStreamResult> {
     const { accept, ...rest } = options;
     const headers = accept === undefined ? this.headers : { ...this.headers, accept };
-    return streamHttp({ ...rest, headers, agent: this.agent, timeoutMs: this.timeoutMs });
+    return streamHttp({ ...rest, headers, pool: this.pool, timeoutMs: this.timeoutMs });
   }
 
   /** Throws `TARGET_UNREACHABLE` when `GET url` gets no answer, or a 401/403. */
   async assertReachable(url: URL): Promise<void> {
-    await assertHttpReachable({ url, agent: this.agent, headers: this.headers, secrets: this.secrets });
+    await assertHttpReachable({ url, pool: this.pool, headers: this.headers, secrets: this.secrets });
   }
 
   /** Drops the endpoint's idle and open connections. */
   close(): void {
-    this.agent.destroy();
+    this.pool.close();
   }
 }

@@ -1,5 +1,5 @@
-import type http from "node:http";
 import { TokbenchError } from "../errors/TokbenchError.js";
+import type { ConnectionPool } from "./ConnectionPool.js";
 import { displayUrl, safeExcerpt } from "./httpRequestError.js";
 import { streamHttp } from "./streamHttp.js";
 
@@ -11,7 +11,7 @@ import { streamHttp } from "./streamHttp.js";
  */
 export async function assertHttpReachable(options: {
   url: URL;
-  agent: http.Agent;
+  pool: ConnectionPool;
   headers: Record<string, string>;
   secrets: readonly string[];
   /** Defaults to 10000. */
@@ -22,7 +22,7 @@ export async function assertHttpReachable(options: {
     url: options.url,
     headers: { ...options.headers, accept: "application/json" },
     body: null,
-    agent: options.agent,
+    pool: options.pool,
     timeoutMs: options.timeoutMs ?? 10_000,
     onBody: () => true,
   });

@@ -1,6 +1,5 @@
-import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
-import { setImmediate as immediate, setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as immediate } from "node:timers/promises";
 import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { computeRequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
@@ -53,8 +52,27 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   const summarizer = new RunSummarizer();
   const requests: RequestRecord[] = [];
   const stop = new AbortController();
-  // Every request in flight listens on this one signal; thousands of listeners are expected.
-  setMaxListeners(Number.POSITIVE_INFINITY, stop.signal);
+  // Each request gets its own signal, aborted from here: thousands of listeners on one shared
+  // signal made every send and every end an O(requests in flight) list walk in EventTarget.
+  const inFlight = new Set<AbortController>();
+  stop.signal.addEventListener(
+    "abort",
+    () => {
+      for (const controller of inFlight) controller.abort();
+    },
+    { once: true },
+  );
+  const send = async (request: WorkloadRequest, plannedAt: number) => {
+    const controller = new AbortController();
+    if (stop.signal.aborted) controller.abort();
+    inFlight.add(controller);
+    try {
+      return await target.send(request, { planned_at_ms: plannedAt, signal: controller.signal });
+    } finally {
+      inFlight.delete(controller);
+    }
+  };
+  const sleeper = new Sleeper(stop.signal);
   let status: RunStatus = "completed";
   let statusReason: string | null = null;
   const onAbort = (): void => {
@@ -68,7 +86,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   signal?.addEventListener("abort", onAbort, { once: true });
 
   for (let w = 0; w < load.warmup && !stop.signal.aborted; w++) {
-    await target.send(input.requestAt(-1 - w), { planned_at_ms: performance.now(), signal: stop.signal });
+    await send(input.requestAt(-1 - w), performance.now());
   }
   hooks.onMeasureStart?.();
 
@@ -81,7 +99,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   /** Sends one request and records it; resolves with the time its stream ended. */
   const sendOne = async (index: number, plannedAt: number): Promise<number> => {
     const request = input.requestAt(index);
-    const obs = await target.send(request, { planned_at_ms: plannedAt, signal: stop.signal });
+    const obs = await send(request, plannedAt);
     if (stop.signal.aborted && status === "interrupted") {
       summarizer.addCancelled();
       return obs.end_at_ms;
@@ -125,7 +143,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   } else {
     // A counter and one waiter, not Promise.race over the requests in flight: racing thousands of
     // promises on every send costs O(in flight) per request and piles up reactions.
-    let inFlight = 0;
+    let sending = 0;
     let wakeSender: (() => void) | null = null;
     const wake = (): void => {
       const w = wakeSender;
@@ -138,16 +156,16 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
     while (mayContinue()) {
       const plannedAt = runStart + (offsets.next().value as number);
       if (plannedAt >= deadline) break;
-      await waitUntil(plannedAt, stop.signal);
-      while (inFlight >= load.concurrency && !stop.signal.aborted) {
+      await waitUntil(plannedAt, stop.signal, sleeper);
+      while (sending >= load.concurrency && !stop.signal.aborted) {
         await new Promise<void>((resolve) => {
           wakeSender = resolve;
         });
       }
       if (stop.signal.aborted) break;
-      inFlight++;
+      sending++;
       const p: Promise<unknown> = sendOne(nextIndex++, plannedAt).finally(() => {
-        inFlight--;
+        sending--;
         running.delete(p);
         wake();
       });
@@ -161,17 +179,43 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
 }
 
 /**
- * Waits until `performance.now()` reaches `deadline`. Node timers run on a millisecond loop clock
- * that can be stale, so a timer may fire up to a millisecond early: the remainder is waited out with
- * `setImmediate`, which still lets every stream's I/O run in between.
+ * Waits until `performance.now()` reaches `deadline`, never returning early. Node timers run on a
+ * millisecond loop clock that can be stale, so a timer may fire up to a millisecond early: that
+ * remainder is waited out with `setImmediate`, which still lets every stream's I/O run in between.
+ * Sleeping to the rounded-up deadline first keeps that spin short: spinning through the last
+ * millisecond before every send kept a core busy at high request rates.
  */
-async function waitUntil(deadline: number, signal: AbortSignal): Promise<void> {
+async function waitUntil(deadline: number, signal: AbortSignal, sleeper: Sleeper): Promise<void> {
   for (
     let wait = deadline - performance.now();
     wait > 0 && !signal.aborted;
     wait = deadline - performance.now()
   ) {
-    if (wait >= 2) await sleep(wait - 1, undefined, { signal }).catch(() => undefined);
+    if (wait >= 1) await sleeper.sleep(Math.ceil(wait));
     else await immediate();
+  }
+}
+
+/**
+ * Timer sleeps that end early when the run stops, with one listener on the stop signal for the
+ * whole run (the open-loop sender is the only sleeper, and sleeps one at a time).
+ */
+class Sleeper {
+  private wake: (() => void) | null = null;
+
+  constructor(signal: AbortSignal) {
+    signal.addEventListener("abort", () => this.wake?.(), { once: true });
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
   }
 }

@@ -38,7 +38,7 @@ test("getTunedLlama reports which binary it loaded and a usable default thread c
   assert.match(tuned.systemInfo, /CPU/);
 });
 
-for (const tgMode of ["generator", "controlled"] as const) {
+for (const tgMode of ["direct", "generator", "controlled"] as const) {
   test(`runPpTgBenchmark (${tgMode}) returns llama-bench-shaped rows whose rates match their durations`, async () => {
     const result = await runPpTgBenchmark(model, {
       nPrompt: 16,
@@ -48,6 +48,7 @@ for (const tgMode of ["generator", "controlled"] as const) {
       tgMode,
     });
     assert.ok(result.pp && result.tg);
+    assert.equal(result.tg_mode, tgMode);
     assert.deepEqual(
       [result.pp.n_prompt, result.pp.n_gen, result.tg.n_prompt, result.tg.n_gen, result.pp.n_threads],
       [16, 0, 0, 4, 1],

@@ -85,6 +85,7 @@ describe("runLlamaBench on the real engine", () => {
       ],
     );
     for (const row of result.rows) {
+      assert.equal(row.decode_loop, "direct");
       assert.equal(row.samples_ns.length, 2);
       assert.equal(row.model_n_params > 0 && row.model_size > 0, true);
       // avg_ts is the mean of per-repetition tokens/s.
@@ -135,6 +136,30 @@ describe("runLlamaBench on the real engine", () => {
         open = null;
       }
     }
+  });
+
+  it("runs parallel sequences through node-llama-cpp's batching and one sequence directly", async () => {
+    const result = await runLlamaBench({
+      model_path: tiny,
+      binding,
+      knobs: knobs({ parallel: [1, 2] }),
+      plan: { pp: [], tg: [6], pg: [], depth: [0] },
+      repetitions: 1,
+      measure_load: false,
+    });
+    assert.deepEqual(
+      result.rows.map((r) => [r.n_parallel, r.decode_loop, r.status]),
+      [
+        [1, "direct", "ok"],
+        [2, "sequence", "ok"],
+      ],
+    );
+    // n_parallel x n_gen tokens per repetition.
+    const two = result.rows[1];
+    assert.ok(
+      two &&
+        Math.abs((two.avg_ts ?? 0) - (2 * 6 * 1e9) / (two.samples_ns[0] ?? 1)) < 1e-6 * (two.avg_ts ?? 1),
+    );
   });
 
   it("pp and tg wall-clock rates agree with llama.cpp's own counters", async () => {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { describe, it } from "node:test";
-import { createStreamingAgent, streamHttp } from "../../src/http/streamHttp.js";
+import { ConnectionPool } from "../../src/http/ConnectionPool.js";
+import { streamHttp } from "../../src/http/streamHttp.js";
 
 /**
  * A server that drops a kept-alive connection when a second request arrives on it, as a server
@@ -30,9 +31,9 @@ async function droppingServer(dropFirst = false) {
 describe("streamHttp on a reused keep-alive socket", () => {
   it("sends again, once, when the server had closed the reused socket", async () => {
     const s = await droppingServer();
-    const agent = createStreamingAgent("http:");
+    const pool = new ConnectionPool();
     try {
-      const opts = { url: s.url, headers: {}, body: "{}", agent, timeoutMs: 5000 };
+      const opts = { url: s.url, headers: {}, body: "{}", pool, timeoutMs: 5000 };
       const first = await streamHttp(opts);
       assert.equal(first.outcome, "complete");
       const second = await streamHttp(opts);
@@ -40,20 +41,40 @@ describe("streamHttp on a reused keep-alive socket", () => {
       assert.equal(second.status, 200);
       assert.equal(s.attempts(), 3);
     } finally {
-      agent.destroy();
+      pool.close();
       s.server.close();
     }
   });
 
   it("does not retry a request that failed on a fresh connection", async () => {
     const s = await droppingServer(true);
-    const agent = createStreamingAgent("http:");
+    const pool = new ConnectionPool();
     try {
-      const out = await streamHttp({ url: s.url, headers: {}, body: "{}", agent, timeoutMs: 5000 });
+      const out = await streamHttp({ url: s.url, headers: {}, body: "{}", pool, timeoutMs: 5000 });
       assert.equal(out.outcome, "connection_failed");
       assert.equal(s.attempts(), 1);
     } finally {
-      agent.destroy();
+      pool.close();
+      s.server.close();
+    }
+  });
+
+  it("refuses a header value with a line break without sending anything", async () => {
+    const s = await droppingServer();
+    const pool = new ConnectionPool();
+    try {
+      const out = await streamHttp({
+        url: s.url,
+        headers: { "x-test": "a\r\nx-injected: 1" },
+        body: "{}",
+        pool,
+        timeoutMs: 5000,
+      });
+      assert.equal(out.outcome, "connection_failed");
+      assert.match(String(out.detail), /header x-test has a line break/);
+      assert.equal(s.attempts(), 0);
+    } finally {
+      pool.close();
       s.server.close();
     }
   });

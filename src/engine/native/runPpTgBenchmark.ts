@@ -1,8 +1,11 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { TokbenchError } from "../../errors/TokbenchError.js";
+import { DirectDecoder } from "../DirectDecoder.js";
 
 /** How the generation test feeds tokens to the engine. */
 export type TgMode =
+  /** {@link DirectDecoder}: one native decode and one greedy sample per token, nothing else. */
+  | "direct"
   /** One `controlledEvaluate` per token with greedy sampling of the next token: llama-bench's work
    * (one single-token decode with logits) plus a native greedy sample. */
   | "controlled"
@@ -27,9 +30,9 @@ export interface PpTgBenchmarkOptions {
   /** Flash attention; llama-bench's default is "auto". Defaults to "auto". */
   flashAttention?: boolean | "auto";
   /**
-   * See {@link TgMode}. "controlled" is the default because it keeps Node's main thread idle while
-   * llama.cpp computes; with the generator the main thread was seen busy during decodes, which on
-   * 2 cores stalls 2 compute threads (docs/engine-speed.md). Defaults to "controlled".
+   * See {@link TgMode}; it applies to the prompt test too. "direct" falls back to "controlled" when
+   * the installed node-llama-cpp lacks the native calls it needs ({@link PpTgBenchmarkResult.tg_mode}
+   * says which ran). Defaults to "direct".
    */
   tgMode?: TgMode;
   /** Seed of the pseudo-random prompt tokens. Defaults to 42. */
@@ -56,6 +59,8 @@ export interface PpTgTestResult {
 export interface PpTgBenchmarkResult {
   pp: PpTgTestResult | null;
   tg: PpTgTestResult | null;
+  /** The loop that ran. */
+  tg_mode: TgMode;
 }
 
 /**
@@ -78,7 +83,7 @@ export async function runPpTgBenchmark(
   const batchSize = options.batchSize ?? 2048;
   const repetitions = options.repetitions ?? 3;
   const warmup = options.warmup ?? true;
-  const tgMode = options.tgMode ?? "controlled";
+  const requestedMode = options.tgMode ?? "direct";
   for (const [name, value, min] of [
     ["nPrompt", nPrompt, 0],
     ["nGen", nGen, 0],
@@ -115,70 +120,96 @@ export async function runPpTgBenchmark(
       cause: error,
     });
   }
+  const decoder = requestedMode === "direct" ? DirectDecoder.open(context, model, threads) : null;
+  const tgMode: TgMode = requestedMode === "direct" && decoder === null ? "controlled" : requestedMode;
   try {
-    const sequence = context.getSequence();
+    const loop: Loop =
+      decoder !== null
+        ? directLoop(decoder)
+        : sequenceLoop(context.getSequence(), tgMode as Exclude<TgMode, "direct">);
     const prompt = Array.from({ length: nPrompt }, randomToken);
-    const result: PpTgBenchmarkResult = { pp: null, tg: null };
+    const result: PpTgBenchmarkResult = { pp: null, tg: null, tg_mode: tgMode };
     if (nPrompt > 0) {
-      if (warmup) await runPrompt(sequence, prompt);
+      if (warmup) await loop.prompt(prompt);
       const samples: number[] = [];
       for (let i = 0; i < repetitions; i++) {
-        await sequence.clearHistory();
+        await loop.clear();
         const start = process.hrtime.bigint();
-        await runPrompt(sequence, prompt);
+        await loop.prompt(prompt);
         samples.push(Number(process.hrtime.bigint() - start));
       }
       result.pp = toTestResult(nPrompt, 0, threads, batchSize, samples);
     }
     if (nGen > 0) {
       if (warmup) {
-        await sequence.clearHistory();
-        await runGen(sequence, 1, randomToken, tgMode);
+        await loop.clear();
+        await loop.gen(1, randomToken);
       }
       const samples: number[] = [];
       for (let i = 0; i < repetitions; i++) {
-        await sequence.clearHistory();
+        await loop.clear();
         const start = process.hrtime.bigint();
-        await runGen(sequence, nGen, randomToken, tgMode);
+        await loop.gen(nGen, randomToken);
         samples.push(Number(process.hrtime.bigint() - start));
       }
       result.tg = toTestResult(0, nGen, threads, batchSize, samples);
     }
     return result;
   } finally {
+    decoder?.dispose();
     await context.dispose();
   }
 }
 
-async function runPrompt(sequence: LlamaContextSequence, prompt: Token[]): Promise<void> {
-  const last = prompt.length - 1;
-  // Logits for the last prompt token only, as llama_batch_get_one does in llama-bench.
-  await sequence.controlledEvaluate(
-    prompt.map((token, index) => (index === last ? [token, { generateNext: { token: true } }] : token)),
-  );
+/** The three operations of a test, on whichever loop runs. */
+interface Loop {
+  clear(): Promise<void>;
+  prompt(tokens: Token[]): Promise<void>;
+  gen(nGen: number, randomToken: () => Token): Promise<void>;
 }
 
-async function runGen(
-  sequence: LlamaContextSequence,
-  nGen: number,
-  randomToken: () => Token,
-  mode: TgMode,
-): Promise<void> {
-  if (mode === "generator") {
-    let produced = 0;
-    for await (const _token of sequence.evaluate([randomToken()], { temperature: 0 })) {
-      if (++produced >= nGen) break;
-    }
-    return;
-  }
-  let token = randomToken();
-  for (let i = 0; i < nGen; i++) {
-    const output = await sequence.controlledEvaluate([[token, { generateNext: { token: true } }]]);
-    // Feeding back a random token (like llama-bench) instead of the sampled one keeps the work
-    // independent of what the synthetic model predicts; the sample still happens.
-    void output;
-    token = randomToken();
-  }
+function directLoop(decoder: DirectDecoder): Loop {
+  return {
+    clear: async () => decoder.clear(),
+    async prompt(tokens) {
+      // Batches as large as the context allows, logits for the last token (as llama_batch_get_one
+      // does in llama-bench) and one greedy sample.
+      await decoder.generate(tokens, { chunk_size: tokens.length, max_tokens: 1, ignore_eos: true });
+    },
+    async gen(nGen, randomToken) {
+      for (let i = 0; i < nGen; i++) {
+        await decoder.decode([randomToken()], true);
+        await decoder.sample();
+      }
+    },
+  };
+}
+
+function sequenceLoop(sequence: LlamaContextSequence, mode: Exclude<TgMode, "direct">): Loop {
+  return {
+    clear: () => sequence.clearHistory(),
+    async prompt(prompt) {
+      const last = prompt.length - 1;
+      // Logits for the last prompt token only, as llama_batch_get_one does in llama-bench.
+      await sequence.controlledEvaluate(
+        prompt.map((token, index) => (index === last ? [token, { generateNext: { token: true } }] : token)),
+      );
+    },
+    async gen(nGen, randomToken) {
+      if (mode === "generator") {
+        let produced = 0;
+        for await (const _token of sequence.evaluate([randomToken()], { temperature: 0 })) {
+          if (++produced >= nGen) break;
+        }
+        return;
+      }
+      for (let i = 0; i < nGen; i++) {
+        // Feeding a random token (like llama-bench) instead of the sampled one keeps the work
+        // independent of what the synthetic model predicts; the sample still happens.
+        await sequence.controlledEvaluate([[randomToken(), { generateNext: { token: true } }]]);
+      }
+    },
+  };
 }
 
 /** The token ids the prompt may use: any valid id costs the same, so a safe lower bound is enough. */
