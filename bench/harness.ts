@@ -133,7 +133,7 @@ async function timingRun(streams: number): Promise<void> {
       seed: 0,
     },
   });
-  const peak = peakConcurrency(outcome.requests);
+  const peak = peakConcurrency(outcome.requests.toArray());
   const elu = performance.eventLoopUtilization(elu0).utilization;
   loopDelay.disable();
   const cpu = process.cpuUsage(cpu0);

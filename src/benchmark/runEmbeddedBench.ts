@@ -13,6 +13,7 @@ import type { LoadOptions } from "../load/LoadOptions.js";
 import type { LoadHooks } from "../load/runLoad.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
+import { RequestTable } from "../results/RequestTable.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
 import { RESULT_SCHEMA_VERSION, type RunResult } from "../results/RunResult.js";
 import { EmbeddedTarget } from "../targets/embedded/EmbeddedTarget.js";
@@ -172,7 +173,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
         config,
         machine: options.machine,
         summary: new RunSummarizer().summary(),
-        requests: [],
+        requests: new RequestTable(),
         tests: [],
         resources: options.stopResources?.() ?? null,
       };

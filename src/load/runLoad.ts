@@ -4,6 +4,7 @@ import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { computeRequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
+import { RequestTable } from "../results/RequestTable.js";
 import type { RunStatus } from "../results/RunResult.js";
 import type { RunSummary } from "../results/RunSummary.js";
 import type { Target, WorkloadRequest } from "../targets/Target.js";
@@ -22,7 +23,7 @@ export interface LoadHooks {
 export interface LoadOutcome {
   status: RunStatus;
   status_reason: string | null;
-  requests: RequestRecord[];
+  requests: RequestTable;
   summary: RunSummary;
 }
 
@@ -50,7 +51,7 @@ export interface RunLoadInput {
 export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   const { target, load, hooks = {}, signal } = input;
   const summarizer = new RunSummarizer();
-  const requests: RequestRecord[] = [];
+  const requests = new RequestTable();
   const stop = new AbortController();
   // Each request gets its own signal, aborted from here: thousands of listeners on one shared
   // signal made every send and every end an O(requests in flight) list walk in EventTarget.

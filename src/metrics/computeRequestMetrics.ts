@@ -1,4 +1,10 @@
-import type { RequestRecord, ServerTimingsRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
+import {
+  type RequestRecord,
+  type ServerTimingsRecord,
+  type TokenSource,
+  TRUST_FLAGS,
+  type TrustFlag,
+} from "../results/RequestRecord.js";
 import { allocateChunkTokens } from "./allocateChunkTokens.js";
 import type { RequestObservation, ServerReportedTimings } from "./RequestObservation.js";
 
@@ -181,7 +187,8 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
     decode_tps_source: decodeTps === null ? null : decodeTps === clientDecodeTps ? "client" : "server",
     tpot_ms: buffered || decodeMs === null || decodeTokens === 0 ? null : decodeMs / decodeTokens,
     prefill_tps: rate(promptTokens, ttft),
-    flags,
+    // One order for every record (the declaration order of TRUST_FLAGS), whatever order the checks ran in.
+    flags: flags.sort((a, b) => TRUST_FLAGS.indexOf(a) - TRUST_FLAGS.indexOf(b)),
     error: obs.error,
     server_timings: serverTimings,
   };

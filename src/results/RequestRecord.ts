@@ -1,17 +1,24 @@
 import type { RequestError } from "../metrics/RequestObservation.js";
 
-/** Where a request's output-token count came from, best first. */
-export type TokenSource = "usage" | "tokenizer" | "chunks" | "engine";
+/** Where a request's output-token count can come from, best first. */
+export const TOKEN_SOURCES = ["usage", "tokenizer", "chunks", "engine"] as const;
+
+/** Where a request's output-token count came from. */
+export type TokenSource = (typeof TOKEN_SOURCES)[number];
+
+/** Every trust flag, in the order a record lists them. See docs/metrics.md. */
+export const TRUST_FLAGS = [
+  "buffered_stream",
+  "chunk_count_estimate",
+  "timing_mismatch",
+  "short_output",
+  "prefix_cache_hit",
+  "approximate_prompt_length",
+  "impossible_decode_rate",
+] as const;
 
 /** Trust flags: reasons a request's figures should be read with care. See docs/metrics.md. */
-export type TrustFlag =
-  | "buffered_stream"
-  | "chunk_count_estimate"
-  | "timing_mismatch"
-  | "short_output"
-  | "prefix_cache_hit"
-  | "approximate_prompt_length"
-  | "impossible_decode_rate";
+export type TrustFlag = (typeof TRUST_FLAGS)[number];
 
 /** Server-reported timing for one request, normalised. Rates in tokens per second. */
 export interface ServerTimingsRecord {

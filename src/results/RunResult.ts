@@ -1,5 +1,5 @@
 import type { MachineInfo } from "./MachineInfo.js";
-import type { RequestRecord } from "./RequestRecord.js";
+import type { RequestTable } from "./RequestTable.js";
 import type { ResourceUsage } from "./ResourceUsage.js";
 import type { RunSummary } from "./RunSummary.js";
 
@@ -26,7 +26,8 @@ export interface RunResult {
   config: Record<string, unknown>;
   machine: MachineInfo;
   summary: RunSummary;
-  requests: RequestRecord[];
+  /** Every measured request; serialised as the array of its records. */
+  requests: RequestTable;
   /** llama-bench-style test rows (embedded engine); empty for HTTP targets. */
   tests: Record<string, unknown>[];
   resources: ResourceUsage | null;

@@ -7,6 +7,7 @@ import { redactSecrets } from "../errors/redactSecrets.js";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
 import type { RequestRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
+import { RequestTable } from "../results/RequestTable.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
 import type { RunResult, RunStatus } from "../results/RunResult.js";
 import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
@@ -424,7 +425,7 @@ export class RunStore {
       config: JSON.parse(run.config_json) as Record<string, unknown>,
       machine: machineFromRow(machine),
       summary: run.summary_json === null ? null : (JSON.parse(run.summary_json) as RunSummary),
-      requests,
+      requests: RequestTable.from(requests),
       tests,
       resources: run.resources_json === null ? null : (JSON.parse(run.resources_json) as ResourceUsage),
     };

@@ -70,7 +70,9 @@ it("with no model, synthesizes the default one into the cache and runs tests and
   assert.equal(result.tests.find((r) => r.test === "pp16")?.ceiling_tps, null);
   assert.equal(result.requests.length, 2);
   assert.ok(
-    result.requests.every((r) => r.output_tokens === 6 && r.prompt_tokens === 24 && r.error === null),
+    result.requests
+      .toArray()
+      .every((r) => r.output_tokens === 6 && r.prompt_tokens === 24 && r.error === null),
   );
   assert.equal(result.summary.requests.succeeded, 2);
   const events = readFileSync(join(dir, "t.ndjson"), "utf8")

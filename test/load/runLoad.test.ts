@@ -92,7 +92,10 @@ describe("runLoad against the mock server", () => {
     assert.equal(out.requests.length, 24);
     assert.equal(peakActive, 6);
     assert.deepEqual(
-      out.requests.map((r) => r.index).sort((a, b) => a - b),
+      out.requests
+        .toArray()
+        .map((r) => r.index)
+        .sort((a, b) => a - b),
       Array.from({ length: 24 }, (_, i) => i),
     );
   });
@@ -104,7 +107,10 @@ describe("runLoad against the mock server", () => {
       load: load({ requests: 10, rate: 50, concurrency: 100 }),
       prompt_tokens_exact: true,
     });
-    const planned = out.requests.map((r) => r.planned_offset_ms).sort((a, b) => a - b);
+    const planned = out.requests
+      .toArray()
+      .map((r) => r.planned_offset_ms)
+      .sort((a, b) => a - b);
     for (const [i, p] of planned.entries())
       assert.ok(Math.abs(p - i * 20) < 1e-6, `request ${i} planned at ${p}`);
     for (const r of out.requests)
@@ -120,7 +126,7 @@ describe("runLoad against the mock server", () => {
     });
     // Each request takes about 15 + 7 × 5 = 50 ms: about 6 fit in 0.3 s, one at a time.
     assert.ok(out.requests.length >= 2 && out.requests.length <= 8, `${out.requests.length} requests`);
-    assert.ok(Math.max(...out.requests.map((r) => r.sent_offset_ms)) < 300);
+    assert.ok(Math.max(...out.requests.toArray().map((r) => r.sent_offset_ms)) < 300);
   });
 
   it("stops on SIGINT-style abort, keeps what finished and counts what was cut off", async () => {
@@ -135,7 +141,7 @@ describe("runLoad against the mock server", () => {
     });
     assert.equal(out.status, "interrupted");
     assert.ok(out.requests.length >= 2 && out.requests.length < 1000);
-    assert.ok(out.requests.every((r) => r.error === null));
+    assert.ok(out.requests.toArray().every((r) => r.error === null));
     assert.equal(out.summary.requests.cancelled, 2);
   });
 });

@@ -38,7 +38,7 @@ test("a process killed with SIGKILL mid-run keeps every request it stored, and t
     assert.equal(run.summary, null);
     assert.equal(run.requests.length, n);
     assert.deepEqual(
-      run.requests,
+      run.requests.toArray(),
       Array.from({ length: n }, (_, i) => sampleRecord(i)),
     );
     assert.equal(run.config.api_key, "[redacted]");

@@ -65,7 +65,10 @@ describe("RunStore", () => {
     // Out of order, as concurrent requests finish.
     for (const i of [3, 0, 6, 1, 5, 2, 4]) store.appendRequest(result.run_id, sampleRecord(i));
     assert.deepEqual(
-      store.getRun(result.run_id).requests.map((r) => r.index),
+      store
+        .getRun(result.run_id)
+        .requests.toArray()
+        .map((r) => r.index),
       [0, 1, 2, 3, 4, 5, 6],
     );
     store.finishRun(result);
@@ -206,7 +209,10 @@ describe("RunStore", () => {
     assert.deepEqual(storedConfig.header_lines, ["Authorization: [redacted]", "X-Trace: keep-me-too"]);
     assert.equal(storedConfig.url, "https://[redacted]@example.com/v1");
     assert.equal(storedConfig.note, "the key *** pasted in a free-text field");
-    assert.equal(stored.requests.find((r) => r.index === 2)?.error?.message, "401: invalid key ***");
+    assert.equal(
+      stored.requests.toArray().find((r) => r.index === 2)?.error?.message,
+      "401: invalid key ***",
+    );
     assert.equal(stored.status_reason, "aborted after *** was refused");
   });
 
