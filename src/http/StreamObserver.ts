@@ -8,6 +8,9 @@ import type {
 import { httpRequestError, safeExcerpt } from "./httpRequestError.js";
 import type { HttpStreamResult } from "./streamHttp.js";
 
+/** Chunks a new observer has room for before its columns grow (doubling). */
+const CHUNK_CAPACITY = 64;
+
 /** The parts of a {@link RequestObservation} that the stream's bytes alone do not give. */
 export interface StreamFindings {
   planned_at_ms: number;
@@ -26,8 +29,6 @@ export interface StreamFindings {
  * time and index of the read being fed.
  */
 export class StreamObserver {
-  /** Token-bearing chunks so far. */
-  readonly chunks: ObservedChunk[] = [];
   /** The first error; null while the stream is fine. */
   error: RequestError | null = null;
   /** The server's token counts, as last reported in the stream; null when none. */
@@ -37,6 +38,14 @@ export class StreamObserver {
   /** Arrival of the read that carried the stream's explicit end (`[DONE]`, `done: true`); null until then. */
   private doneAt: number | null = null;
   private emptyChunks = 0;
+  // Token-bearing chunks, by column until the stream ends: one object per chunk would live as long
+  // as its request, and thousands of concurrent streams made those the bulk of what every young-
+  // generation GC had to copy (bench/harness.ts). Tokens: NaN when the server did not say.
+  private chunkAt = new Float64Array(CHUNK_CAPACITY);
+  private chunkRead = new Int32Array(CHUNK_CAPACITY);
+  private chunkTokens = new Float64Array(CHUNK_CAPACITY);
+  private chunkChars = new Int32Array(CHUNK_CAPACITY);
+  private chunkCount = 0;
   private readAt = 0;
   private readIndex = 0;
   private readonly where: string;
@@ -73,10 +82,52 @@ export class StreamObserver {
    */
   generated(chars: number, tokens: number | null): void {
     if (chars > 0 || (tokens !== null && tokens > 0)) {
-      this.chunks.push({ at_ms: this.readAt, read_index: this.readIndex, tokens, chars });
+      const i = this.chunkCount;
+      if (i === this.chunkAt.length) this.growChunks();
+      this.chunkAt[i] = this.readAt;
+      this.chunkRead[i] = this.readIndex;
+      this.chunkTokens[i] = tokens ?? Number.NaN;
+      this.chunkChars[i] = chars;
+      this.chunkCount = i + 1;
     } else {
       this.emptyChunks++;
     }
+  }
+
+  /** Token-bearing chunks so far. */
+  get chunks(): number {
+    return this.chunkCount;
+  }
+
+  /** The token-bearing chunks, as the observation lists them. */
+  observedChunks(): ObservedChunk[] {
+    const out: ObservedChunk[] = new Array(this.chunkCount);
+    for (let i = 0; i < this.chunkCount; i++) {
+      const tokens = this.chunkTokens[i] as number;
+      out[i] = {
+        at_ms: this.chunkAt[i] as number,
+        read_index: this.chunkRead[i] as number,
+        tokens: Number.isNaN(tokens) ? null : tokens,
+        chars: this.chunkChars[i] as number,
+      };
+    }
+    return out;
+  }
+
+  private growChunks(): void {
+    const capacity = this.chunkAt.length * 2;
+    const at = new Float64Array(capacity);
+    at.set(this.chunkAt);
+    this.chunkAt = at;
+    const read = new Int32Array(capacity);
+    read.set(this.chunkRead);
+    this.chunkRead = read;
+    const tokens = new Float64Array(capacity);
+    tokens.set(this.chunkTokens);
+    this.chunkTokens = tokens;
+    const chars = new Int32Array(capacity);
+    chars.set(this.chunkChars);
+    this.chunkChars = chars;
   }
 
   /** Records a parsed piece that carries no generated text (role-only, usage-only, keep-alive). */
@@ -142,7 +193,7 @@ export class StreamObserver {
       headers_at_ms: result.headers_at_ms,
       end_at_ms: this.doneAt ?? result.end_at_ms,
       status: result.status,
-      chunks: this.chunks,
+      chunks: this.observedChunks(),
       empty_chunks: this.emptyChunks,
       comments: findings.comments,
       usage: this.usage,

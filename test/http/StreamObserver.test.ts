@@ -34,6 +34,18 @@ function lettersSink(stream: StreamObserver) {
 }
 
 describe("StreamObserver", () => {
+  it("keeps every chunk of a long stream, in order, past its initial room", () => {
+    const stream = new StreamObserver(WHERE, []);
+    const sink = { push: () => stream.generated(2, null) };
+    for (let i = 0; i < 200; i++) stream.feed(sink, Buffer.from("x"), 100 + i * 0.25, i);
+    assert.equal(stream.chunks, 200);
+    const obs = stream.observation(result({ end_at_ms: 200 }), findings);
+    assert.equal(obs.chunks.length, 200);
+    obs.chunks.forEach((c, i) => {
+      assert.deepEqual(c, { at_ms: 100 + i * 0.25, read_index: i, tokens: null, chars: 2 });
+    });
+  });
+
   it("stamps each chunk with the read that completed it, counts empty pieces, ends at the end marker", () => {
     const stream = new StreamObserver(WHERE, []);
     const sink = lettersSink(stream);

@@ -4,6 +4,7 @@ import { parseHttpUrl } from "../../http/parseHttpUrl.js";
 import { SseParser } from "../../http/SseParser.js";
 import { StreamObserver } from "../../http/StreamObserver.js";
 import { bodyComplete } from "../../http/streamHttp.js";
+import { Utf8Accumulator } from "../../http/Utf8Accumulator.js";
 import type { RequestObservation } from "../../metrics/RequestObservation.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 import { readOpenAiChunk } from "./readOpenAiChunk.js";
@@ -67,7 +68,9 @@ export class OpenAiTarget implements Target {
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
     const stream = new StreamObserver(this.where, this.http.secrets);
     let finished = false;
-    let text = "";
+    // Generated text, kept only to count its tokens when the server reports no usage; appended as
+    // bytes, because `text += piece` would keep one string object per chunk alive until the end.
+    const text = new Utf8Accumulator();
     let jsonBody: Buffer[] | null = null;
 
     const handle = (data: string): void => {
@@ -88,7 +91,7 @@ export class OpenAiTarget implements Target {
       if (info.timings !== null) stream.serverTimings = info.timings;
       if (info.finished) finished = true;
       stream.generated(info.text.length, info.tokens);
-      text += info.text;
+      if (info.text.length > 0) text.append(info.text);
     };
     const parser = new SseParser({ onEvent: (event) => handle(event.data) });
 
@@ -120,8 +123,9 @@ export class OpenAiTarget implements Target {
       stream.usage = { ...usage, cached_prompt_tokens: serverTimings.cached_tokens };
     }
     let outputTokensTokenizer: number | null = null;
-    if ((usage === null || usage.completion_tokens === null) && stream.chunks.length > 0) {
-      if (this.options.tokenizeOutput ?? true) outputTokensTokenizer = await this.countTokensQuietly(text);
+    if ((usage === null || usage.completion_tokens === null) && stream.chunks > 0) {
+      if (this.options.tokenizeOutput ?? true)
+        outputTokensTokenizer = await this.countTokensQuietly(text.toString());
     }
     return stream.observation(result, {
       planned_at_ms: options.planned_at_ms,
