@@ -176,7 +176,10 @@ async function timingRun(streams: number): Promise<void> {
   // HARNESS_LATE_DUMP=file: the late chunks that no GC pause explains (machine monotonic ms, to
   // line up with a --cpu-prof profile of this process).
   if (process.env.HARNESS_LATE_DUMP) {
-    writeFileSync(`${process.env.HARNESS_LATE_DUMP}.${streams}.json`, JSON.stringify({ lateOutsideGc, gcPauses }));
+    writeFileSync(
+      `${process.env.HARNESS_LATE_DUMP}.${streams}.json`,
+      JSON.stringify({ lateOutsideGc, gcPauses }),
+    );
   }
   const lag = outcome.summary.dispatch_lag_ms;
   console.log(
