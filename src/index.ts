@@ -25,7 +25,15 @@ export { MockServer, type MockServerOptions } from "./mock/MockServer.js";
 // Results (the public, versioned format)
 export type { DistributionStats } from "./results/DistributionStats.js";
 export type { GpuInfo, MachineInfo } from "./results/MachineInfo.js";
-export type { RequestRecord, ServerTimingsRecord, TokenSource, TrustFlag } from "./results/RequestRecord.js";
+export {
+  type RequestRecord,
+  type ServerTimingsRecord,
+  TOKEN_SOURCES,
+  type TokenSource,
+  TRUST_FLAGS,
+  type TrustFlag,
+} from "./results/RequestRecord.js";
+export { RequestTable } from "./results/RequestTable.js";
 export type { ResourceUsage } from "./results/ResourceUsage.js";
 export { RESULT_SCHEMA_VERSION, type RunResult, type RunStatus } from "./results/RunResult.js";
 export type { RunSummary } from "./results/RunSummary.js";

@@ -109,8 +109,8 @@ export class DirectDecoder {
   /**
    * Same contract as `generateOnSequence`: the prompt in batches of `chunk_size` (capped at the
    * context's batch size), the last batch computing logits for its last token and sampling the first
-   * generated token, then one decode and one greedy sample per further token. The KV cache is not
-   * cleared first.
+   * generated token, then one decode and one greedy sample per further token (with `next_token`, no
+   * sample: that function's token is fed instead). The KV cache is not cleared first.
    */
   async generate(prompt: readonly Token[], options: GenerateOptions): Promise<GenerationResult> {
     if (this.disposed) throw new TokbenchError("INTERNAL", "the direct decoder is disposed");
@@ -121,38 +121,60 @@ export class DirectDecoder {
     let t = start;
     let prefillIndex = 0;
     const wantTokens = options.max_tokens > 0 && prompt.length > 0;
+    const pick = options.next_token;
     for (let i = 0; i < prompt.length; i += chunk) {
       const part = prompt.slice(i, Math.min(i + chunk, prompt.length));
       const last = i + part.length === prompt.length;
       await this.decode(part, wantTokens && last);
       let token: Token | null = null;
       if (wantTokens && last) {
-        token = await this.sample();
+        token = pick === undefined ? await this.sample() : pick();
         out.push(token);
       }
       const now = performance.now();
       // Counted outside the call: an optional call skips evaluating its arguments.
       const index = prefillIndex++;
-      onStep?.({ kind: "prefill", index, tokens: part.length, t_start_ms: t, t_end_ms: now, token });
+      const produced = pick === undefined ? token : null;
+      onStep?.({
+        kind: "prefill",
+        index,
+        tokens: part.length,
+        t_start_ms: t,
+        t_end_ms: now,
+        token: produced,
+      });
       t = now;
     }
     const prefillEnd = t;
     let stoppedByEog = false;
-    if (out.length === 1 && options.ignore_eos !== true && this.model.isEogToken(out[0])) {
+    if (
+      out.length === 1 &&
+      pick === undefined &&
+      options.ignore_eos !== true &&
+      this.model.isEogToken(out[0])
+    ) {
       out.pop();
       stoppedByEog = true;
     }
     while (!stoppedByEog && out.length > 0 && out.length < options.max_tokens) {
       if (options.signal?.aborted === true) break;
       await this.decode([out[out.length - 1] as Token], true);
-      const token = await this.sample();
+      const token = pick === undefined ? await this.sample() : pick();
       const now = performance.now();
-      if (options.ignore_eos !== true && this.model.isEogToken(token)) {
+      if (pick === undefined && options.ignore_eos !== true && this.model.isEogToken(token)) {
         stoppedByEog = true;
         break;
       }
       out.push(token);
-      onStep?.({ kind: "decode", index: out.length - 2, tokens: 1, t_start_ms: t, t_end_ms: now, token });
+      const produced = pick === undefined ? token : null;
+      onStep?.({
+        kind: "decode",
+        index: out.length - 2,
+        tokens: 1,
+        t_start_ms: t,
+        t_end_ms: now,
+        token: produced,
+      });
       t = now;
     }
     return {

@@ -28,6 +28,12 @@ export interface GenerateOptions {
   on_step?: (step: EngineStep) => void;
   /** Stops generation after the current step. */
   signal?: AbortSignal;
+  /**
+   * When set, nothing is sampled: wherever a token would be sampled, logits are still computed and
+   * this function's token is taken instead, as llama-bench's tests do (they feed pseudo-random
+   * tokens). Honoured by `DirectDecoder`; the sequence API always samples. Defaults to none.
+   */
+  next_token?: () => Token;
 }
 
 /** What a generation produced. */

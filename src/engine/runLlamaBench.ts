@@ -395,9 +395,11 @@ async function runTest(
         generateOnSequence(sequences[s] as LlamaContextSequence, prompt, options);
     }
     const streams = Array.from({ length: o.parallel }, (_, s) => s);
-    // pp: the last prompt call computes logits and samples once, as llama-bench computes the last
-    // token's logits. tg: the first token fed is a random one, then every step decodes the sampled
-    // token; n_gen decode calls in all. pg: both.
+    const next_token = (): Token => o.tokens(1)[0] as Token;
+    // llama-bench's tests: pp computes logits for the last prompt token; tg is n_gen single-token
+    // decodes of pseudo-random tokens, each computing logits; pg both. Nothing is sampled on the
+    // direct loop (llama-bench samples nothing; sampling is in the request-level figures); the
+    // sequence API (parallel sequences) cannot skip it and samples greedily.
     const maxTokens = test.n_prompt > 0 ? 1 + test.n_gen : test.n_gen;
     const promptLength = test.n_prompt > 0 ? test.n_prompt : 1;
 
@@ -406,7 +408,7 @@ async function runTest(
       const warm = test.n_prompt > 0 ? Math.min(test.n_prompt, o.chunk) : 1;
       await Promise.all(
         streams.map((s) =>
-          generate(s, o.tokens(warm), { chunk_size: o.chunk, max_tokens: 2, ignore_eos: true }),
+          generate(s, o.tokens(warm), { chunk_size: o.chunk, max_tokens: 2, ignore_eos: true, next_token }),
         ),
       );
     }
@@ -449,6 +451,7 @@ async function runTest(
             chunk_size: o.chunk,
             max_tokens: maxTokens,
             ignore_eos: true,
+            next_token,
             on_step:
               o.trace?.recordsSteps === true ? (step) => o.trace?.step(ids[s] as string, step) : undefined,
           }),

@@ -78,6 +78,34 @@ describe("DirectDecoder on the real engine", () => {
     }
   });
 
+  it("with next_token, samples nothing and feeds the given tokens, as llama-bench's tests do", async () => {
+    const context = await model.createContext({ contextSize: 128, batchSize: 64, threads: 1, sequences: 1 });
+    const decoder = DirectDecoder.open(context, model, 1);
+    assert.ok(decoder);
+    try {
+      let next = 100;
+      const fed: number[] = [];
+      const stepTokens: (number | null)[] = [];
+      const result = await decoder.generate(prompt, {
+        chunk_size: 64,
+        max_tokens: 5,
+        ignore_eos: false,
+        next_token: () => {
+          fed.push(next);
+          return next++ as Token;
+        },
+        on_step: (s) => stepTokens.push(s.token),
+      });
+      assert.deepEqual(result.tokens, [100, 101, 102, 103, 104]);
+      assert.deepEqual(fed, [100, 101, 102, 103, 104]);
+      assert.deepEqual(stepTokens, [null, null, null, null, null]);
+      assert.equal(result.stopped_by_eog, false);
+    } finally {
+      decoder.dispose();
+      await context.dispose();
+    }
+  });
+
   it("is not opened on a context with several sequences", async () => {
     const context = await model.createContext({ contextSize: 128, threads: 1, sequences: 2 });
     try {

@@ -4,7 +4,7 @@ import { DirectDecoder } from "../DirectDecoder.js";
 
 /** How the generation test feeds tokens to the engine. */
 export type TgMode =
-  /** {@link DirectDecoder}: one native decode and one greedy sample per token, nothing else. */
+  /** {@link DirectDecoder}: one native decode per token with logits, no sample, exactly llama-bench's loop. */
   | "direct"
   /** One `controlledEvaluate` per token with greedy sampling of the next token: llama-bench's work
    * (one single-token decode with logits) plus a native greedy sample. */
@@ -173,14 +173,17 @@ function directLoop(decoder: DirectDecoder): Loop {
     clear: async () => decoder.clear(),
     async prompt(tokens) {
       // Batches as large as the context allows, logits for the last token (as llama_batch_get_one
-      // does in llama-bench) and one greedy sample.
-      await decoder.generate(tokens, { chunk_size: tokens.length, max_tokens: 1, ignore_eos: true });
+      // does in llama-bench), no sample.
+      await decoder.generate(tokens, {
+        chunk_size: tokens.length,
+        max_tokens: 1,
+        ignore_eos: true,
+        next_token: () => 0 as Token,
+      });
     },
     async gen(nGen, randomToken) {
-      for (let i = 0; i < nGen; i++) {
-        await decoder.decode([randomToken()], true);
-        await decoder.sample();
-      }
+      // llama-bench's tg exactly: single-token decodes of random tokens, logits computed, no sample.
+      for (let i = 0; i < nGen; i++) await decoder.decode([randomToken()], true);
     },
   };
 }
