@@ -1,6 +1,9 @@
 import net, { type Socket } from "node:net";
 import tls from "node:tls";
 
+/** Receives the bytes of each socket read, in a buffer the receiver may keep. */
+export type ReadSink = (bytes: Buffer) => void;
+
 /** A connection handed out by {@link ConnectionPool.acquire}. */
 export interface PooledConnection {
   socket: Socket;
@@ -26,11 +29,32 @@ export class ConnectionPool {
       const socket = list.pop() as Socket;
       socket.removeListener("error", onIdleEnd);
       socket.removeListener("close", onIdleEnd);
-      socket.removeListener("data", onIdleData);
+      if (!(socket as PoolSocket)[DIRECT_READS]) socket.removeListener("data", onIdleData);
       if (!socket.destroyed && socket.readable && socket.writable) return { socket, reused: true };
       socket.destroy();
     }
     return { socket: connect(url), reused: false };
+  }
+
+  /**
+   * Routes the socket's reads to `sink` until {@link detach}. Plain TCP sockets are read into one
+   * shared buffer and copied out (Node's `onread`), which allocates no buffer object of its own per
+   * read; TLS sockets use `data` events.
+   */
+  attach(socket: Socket, sink: ReadSink): void {
+    const s = socket as PoolSocket;
+    if (s[DIRECT_READS]) s[SINK] = sink;
+    else socket.on("data", sink);
+  }
+
+  /** Stops routing the socket's reads to `sink`. */
+  detach(socket: Socket, sink: ReadSink): void {
+    const s = socket as PoolSocket;
+    if (s[DIRECT_READS]) {
+      if (s[SINK] === sink) s[SINK] = undefined;
+    } else {
+      socket.removeListener("data", sink);
+    }
   }
 
   /**
@@ -58,7 +82,7 @@ export class ConnectionPool {
     (socket as PoolSocket)[DROP] = drop;
     socket.on("error", onIdleEnd);
     socket.on("close", onIdleEnd);
-    socket.on("data", onIdleData);
+    if (!(socket as PoolSocket)[DIRECT_READS]) socket.on("data", onIdleData);
     list.push(socket);
   }
 
@@ -71,14 +95,22 @@ export class ConnectionPool {
 }
 
 const DROP = Symbol("tokbench.pool.drop");
+const SINK = Symbol("tokbench.pool.sink");
+const DIRECT_READS = Symbol("tokbench.pool.directReads");
 interface PoolSocket extends Socket {
   [DROP]?: () => void;
+  [SINK]?: ReadSink | undefined;
+  [DIRECT_READS]?: boolean;
 }
+
+/** The one buffer every plain TCP socket reads into; each read is copied out before the next. */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 function onIdleEnd(this: PoolSocket): void {
   this[DROP]?.();
 }
 
+/** `data` listener of an idle TLS socket (plain sockets route reads through `onread`). */
 function onIdleData(this: PoolSocket): void {
   this[DROP]?.();
 }
@@ -92,14 +124,39 @@ function connect(url: URL): Socket {
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const secure = url.protocol === "https:";
   const port = Number(url.port || (secure ? 443 : 80));
-  const socket = secure
-    ? tls.connect({
-        host,
-        port,
-        servername: net.isIP(host) === 0 ? host : undefined,
-        ALPNProtocols: ["http/1.1"],
-      })
-    : net.connect({ host, port });
+  if (secure) {
+    const socket = tls.connect({
+      host,
+      port,
+      servername: net.isIP(host) === 0 ? host : undefined,
+      ALPNProtocols: ["http/1.1"],
+    });
+    socket.setNoDelay(true);
+    return socket;
+  }
+  const socket: PoolSocket = net.connect({
+    host,
+    port,
+    onread: {
+      buffer: SHARED_READ_BUFFER,
+      callback(nread: number, buffer: Uint8Array): boolean {
+        // Copied into Node's pooled slab (small reads): no ArrayBuffer of its own per read.
+        const bytes = Buffer.allocUnsafe(nread);
+        bytes.set(buffer.subarray(0, nread));
+        const sink = socket[SINK];
+        if (sink !== undefined) {
+          sink(bytes);
+        } else {
+          // Bytes no exchange asked for (an idle or finished connection): it cannot be reused.
+          const drop = socket[DROP];
+          if (drop !== undefined) drop();
+          else socket.destroy();
+        }
+        return true;
+      },
+    },
+  });
+  socket[DIRECT_READS] = true;
   socket.setNoDelay(true);
   return socket;
 }

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { ConnectionPool } from "./ConnectionPool.js";
+import type { ConnectionPool, ReadSink } from "./ConnectionPool.js";
 import { type ResponseHead, ResponseParseError, ResponseParser } from "./ResponseParser.js";
 
 /** How an HTTP exchange ended. */
@@ -126,7 +126,7 @@ class Exchange {
   private timer: NodeJS.Timeout | null = null;
   private errorParts: Buffer[] | null = null;
   private errorBytes = 0;
-  private readonly onData = (bytes: Buffer): void => {
+  private readonly onData: ReadSink = (bytes) => {
     // The hot path: stamp, queue, nothing else.
     this.queue.push({ bytes, at: performance.now(), attempt: this.attempt });
     ReadDrain.schedule(this);
@@ -185,7 +185,7 @@ class Exchange {
     this.attempt++;
     this.readIndex = -1;
     const socket = connection.socket;
-    socket.on("data", this.onData);
+    options.pool.attach(socket, this.onData);
     socket.on("end", this.onEnd);
     socket.on("error", this.onError);
     socket.on("close", this.onClose);
@@ -300,7 +300,7 @@ class Exchange {
     const socket = this.socket;
     if (socket === null) return;
     this.socket = null;
-    socket.removeListener("data", this.onData);
+    this.options.pool.detach(socket, this.onData);
     socket.removeListener("end", this.onEnd);
     socket.removeListener("error", this.onError);
     socket.removeListener("close", this.onClose);
