@@ -105,22 +105,33 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
  * Brings `db` to {@link LATEST_SCHEMA_VERSION}. Each step runs in its own transaction together with
  * its `user_version` bump, so a crash mid-migration leaves the previous version intact. Refuses a
  * database written by a newer tokbench rather than guessing at its layout.
+ *
+ * Several processes may open a new database at the same moment (a run and a reader started
+ * together): each step takes the write lock first (`BEGIN IMMEDIATE`) and reads the version again
+ * inside it, so a step another process already applied is skipped, not applied twice.
  */
 export function migrate(db: BetterSqlite3.Database, path: string): void {
-  const current = db.pragma("user_version", { simple: true }) as number;
-  if (current > LATEST_SCHEMA_VERSION) {
-    throw new TokbenchError(
-      "DB_OPEN_FAILED",
-      `database ${path} has schema version ${current}, newer than this tokbench supports (${LATEST_SCHEMA_VERSION}); upgrade tokbench or use another --db`,
-      { context: { path, version: current } },
-    );
-  }
-  for (let version = current; version < LATEST_SCHEMA_VERSION; version++) {
-    const sql = MIGRATIONS[version] as string;
-    db.transaction(() => {
-      db.exec(sql);
-      // PRAGMA cannot take bound parameters; `version` is an integer we computed.
-      db.pragma(`user_version = ${version + 1}`);
-    })();
+  const readVersion = (): number => {
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > LATEST_SCHEMA_VERSION) {
+      throw new TokbenchError(
+        "DB_OPEN_FAILED",
+        `database ${path} has schema version ${version}, newer than this tokbench supports (${LATEST_SCHEMA_VERSION}); upgrade tokbench or use another --db`,
+        { context: { path, version } },
+      );
+    }
+    return version;
+  };
+  if (readVersion() === LATEST_SCHEMA_VERSION) return;
+  const step = db.transaction((): boolean => {
+    const version = readVersion();
+    if (version === LATEST_SCHEMA_VERSION) return false;
+    db.exec(MIGRATIONS[version] as string);
+    // PRAGMA cannot take bound parameters; `version` is an integer we computed.
+    db.pragma(`user_version = ${version + 1}`);
+    return true;
+  });
+  while (step.immediate()) {
+    // One migration per transaction until none is left.
   }
 }
