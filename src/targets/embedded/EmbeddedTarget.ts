@@ -1,11 +1,16 @@
-import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import {
   createEngineContext,
   type EngineContextSettings,
   effectiveBatchSize,
 } from "../../engine/createEngineContext.js";
+import { DirectDecoder } from "../../engine/DirectDecoder.js";
 import { type EngineBinding, firstLine } from "../../engine/EngineBinding.js";
-import { generateOnSequence } from "../../engine/generateOnSequence.js";
+import {
+  type GenerateOptions,
+  type GenerationResult,
+  generateOnSequence,
+} from "../../engine/generateOnSequence.js";
 import type { EnginePerf } from "../../engine/parseEnginePerf.js";
 import { isTokbenchError } from "../../errors/TokbenchError.js";
 import type { ObservedChunk, RequestObservation } from "../../metrics/RequestObservation.js";
@@ -38,9 +43,9 @@ export interface EmbeddedTargetOptions {
  */
 export class EmbeddedTarget implements Target {
   readonly kind = "embedded";
-  private readonly free: LlamaContextSequence[] = [];
-  private readonly waiting: ((sequence: LlamaContextSequence) => void)[] = [];
-  private readonly sequenceIndex = new Map<LlamaContextSequence, number>();
+  private readonly free: Slot[] = [];
+  private readonly waiting: ((slot: Slot) => void)[] = [];
+  private readonly decoder: DirectDecoder | null;
   private requestCounter = 0;
   private closed = false;
 
@@ -51,10 +56,25 @@ export class EmbeddedTarget implements Target {
     private readonly settings: EngineContextSettings,
     private readonly trace: TraceWriter | null,
   ) {
-    for (let i = 0; i < settings.parallel; i++) {
-      const sequence = context.getSequence();
-      this.sequenceIndex.set(sequence, i);
-      this.free.push(sequence);
+    // One request at a time: the direct loop, without node-llama-cpp's per-token bookkeeping (see
+    // DirectDecoder). Several: one sequence each, which node-llama-cpp batches together.
+    this.decoder = settings.parallel === 1 ? DirectDecoder.open(context, model, settings.threads) : null;
+    const decoder = this.decoder;
+    if (decoder !== null) {
+      this.free.push({
+        index: 0,
+        clear: async () => decoder.clear(),
+        generate: (prompt, options) => decoder.generate(prompt, options),
+      });
+    } else {
+      for (let i = 0; i < settings.parallel; i++) {
+        const sequence = context.getSequence();
+        this.free.push({
+          index: i,
+          clear: () => sequence.clearHistory(),
+          generate: (prompt, options) => generateOnSequence(sequence, prompt, options),
+        });
+      }
     }
   }
 
@@ -80,7 +100,7 @@ export class EmbeddedTarget implements Target {
   }
 
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
-    const sequence = await this.acquire();
+    const slot = await this.acquire();
     const id = `req${this.requestCounter++}`;
     const chunks: ObservedChunk[] = [];
     const obs: RequestObservation = {
@@ -101,7 +121,7 @@ export class EmbeddedTarget implements Target {
     const solo = this.settings.parallel === 1;
     let promptLength = 0;
     try {
-      await sequence.clearHistory();
+      await slot.clear();
       const prompt = this.model.tokenize(request.prompt, false);
       promptLength = prompt.length;
       if (prompt.length === 0) throw new Error("the prompt is empty after tokenization");
@@ -116,7 +136,7 @@ export class EmbeddedTarget implements Target {
       this.trace?.generationStart(
         {
           id,
-          sequence: this.sequenceIndex.get(sequence) ?? 0,
+          sequence: slot.index,
           prompt_tokens: prompt.length,
           max_tokens: request.max_tokens,
           n_depth: 0,
@@ -125,7 +145,7 @@ export class EmbeddedTarget implements Target {
         obs.sent_at_ms,
       );
       let step = 0;
-      const result = await generateOnSequence(sequence, prompt, {
+      const result = await slot.generate(prompt, {
         chunk_size: effectiveBatchSize(this.settings),
         max_tokens: request.max_tokens,
         ignore_eos: request.force_output_length,
@@ -196,7 +216,7 @@ export class EmbeddedTarget implements Target {
         obs.end_at_ms,
       );
     } finally {
-      this.release(sequence);
+      this.release(slot);
     }
     return obs;
   }
@@ -204,20 +224,28 @@ export class EmbeddedTarget implements Target {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.decoder?.dispose();
     await this.context.dispose();
   }
 
-  private acquire(): Promise<LlamaContextSequence> {
-    const sequence = this.free.pop();
-    if (sequence !== undefined) return Promise.resolve(sequence);
+  private acquire(): Promise<Slot> {
+    const slot = this.free.pop();
+    if (slot !== undefined) return Promise.resolve(slot);
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  private release(sequence: LlamaContextSequence): void {
+  private release(slot: Slot): void {
     const next = this.waiting.shift();
-    if (next !== undefined) next(sequence);
-    else this.free.push(sequence);
+    if (next !== undefined) next(slot);
+    else this.free.push(slot);
   }
+}
+
+/** Where one request runs: the direct decoder, or one sequence of the shared context. */
+interface Slot {
+  index: number;
+  clear(): Promise<unknown>;
+  generate(prompt: readonly Token[], options: GenerateOptions): Promise<GenerationResult>;
 }
 
 /**
