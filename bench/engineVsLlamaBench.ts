@@ -185,6 +185,12 @@ async function main(): Promise<void> {
   printTable(samples, notes);
 }
 
+/** Median of the per-round ratios side / reference, rounds paired by position; "-" without pairs. */
+function pairedRatio(side: number[], reference: number[] | undefined): string {
+  if (reference === undefined || reference.length !== side.length || side.length === 0) return "-";
+  return `${median(side.map((v, i) => v / (reference[i] as number))).toFixed(3)}x`;
+}
+
 function testKey(nPromptTokens: number, nGenTokens: number, threads: number): string {
   return `${nPromptTokens > 0 ? `pp${nPromptTokens}` : `tg${nGenTokens}`} t=${threads}`;
 }
@@ -214,6 +220,10 @@ function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]
               median_ts: list.length ? median(list) : null,
               rounds_ts: list,
               ratio: ref && list.length ? median(list) / median(ref) : null,
+              paired_ratio:
+                ref && ref.length === list.length && list.length > 0
+                  ? median(list.map((v, i) => v / (ref[i] as number)))
+                  : null,
             },
           ];
         }),
@@ -224,7 +234,7 @@ function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]
   }
   const header = [
     "test",
-    ...sides.flatMap((side) => (side === "llama-bench" || !reference ? [side] : [side, "ratio"])),
+    ...sides.flatMap((side) => (side === "llama-bench" || !reference ? [side] : [side, "ratio", "paired"])),
   ];
   const lines = [header];
   for (const key of keys) {
@@ -238,6 +248,7 @@ function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]
       if (side !== "llama-bench" && reference) {
         const ref = reference.get(key);
         line.push(ref?.length && list.length ? `${(value / median(ref)).toFixed(3)}x` : "-");
+        line.push(pairedRatio(list, ref));
       }
     }
     lines.push(line);
@@ -245,7 +256,8 @@ function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]
   const widths = header.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length)));
   const out = lines.map((l) => l.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ")).join("\n");
   process.stdout.write(
-    `${out}\n\nt/s = median over rounds of avg_ts [min-max]; ratio = in-process / llama-bench\n`,
+    `${out}\n\nt/s = median over rounds of avg_ts [min-max]; ratio = in-process / llama-bench (medians);\n` +
+      "paired = median over rounds of (in-process / llama-bench of the same round), which cancels slow drift in the machine's speed\n",
   );
   for (const note of notes) process.stdout.write(`# ${note}\n`);
 }
