@@ -181,10 +181,13 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
 
 /**
  * Waits until `performance.now()` reaches `deadline`, never returning early. Node timers run on a
- * millisecond loop clock that can be stale, so a timer may fire up to a millisecond early: that
- * remainder is waited out with `setImmediate`, which still lets every stream's I/O run in between.
- * Sleeping to the rounded-up deadline first keeps that spin short: spinning through the last
- * millisecond before every send kept a core busy at high request rates.
+ * millisecond loop clock and fire up to a millisecond early or a millisecond or more late; the last
+ * stretch is waited out with `setImmediate`, which still lets every stream's I/O run in between but
+ * keeps a core busy. So the timer sleeps to about a millisecond before the deadline and the rest is
+ * spun only while spinning has cost under {@link SPIN_SHARE} of the time: at low request rates that
+ * removes the timer's lateness from the dispatch lag, at high rates (where the last millisecond of
+ * every gap would add up to a busy core, taken from the server being measured when it runs on the
+ * same machine) the timer sleeps to the deadline itself and only sub-millisecond rests are spun.
  */
 async function waitUntil(deadline: number, signal: AbortSignal, sleeper: Sleeper): Promise<void> {
   for (
@@ -192,20 +195,52 @@ async function waitUntil(deadline: number, signal: AbortSignal, sleeper: Sleeper
     wait > 0 && !signal.aborted;
     wait = deadline - performance.now()
   ) {
-    if (wait >= 1) await sleeper.sleep(Math.ceil(wait));
-    else await immediate();
+    const spin = sleeper.spinShare() < SPIN_SHARE;
+    if (spin && wait >= 2) {
+      await sleeper.sleep(Math.floor(wait - 1));
+    } else if (!spin && wait >= 1) {
+      await sleeper.sleep(Math.ceil(wait));
+    } else {
+      const start = performance.now();
+      await immediate();
+      sleeper.spent(performance.now() - start);
+    }
   }
 }
 
+/** Most of the time the dispatcher may spend spinning before a send. */
+const SPIN_SHARE = 0.05;
+
 /**
  * Timer sleeps that end early when the run stops, with one listener on the stop signal for the
- * whole run (the open-loop sender is the only sleeper, and sleeps one at a time).
+ * whole run (the open-loop sender is the only sleeper, and sleeps one at a time), and the account of
+ * how much the sender spun.
  */
 class Sleeper {
   private wake: (() => void) | null = null;
+  private spinMs = 0;
+  private windowStart = performance.now();
 
   constructor(signal: AbortSignal) {
     signal.addEventListener("abort", () => this.wake?.(), { once: true });
+  }
+
+  /** Records time spent spinning. */
+  spent(ms: number): void {
+    this.spinMs += ms;
+  }
+
+  /** Share of the time spent spinning, over a window of about the last second. */
+  spinShare(): number {
+    const now = performance.now();
+    const elapsed = now - this.windowStart;
+    if (elapsed > 1000) {
+      // Halve the history each second: recent behaviour decides.
+      this.spinMs /= 2;
+      this.windowStart = now - 500;
+      return this.spinMs / 500;
+    }
+    return elapsed > 0 ? this.spinMs / Math.max(elapsed, 100) : 0;
   }
 
   sleep(ms: number): Promise<void> {
