@@ -215,11 +215,7 @@ class Exchange {
         const used = this.parser?.execute(item.bytes) ?? 0;
         if (used < item.bytes.length && !this.settled) this.trailingBytes = true;
       } catch (error) {
-        this.finish(
-          this.result.status === null ? "connection_failed" : "cut",
-          parseErrorText(error),
-          item.at,
-        );
+        this.fail(parseErrorText(error), item.at);
       }
       return;
     }
@@ -235,18 +231,17 @@ class Exchange {
     if (item.error === null && parser !== null) {
       try {
         parser.finish();
-        return;
       } catch (error) {
-        this.finish(
-          this.result.status === null ? "connection_failed" : "cut",
-          parseErrorText(error),
-          item.at,
-        );
-        return;
+        this.fail(parseErrorText(error), item.at);
       }
+      return;
     }
-    const detail = item.error ?? "connection closed before a response";
-    this.finish(this.result.status === null ? "connection_failed" : "cut", detail, item.at);
+    this.fail(item.error ?? "connection closed before a response", item.at);
+  }
+
+  /** Ends a broken exchange: before any response it never connected properly, after one it was cut. */
+  private fail(detail: string, at: number): void {
+    this.finish(this.result.status === null ? "connection_failed" : "cut", detail, at);
   }
 
   private onHead(head: ResponseHead): void {
