@@ -22,4 +22,11 @@ export interface LoadOptions {
   max_errors: number | null;
   /** Seed of the arrival process. Defaults to 0. */
   seed: number;
+  /**
+   * Keep the event loop polling (never asleep in `epoll_wait`) while requests are in flight, so a
+   * chunk is stamped without waiting for the thread to be woken and scheduled. Costs a full core:
+   * for servers on another machine only, never when the server shares this one (docs/harness.md).
+   * Defaults to false.
+   */
+  busy_poll?: boolean;
 }

@@ -63,10 +63,19 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
     },
     { once: true },
   );
+  let polling = false;
+  const poll = (): void => {
+    if (inFlight.size > 0) setImmediate(poll);
+    else polling = false;
+  };
   const send = async (request: WorkloadRequest, plannedAt: number) => {
     const controller = new AbortController();
     if (stop.signal.aborted) controller.abort();
     inFlight.add(controller);
+    if (load.busy_poll === true && !polling) {
+      polling = true;
+      setImmediate(poll);
+    }
     try {
       return await target.send(request, { planned_at_ms: plannedAt, signal: controller.signal });
     } finally {

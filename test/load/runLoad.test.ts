@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import { buildRequestSource } from "../../src/benchmark/buildRequestSource.js";
 import type { LoadOptions } from "../../src/load/LoadOptions.js";
@@ -56,6 +57,29 @@ describe("runLoad against the mock server", () => {
   after(async () => {
     await ctx.target.close();
     await mock.close();
+  });
+
+  it("with busy_poll keeps the event loop polling while requests are in flight, and only then", async () => {
+    const run = async (busyPoll: boolean): Promise<number> => {
+      // Event-loop utilisation: the share of time not spent asleep waiting for I/O.
+      const before = performance.eventLoopUtilization();
+      const out = await runLoad({
+        target: ctx.target,
+        requestAt: ctx.source.requestAt,
+        load: load({ requests: 3, busy_poll: busyPoll }),
+        prompt_tokens_exact: true,
+      });
+      assert.equal(out.summary.requests.succeeded, 3);
+      return performance.eventLoopUtilization(before).utilization;
+    };
+    const idle = await run(false);
+    const polling = await run(true);
+    assert.ok(polling > 0.9, `the loop never slept while polling (utilisation ${polling})`);
+    assert.ok(idle < 0.6, `without it the loop sleeps between chunks (utilisation ${idle})`);
+    const after = performance.eventLoopUtilization();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const rest = performance.eventLoopUtilization(after).utilization;
+    assert.ok(rest < 0.5, `the polling stopped with the last request (utilisation ${rest})`);
   });
 
   it("measures exact prompt lengths with the server's tokenizer and forced output lengths", async () => {

@@ -44,6 +44,13 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
       group: "Load:",
       description: "Abort the run after this many failed requests",
     })
+    .option("busy-poll", {
+      type: "boolean",
+      default: false,
+      group: "Load:",
+      description:
+        "Keep the event loop polling while requests are in flight: finer chunk timestamps for a server on another machine, at the cost of a full core (never with a local server)",
+    })
     .option("seed", {
       type: "number",
       default: 0,

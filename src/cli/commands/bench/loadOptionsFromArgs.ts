@@ -11,6 +11,7 @@ export interface CommonArgs {
   arrival: "constant" | "poisson";
   warmup: number;
   "max-errors"?: number | undefined;
+  "busy-poll"?: boolean | undefined;
   seed: number;
   "prompt-tokens": number;
   "prompt-file"?: string | undefined;
@@ -49,6 +50,7 @@ export function loadOptionsFromArgs(args: CommonArgs): { load: LoadOptions; work
           ? null
           : checkNumberFlag("max-errors", args["max-errors"], { min: 1, integer: true }),
       seed: checkNumberFlag("seed", args.seed, { integer: true }),
+      busy_poll: args["busy-poll"] === true,
     },
     workload: {
       prompt_tokens: checkNumberFlag("prompt-tokens", args["prompt-tokens"], { min: 1, integer: true }),
