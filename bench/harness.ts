@@ -5,7 +5,7 @@
  * keeps that many in flight, capped there; "peak" is the concurrency reached); and peak RSS over a
  * long closed-loop run.
  *
- *   node dist/bench/harness.js [--streams 1,64,512,2000] [--rounds 2] [--itl-ms 50] [--rss-requests 100000]
+ *   node dist/bench/harness.js [--streams 1,64,512,2000] [--rounds 2] [--itl-ms 50] [--rss-requests 100000] [--busy-poll]
  *   HARNESS_MOCK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" node dist/bench/harness.js ...  (profile the mock)
  *
  * Timing error of a chunk = client arrival timestamp − the mock's timestamp just after writing it,
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     "rss-requests": { type: "string", default: "100000" },
     "rss-concurrency": { type: "string", default: "64" },
     "rss-only": { type: "boolean", default: false },
+    "busy-poll": { type: "boolean", default: false },
   },
 });
 const MOCK = fileURLToPath(new URL("./harnessMockProcess.js", import.meta.url));
@@ -131,6 +132,7 @@ async function timingRun(streams: number): Promise<void> {
       // exactly N / duration the cap binds all the time, so the lag would measure waits for a free
       // slot (the load shape) instead of the dispatcher's own lateness. "peak" shows what was reached.
       rate: (0.99 * streams) / (requestMs / 1000),
+      busy_poll: values["busy-poll"],
       arrival: "constant",
       warmup: 1,
       max_errors: null,
