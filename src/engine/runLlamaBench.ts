@@ -2,6 +2,7 @@ import { freemem } from "node:os";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import type { TraceWriter } from "../trace/TraceWriter.js";
+import { seededRandom } from "../workload/seededRandom.js";
 import { type BenchRow, ENGINE_MISMATCH_TOLERANCE, type LoadRow } from "./BenchRow.js";
 import {
   createEngineContext,
@@ -97,16 +98,9 @@ const stddev = (xs: readonly number[]): number => {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 };
 
-/** Deterministic pseudo-random token ids (mulberry32), as llama-bench feeds random tokens. */
+/** Deterministic pseudo-random token ids, as llama-bench feeds random tokens. */
 function makeTokenSource(seed: number, vocab: number): (n: number) => Token[] {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const span = Math.max(1, vocab - 1);
   return (n) => Array.from({ length: n }, () => (1 + Math.floor(next() * span)) as Token);
 }

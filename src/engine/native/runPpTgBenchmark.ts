@@ -1,5 +1,6 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { TokbenchError } from "../../errors/TokbenchError.js";
+import { seededRandom } from "../../workload/seededRandom.js";
 import { DirectDecoder } from "../DirectDecoder.js";
 
 /** How the generation test feeds tokens to the engine. */
@@ -102,7 +103,7 @@ export async function runPpTgBenchmark(
   }
 
   const vocabSize = vocabularySize(model);
-  const random = mulberry32(options.seed ?? 42);
+  const random = seededRandom(options.seed ?? 42);
   const randomToken = (): Token => Math.floor(random() * vocabSize) as Token;
 
   let context: LlamaContext;
@@ -245,17 +246,5 @@ function toTestResult(
     stddev_ts: Math.sqrt(variance),
     samples_ts: samplesTs,
     samples_ns: samplesNs,
-  };
-}
-
-/** Small deterministic PRNG: the prompt content does not change the cost, only its length does. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
