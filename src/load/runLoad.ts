@@ -151,9 +151,8 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
     };
     await Promise.all(Array.from({ length: Math.max(1, load.concurrency) }, worker));
   } else {
-    // A counter and one waiter, not Promise.race over the requests in flight: racing thousands of
-    // promises on every send costs O(in flight) per request and piles up reactions.
-    let sending = 0;
+    // The set's size and one waiter, not Promise.race over the requests in flight: racing thousands
+    // of promises on every send costs O(in flight) per request and piles up reactions.
     let wakeSender: (() => void) | null = null;
     const wake = (): void => {
       const w = wakeSender;
@@ -167,15 +166,13 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
       const plannedAt = runStart + (offsets.next().value as number);
       if (plannedAt >= deadline) break;
       await waitUntil(plannedAt, stop.signal, sleeper);
-      while (sending >= load.concurrency && !stop.signal.aborted) {
+      while (running.size >= load.concurrency && !stop.signal.aborted) {
         await new Promise<void>((resolve) => {
           wakeSender = resolve;
         });
       }
       if (stop.signal.aborted) break;
-      sending++;
       const p: Promise<unknown> = sendOne(nextIndex++, plannedAt).finally(() => {
-        sending--;
         running.delete(p);
         wake();
       });
