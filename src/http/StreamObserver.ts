@@ -5,6 +5,7 @@ import type {
   ServerReportedTimings,
   ServerUsage,
 } from "../metrics/RequestObservation.js";
+import { growTypedArray } from "../results/growTypedArray.js";
 import { httpRequestError, safeExcerpt } from "./httpRequestError.js";
 import type { HttpStreamResult } from "./streamHttp.js";
 
@@ -116,18 +117,10 @@ export class StreamObserver {
 
   private growChunks(): void {
     const capacity = this.chunkAt.length * 2;
-    const at = new Float64Array(capacity);
-    at.set(this.chunkAt);
-    this.chunkAt = at;
-    const read = new Int32Array(capacity);
-    read.set(this.chunkRead);
-    this.chunkRead = read;
-    const tokens = new Float64Array(capacity);
-    tokens.set(this.chunkTokens);
-    this.chunkTokens = tokens;
-    const chars = new Int32Array(capacity);
-    chars.set(this.chunkChars);
-    this.chunkChars = chars;
+    this.chunkAt = growTypedArray(this.chunkAt, capacity);
+    this.chunkRead = growTypedArray(this.chunkRead, capacity);
+    this.chunkTokens = growTypedArray(this.chunkTokens, capacity);
+    this.chunkChars = growTypedArray(this.chunkChars, capacity);
   }
 
   /** Records a parsed piece that carries no generated text (role-only, usage-only, keep-alive). */

@@ -1,4 +1,5 @@
 import type { RequestError } from "../metrics/RequestObservation.js";
+import { growTypedArray } from "./growTypedArray.js";
 import {
   type RequestRecord,
   type ServerTimingsRecord,
@@ -169,17 +170,10 @@ export class RequestTable implements Iterable<RequestRecord> {
 
   private grow(): void {
     const capacity = this.flags.length * 2;
-    const numbers = new Float64Array(capacity * STRIDE);
-    numbers.set(this.numbers);
-    this.numbers = numbers;
-    this.flags = grown(this.flags, new Uint8Array(capacity));
-    this.tokenSource = grown(this.tokenSource, new Uint8Array(capacity));
-    this.decodeSource = grown(this.decodeSource, new Uint8Array(capacity));
-    this.timingSource = grown(this.timingSource, new Uint16Array(capacity));
+    this.numbers = growTypedArray(this.numbers, capacity * STRIDE);
+    this.flags = growTypedArray(this.flags, capacity);
+    this.tokenSource = growTypedArray(this.tokenSource, capacity);
+    this.decodeSource = growTypedArray(this.decodeSource, capacity);
+    this.timingSource = growTypedArray(this.timingSource, capacity);
   }
-}
-
-function grown<T extends Uint8Array | Uint16Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }
