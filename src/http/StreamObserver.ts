@@ -10,7 +10,9 @@ import { httpRequestError, safeExcerpt } from "./httpRequestError.js";
 import type { HttpStreamResult } from "./streamHttp.js";
 
 /** Chunks a new observer has room for before its columns grow (doubling). */
-const CHUNK_CAPACITY = 64;
+const CHUNK_CAPACITY = 32;
+/** Numbers kept per chunk, side by side in one array: arrival, read index, tokens, chars. */
+const STRIDE = 4;
 
 /** The parts of a {@link RequestObservation} that the stream's bytes alone do not give. */
 export interface StreamFindings {
@@ -39,13 +41,11 @@ export class StreamObserver {
   /** Arrival of the read that carried the stream's explicit end (`[DONE]`, `done: true`); null until then. */
   private doneAt: number | null = null;
   private emptyChunks = 0;
-  // Token-bearing chunks, by column until the stream ends: one object per chunk would live as long
-  // as its request, and thousands of concurrent streams made those the bulk of what every young-
-  // generation GC had to copy (bench/harness.ts). Tokens: NaN when the server did not say.
-  private chunkAt = new Float64Array(CHUNK_CAPACITY);
-  private chunkRead = new Int32Array(CHUNK_CAPACITY);
-  private chunkTokens = new Float64Array(CHUNK_CAPACITY);
-  private chunkChars = new Int32Array(CHUNK_CAPACITY);
+  // Token-bearing chunks, as numbers in one typed array until the stream ends: one object per chunk
+  // would live as long as its request, and thousands of concurrent streams made those the bulk of
+  // what every young-generation GC had to copy (bench/harness.ts); one array rather than a column
+  // each keeps it to one ArrayBuffer per request. Tokens: NaN when the server did not say.
+  private chunkData = new Float64Array(CHUNK_CAPACITY * STRIDE);
   private chunkCount = 0;
   private readAt = 0;
   private readIndex = 0;
@@ -83,13 +83,14 @@ export class StreamObserver {
    */
   generated(chars: number, tokens: number | null): void {
     if (chars > 0 || (tokens !== null && tokens > 0)) {
-      const i = this.chunkCount;
-      if (i === this.chunkAt.length) this.growChunks();
-      this.chunkAt[i] = this.readAt;
-      this.chunkRead[i] = this.readIndex;
-      this.chunkTokens[i] = tokens ?? Number.NaN;
-      this.chunkChars[i] = chars;
-      this.chunkCount = i + 1;
+      const at = this.chunkCount * STRIDE;
+      if (at === this.chunkData.length) this.chunkData = growTypedArray(this.chunkData, at * 2);
+      const data = this.chunkData;
+      data[at] = this.readAt;
+      data[at + 1] = this.readIndex;
+      data[at + 2] = tokens ?? Number.NaN;
+      data[at + 3] = chars;
+      this.chunkCount++;
     } else {
       this.emptyChunks++;
     }
@@ -103,24 +104,18 @@ export class StreamObserver {
   /** The token-bearing chunks, as the observation lists them. */
   observedChunks(): ObservedChunk[] {
     const out: ObservedChunk[] = new Array(this.chunkCount);
+    const data = this.chunkData;
     for (let i = 0; i < this.chunkCount; i++) {
-      const tokens = this.chunkTokens[i] as number;
+      const at = i * STRIDE;
+      const tokens = data[at + 2] as number;
       out[i] = {
-        at_ms: this.chunkAt[i] as number,
-        read_index: this.chunkRead[i] as number,
+        at_ms: data[at] as number,
+        read_index: data[at + 1] as number,
         tokens: Number.isNaN(tokens) ? null : tokens,
-        chars: this.chunkChars[i] as number,
+        chars: data[at + 3] as number,
       };
     }
     return out;
-  }
-
-  private growChunks(): void {
-    const capacity = this.chunkAt.length * 2;
-    this.chunkAt = growTypedArray(this.chunkAt, capacity);
-    this.chunkRead = growTypedArray(this.chunkRead, capacity);
-    this.chunkTokens = growTypedArray(this.chunkTokens, capacity);
-    this.chunkChars = growTypedArray(this.chunkChars, capacity);
   }
 
   /** Records a parsed piece that carries no generated text (role-only, usage-only, keep-alive). */

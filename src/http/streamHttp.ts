@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { ConnectionPool, ReadSink } from "./ConnectionPool.js";
 import { type ResponseHead, ResponseParseError, ResponseParser } from "./ResponseParser.js";
+import { subscribeAbort, unsubscribeAbort } from "./subscribeAbort.js";
 
 /** How an HTTP exchange ended. */
 export type HttpStreamOutcome =
@@ -162,7 +163,7 @@ class Exchange {
         queueMicrotask(this.onAbort);
         return;
       }
-      options.signal.addEventListener("abort", this.onAbort, { once: true });
+      subscribeAbort(options.signal, this.onAbort);
     }
     this.send();
   }
@@ -279,7 +280,7 @@ class Exchange {
     if (this.settled) return;
     this.settled = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    this.options.signal?.removeEventListener("abort", this.onAbort);
+    if (this.options.signal !== undefined) unsubscribeAbort(this.options.signal, this.onAbort);
     const result = this.result;
     result.end_at_ms = at;
     result.outcome = outcome;
