@@ -404,10 +404,14 @@ export class RunStore {
     const machine = this.db
       .prepare<[number], MachinesTable>("SELECT * FROM machines WHERE id = ?")
       .get(run.machine_id) as MachinesTable;
-    const requests = this.db
+    // Row by row into the column store: a 100k-request run never exists as 100k row objects
+    // plus 100k records at once.
+    const requests = new RequestTable();
+    for (const row of this.db
       .prepare<[string], RequestsTable>("SELECT * FROM requests WHERE run_id = ? ORDER BY idx")
-      .all(runId)
-      .map(recordFromRow);
+      .iterate(runId)) {
+      requests.push(recordFromRow(row));
+    }
     const tests = this.db
       .prepare<[string], Pick<TestsTable, "row_json">>(
         "SELECT row_json FROM tests WHERE run_id = ? ORDER BY idx",
@@ -425,7 +429,7 @@ export class RunStore {
       config: JSON.parse(run.config_json) as Record<string, unknown>,
       machine: machineFromRow(machine),
       summary: run.summary_json === null ? null : (JSON.parse(run.summary_json) as RunSummary),
-      requests: RequestTable.from(requests),
+      requests,
       tests,
       resources: run.resources_json === null ? null : (JSON.parse(run.resources_json) as ResourceUsage),
     };
