@@ -25,6 +25,8 @@ export interface EngineBindingOptions {
 
 /** Lines llama.cpp logged at warning level or above, kept to explain a failure. */
 const MAX_KEPT_WARNINGS = 20;
+/** Longest wait for llama.cpp's perf lines after asking for them (they come within a turn or two). */
+const PERF_WAIT_MS = 100;
 
 /**
  * One llama.cpp binding (a node-llama-cpp `Llama`) with its log routed into tokbench: nothing is
@@ -33,7 +35,8 @@ const MAX_KEPT_WARNINGS = 20;
  */
 export class EngineBinding {
   readonly llama: Llama;
-  private perfSink: string[] | null = null;
+  /** Where llama.cpp's perf lines go while {@link readPerf} waits for them. */
+  private perfSink: { lines: string[]; complete: () => void } | null = null;
   private perfLock: Promise<unknown> = Promise.resolve();
   private warnings: string[] = [];
 
@@ -98,16 +101,25 @@ export class EngineBinding {
   readPerf(context: LlamaContext): Promise<EnginePerf | null> {
     const run = this.perfLock.then(async () => {
       const lines: string[] = [];
-      this.perfSink = lines;
       const previous = this.llama.logLevel;
+      // The lines arrive through a thread-safe callback on a later turn of the event loop; the read
+      // ends with the "total time" line, or after PERF_WAIT_MS if it never comes. Polling with timers
+      // instead cost ~1 ms a turn, twice per request between one-slot requests.
+      let timer: NodeJS.Timeout | undefined;
+      const complete = new Promise<void>((resolve) => {
+        this.perfSink = { lines, complete: resolve };
+        timer = setTimeout(resolve, PERF_WAIT_MS);
+      });
       this.llama.logLevel = LlamaLogLevel.info;
       try {
-        await context.printTimings();
-        // The lines arrive through a thread-safe callback on a later turn of the event loop.
-        for (let i = 0; i < 50 && !lines.some((l) => l.includes("total time")); i++) {
-          await new Promise((resolve) => setTimeout(resolve, i < 10 ? 0 : 2));
-        }
+        // node-llama-cpp's printTimings() ends with a timer turn (~1 ms) after the native call; the
+        // native call alone (the version is pinned) and the wait for the last line are enough.
+        const native = (context as unknown as { _ctx?: { printTimings?: () => void } })._ctx;
+        if (typeof native?.printTimings === "function") native.printTimings();
+        else await context.printTimings();
+        await complete;
       } finally {
+        clearTimeout(timer);
         this.llama.logLevel = previous;
         this.perfSink = null;
       }
@@ -118,8 +130,10 @@ export class EngineBinding {
   }
 
   private onLog(level: LlamaLogLevel, message: string): void {
-    if (this.perfSink !== null && message.includes("llama_perf_context_print")) {
-      this.perfSink.push(message);
+    const sink = this.perfSink;
+    if (sink !== null && message.includes("llama_perf_context_print")) {
+      sink.lines.push(message);
+      if (message.includes("total time")) sink.complete();
       return;
     }
     if (level === LlamaLogLevel.warn || level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
