@@ -5,11 +5,14 @@
  * keeps that many in flight, capped there; "peak" is the concurrency reached); and peak RSS over a
  * long closed-loop run.
  *
- *   node dist/bench/harness.js [--streams 1,64,512,2000] [--rounds 2] [--itl-ms 50] [--rss-requests 100000] [--busy-poll]
+ *   node dist/bench/harness.js [--streams 1,64,512,2000] [--rounds 2] [--itl-ms 50] [--rss-requests 100000] [--busy-poll] [--references node,c|none] [--repeats 1]
  *   HARNESS_MOCK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" node dist/bench/harness.js ...  (profile the mock)
  *
  * Timing error of a chunk = client arrival timestamp − the mock's timestamp just after writing it,
- * both on the machine-wide monotonic clock: loopback delivery plus the client's own delay.
+ * both on the machine-wide monotonic clock: loopback delivery plus the client's own delay. The same
+ * streams are then read by two reference readers that do nothing but stamp reads (one in Node, one
+ * in C with epoll, bench/referenceReader.c): their error is the floor the machine itself puts under
+ * any client, and tokbench's p99 is printed as a ratio to theirs.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -22,7 +25,9 @@ import { StatsAccumulator } from "../src/metrics/StatsAccumulator.js";
 import type { MockServerOptions } from "../src/mock/MockServer.js";
 import { OpenAiTarget } from "../src/targets/openai/OpenAiTarget.js";
 import type { Target } from "../src/targets/Target.js";
+import { buildCReferenceReader, readWithC } from "./cReferenceReader.js";
 import { monotonicOffsetMs } from "./monotonicOffsetMs.js";
+import { readWithNode } from "./nodeReferenceReader.js";
 
 const { values } = parseArgs({
   options: {
@@ -34,8 +39,19 @@ const { values } = parseArgs({
     "rss-concurrency": { type: "string", default: "64" },
     "rss-only": { type: "boolean", default: false },
     "busy-poll": { type: "boolean", default: false },
+    references: { type: "string", default: "node,c" },
+    repeats: { type: "string", default: "1" },
   },
 });
+const references = new Set(
+  String(values.references)
+    .split(",")
+    .filter((r) => r !== "" && r !== "none"),
+);
+const cReader: ReturnType<typeof buildCReferenceReader> =
+  references.has("c") && !values["rss-only"]
+    ? buildCReferenceReader()
+    : { binary: null, reason: "not asked for" };
 const MOCK = fileURLToPath(new URL("./harnessMockProcess.js", import.meta.url));
 
 async function startMock(
@@ -72,7 +88,7 @@ function dump(child: ChildProcess): Promise<{ prompt: string; sent_ms: number[] 
 
 const fmt = (v: number | null, digits = 3): string => (v === null ? "-" : v.toFixed(digits));
 
-async function timingRun(streams: number): Promise<void> {
+async function timingRun(streams: number): Promise<number | null> {
   const rounds = Number(values.rounds);
   const maxTokens = Number(values["max-tokens"]);
   const itlMs = Number(values["itl-ms"]);
@@ -148,10 +164,8 @@ async function timingRun(streams: number): Promise<void> {
   gcPauses.sort((a, b) => a[0] - b[0]);
   const truth = await dump(child);
   await inner.close();
-  const error = new StatsAccumulator();
-  const firstError = new StatsAccumulator();
-  let matched = 0;
-  let late = 0;
+  const errors = chunkErrors(truth, arrivals);
+  const { error, firstError, matched } = errors;
   let lateInGc = 0;
   const lateOutsideGc: [number, number][] = [];
   const overlapsGc = (from: number, to: number): boolean => {
@@ -159,24 +173,11 @@ async function timingRun(streams: number): Promise<void> {
     for (const [start, end] of gcPauses) if (start < to && end > from) return true;
     return false;
   };
-  for (const { prompt, sent_ms } of truth) {
-    const measured = arrivals.get(prompt);
-    if (measured === undefined) continue;
-    matched++;
-    for (let j = 0; j < Math.min(measured.length, sent_ms.length); j++) {
-      const m = measured[j];
-      const t = sent_ms[j];
-      if (m !== undefined && t !== undefined) {
-        error.add(m - t);
-        if (m - t > 1) {
-          late++;
-          if (overlapsGc(t, m)) lateInGc++;
-          else lateOutsideGc.push([t, m]);
-        }
-        if (j === 0) firstError.add(m - t);
-      }
-    }
+  for (const [t, m] of errors.late) {
+    if (overlapsGc(t, m)) lateInGc++;
+    else lateOutsideGc.push([t, m]);
   }
+  const late = errors.late.length;
   const e = error.stats();
   // HARNESS_LATE_DUMP=file: the late chunks that no GC pause explains (machine monotonic ms, to
   // line up with a --cpu-prof profile of this process).
@@ -204,6 +205,98 @@ async function timingRun(streams: number): Promise<void> {
         ` client event loop ${(elu * 100).toFixed(0)}% busy, delay p99 ${fmt(loopDelay.percentile(99) / 1e6, 1)} max ${fmt(loopDelay.max / 1e6, 1)} ms, process CPU ${(cpuShare * 100).toFixed(0)}% of a core)`,
     ].join(""),
   );
+  return e.p99;
+}
+
+/** What each client's chunk timestamps are compared with: the mock's send times, per prompt. */
+interface ChunkErrors {
+  error: StatsAccumulator;
+  firstError: StatsAccumulator;
+  matched: number;
+  /** Chunks more than 1 ms late: [true send time, measured arrival], machine monotonic ms. */
+  late: [number, number][];
+}
+
+function chunkErrors(
+  truth: { prompt: string; sent_ms: number[] }[],
+  arrivals: Map<string, number[]>,
+): ChunkErrors {
+  const out: ChunkErrors = {
+    error: new StatsAccumulator(),
+    firstError: new StatsAccumulator(),
+    matched: 0,
+    late: [],
+  };
+  for (const { prompt, sent_ms } of truth) {
+    const measured = arrivals.get(prompt);
+    if (measured === undefined) continue;
+    out.matched++;
+    for (let j = 0; j < Math.min(measured.length, sent_ms.length); j++) {
+      const m = measured[j];
+      const t = sent_ms[j];
+      if (m === undefined || t === undefined) continue;
+      out.error.add(m - t);
+      if (m - t > 1) out.late.push([t, m]);
+      if (j === 0) out.firstError.add(m - t);
+    }
+  }
+  return out;
+}
+
+/**
+ * The same streams read by the reference readers, each against a fresh mock: the floor that this
+ * machine puts under any client (C), and under any Node.js client (node), for tokbench's figures
+ * to be read against.
+ */
+async function referenceRuns(streams: number, tokbenchP99: number | null): Promise<Map<string, number>> {
+  const p99s = new Map<string, number>();
+  const rounds = Number(values.rounds);
+  const maxTokens = Number(values["max-tokens"]);
+  const itlMs = Number(values["itl-ms"]);
+  const requestMs = 20 + (maxTokens - 1) * itlMs;
+  const readers: [string, (url: string) => Promise<Map<string, number[]>>][] = [];
+  const load = (url: string) => ({
+    url,
+    streams,
+    requests: streams * rounds,
+    requestMs,
+    maxTokens,
+    promptPrefix: "reference",
+  });
+  if (references.has("node")) readers.push(["node", (url) => readWithNode(load(url))]);
+  if (references.has("c") && cReader.binary !== null) {
+    const binary = cReader.binary;
+    readers.push(["c", (url) => readWithC(binary, load(url))]);
+  }
+  for (const [name, read] of readers) {
+    const { url, child } = await startMock({ ttftMs: 20, itlMs, timings: false }, true);
+    const arrivals = await read(url);
+    const truth = await dump(child);
+    const { error, matched, late } = chunkErrors(truth, arrivals);
+    const e = error.stats();
+    const ratio = tokbenchP99 !== null && e.p99 !== null && e.p99 > 0 ? tokbenchP99 / e.p99 : null;
+    if (e.p99 !== null) p99s.set(name, e.p99);
+    console.log(
+      [
+        `${"".padStart(7)}  ${`${name} ref`.padEnd(8)}`,
+        String(e.count).padStart(8),
+        fmt(e.p50).padStart(10),
+        fmt(e.p99).padStart(10),
+        fmt(e.max).padStart(10),
+        `  (${matched} requests matched; ${late.length} chunks > 1 ms late;` +
+          ` tokbench's error p99 is ${ratio === null ? "-" : `${ratio.toFixed(2)}x`} this reader's)`,
+      ].join(""),
+    );
+  }
+  return p99s;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Most requests in flight at once, from the recorded send and end times. */
@@ -284,7 +377,33 @@ if (values["rss-only"]) {
   console.log(
     "streams succeeded   chunks  err_p50ms  err_p99ms  err_maxms  lag_p50ms  lag_p99ms  lag_maxms   peak",
   );
-  for (const s of String(values.streams).split(",").map(Number)) await timingRun(s);
+  if (references.has("c") && cReader.binary === null) {
+    console.log(`(C reference reader skipped: ${cReader.reason})`);
+  }
+  const repeats = Number(values.repeats);
+  for (const s of String(values.streams).split(",").map(Number)) {
+    // Repeated and interleaved (tokbench, then each reader), with the ratios taken within each
+    // repeat: this VM's speed drifts between minutes more than the clients differ.
+    const rows: { tokbench: number; refs: Map<string, number> }[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const p99 = await timingRun(s);
+      const refs = await referenceRuns(s, p99);
+      if (p99 !== null) rows.push({ tokbench: p99, refs });
+    }
+    if (repeats > 1 && rows.length > 0) {
+      const parts = [
+        `median of ${rows.length}: tokbench error p99 ${fmt(median(rows.map((x) => x.tokbench)))} ms`,
+      ];
+      for (const name of references) {
+        const pairs = rows.filter((x) => x.refs.has(name));
+        if (pairs.length === 0) continue;
+        const floor = median(pairs.map((x) => x.refs.get(name) as number));
+        const ratio = median(pairs.map((x) => x.tokbench / (x.refs.get(name) as number)));
+        parts.push(`${name} ref ${fmt(floor)} ms (tokbench/${name} ${ratio.toFixed(2)}x)`);
+      }
+      console.log(`${String(s).padStart(7)}  ${parts.join("; ")}`);
+    }
+  }
   if (Number(values["rss-requests"]) > 0) {
     // In a fresh process: the kernel's high-water mark would otherwise include the timing runs.
     const self = fileURLToPath(import.meta.url);
