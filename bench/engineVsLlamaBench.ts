@@ -29,6 +29,7 @@ import { ENGINE_PROCESS_ENV } from "../src/engine/native/engineProcessEnv.js";
 import type { LlamaBenchRow } from "../src/engine/native/runLlamaBenchBinary.js";
 import { llamaBenchArgs, runLlamaBenchBinary } from "../src/engine/native/runLlamaBenchBinary.js";
 import type { PpTgBenchmarkResult, TgMode } from "../src/engine/native/runPpTgBenchmark.js";
+import { median } from "./median.js";
 
 /** prebuilt / native: the binary alone; tuned: the native build in a process started with ENGINE_PROCESS_ENV. */
 type Variant = "prebuilt" | "native" | "tuned";
@@ -193,14 +194,6 @@ function pairedRatio(side: number[], reference: number[] | undefined): string {
 
 function testKey(nPromptTokens: number, nGenTokens: number, threads: number): string {
   return `${nPromptTokens > 0 ? `pp${nPromptTokens}` : `tg${nGenTokens}`} t=${threads}`;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function printTable(samples: Map<string, Map<string, number[]>>, notes: string[]): void {

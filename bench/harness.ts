@@ -26,6 +26,7 @@ import type { MockServerOptions } from "../src/mock/MockServer.js";
 import { OpenAiTarget } from "../src/targets/openai/OpenAiTarget.js";
 import type { Target } from "../src/targets/Target.js";
 import { buildCReferenceReader, readWithC } from "./cReferenceReader.js";
+import { median } from "./median.js";
 import { monotonicOffsetMs } from "./monotonicOffsetMs.js";
 import { readWithNode } from "./nodeReferenceReader.js";
 
@@ -289,14 +290,6 @@ async function referenceRuns(streams: number, tokbenchP99: number | null): Promi
     );
   }
   return p99s;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Most requests in flight at once, from the recorded send and end times. */
