@@ -55,6 +55,15 @@ const cReader: ReturnType<typeof buildCReferenceReader> =
     : { binary: null, reason: "not asked for" };
 const MOCK = fileURLToPath(new URL("./harnessMockProcess.js", import.meta.url));
 
+// The timed streams' script, the same for tokbench and the reference readers.
+const rounds = Number(values.rounds);
+const maxTokens = Number(values["max-tokens"]);
+const TTFT_MS = 20;
+const itlMs = Number(values["itl-ms"]);
+/** Nominal duration of one request, ms. */
+const requestMs = TTFT_MS + (maxTokens - 1) * itlMs;
+const timedMock: MockServerOptions = { ttftMs: TTFT_MS, itlMs, timings: false };
+
 async function startMock(
   options: MockServerOptions,
   record: boolean,
@@ -90,11 +99,7 @@ function dump(child: ChildProcess): Promise<{ prompt: string; sent_ms: number[] 
 const fmt = (v: number | null, digits = 3): string => (v === null ? "-" : v.toFixed(digits));
 
 async function timingRun(streams: number): Promise<number | null> {
-  const rounds = Number(values.rounds);
-  const maxTokens = Number(values["max-tokens"]);
-  const itlMs = Number(values["itl-ms"]);
-  const requestMs = 20 + (maxTokens - 1) * itlMs;
-  const { url, child } = await startMock({ ttftMs: 20, itlMs, timings: false }, true);
+  const { url, child } = await startMock(timedMock, true);
   const inner = new OpenAiTarget({ baseUrl: url, model: "mock" });
   const offset = monotonicOffsetMs();
   const arrivals = new Map<string, number[]>();
@@ -251,10 +256,6 @@ function chunkErrors(
  */
 async function referenceRuns(streams: number, tokbenchP99: number | null): Promise<Map<string, number>> {
   const p99s = new Map<string, number>();
-  const rounds = Number(values.rounds);
-  const maxTokens = Number(values["max-tokens"]);
-  const itlMs = Number(values["itl-ms"]);
-  const requestMs = 20 + (maxTokens - 1) * itlMs;
   const readers: [string, (url: string) => Promise<Map<string, number[]>>][] = [];
   const load = (url: string) => ({
     url,
@@ -270,7 +271,7 @@ async function referenceRuns(streams: number, tokbenchP99: number | null): Promi
     readers.push(["c", (url) => readWithC(binary, load(url))]);
   }
   for (const [name, read] of readers) {
-    const { url, child } = await startMock({ ttftMs: 20, itlMs, timings: false }, true);
+    const { url, child } = await startMock(timedMock, true);
     const arrivals = await read(url);
     const truth = await dump(child);
     const { error, matched, late } = chunkErrors(truth, arrivals);
@@ -365,7 +366,7 @@ if (values["rss-only"]) {
   await rssRun();
 } else {
   console.log(
-    `harness timing error and dispatch lag vs the mock (ttft 20 ms, itl ${values["itl-ms"]} ms, ${values["max-tokens"]} tokens)`,
+    `harness timing error and dispatch lag vs the mock (ttft ${TTFT_MS} ms, itl ${itlMs} ms, ${maxTokens} tokens)`,
   );
   console.log(
     "streams succeeded   chunks  err_p50ms  err_p99ms  err_maxms  lag_p50ms  lag_p99ms  lag_maxms   peak",
