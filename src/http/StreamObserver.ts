@@ -9,7 +9,7 @@ import { growTypedArray } from "../results/growTypedArray.js";
 import { httpRequestError, safeExcerpt } from "./httpRequestError.js";
 import type { HttpStreamResult } from "./streamHttp.js";
 
-/** Chunks a new observer has room for before its columns grow (doubling). */
+/** Chunks a new observer has room for before its array grows (doubling). */
 const CHUNK_CAPACITY = 32;
 /** Numbers kept per chunk, side by side in one array: arrival, read index, tokens, chars. */
 const STRIDE = 4;
