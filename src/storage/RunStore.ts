@@ -101,6 +101,25 @@ export interface RunStoreOptions {
 /** SQLite's default: checkpoint once the WAL holds this many pages. */
 const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 1000;
 
+/**
+ * Switches the database to WAL, retrying while another connection holds a lock. SQLite answers
+ * SQLITE_BUSY to this pragma without waiting on the busy timeout when waiting could deadlock, which
+ * happened about once in 2,400 opens of a new file by four processes at once.
+ */
+function enableWal(db: Database.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || Date.now() >= deadline) throw error;
+      // Opening is synchronous: block this thread briefly rather than spin.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+
 type Row<T extends keyof DatabaseSchema> = DatabaseSchema[T];
 
 function insertSql(table: keyof DatabaseSchema): string {
@@ -200,13 +219,13 @@ export class RunStore {
       }
     }
     let db: Database.Database | undefined;
+    const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     try {
-      db = new Database(absolute);
+      db = new Database(absolute, { timeout: busyTimeoutMs });
       // Reading the journal mode is the first real access: a corrupt or foreign file fails here.
-      db.pragma("journal_mode = WAL");
+      enableWal(db, busyTimeoutMs);
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       migrate(db, absolute);
       return new RunStore(absolute, db);
     } catch (error) {
