@@ -6,6 +6,7 @@ import type { MachineInfo } from "../results/MachineInfo.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
 import type { RunResult } from "../results/RunResult.js";
 import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
+import { redactSecrets } from "../secrets/redact.js";
 import type { Target } from "../targets/Target.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { buildRequestSource } from "./buildRequestSource.js";
@@ -19,8 +20,16 @@ export interface BenchmarkInput {
   load: LoadOptions;
   /** The machine the run happens on. */
   machine: MachineInfo;
-  /** Configuration to record with the run; must already be free of secrets. */
+  /**
+   * Configuration to record with the run. It goes through the one redaction (`redactSecrets`, with
+   * `secrets`) before any consumer sees it: result, storage, output.
+   */
   config: Record<string, unknown>;
+  /**
+   * Literal secrets (the API key, credential header values, a URL's password, credential values of
+   * an extra request body) to remove wherever they appear in the configuration. Defaults to none.
+   */
+  secrets?: readonly string[];
   /** Physical decode ceiling of one stream (tok/s), when known. */
   decode_ceiling_tps?: number | null;
   /** Called once the run has an id, before the first request: lets storage create the run row. */
@@ -40,7 +49,10 @@ export async function runBenchmark(input: BenchmarkInput): Promise<RunResult> {
   const source = await buildRequestSource(input.workload, input.target);
   const runId = randomUUID();
   const startedAt = new Date().toISOString();
-  const config = { ...input.config, workload_description: source.description };
+  const config = redactSecrets(
+    { ...input.config, workload_description: source.description },
+    input.secrets ?? [],
+  );
   input.onRunStart?.({ run_id: runId, started_at: startedAt, config, machine: input.machine });
   const outcome = await runLoad({
     target: input.target,

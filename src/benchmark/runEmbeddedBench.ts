@@ -16,6 +16,7 @@ import type { MachineInfo } from "../results/MachineInfo.js";
 import { RequestTable } from "../results/RequestTable.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
 import { RESULT_SCHEMA_VERSION, type RunResult } from "../results/RunResult.js";
+import { redactSecrets } from "../secrets/redact.js";
 import { EmbeddedTarget } from "../targets/embedded/EmbeddedTarget.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import type { TraceLevel } from "../trace/TraceEvent.js";
@@ -63,7 +64,7 @@ export interface EmbeddedBenchOptions {
   /** Cache directory for the default model. Defaults to the user cache dir (env-paths "tokbench"). */
   cache_dir?: string;
   machine: MachineInfo;
-  /** Extra configuration to record (already free of secrets). */
+  /** Extra configuration to record; secrets in it are redacted (`redactSecrets`). Defaults to none. */
   config?: Record<string, unknown>;
   onRunStart?(run: RunStartInfo): void;
   /** Progress of the llama-bench tests. */
@@ -105,7 +106,8 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
   const knobs = withDefaults(options.knobs, threads);
   const trace = options.trace == null ? null : TraceWriter.open(options.trace.path, options.trace.level);
   const engine = binding.describe();
-  const config: Record<string, unknown> = {
+  // The one redaction, before the trace, storage or output sees the configuration.
+  const config: Record<string, unknown> = redactSecrets({
     ...options.config,
     target: "embedded",
     model: modelPath,
@@ -115,7 +117,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     tests: options.plan,
     repetitions: options.repetitions ?? EMBEDDED_DEFAULTS.repetitions,
     trace: options.trace ?? null,
-  };
+  });
   trace?.sessionStart({
     started_at: new Date().toISOString(),
     tool: { name: "tokbench", version: TOKBENCH_VERSION },

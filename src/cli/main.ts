@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { redactText } from "../secrets/redact.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { benchCommand } from "./commands/BenchCommand.js";
 import { inspectCommand } from "./commands/InspectCommand.js";
@@ -25,7 +26,7 @@ const cli = yargs(hideBin(process.argv))
   .fail((message, error) => {
     // yargs calls this for its own validation failures (message) and for errors thrown by handlers.
     if (error !== undefined && error !== null) reportFatalError(error);
-    process.stderr.write(`tokbench: ${message}\n(run \`tokbench --help\` for usage)\n`);
+    process.stderr.write(`tokbench: ${redactText(message ?? "")}\n(run \`tokbench --help\` for usage)\n`);
     process.exit(2);
   });
 try {

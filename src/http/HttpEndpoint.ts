@@ -1,4 +1,5 @@
-import { isSecretHeader } from "../errors/redactSecrets.js";
+import { TokbenchError } from "../errors/TokbenchError.js";
+import { isSecretKey, urlSecrets } from "../secrets/redact.js";
 import { assertHttpReachable } from "./assertHttpReachable.js";
 import { ConnectionPool } from "./ConnectionPool.js";
 import { parseHttpUrl } from "./parseHttpUrl.js";
@@ -6,7 +7,11 @@ import { type HttpStreamOptions, type HttpStreamResult, streamHttp } from "./str
 
 /** Options of an {@link HttpEndpoint}. */
 export interface HttpEndpointOptions {
-  /** The server's base URL; must be http(s). Required. */
+  /**
+   * The server's base URL; must be http(s). A `user:password@` in it is sent as HTTP Basic
+   * authentication (`Authorization: Basic ...`), and refused when an API key or an `Authorization`
+   * header is given too. Required.
+   */
   baseUrl: string;
   /** How the base URL is called in a `URL_INVALID` message. Defaults to `"the target URL"`. */
   urlName?: string;
@@ -27,6 +32,25 @@ export interface HttpEndpointOptions {
 /** Default of {@link HttpEndpointOptions.timeoutMs}: long enough for a long generation on a slow machine. */
 export const DEFAULT_TIMEOUT_MS = 600_000;
 
+/** Whether `text` holds a control character other than tab: in a header it would break the request head. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function decodeUserInfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (cause) {
+    throw new TokbenchError("URL_INVALID", "the user:password of the URL holds a malformed %-escape", {
+      cause,
+    });
+  }
+}
+
 /** The headers a user cannot add to, only replace. */
 const DEFAULT_HEADERS = new Set(["content-type", "accept", "user-agent"]);
 
@@ -42,35 +66,68 @@ export class HttpEndpoint {
   /** Lower-cased header names to values, sent with every request. */
   readonly headers: Readonly<Record<string, string>>;
   /**
-   * Texts never to let into a message: the API key, the bearer header, values of credential
-   * headers, and the URL's password.
+   * Texts never to let into a message: the API key, the bearer or basic header, values of
+   * credential headers, the URL's password and its credential query values.
    */
   readonly secrets: readonly string[];
   private readonly timeoutMs: number;
 
-  /** Throws `URL_INVALID` when `options.baseUrl` is not an http(s) URL. */
+  /**
+   * Throws `URL_INVALID` when `options.baseUrl` is not an http(s) URL, and `INVALID_ARGUMENT` when
+   * a header or the API key holds a line break or another control character (it would end the
+   * request head early), or when the URL's user info and an API key or `Authorization` header
+   * would both set the credentials.
+   */
   constructor(options: HttpEndpointOptions) {
-    this.base = parseHttpUrl(options.baseUrl, options.urlName);
+    const base = parseHttpUrl(options.baseUrl, options.urlName);
     const headers: Record<string, string> = {
       "content-type": "application/json",
       accept: options.accept,
       "user-agent": "tokbench",
     };
-    const secrets: string[] = [];
+    const secrets: string[] = urlSecrets(base);
     for (const [name, value] of options.headers ?? []) {
+      if (hasControlCharacter(value)) {
+        throw new TokbenchError(
+          "INVALID_ARGUMENT",
+          `the value of header ${name} holds a line break or another control character`,
+          { context: { header: name } },
+        );
+      }
       const key = name.toLowerCase();
       // hasOwn, not `in` or a lookup: a header called `constructor` must not find Object's.
       const repeated = Object.hasOwn(headers, key) && !DEFAULT_HEADERS.has(key);
       headers[key] = repeated ? `${headers[key]}, ${value}` : value;
-      if (isSecretHeader(name)) secrets.push(value);
+      if (isSecretKey(name)) secrets.push(value);
     }
-    if (options.apiKey !== undefined && options.apiKey !== null && options.apiKey !== "") {
-      headers.authorization = `Bearer ${options.apiKey}`;
-      secrets.push(options.apiKey, headers.authorization);
+    const apiKey = options.apiKey ?? "";
+    if (apiKey !== "") {
+      if (hasControlCharacter(apiKey) || /\s/.test(apiKey)) {
+        throw new TokbenchError(
+          "INVALID_ARGUMENT",
+          "the API key holds a space, a line break or another control character: it is not a valid key",
+        );
+      }
+      headers.authorization = `Bearer ${apiKey}`;
+      secrets.push(apiKey, headers.authorization);
     }
-    if (this.base.password !== "") secrets.push(decodeURIComponent(this.base.password));
+    if (base.username !== "" || base.password !== "") {
+      if (Object.hasOwn(headers, "authorization")) {
+        throw new TokbenchError(
+          "INVALID_ARGUMENT",
+          `the URL's user:password would be sent as Basic authentication, but ${apiKey !== "" ? "an API key" : "an Authorization header"} sets the credentials too: give only one`,
+        );
+      }
+      const credentials = Buffer.from(`${decodeUserInfo(base.username)}:${decodeUserInfo(base.password)}`);
+      headers.authorization = `Basic ${credentials.toString("base64")}`;
+      secrets.push(headers.authorization, credentials.toString("base64"));
+      // From here on the URL is only an address: messages and requests never carry the user info.
+      base.username = "";
+      base.password = "";
+    }
+    this.base = base;
     this.headers = headers;
-    this.secrets = secrets;
+    this.secrets = secrets.filter((secret) => secret !== "");
     this.pool = new ConnectionPool();
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }

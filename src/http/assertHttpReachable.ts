@@ -1,6 +1,7 @@
 import { TokbenchError } from "../errors/TokbenchError.js";
+import { redactUrl } from "../secrets/redact.js";
 import type { ConnectionPool } from "./ConnectionPool.js";
-import { displayUrl, safeExcerpt } from "./httpRequestError.js";
+import { safeExcerpt } from "./httpRequestError.js";
 import { streamHttp } from "./streamHttp.js";
 
 /**
@@ -17,7 +18,7 @@ export async function assertHttpReachable(options: {
   /** Defaults to 10000. */
   timeoutMs?: number;
 }): Promise<void> {
-  const where = `GET ${displayUrl(options.url)}`;
+  const where = `GET ${redactUrl(options.url)}`;
   const result = await streamHttp({
     url: options.url,
     headers: { ...options.headers, accept: "application/json" },
@@ -29,14 +30,14 @@ export async function assertHttpReachable(options: {
   if (result.outcome === "connection_failed" || result.outcome === "timeout") {
     const detail = result.detail === null ? "" : `: ${safeExcerpt(result.detail, options.secrets)}`;
     throw new TokbenchError("TARGET_UNREACHABLE", `no answer from ${where}${detail}`, {
-      context: { url: displayUrl(options.url) },
+      context: { url: redactUrl(options.url) },
     });
   }
   if (result.status === 401 || result.status === 403) {
     throw new TokbenchError(
       "TARGET_UNREACHABLE",
       `${where} answered HTTP ${result.status}: check the API key (--api-key, --api-key-file, OPENAI_API_KEY)`,
-      { context: { url: displayUrl(options.url), status: result.status } },
+      { context: { url: redactUrl(options.url), status: result.status } },
     );
   }
 }

@@ -1,5 +1,5 @@
-import { redactSecrets } from "../errors/redactSecrets.js";
 import type { RequestError } from "../metrics/RequestObservation.js";
+import { redactText } from "../secrets/redact.js";
 import type { HttpStreamResult } from "./streamHttp.js";
 
 /** Characters of a server's error body quoted in a request error message. */
@@ -7,21 +7,12 @@ const EXCERPT_CHARS = 200;
 
 /**
  * Turns text that came from the outside (a response body, a socket error) into a one-line excerpt
- * safe to store: whitespace collapsed, cut to `maxChars`, every secret replaced by `***`.
+ * safe to store: whitespace collapsed, cut to `maxChars`, its secrets removed (`redactText`).
  * Redaction runs before the cut so a key split by the cut cannot leak its first half.
  */
 export function safeExcerpt(text: string, secrets: readonly string[], maxChars = EXCERPT_CHARS): string {
-  const oneLine = redactSecrets(text, secrets).replace(/\s+/g, " ").trim();
+  const oneLine = redactText(text, secrets).replace(/\s+/g, " ").trim();
   return oneLine.length > maxChars ? `${oneLine.slice(0, maxChars)}…` : oneLine;
-}
-
-/** The URL as it may appear in messages: no user name or password. */
-export function displayUrl(url: URL): string {
-  if (url.username === "" && url.password === "") return url.href;
-  const copy = new URL(url.href);
-  copy.username = "";
-  copy.password = "";
-  return copy.href;
 }
 
 /**

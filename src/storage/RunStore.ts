@@ -3,7 +3,6 @@ import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { redactSecrets } from "../errors/redactSecrets.js";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
 import type { RequestRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
@@ -12,6 +11,7 @@ import type { ResourceUsage } from "../results/ResourceUsage.js";
 import type { RunResult, RunStatus } from "../results/RunResult.js";
 import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
 import type { RunSummary } from "../results/RunSummary.js";
+import { redactSecrets, redactText } from "../secrets/redact.js";
 import type {
   DatabaseSchema,
   MachinesTable,
@@ -22,7 +22,6 @@ import type {
 import { TABLE_COLUMNS } from "./DatabaseSchema.js";
 import { defaultDatabasePath } from "./defaultDatabasePath.js";
 import { migrate } from "./migrations.js";
-import { stripSecrets } from "./stripSecrets.js";
 
 /**
  * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
@@ -43,7 +42,7 @@ export interface BeginRunInput {
   run_id: string;
   /** ISO time. */
   started_at: string;
-  /** The configuration; secrets are stripped again before writing (see `stripSecrets`). */
+  /** The configuration; secrets are removed again before writing (see `redactSecrets`). */
   config: Record<string, unknown>;
   machine: MachineInfo;
   /** tokbench's version. */
@@ -323,7 +322,7 @@ export class RunStore {
           started_at: result.started_at,
           ended_at: result.ended_at,
           status: result.status,
-          status_reason: result.status_reason === null ? null : redactSecrets(result.status_reason, secrets),
+          status_reason: result.status_reason === null ? null : redactText(result.status_reason, secrets),
           target_kind: options.target_kind ?? begun?.target_kind ?? stringFrom(result.config, "target"),
           model: options.model ?? begun?.model ?? stringFrom(result.config, "model"),
           machine_id: this.machineId(result.machine),
@@ -486,7 +485,7 @@ export class RunStore {
 
   private cleanJson(value: unknown, secrets: readonly string[]): string {
     // The JSON round trip first drops what JSON cannot hold (functions, undefined, class instances).
-    return JSON.stringify(stripSecrets(JSON.parse(JSON.stringify(value)) as unknown, secrets));
+    return JSON.stringify(redactSecrets(JSON.parse(JSON.stringify(value)) as unknown, secrets));
   }
 
   private machineId(machine: MachineInfo): number {
@@ -540,7 +539,7 @@ export class RunStore {
       prefill_tps: record.prefill_tps,
       flags_json: JSON.stringify(record.flags),
       error_code: record.error?.code ?? null,
-      error_message: record.error === null ? null : redactSecrets(record.error.message, secrets),
+      error_message: record.error === null ? null : redactText(record.error.message, secrets),
       error_status: record.error?.status ?? null,
       server_source: server?.source ?? null,
       server_prompt_tokens: server?.prompt_tokens ?? null,

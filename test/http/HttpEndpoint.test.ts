@@ -75,9 +75,9 @@ describe("HttpEndpoint", () => {
     assert.equal(endpoint.headers.constructor, "x");
   });
 
-  it("lists every secret: key, bearer header, credential header values, URL password", () => {
+  it("lists every secret: key, bearer header, credential header values, URL query credentials", () => {
     const endpoint = new HttpEndpoint({
-      baseUrl: "http://user:p%40ss-word@127.0.0.1:9/v1",
+      baseUrl: "http://127.0.0.1:9/v1?api_key=q-secret-1&x=1",
       accept: "*/*",
       apiKey: "sk-key-123",
       headers: userHeaders,
@@ -85,9 +85,61 @@ describe("HttpEndpoint", () => {
     endpoint.close();
     assert.deepEqual(
       [...endpoint.secrets].sort(),
-      ["Basic replaced-by-key", "Bearer sk-key-123", "hdr-secret-1", "p@ss-word", "sk-key-123"].sort(),
+      ["Basic replaced-by-key", "Bearer sk-key-123", "hdr-secret-1", "q-secret-1", "sk-key-123"].sort(),
     );
-    assert.equal(endpoint.url("/x/models").href, "http://user:p%40ss-word@127.0.0.1:9/x/models");
+  });
+
+  it("sends a URL's user:password as Basic auth, keeps it out of its URLs, and lists it as a secret", async () => {
+    const endpoint = new HttpEndpoint({
+      baseUrl: `${root.replace("//", "//user:p%40ss-word@")}/v1`,
+      accept: "*/*",
+    });
+    const basic = Buffer.from("user:p@ss-word").toString("base64");
+    try {
+      assert.equal(endpoint.headers.authorization, `Basic ${basic}`);
+      assert.deepEqual(
+        [...endpoint.secrets].sort(),
+        [`Basic ${basic}`, basic, "p%40ss-word", "p@ss-word"].sort(),
+      );
+      assert.equal(endpoint.url("/x/models").href, `${root}/x/models`);
+      await endpoint.stream({ url: endpoint.url("/basic"), body: "{}" });
+      assert.equal(received.get("/basic")?.authorization, `Basic ${basic}`);
+    } finally {
+      endpoint.close();
+    }
+  });
+
+  it("refuses user:password in the URL together with an API key or an Authorization header", () => {
+    for (const extra of [
+      { apiKey: "sk-key-123" },
+      { headers: [["Authorization", "Bearer x"]] as [string, string][] },
+    ]) {
+      assert.throws(
+        () => new HttpEndpoint({ baseUrl: "http://u:pw-secret@127.0.0.1:9/v1", accept: "*/*", ...extra }),
+        (error: Error & { code?: string }) =>
+          error.code === "INVALID_ARGUMENT" &&
+          /give only one/.test(error.message) &&
+          !error.message.includes("pw-secret"),
+      );
+    }
+  });
+
+  it("refuses a header value or an API key holding a line break or a control character, quoting neither", () => {
+    const cases = [
+      { apiKey: "sk-abc\ndef" },
+      { apiKey: "sk abc" },
+      { headers: [["X-Trace", "a\r\nInjected: 1"]] as [string, string][] },
+      { headers: [["X-Trace", "a\u001b[2J"]] as [string, string][] },
+    ];
+    for (const extra of cases) {
+      assert.throws(
+        () => new HttpEndpoint({ baseUrl: root, accept: "*/*", ...extra }),
+        (error: Error & { code?: string }) =>
+          error.code === "INVALID_ARGUMENT" &&
+          /control character/.test(error.message) &&
+          !/abc|Injected/.test(error.message),
+      );
+    }
   });
 
   it("an empty or null API key sends no authorization header", () => {

@@ -1,9 +1,9 @@
 import { HttpEndpoint } from "../../http/HttpEndpoint.js";
-import { displayUrl } from "../../http/httpRequestError.js";
 import { NdjsonParser } from "../../http/NdjsonParser.js";
 import { StreamObserver } from "../../http/StreamObserver.js";
 import { bodyComplete } from "../../http/streamHttp.js";
 import type { RequestObservation } from "../../metrics/RequestObservation.js";
+import { redactUrl, secretValues } from "../../secrets/redact.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 
 /** Options of the {@link OllamaTarget}. */
@@ -41,6 +41,8 @@ export class OllamaTarget implements Target {
   private readonly http: HttpEndpoint;
   private readonly endpoint: URL;
   private readonly where: string;
+  /** The endpoint's secrets and the credential values of the extra body, kept out of every message. */
+  private readonly secrets: readonly string[];
   private readonly versionUrl: URL;
 
   /** Throws `URL_INVALID` when `options.baseUrl` is not an http(s) URL. */
@@ -56,7 +58,11 @@ export class OllamaTarget implements Target {
     });
     const root = this.http.base.pathname.replace(/\/+$/, "").replace(/\/(v1|api)$/, "");
     this.endpoint = this.http.url(`${root}/api/${options.api ?? "chat"}`);
-    this.where = `POST ${displayUrl(this.endpoint)}`;
+    this.where = `POST ${redactUrl(this.endpoint)}`;
+    this.secrets = [
+      ...this.http.secrets,
+      ...secretValues([this.options.extraBody ?? {}, this.options.modelOptions ?? {}]),
+    ];
     this.versionUrl = this.http.url(`${root}/api/version`);
   }
 
@@ -71,7 +77,7 @@ export class OllamaTarget implements Target {
   }
 
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
-    const stream = new StreamObserver(this.where, this.http.secrets);
+    const stream = new StreamObserver(this.where, this.secrets);
 
     const parser = new NdjsonParser((line) => {
       if (!stream.open) return;

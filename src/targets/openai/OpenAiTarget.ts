@@ -1,11 +1,11 @@
 import { HttpEndpoint } from "../../http/HttpEndpoint.js";
-import { displayUrl } from "../../http/httpRequestError.js";
 import { parseHttpUrl } from "../../http/parseHttpUrl.js";
 import { SseParser } from "../../http/SseParser.js";
 import { StreamObserver } from "../../http/StreamObserver.js";
 import { bodyComplete } from "../../http/streamHttp.js";
 import { Utf8Accumulator } from "../../http/Utf8Accumulator.js";
 import type { RequestObservation } from "../../metrics/RequestObservation.js";
+import { redactUrl, secretValues } from "../../secrets/redact.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 import { readOpenAiChunk } from "./readOpenAiChunk.js";
 import type { TargetOptions } from "./TargetOptions.js";
@@ -24,6 +24,8 @@ export class OpenAiTarget implements Target {
   private readonly http: HttpEndpoint;
   private readonly endpoint: URL;
   private readonly where: string;
+  /** The endpoint's secrets and the credential values of the extra body, kept out of every message. */
+  private readonly secrets: readonly string[];
   private readonly tokenizeUrl: URL;
   private readonly modelsUrl: URL;
   private tokenizer: Promise<boolean> | null = null;
@@ -42,7 +44,8 @@ export class OpenAiTarget implements Target {
     });
     const basePath = this.http.base.pathname.replace(/\/+$/, "");
     this.endpoint = this.http.url(`${basePath}/${api === "chat" ? "chat/completions" : "completions"}`);
-    this.where = `POST ${displayUrl(this.endpoint)}`;
+    this.where = `POST ${redactUrl(this.endpoint)}`;
+    this.secrets = [...this.http.secrets, ...secretValues(this.options.extraBody ?? {})];
     this.modelsUrl = this.http.url(`${basePath}/models`);
     this.tokenizeUrl =
       options.tokenizeUrl === undefined
@@ -66,7 +69,7 @@ export class OpenAiTarget implements Target {
   }
 
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
-    const stream = new StreamObserver(this.where, this.http.secrets);
+    const stream = new StreamObserver(this.where, this.secrets);
     let finished = false;
     // Generated text, kept only to count its tokens when the server reports no usage; appended as
     // bytes, because `text += piece` would keep one string object per chunk alive until the end.

@@ -1,6 +1,7 @@
 import { runBenchmark } from "../../../benchmark/runBenchmark.js";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { parseHeaderFlag } from "../../../http/parseHeaderFlag.js";
+import { secretValues, urlSecrets } from "../../../secrets/redact.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
 import { OllamaTarget } from "../../../targets/ollama/OllamaTarget.js";
@@ -80,7 +81,15 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
       ? null
       : new ResourceSampler({ pid: checkNumberFlag("pid", args.pid, { min: 1, integer: true }) });
   const machine = await collectMachineInfo();
-  const secrets = [apiKey, ...headers.map(([, v]) => v)].filter((s): s is string => s !== null && s !== "");
+  // Every literal secret of the configuration, for the one redaction (runBenchmark) and storage.
+  const secrets = [
+    ...new Set([
+      ...(apiKey === null ? [] : [apiKey]),
+      ...headers.map(([, value]) => value),
+      ...urlSecrets(args.url),
+      ...secretValues(extraBody),
+    ]),
+  ].filter((secret) => secret !== "");
   const config = {
     target: target.kind,
     url: args.url,
@@ -104,6 +113,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
         load,
         machine,
         config,
+        secrets,
         onRunStart: consumers.onRunStart,
         stopResources: () => sampler?.stop() ?? null,
         hooks: consumers.hooks,
