@@ -1,16 +1,21 @@
+import type { ErrorCode } from "../errors/ErrorCode.js";
 import { isTokbenchError } from "../errors/TokbenchError.js";
 import { redactText } from "../secrets/redact.js";
 
+/** Codes that mean the command line itself is wrong: exit 2, as yargs does for unknown flags. */
+const USAGE_ERRORS: ReadonlySet<ErrorCode> = new Set(["INVALID_ARGUMENT", "URL_INVALID"]);
+
 /**
  * Prints a fatal error on one line and exits. A {@link TokbenchError} is the user's problem to
- * fix (bad input, unreachable server): message and code, exit 1. Anything else is a bug in tokbench:
- * exit 70, with the stack only when `TOKBENCH_DEBUG` is set. The message goes through the one
- * redaction last: a URL or credential quoted in it never reaches the terminal.
+ * fix: a wrong command line (a flag's value, a URL) exits 2, anything else (a missing file, an
+ * unreachable server) 1, with the message and the code. Anything else is a bug in tokbench: exit
+ * 70, with the stack only when `TOKBENCH_DEBUG` is set. The message goes through the one redaction
+ * last: a URL or credential quoted in it never reaches the terminal.
  */
 export function reportFatalError(error: unknown): never {
   if (isTokbenchError(error)) {
     process.stderr.write(`tokbench: ${redactText(error.message)} [${error.code}]\n`);
-    process.exit(1);
+    process.exit(USAGE_ERRORS.has(error.code) ? 2 : 1);
   }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`tokbench: internal error: ${redactText(message.split("\n")[0] ?? "")}\n`);

@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   "PROMPT_FILE_INVALID",
   "URL_INVALID",
   "TARGET_UNREACHABLE",
+  // The server refused the credentials (HTTP 401/403): every request would fail the same way.
+  "TARGET_AUTH_FAILED",
   // Per-request failures: recorded with the request, statistics use the successful ones.
   "REQUEST_HTTP_ERROR",
   "REQUEST_TIMEOUT",
@@ -22,6 +24,10 @@ export const ERROR_CODES = [
   "REQUEST_CONNECTION_FAILED",
   "REQUEST_SERVER_ERROR_EVENT",
   "REQUEST_ENGINE_FAILED",
+  // HTTP 429 or 503: the server asked to slow down or is overloaded (its Retry-After is in the message).
+  "REQUEST_RATE_LIMITED",
+  // A successful answer that is not a stream (e.g. text/html, or JSON without a completion).
+  "REQUEST_NOT_A_STREAM",
   // Run-level aborts.
   "RUN_MAX_ERRORS",
   "RUN_INTERRUPTED",
@@ -39,6 +45,8 @@ export const ERROR_CODES = [
   // Storage.
   "DB_OPEN_FAILED",
   "DB_WRITE_FAILED",
+  // A --db location tokbench cannot use (a postgres:// or other URL).
+  "DB_UNSUPPORTED",
   "RUN_NOT_FOUND",
   // Anything that escaped classification: a bug in tokbench.
   "INTERNAL",

@@ -1,6 +1,6 @@
 import { TokbenchError } from "../errors/TokbenchError.js";
 import { isSecretKey, urlSecrets } from "../secrets/redact.js";
-import { assertHttpReachable } from "./assertHttpReachable.js";
+import { assertHttpReachable, REACHABILITY_TIMEOUT_MS } from "./assertHttpReachable.js";
 import { ConnectionPool } from "./ConnectionPool.js";
 import { parseHttpUrl } from "./parseHttpUrl.js";
 import { type HttpStreamOptions, type HttpStreamResult, streamHttp } from "./streamHttp.js";
@@ -162,9 +162,19 @@ export class HttpEndpoint {
     });
   }
 
-  /** Throws `TARGET_UNREACHABLE` when `GET url` gets no answer, or a 401/403. */
+  /**
+   * Throws `TARGET_UNREACHABLE` when `GET url` gets no answer within the endpoint's timeout (at
+   * most {@link REACHABILITY_TIMEOUT_MS}), `TARGET_AUTH_FAILED` on a 401/403.
+   */
   async assertReachable(url: URL): Promise<void> {
-    await assertHttpReachable({ url, pool: this.pool, headers: this.headers, secrets: this.secrets });
+    await assertHttpReachable({
+      url,
+      pool: this.pool,
+      headers: this.headers,
+      secrets: this.secrets,
+      timeoutMs:
+        this.timeoutMs > 0 ? Math.min(this.timeoutMs, REACHABILITY_TIMEOUT_MS) : REACHABILITY_TIMEOUT_MS,
+    });
   }
 
   /** Drops the endpoint's idle and open connections. */

@@ -2,6 +2,13 @@ import type { RequestError } from "../metrics/RequestObservation.js";
 import { redactText } from "../secrets/redact.js";
 import type { HttpStreamResult } from "./streamHttp.js";
 
+/**
+ * Statuses that mean "slow down" rather than "wrong request": 429 Too Many Requests, and 503, which
+ * servers answer when overloaded or still loading (llama.cpp, vLLM), often with a Retry-After.
+ * Such requests are recorded as `REQUEST_RATE_LIMITED`, never retried.
+ */
+const RATE_LIMIT_STATUSES = new Set([429, 503]);
+
 /** Characters of a server's error body quoted in a request error message. */
 const EXCERPT_CHARS = 200;
 
@@ -51,9 +58,13 @@ export function httpRequestError(
     case "stopped":
       if (result.status !== null && result.status >= 400) {
         const body = result.error_body === null ? "" : safeExcerpt(result.error_body, secrets);
+        const limited = RATE_LIMIT_STATUSES.has(result.status);
+        // Kept as the server sent it (seconds or an HTTP date), cut short in case it is garbage.
+        const retryAfter =
+          result.retry_after === null ? "" : `, Retry-After: ${safeExcerpt(result.retry_after, secrets, 40)}`;
         return {
-          code: "REQUEST_HTTP_ERROR",
-          message: `HTTP ${result.status} from ${where}${body === "" ? "" : `: ${body}`}`,
+          code: limited ? "REQUEST_RATE_LIMITED" : "REQUEST_HTTP_ERROR",
+          message: `HTTP ${result.status}${limited ? ` (rate limited${retryAfter})` : ""} from ${where}${body === "" ? "" : `: ${body}`}`,
           status: result.status,
         };
       }

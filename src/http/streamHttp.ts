@@ -38,6 +38,8 @@ export interface HttpStreamResult {
   error_body: string | null;
   /** Low-level error text (e.g. `connect ECONNREFUSED 127.0.0.1:9`) when the outcome is a failure. */
   detail: string | null;
+  /** The `retry-after` header of a response with status >= 400, as sent (seconds or an HTTP date); else null. */
+  retry_after: string | null;
 }
 
 /** Whether the whole body of a response with status < 400 arrived, so a parser may flush what it holds. */
@@ -109,6 +111,7 @@ class Exchange {
     outcome: "complete",
     error_body: null,
     detail: null,
+    retry_after: null,
   };
   /** Reads not parsed yet, in arrival order; parsed by {@link ReadDrain}. */
   queue: ReadItem[] = [];
@@ -252,7 +255,10 @@ class Exchange {
     result.status = head.status;
     const contentType = head.headers.get("content-type");
     result.content_type = contentType === undefined ? null : contentType.toLowerCase();
-    if (head.status >= 400) this.errorParts = [];
+    if (head.status >= 400) {
+      this.errorParts = [];
+      result.retry_after = head.headers.get("retry-after") ?? null;
+    }
     this.options.onResponse?.(head.status, result.content_type, this.readAt);
   }
 

@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { computeRequestMetrics } from "../metrics/computeRequestMetrics.js";
+import type { RequestError } from "../metrics/RequestObservation.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import { RequestTable } from "../results/RequestTable.js";
@@ -46,6 +47,10 @@ export interface RunLoadInput {
  * concurrency) or an open loop (constant or Poisson arrivals), and folds each finished request into
  * the summary as it arrives. The hot path does only what measuring needs: it builds no strings,
  * and per-request work after the stream ends is the metric computation.
+ *
+ * A request refused with HTTP 401 or 403 (warmup included) aborts the run, status `aborted`, reason
+ * `authentication failed: ...` with the server's status and message: every other request would fail
+ * the same way, and sending them all would only hammer the server.
  */
 export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   const { target, load, hooks = {}, signal } = input;
@@ -85,8 +90,16 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   if (signal?.aborted) onAbort();
   signal?.addEventListener("abort", onAbort, { once: true });
 
+  /** Aborts the run on a refused credential: every other request would fail the same way. */
+  const abortOnAuthFailure = (error: RequestError | null): void => {
+    if (error === null || (error.status !== 401 && error.status !== 403) || status !== "completed") return;
+    status = "aborted";
+    statusReason = `authentication failed: ${error.message}`;
+    stop.abort();
+  };
+
   for (let w = 0; w < load.warmup && !stop.signal.aborted; w++) {
-    await send(input.requestAt(-1 - w), performance.now());
+    abortOnAuthFailure((await send(input.requestAt(-1 - w), performance.now())).error);
   }
   hooks.onMeasureStart?.();
 
@@ -117,6 +130,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
     hooks.onRequest?.(metrics.record, metrics);
     if (metrics.record.error !== null) {
       failures++;
+      abortOnAuthFailure(metrics.record.error);
       if (load.max_errors !== null && failures >= load.max_errors && status === "completed") {
         status = "aborted";
         statusReason = `${failures} requests failed (--max-errors ${load.max_errors})`;

@@ -1,4 +1,5 @@
 import type { DistributionStats } from "../results/DistributionStats.js";
+import type { RequestRecord } from "../results/RequestRecord.js";
 import type { RunResult } from "../results/RunResult.js";
 import { createTable } from "./createTable.js";
 import { formatNumber } from "./formatNumber.js";
@@ -23,13 +24,23 @@ const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
 export function renderRunSummary(result: RunResult): string {
   const s = result.summary;
   const lines: string[] = [];
-  const status = result.status === "completed" ? "" : ` — ${result.status}: ${result.status_reason ?? ""}`;
+  const status =
+    result.status === "completed"
+      ? ""
+      : ` — ${result.status}: ${escapeControlCharacters(result.status_reason ?? "")}`;
   lines.push(
     `requests: ${s.requests.succeeded} succeeded, ${s.requests.failed} failed` +
       (s.requests.cancelled > 0 ? `, ${s.requests.cancelled} cancelled` : "") +
       ` in ${formatNumber(s.duration_ms / 1000)} s${status}`,
   );
   for (const [code, count] of Object.entries(s.requests.errors_by_code)) lines.push(`  ${count} × ${code}`);
+  const firstError = firstFailure(result);
+  if (firstError !== null) {
+    lines.push(`  first error: ${escapeControlCharacters(firstError.message)} [${firstError.code}]`);
+  }
+  if (s.requests.total > 0 && s.requests.succeeded === 0) {
+    lines.push("no request succeeded: nothing was measured");
+  }
   lines.push(
     `throughput: ${formatNumber(s.output_tokens_per_s)} output tok/s, ${formatNumber(s.input_tokens_per_s)} prompt tok/s, ${formatNumber(s.requests_per_s)} req/s`,
   );
@@ -58,6 +69,29 @@ export function renderRunSummary(result: RunResult): string {
   if (flagText.length > 0) lines.push("trust flags:", ...flagText);
   lines.push("(percentiles need 10/20/100 samples for p90/p95/p99; '-' means too few)");
   return lines.join("\n");
+}
+
+/** The error of the first failed request, in the order requests were sent; null when none failed. */
+function firstFailure(result: RunResult): RequestRecord["error"] {
+  if (result.summary.requests.failed === 0) return null;
+  let first: RequestRecord | null = null;
+  for (const record of result.requests) {
+    if (record.error !== null && (first === null || record.index < first.index)) first = record;
+  }
+  return first?.error ?? null;
+}
+
+/**
+ * Server text with its control characters shown escaped (`\x1b`), so that what a server sent
+ * cannot move the cursor, retitle or clear the terminal.
+ */
+function escapeControlCharacters(text: string): string {
+  let out = "";
+  for (const char of text) {
+    const code = char.charCodeAt(0);
+    out += code < 0x20 || (code >= 0x7f && code < 0xa0) ? `\\x${code.toString(16).padStart(2, "0")}` : char;
+  }
+  return out;
 }
 
 const FLAG_MEANING: Record<string, string> = {

@@ -15,6 +15,7 @@ function result(overrides: Partial<HttpStreamResult> = {}): HttpStreamResult {
     outcome: "complete",
     error_body: null,
     detail: null,
+    retry_after: null,
     ...overrides,
   };
 }

@@ -294,7 +294,8 @@ describe("OpenAiTarget against the mock server", () => {
     assert.equal((await send(ok)).error, null, "the right key is sent as a bearer token");
     await ok.assertReachable();
     await assert.rejects(h.target.assertReachable(), (error: Error & { code?: string }) => {
-      assert.equal(error.code, "TARGET_UNREACHABLE");
+      assert.equal(error.code, "TARGET_AUTH_FAILED");
+      assert.match(error.message, /^authentication failed: GET .* answered HTTP 401 \(.*invalid api key/);
       assert.ok(!error.message.includes(key) && !JSON.stringify(error).includes(key));
       return true;
     });

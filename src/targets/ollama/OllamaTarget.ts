@@ -135,7 +135,7 @@ export class OllamaTarget implements Target {
     return null;
   }
 
-  /** Throws `TARGET_UNREACHABLE` when `GET /api/version` gets no answer, or a 401/403. */
+  /** Throws `TARGET_UNREACHABLE` when `GET /api/version` gets no answer, `TARGET_AUTH_FAILED` on a 401/403. */
   async assertReachable(): Promise<void> {
     await this.http.assertReachable(this.versionUrl);
   }

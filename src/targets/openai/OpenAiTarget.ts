@@ -29,6 +29,8 @@ export class OpenAiTarget implements Target {
   private readonly tokenizeUrl: URL;
   private readonly modelsUrl: URL;
   private tokenizer: Promise<boolean> | null = null;
+  /** What to tell the user when the endpoint answers 404 and the base URL looks wrong; null when it looks right. */
+  private readonly notFoundHint: string | null;
 
   /** Throws `URL_INVALID` when `options.baseUrl` (or `options.tokenizeUrl`) is not an http(s) URL. */
   constructor(options: TargetOptions) {
@@ -47,6 +49,7 @@ export class OpenAiTarget implements Target {
     this.where = `POST ${redactUrl(this.endpoint)}`;
     this.secrets = [...this.http.secrets, ...secretValues(this.options.extraBody ?? {})];
     this.modelsUrl = this.http.url(`${basePath}/models`);
+    this.notFoundHint = baseUrlHint(this.http.base);
     this.tokenizeUrl =
       options.tokenizeUrl === undefined
         ? this.http.url(`${basePath.replace(/\/v1$/, "")}/tokenize`)
@@ -115,6 +118,9 @@ export class OpenAiTarget implements Target {
       parser.end();
     }
     stream.settle(result, "[DONE] or a finish_reason", finished);
+    if (stream.error?.status === 404 && this.notFoundHint !== null) {
+      stream.error = { ...stream.error, message: `${stream.error.message} (${this.notFoundHint})` };
+    }
 
     const { usage, serverTimings } = stream;
     if (
@@ -158,8 +164,8 @@ export class OpenAiTarget implements Target {
   }
 
   /**
-   * Throws `TARGET_UNREACHABLE` when `GET {baseUrl}/models` gets no answer, or a 401/403 (a wrong
-   * key would fail every request).
+   * Throws `TARGET_UNREACHABLE` when `GET {baseUrl}/models` gets no answer, `TARGET_AUTH_FAILED` on
+   * a 401/403 (a wrong key would fail every request).
    */
   async assertReachable(): Promise<void> {
     await this.http.assertReachable(this.modelsUrl);
@@ -208,4 +214,22 @@ export class OpenAiTarget implements Target {
     if (Array.isArray(record.tokens)) return record.tokens.length;
     return null;
   }
+}
+
+/**
+ * A hint for a 404 when the base URL is not in the usual form: it ends in an endpoint
+ * (`/chat/completions`, `/completions`), to which tokbench appends the endpoint again, or it lacks
+ * the `/v1` that OpenAI-compatible servers serve under. Null when it ends in `/v1`.
+ */
+function baseUrlHint(base: URL): string | null {
+  const path = base.pathname.replace(/\/+$/, "");
+  const fixed = new URL(base.href);
+  const endpoint = /\/(chat\/completions|completions)$/.exec(path);
+  if (endpoint !== null) {
+    fixed.pathname = path.slice(0, -endpoint[0].length) || "/";
+    return `the base URL ends in ${endpoint[0]}: give the API's base URL, e.g. ${redactUrl(fixed)}; tokbench adds ${endpoint[0]} itself`;
+  }
+  if (/\/v1$/.test(path)) return null;
+  fixed.pathname = `${path}/v1`;
+  return `the base URL does not end in /v1: OpenAI-compatible servers serve under it, try ${redactUrl(fixed)}`;
 }

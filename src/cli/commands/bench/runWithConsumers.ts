@@ -26,7 +26,8 @@ export interface ConsumerArgs {
  * Runs `run` with the CLI's consumers attached: the SQLite store (the run row first, then each
  * request as it finishes, so a killed run keeps what it finished), a progress bar on stderr,
  * SIGINT handling (first: stop cleanly and keep the partial run; second: exit at once), and at the
- * end the terminal summary or the JSON result. Returns the process exit code.
+ * end the terminal summary or the JSON result. Returns the process exit code: 0 for a completed run
+ * in which something succeeded, 130 when interrupted, 1 when aborted or when nothing succeeded.
  */
 export async function runWithConsumers(
   args: ConsumerArgs,
@@ -92,10 +93,23 @@ export async function runWithConsumers(
       }
     }
     if (store !== null) process.stderr.write(`run ${result.run_id} saved to ${store.path}\n`);
-    return result.status === "completed" ? 0 : result.status === "interrupted" ? 130 : 1;
+    if (result.status === "interrupted") return 130;
+    return result.status === "completed" && !nothingSucceeded(result) ? 0 : 1;
   } finally {
     bar?.stop();
     process.off("SIGINT", onSigint);
     store?.close();
   }
+}
+
+/**
+ * Whether a run tried something and none of it worked: requests were recorded and none succeeded,
+ * or tests ran and all failed, with no successful request beside them. Such a run exits non-zero
+ * even when it ran to the end.
+ */
+function nothingSucceeded(result: RunResult): boolean {
+  const requests = result.summary.requests;
+  const tests = result.tests.filter((row) => row.test !== "load");
+  if (requests.succeeded > 0 || tests.some((row) => row.status === "ok")) return false;
+  return requests.total > 0 || tests.length > 0;
 }
