@@ -123,6 +123,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
       max_tokens: request.max_tokens,
       prompt_tokens_exact: request.prompt_tokens_exact,
       unique_from_token: request.unique_from_token ?? null,
+      prompt_chars: request.prompt.length,
       decode_ceiling_tps: input.decode_ceiling_tps ?? null,
     });
     summarizer.add(metrics);

@@ -7,6 +7,12 @@ import {
 } from "../results/RequestRecord.js";
 import { allocateChunkTokens } from "./allocateChunkTokens.js";
 import type { RequestObservation, ServerReportedTimings } from "./RequestObservation.js";
+import {
+  isTokenCount,
+  plausibleOutputUsage,
+  plausiblePromptUsage,
+  plausibleServerTimings,
+} from "./serverReportChecks.js";
 
 /** Context the definitions need beyond the observation itself. */
 export interface RequestMetricsContext {
@@ -25,6 +31,11 @@ export interface RequestMetricsContext {
   decode_ceiling_tps: number | null;
   /** The request's `unique_from_token` (see WorkloadRequest); null when its prompt may be shared. */
   unique_from_token?: number | null;
+  /**
+   * Characters of the prompt text sent, which bound how many prompt tokens a server may report
+   * (see `plausiblePromptUsage`); null when unknown. Defaults to null.
+   */
+  prompt_chars?: number | null;
 }
 
 /** One inter-token latency observation: `count` tokens each `gap_ms` apart. */
@@ -55,18 +66,26 @@ export const BUFFERED_TOKEN_FRACTION = 0.5;
 const rate = (tokens: number | null, ms: number | null): number | null =>
   tokens !== null && ms !== null && ms > 0 && tokens > 0 ? (tokens * 1000) / ms : null;
 
-/** Normalises server-reported timings and derives their rates. */
-export function normaliseServerTimings(t: ServerReportedTimings | null): ServerTimingsRecord | null {
+const finite = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
+
+/**
+ * Normalises server-reported timings and derives their rates. Timings that cannot be true
+ * (`plausible` false) keep their finite raw figures, for the record, but give no rate.
+ */
+export function normaliseServerTimings(
+  t: ServerReportedTimings | null,
+  plausible = true,
+): ServerTimingsRecord | null {
   if (t === null) return null;
   return {
     source: t.source,
-    prompt_tokens: t.prompt_tokens,
-    prompt_ms: t.prompt_ms,
-    prefill_tps: rate(t.prompt_tokens, t.prompt_ms),
-    output_tokens: t.output_tokens,
-    decode_ms: t.decode_ms,
-    decode_tps: rate(t.output_tokens, t.decode_ms),
-    cached_tokens: t.cached_tokens,
+    prompt_tokens: finite(t.prompt_tokens),
+    prompt_ms: finite(t.prompt_ms),
+    prefill_tps: plausible ? rate(t.prompt_tokens, t.prompt_ms) : null,
+    output_tokens: finite(t.output_tokens),
+    decode_ms: finite(t.decode_ms),
+    decode_tps: plausible ? rate(t.output_tokens, t.decode_ms) : null,
+    cached_tokens: finite(t.cached_tokens),
   };
 }
 
@@ -76,7 +95,8 @@ export function normaliseServerTimings(t: ServerReportedTimings | null): ServerT
  * - TTFT: arrival of the first chunk carrying a generated token, minus send time.
  * - E2E: end of stream minus send time.
  * - Output tokens: `usage.completion_tokens`, else a tokenizer count, else exact per-chunk counts
- *   from the engine, else the number of token-bearing chunks (flagged `chunk_count_estimate`).
+ *   from the engine, else the number of token-bearing chunks (flagged `chunk_count_estimate`). A
+ *   server count that cannot be true is flagged `usage_implausible` and skipped (serverReportChecks).
  * - Decode: tokens after the first chunk, over the time from the first to the last token-bearing chunk.
  * - ITL: each chunk after the first contributes k samples of gap/k, k its token count.
  * - Prefill: prompt tokens / TTFT.
@@ -90,10 +110,21 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
   let outputTokens: number;
   let tokenSource: TokenSource;
   const allExact = chunks.length > 0 && chunks.every((c) => c.tokens !== null);
-  if (obs.usage?.completion_tokens != null) {
-    outputTokens = obs.usage.completion_tokens;
+  const usageOutputPlausible = plausibleOutputUsage(obs, ctx.max_tokens);
+  const usagePromptPlausible = plausiblePromptUsage(obs, ctx.prompt_chars ?? null);
+  if (
+    (obs.usage?.completion_tokens != null && !usageOutputPlausible) ||
+    (obs.usage?.prompt_tokens != null && !usagePromptPlausible)
+  ) {
+    flags.push("usage_implausible");
+  }
+  const e2eMs = obs.end_at_ms - obs.sent_at_ms;
+  const timingsPlausible = obs.server_timings === null || plausibleServerTimings(obs.server_timings, e2eMs);
+  if (!timingsPlausible) flags.push("timings_implausible");
+  if (usageOutputPlausible) {
+    outputTokens = obs.usage?.completion_tokens as number;
     tokenSource = "usage";
-  } else if (obs.output_tokens_tokenizer !== null) {
+  } else if (isTokenCount(obs.output_tokens_tokenizer)) {
     outputTokens = obs.output_tokens_tokenizer;
     tokenSource = "tokenizer";
   } else if (allExact) {
@@ -131,16 +162,19 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
   const decodeTokens = Math.max(0, outputTokens - firstChunkTokens);
   const decodeMs =
     first !== undefined && last !== undefined && chunks.length >= 2 ? last.at_ms - first.at_ms : null;
-  const serverTimings = normaliseServerTimings(obs.server_timings);
+  const serverTimings = normaliseServerTimings(obs.server_timings, timingsPlausible);
 
+  const aboveCeiling = (tps: number | null): boolean =>
+    tps !== null && ctx.decode_ceiling_tps !== null && tps > ctx.decode_ceiling_tps;
   let clientDecodeTps = buffered ? null : rate(decodeTokens, decodeMs);
-  if (
-    clientDecodeTps !== null &&
-    ctx.decode_ceiling_tps !== null &&
-    clientDecodeTps > ctx.decode_ceiling_tps
-  ) {
+  if (aboveCeiling(clientDecodeTps)) {
     flags.push("impossible_decode_rate");
     clientDecodeTps = null;
+  }
+  // The server's own rate is held to the same ceiling: it is reported, and may stand in for ours.
+  if (serverTimings !== null && aboveCeiling(serverTimings.decode_tps)) {
+    if (!flags.includes("impossible_decode_rate")) flags.push("impossible_decode_rate");
+    serverTimings.decode_tps = null;
   }
   const serverDecodeTps = serverTimings?.decode_tps ?? null;
   if (
@@ -155,19 +189,21 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
     clientDecodeTps ?? (buffered || flags.includes("impossible_decode_rate") ? serverDecodeTps : null);
 
   const ttft = first !== undefined ? first.at_ms - obs.sent_at_ms : null;
-  const promptTokens =
-    obs.usage?.prompt_tokens ?? obs.server_timings?.prompt_tokens ?? obs.prompt_tokens_client ?? null;
-  if (
-    obs.usage?.prompt_tokens == null &&
-    obs.server_timings?.prompt_tokens == null &&
-    !ctx.prompt_tokens_exact
-  ) {
-    if (promptTokens !== null) flags.push("approximate_prompt_length");
+  const serverPromptTokens = usagePromptPlausible
+    ? (obs.usage?.prompt_tokens as number)
+    : timingsPlausible && isTokenCount(obs.server_timings?.prompt_tokens)
+      ? (obs.server_timings?.prompt_tokens as number)
+      : null;
+  const promptTokens = serverPromptTokens ?? obs.prompt_tokens_client ?? null;
+  if (serverPromptTokens === null && !ctx.prompt_tokens_exact && promptTokens !== null) {
+    flags.push("approximate_prompt_length");
   }
 
   if (obs.error === null && ctx.max_tokens !== null && outputTokens < ctx.max_tokens)
     flags.push("short_output");
-  const cached = obs.usage?.cached_prompt_tokens ?? obs.server_timings?.cached_tokens ?? null;
+  const usageCached = obs.usage?.cached_prompt_tokens;
+  const timingsCached = timingsPlausible ? obs.server_timings?.cached_tokens : null;
+  const cached = isTokenCount(usageCached) ? usageCached : isTokenCount(timingsCached) ? timingsCached : null;
   if (cached !== null && cached > sharedPromptStart(obs, promptTokens, ctx)) flags.push("prefix_cache_hit");
 
   const record: RequestRecord = {
@@ -177,7 +213,7 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
     dispatch_lag_ms: obs.sent_at_ms - obs.planned_at_ms,
     status: obs.status,
     ttft_ms: ttft,
-    e2e_ms: obs.end_at_ms - obs.sent_at_ms,
+    e2e_ms: e2eMs,
     decode_ms: decodeMs,
     prompt_tokens: promptTokens,
     output_tokens: outputTokens,

@@ -101,5 +101,9 @@ const FLAG_MEANING: Record<string, string> = {
   short_output: "fewer tokens than requested",
   prefix_cache_hit: "the server served part of the prompt from its cache",
   approximate_prompt_length: "prompt length estimated, no tokenizer",
-  impossible_decode_rate: "measured decode rate above the hardware ceiling; not reported",
+  impossible_decode_rate: "a decode rate (ours or the server's) above the hardware ceiling; not reported",
+  usage_implausible:
+    "the server's token counts cannot be true (negative, fractional, above max_tokens, ...); not used",
+  timings_implausible:
+    "the server's own timings cannot be true (negative, longer than the request, ...); not used",
 };

@@ -15,6 +15,8 @@ export const TRUST_FLAGS = [
   "prefix_cache_hit",
   "approximate_prompt_length",
   "impossible_decode_rate",
+  "usage_implausible",
+  "timings_implausible",
 ] as const;
 
 /** Trust flags: reasons a request's figures should be read with care. See docs/metrics.md. */

@@ -51,7 +51,7 @@ const INITIAL_CAPACITY = 1024;
  */
 export class RequestTable implements Iterable<RequestRecord> {
   private numbers = new Float64Array(INITIAL_CAPACITY * STRIDE);
-  private flags = new Uint8Array(INITIAL_CAPACITY);
+  private flags = new Uint16Array(INITIAL_CAPACITY);
   private tokenSource = new Uint8Array(INITIAL_CAPACITY);
   private decodeSource = new Uint8Array(INITIAL_CAPACITY);
   /** 0: no server timings; else 1 + index into {@link timingSources}. */

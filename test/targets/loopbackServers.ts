@@ -71,8 +71,11 @@ export interface SseCompletionScript {
   chunks?: number;
   /** Milliseconds between chunks, so each comes in its own socket read. Defaults to 3. */
   gapMs?: number;
-  /** The `usage` object of the last chunk, as the server reports it; null sends none. Defaults to null. */
-  usage?: Record<string, unknown> | null;
+  /**
+   * The `usage` object of the last chunk, as the server reports it: an object, or raw JSON text
+   * for what JSON.stringify cannot write (`1e999`); null sends none. Defaults to null.
+   */
+  usage?: Record<string, unknown> | string | null;
   /** A llama.cpp-style `timings` object in the last chunk; null sends none. Defaults to null. */
   timings?: Record<string, unknown> | null;
 }
@@ -100,7 +103,8 @@ export function sendSseCompletion(res: http.ServerResponse, script: SseCompletio
     const last: Record<string, unknown> = { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] };
     if (script.timings != null) last.timings = script.timings;
     event(last);
-    if (script.usage != null) event({ choices: [], usage: script.usage });
+    if (typeof script.usage === "string") res.write(`data: {"choices":[],"usage":${script.usage}}\n\n`);
+    else if (script.usage != null) event({ choices: [], usage: script.usage });
     res.end("data: [DONE]\n\n");
   };
   next();

@@ -94,8 +94,8 @@ export class OllamaTarget implements Target {
       stream.generated(generatedChars(value), null);
       if (value.done === true) {
         stream.end();
-        const promptTokens = num(value.prompt_eval_count);
-        const outputTokens = num(value.eval_count);
+        const promptTokens = reported(value.prompt_eval_count);
+        const outputTokens = reported(value.eval_count);
         stream.usage = {
           prompt_tokens: promptTokens,
           completion_tokens: outputTokens,
@@ -159,12 +159,19 @@ function generatedChars(value: Record<string, unknown>): number {
   return chars;
 }
 
+/** A reported duration in ns, in ms; as `reported` for what is not a number. */
 function nsToMs(value: unknown): number | null {
-  return typeof value === "number" && Number.isFinite(value) ? value / 1e6 : null;
+  const ns = reported(value);
+  return ns === null ? null : ns / 1e6;
 }
 
-function num(value: unknown): number | null {
-  return typeof value === "number" && Number.isFinite(value) ? value : null;
+/**
+ * A number Ollama reported, as it reported it (the metrics judge it, see serverReportChecks); NaN
+ * when the field holds something that is not a number; null when it is absent or null.
+ */
+function reported(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  return typeof value === "number" ? value : Number.NaN;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -5,6 +5,7 @@ import { StreamObserver } from "../../http/StreamObserver.js";
 import { bodyComplete } from "../../http/streamHttp.js";
 import { Utf8Accumulator } from "../../http/Utf8Accumulator.js";
 import type { RequestObservation } from "../../metrics/RequestObservation.js";
+import { isTokenCount, plausibleOutputUsage } from "../../metrics/serverReportChecks.js";
 import { redactUrl, secretValues } from "../../secrets/redact.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 import { readOpenAiChunk } from "./readOpenAiChunk.js";
@@ -131,17 +132,21 @@ export class OpenAiTarget implements Target {
       // llama.cpp reports the reused prompt tokens only in its timings.
       stream.usage = { ...usage, cached_prompt_tokens: serverTimings.cached_tokens };
     }
-    let outputTokensTokenizer: number | null = null;
-    if ((usage === null || usage.completion_tokens === null) && stream.chunks > 0) {
-      if (this.options.tokenizeOutput ?? true)
-        outputTokensTokenizer = await this.countTokensQuietly(text.toString());
-    }
-    return stream.observation(result, {
+    const observation = stream.observation(result, {
       planned_at_ms: options.planned_at_ms,
       prompt_tokens_client: request.prompt_tokens,
       comments: parser.comments,
-      output_tokens_tokenizer: outputTokensTokenizer,
+      output_tokens_tokenizer: null,
     });
+    // Without a count from the server that can be true, the text's own count is the next best.
+    if (
+      observation.chunks.length > 0 &&
+      (this.options.tokenizeOutput ?? true) &&
+      !plausibleOutputUsage(observation, request.max_tokens)
+    ) {
+      observation.output_tokens_tokenizer = await this.countTokensQuietly(text.toString());
+    }
+    return observation;
   }
 
   /**
@@ -210,7 +215,7 @@ export class OpenAiTarget implements Target {
     }
     if (typeof value !== "object" || value === null) return null;
     const record = value as { count?: unknown; tokens?: unknown };
-    if (typeof record.count === "number") return record.count;
+    if (typeof record.count === "number") return isTokenCount(record.count) ? record.count : null;
     if (Array.isArray(record.tokens)) return record.tokens.length;
     return null;
   }

@@ -65,20 +65,20 @@ export function readOpenAiChunk(value: unknown): OpenAiChunkInfo {
     const usage = value.usage;
     const details = isObject(usage.prompt_tokens_details) ? usage.prompt_tokens_details : null;
     info.usage = {
-      prompt_tokens: num(usage.prompt_tokens),
-      completion_tokens: num(usage.completion_tokens),
-      cached_prompt_tokens: details === null ? null : num(details.cached_tokens),
+      prompt_tokens: reported(usage.prompt_tokens),
+      completion_tokens: reported(usage.completion_tokens),
+      cached_prompt_tokens: details === null ? null : reported(details.cached_tokens),
     };
   }
   if (isObject(value.timings)) {
     const t = value.timings;
     info.timings = {
       source: "llama.cpp",
-      prompt_tokens: num(t.prompt_n),
-      prompt_ms: num(t.prompt_ms),
-      output_tokens: num(t.predicted_n),
-      decode_ms: num(t.predicted_ms),
-      cached_tokens: num(t.cache_n),
+      prompt_tokens: reported(t.prompt_n),
+      prompt_ms: reported(t.prompt_ms),
+      output_tokens: reported(t.predicted_n),
+      decode_ms: reported(t.predicted_ms),
+      cached_tokens: reported(t.cache_n),
       load_ms: null,
     };
   }
@@ -95,6 +95,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function num(value: unknown): number | null {
-  return typeof value === "number" && Number.isFinite(value) ? value : null;
+/**
+ * A number the server reported, as it reported it (negative, fractional or `1e999` = Infinity
+ * included: the metrics judge it, see serverReportChecks); NaN when the field holds something that
+ * is not a number; null when it is absent or null.
+ */
+function reported(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  return typeof value === "number" ? value : Number.NaN;
 }
