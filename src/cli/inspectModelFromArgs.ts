@@ -1,17 +1,17 @@
 import type { Argv } from "yargs";
 import { inspectModel, type ModelInspection } from "../gguf/inspectModel.js";
-import { checkNumberFlag } from "./parseNumberFlag.js";
+import { checkNumberFlag, NUMBER_FLAG } from "./parseNumberFlag.js";
 
 /** Inspects the model a command names, with its `--ctx` and `--kv-type` flags checked. */
 export function inspectModelFromArgs(argv: {
   file: string;
-  ctx?: number | undefined;
+  ctx?: unknown;
   kvType: string;
 }): Promise<ModelInspection> {
   return inspectModel(argv.file, {
     ...(argv.ctx === undefined
       ? {}
-      : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, integer: true }) }),
+      : { contextLength: checkNumberFlag("ctx", argv.ctx, { min: 1, max: 1 << 26, integer: true }) }),
     kvType: argv.kvType,
   });
 }
@@ -22,7 +22,7 @@ export function withModelFileOptions<T>(yargs: Argv<T>) {
     .positional("file", { type: "string", demandOption: true, describe: "GGUF model file" })
     .option("json", { type: "boolean", default: false, describe: "Print only JSON on stdout" })
     .option("ctx", {
-      type: "number",
+      ...NUMBER_FLAG,
       describe: "Tokens in the KV cache (default: the model's context length)",
     })
     .option("kv-type", {

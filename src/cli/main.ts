@@ -20,12 +20,16 @@ const cli = yargs(hideBin(process.argv))
   .command(mockCommand)
   .version(TOKBENCH_VERSION)
   .strict()
+  // Numbers stay as typed until a command reads them (checkNumberFlag), so a bad one is quoted as typed.
+  .parserConfiguration({ "parse-numbers": false, "parse-positional-numbers": false })
   .demandCommand(1, "Name a command: see `tokbench --help`.")
   .recommendCommands()
   .wrap(Math.min(110, process.stderr.columns ?? 110))
   .fail((message, error) => {
-    // yargs calls this for its own validation failures (message) and for errors thrown by handlers.
-    if (error !== undefined && error !== null) reportFatalError(error);
+    // yargs calls this for its own validation failures (message, or a YError) and for errors
+    // thrown by handlers.
+    if (error !== undefined && error !== null && (error as Error).name !== "YError") reportFatalError(error);
+    message ??= (error as Error | null)?.message ?? "invalid command line";
     process.stderr.write(`tokbench: ${redactText(message ?? "")}\n(run \`tokbench --help\` for usage)\n`);
     process.exit(2);
   });

@@ -12,6 +12,8 @@ import type { HttpStreamResult } from "./streamHttp.js";
 /** Chunks a new observer has room for before its array grows (doubling). */
 const CHUNK_CAPACITY = 32;
 /** Numbers kept per chunk, side by side in one array: arrival, read index, tokens, chars. */
+/** Bytes of an answer of the wrong content type kept to quote. */
+const SNIFF_BYTES = 512;
 const STRIDE = 4;
 
 /** The parts of a {@link RequestObservation} that the stream's bytes alone do not give. */
@@ -51,6 +53,12 @@ export class StreamObserver {
   private readIndex = 0;
   private readonly where: string;
   private readonly secrets: readonly string[];
+  /** The content type of a successful answer that is not the stream's (see {@link expect}); null when it is. */
+  private foreignType: string | null = null;
+  /** The first bytes of an answer of a foreign content type, quoted if it turns out not to be a stream. */
+  private sniffed: Buffer[] = [];
+  private sniffedBytes = 0;
+  private streamType = "";
 
   /**
    * @param where The request as it appears in messages, e.g. `POST http://127.0.0.1:8080/v1/chat/completions`.
@@ -59,6 +67,21 @@ export class StreamObserver {
   constructor(where: string, secrets: readonly string[]) {
     this.where = where;
     this.secrets = secrets;
+  }
+
+  /**
+   * Notes the answer's status and content type (streamHttp's `onResponse`). A successful answer
+   * whose content type is set and is not `streamType` may still parse (a server that labels its SSE
+   * `text/plain`, a JSON completion); if it yields no token and no proper end, {@link settle} reports
+   * `REQUEST_NOT_A_STREAM` quoting its first bytes, rather than a stream that ended early.
+   *
+   * @param streamType The stream's content type, e.g. `text/event-stream`.
+   */
+  expect(status: number, contentType: string | null, streamType: string): void {
+    this.streamType = streamType;
+    if (status < 400 && contentType !== null && !contentType.startsWith(streamType)) {
+      this.foreignType = contentType;
+    }
   }
 
   /** Whether the stream still counts: neither ended nor failed. */
@@ -73,6 +96,11 @@ export class StreamObserver {
   feed(sink: { push(chunk: Buffer): void }, chunk: Buffer, atMs: number, readIndex: number): boolean {
     this.readAt = atMs;
     this.readIndex = readIndex;
+    if (this.foreignType !== null && this.sniffedBytes < SNIFF_BYTES) {
+      const part = Buffer.from(chunk.subarray(0, SNIFF_BYTES - this.sniffedBytes));
+      this.sniffed.push(part);
+      this.sniffedBytes += part.length;
+    }
     sink.push(chunk);
     return this.error === null;
   }
@@ -162,12 +190,22 @@ export class StreamObserver {
    * @param missingEnd What the stream ended before, for the message, e.g. `[DONE] or a finish_reason`.
    */
   settle(result: HttpStreamResult, missingEnd: string, finished = false): void {
-    if (this.error !== null || this.doneAt !== null) return;
-    this.error = httpRequestError(result, this.where, this.secrets);
+    if (this.doneAt !== null) return;
+    if (this.error === null) this.error = httpRequestError(result, this.where, this.secrets);
     if (this.error === null && !finished) {
       this.error = {
         code: "REQUEST_STREAM_CUT",
         message: `stream from ${this.where} ended before ${missingEnd}`,
+        status: result.status,
+      };
+    }
+    const unparsed =
+      this.error?.code === "REQUEST_STREAM_CUT" || this.error?.code === "REQUEST_MALFORMED_JSON";
+    if (this.foreignType !== null && this.chunkCount === 0 && unparsed && result.outcome !== "aborted") {
+      const body = safeExcerpt(Buffer.concat(this.sniffed).toString("utf8"), this.secrets);
+      this.error = {
+        code: "REQUEST_NOT_A_STREAM",
+        message: `${this.where} answered HTTP ${result.status} with content-type ${this.foreignType}, not a stream (${this.streamType})${body === "" ? "" : `: ${body}`}`,
         status: result.status,
       };
     }

@@ -20,6 +20,15 @@ export interface TraceStep {
   token: number | null;
 }
 
+/** The error of a trace file that cannot be written, with the system's reason (`ENOSPC: no space left on device`). */
+function unwritable(path: string, cause: unknown): TokbenchError {
+  const reason = (cause as Error).message;
+  return new TokbenchError("FILE_UNWRITABLE", `cannot write trace file ${path}: ${reason}`, {
+    cause,
+    context: { path },
+  });
+}
+
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /**
@@ -29,27 +38,29 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
  */
 export class TraceWriter {
   readonly level: TraceLevel;
+  private readonly path: string;
   private readonly fd: number;
   private readonly origin: number;
   private buffer: string[] = [];
   private generations = 0;
   private closed = false;
 
-  private constructor(fd: number, level: TraceLevel, origin: number) {
+  private constructor(path: string, fd: number, level: TraceLevel, origin: number) {
+    this.path = path;
     this.fd = fd;
     this.level = level;
     this.origin = origin;
   }
 
-  /** Creates (truncates) the trace file. Throws FILE_UNREADABLE when it cannot be opened for writing. */
+  /**
+   * Creates (truncates) the trace file. Throws `FILE_UNWRITABLE` with the system's reason (a missing
+   * folder, no permission, a read-only disk) when it cannot be opened for writing.
+   */
   static open(path: string, level: TraceLevel): TraceWriter {
     try {
-      return new TraceWriter(openSync(path, "w"), level, performance.now());
+      return new TraceWriter(path, openSync(path, "w"), level, performance.now());
     } catch (cause) {
-      throw new TokbenchError("FILE_UNREADABLE", `cannot write trace file ${path}`, {
-        cause,
-        context: { path },
-      });
+      throw unwritable(path, cause);
     }
   }
 
@@ -129,9 +140,14 @@ export class TraceWriter {
     this.buffer.push(JSON.stringify(event));
   }
 
+  /** Writes the buffered events. Throws `FILE_UNWRITABLE` with the system's reason (a full disk). */
   private flush(): void {
     if (this.closed || this.buffer.length === 0) return;
-    writeSync(this.fd, `${this.buffer.join("\n")}\n`);
+    try {
+      writeSync(this.fd, `${this.buffer.join("\n")}\n`);
+    } catch (cause) {
+      throw unwritable(this.path, cause);
+    }
     this.buffer = [];
   }
 }

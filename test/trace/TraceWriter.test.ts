@@ -92,3 +92,33 @@ it("fails with a clear error when the file cannot be created", () => {
     /cannot write trace file/,
   );
 });
+
+it("a trace that cannot be written is FILE_UNWRITABLE with the system's reason", (t) => {
+  const missing = join(dir, "no-such-folder", "trace.ndjson");
+  assert.throws(
+    () => TraceWriter.open(missing, "detailed"),
+    (error: Error & { code?: string }) =>
+      error.code === "FILE_UNWRITABLE" &&
+      error.message ===
+        `cannot write trace file ${missing}: ${`ENOENT: no such file or directory, open '${missing}'`}`,
+  );
+  // A full disk: Linux's /dev/full opens for writing and fails every write with ENOSPC.
+  if (process.platform !== "linux") {
+    t.skip("/dev/full is Linux's");
+    return;
+  }
+  const full = TraceWriter.open("/dev/full", "minimal");
+  assert.throws(
+    () =>
+      full.sessionStart({
+        started_at: "2025-01-01T00:00:00.000Z",
+        tool: { name: "tokbench", version: "0.0.0" },
+        model: {},
+        engine: {},
+        config: {},
+      }),
+    (error: Error & { code?: string }) =>
+      error.code === "FILE_UNWRITABLE" &&
+      /^cannot write trace file \/dev\/full: ENOSPC: no space left on device/.test(error.message),
+  );
+});

@@ -1,4 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { checkTargetFlags } from "./bench/checkTargetFlags.js";
 import { withCommonOptions } from "./bench/commonOptions.js";
 import { withEmbeddedOptions } from "./bench/embeddedOptions.js";
 import { withHttpOptions } from "./bench/httpOptions.js";
@@ -25,6 +26,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   describe: "Measure TTFT, prefill and decode speed, latency percentiles and throughput",
   builder: builder as unknown as CommandModule<object, BenchArgs>["builder"],
   async handler(argv) {
+    checkTargetFlags(argv as unknown as Record<string, unknown>);
     if (argv.url !== undefined) {
       process.exitCode = await runHttpBench(argv as unknown as HttpBenchArgs);
       return;

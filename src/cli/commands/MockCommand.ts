@@ -1,27 +1,53 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { MockServer } from "../../mock/MockServer.js";
-import { checkNumberFlag } from "../parseNumberFlag.js";
+import { checkNumberFlag, NUMBER_FLAG } from "../parseNumberFlag.js";
+
+/** Longest scripted delay: an hour. */
+const MAX_DELAY_MS = 3_600_000;
+/** Most tokens a scripted generation may hold. */
+const MAX_TOKENS = 1 << 20;
+const MAX_SEED = 2 ** 32 - 1;
+
+/**
+ * The one-line error for an address the mock cannot listen on: taken by another process, not
+ * allowed (a port below 1024 without the right), or not an address of this machine.
+ */
+function listenError(error: unknown, host: string, port: number): TokbenchError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === "EADDRINUSE"
+      ? "is already in use (pick another --port, or 0 for a free one)"
+      : code === "EACCES"
+        ? "needs privileges to listen on (pick a --port above 1023)"
+        : code === "EADDRNOTAVAIL"
+          ? "is not an address of this machine (check --host)"
+          : `cannot be listened on: ${(error as Error).message}`;
+  return new TokbenchError("INVALID_ARGUMENT", `${host}:${port} ${why}`, {
+    context: { host, port },
+    cause: error,
+  });
+}
 
 const builder = (yargs: Argv) =>
   yargs
-    .option("port", { type: "number", default: 8089, describe: "Port to listen on (0 picks a free one)" })
+    .option("port", { ...NUMBER_FLAG, default: 8089, describe: "Port to listen on (0 picks a free one)" })
     .option("host", { type: "string", default: "127.0.0.1", describe: "Interface to listen on" })
     .option("model", { type: "string", default: "mock-model", describe: "Model name listed by /v1/models" })
-    .option("ttft-ms", { type: "number", default: 20, describe: "Time to first token, in ms" })
-    .option("itl-ms", { type: "number", default: 10, describe: "Time per output token, in ms" })
+    .option("ttft-ms", { ...NUMBER_FLAG, default: 20, describe: "Time to first token, in ms" })
+    .option("itl-ms", { ...NUMBER_FLAG, default: 10, describe: "Time per output token, in ms" })
     .option("tokens-per-chunk", {
-      type: "number",
+      ...NUMBER_FLAG,
       default: 1,
       describe: "Tokens carried by each streamed chunk",
     })
     .option("max-tokens", {
-      type: "number",
+      ...NUMBER_FLAG,
       default: 16,
       describe: "Output tokens when a request sets no max_tokens",
     })
     .option("stop-after", {
-      type: "number",
+      ...NUMBER_FLAG,
       describe: "Simulate EOS after N tokens unless ignore_eos/min_tokens",
     })
     .option("buffered", {
@@ -40,7 +66,7 @@ const builder = (yargs: Argv) =>
       describe: "Send a `: keep-alive` comment before every chunk",
     })
     .option("reasoning", {
-      type: "number",
+      ...NUMBER_FLAG,
       default: 0,
       describe: "The first N output tokens are reasoning_content",
     })
@@ -50,9 +76,9 @@ const builder = (yargs: Argv) =>
       describe: "Send usage when asked (--no-usage to never send it)",
     })
     .option("timings", { type: "boolean", default: false, describe: "Add a llama.cpp-style timings object" })
-    .option("error-rate", { type: "number", default: 0, describe: "Fraction of requests answered HTTP 500" })
-    .option("cut-rate", { type: "number", default: 0, describe: "Fraction of streams cut half-way" })
-    .option("seed", { type: "number", default: 1, describe: "Seed of the error and cut draws" })
+    .option("error-rate", { ...NUMBER_FLAG, default: 0, describe: "Fraction of requests answered HTTP 500" })
+    .option("cut-rate", { ...NUMBER_FLAG, default: 0, describe: "Fraction of streams cut half-way" })
+    .option("seed", { ...NUMBER_FLAG, default: 1, describe: "Seed of the error and cut draws" })
     .option("api-key", { type: "string", describe: "Require this bearer key (401 otherwise)" })
     .example(
       "$0 mock --port 8089 --ttft-ms 50 --itl-ms 20",
@@ -71,35 +97,49 @@ export const mockCommand: CommandModule<object, MockArgs> = {
   describe: "Run a scripted OpenAI-compatible streaming server (for tests and demos)",
   builder: builder as unknown as CommandModule<object, MockArgs>["builder"],
   async handler(argv) {
-    const rate = (name: string, value: unknown): number => {
-      const n = checkNumberFlag(name, value, { min: 0 });
-      if (n > 1) throw new TokbenchError("INVALID_ARGUMENT", `--${name} must be between 0 and 1 (got ${n})`);
-      return n;
-    };
+    const rate = (name: string, value: unknown): number => checkNumberFlag(name, value, { min: 0, max: 1 });
+    const port = checkNumberFlag("port", argv.port, { min: 0, max: 65535, integer: true });
     const server = new MockServer({
       host: argv.host,
-      port: checkNumberFlag("port", argv.port, { min: 0, integer: true }),
+      port,
       model: argv.model,
-      ttftMs: checkNumberFlag("ttft-ms", argv.ttftMs, { min: 0 }),
-      itlMs: checkNumberFlag("itl-ms", argv.itlMs, { min: 0 }),
-      tokensPerChunk: checkNumberFlag("tokens-per-chunk", argv.tokensPerChunk, { min: 1, integer: true }),
-      defaultMaxTokens: checkNumberFlag("max-tokens", argv.maxTokens, { min: 1, integer: true }),
+      ttftMs: checkNumberFlag("ttft-ms", argv.ttftMs, { min: 0, max: MAX_DELAY_MS }),
+      itlMs: checkNumberFlag("itl-ms", argv.itlMs, { min: 0, max: MAX_DELAY_MS }),
+      tokensPerChunk: checkNumberFlag("tokens-per-chunk", argv.tokensPerChunk, {
+        min: 1,
+        max: MAX_TOKENS,
+        integer: true,
+      }),
+      defaultMaxTokens: checkNumberFlag("max-tokens", argv.maxTokens, {
+        min: 1,
+        max: MAX_TOKENS,
+        integer: true,
+      }),
       stopAfter:
         argv.stopAfter === undefined
           ? null
-          : checkNumberFlag("stop-after", argv.stopAfter, { min: 0, integer: true }),
+          : checkNumberFlag("stop-after", argv.stopAfter, { min: 0, max: MAX_TOKENS, integer: true }),
       buffered: argv.buffered,
       emptyDeltas: argv.emptyDeltas,
       keepAlive: argv.keepAlive,
-      reasoningTokens: checkNumberFlag("reasoning", argv.reasoning, { min: 0, integer: true }),
+      reasoningTokens: checkNumberFlag("reasoning", argv.reasoning, {
+        min: 0,
+        max: MAX_TOKENS,
+        integer: true,
+      }),
       usage: argv.usage,
       timings: argv.timings,
       errorRate: rate("error-rate", argv.errorRate),
       cutRate: rate("cut-rate", argv.cutRate),
-      seed: checkNumberFlag("seed", argv.seed, { integer: true }),
+      seed: checkNumberFlag("seed", argv.seed, { min: -MAX_SEED, max: MAX_SEED, integer: true }),
       apiKey: argv.apiKey ?? null,
     });
-    const url = await server.start();
+    let url: string;
+    try {
+      url = await server.start();
+    } catch (error) {
+      throw listenError(error, argv.host, port);
+    }
     process.stdout.write(`${url}\n`);
     process.stderr.write(
       `tokbench mock: OpenAI API at ${url}, Ollama API at ${server.url} (Ctrl-C to stop)\n`,

@@ -4,15 +4,15 @@ import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
 import { lastLevelCacheBytes } from "../../roofline/lastLevelCacheBytes.js";
 import { modelRoofline } from "../../roofline/modelRoofline.js";
 import { inspectModelFromArgs, withModelFileOptions } from "../inspectModelFromArgs.js";
-import { checkNumberFlag } from "../parseNumberFlag.js";
+import { checkNumberFlag, NUMBER_FLAG } from "../parseNumberFlag.js";
 import { formatBytes } from "./InspectCommand.js";
 
 const builder = (yargs: Argv) =>
   withModelFileOptions(yargs)
-    .option("prompt", { type: "number", default: 512, describe: "Prompt length for the prefill ceiling" })
-    .option("bandwidth", { type: "number", describe: "Memory bandwidth in GB/s instead of probing" })
-    .option("flops", { type: "number", describe: "Compute in GFLOP/s, for the prefill ceiling" })
-    .option("threads", { type: "number", describe: "Probe threads (default: all logical CPUs)" })
+    .option("prompt", { ...NUMBER_FLAG, default: 512, describe: "Prompt length for the prefill ceiling" })
+    .option("bandwidth", { ...NUMBER_FLAG, describe: "Memory bandwidth in GB/s instead of probing" })
+    .option("flops", { ...NUMBER_FLAG, describe: "Compute in GFLOP/s, for the prefill ceiling" })
+    .option("threads", { ...NUMBER_FLAG, describe: "Probe threads (default: all logical CPUs)" })
     .option("reprobe", {
       type: "boolean",
       default: false,
@@ -41,14 +41,16 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
               refresh: argv.reprobe,
               ...(argv.threads === undefined
                 ? {}
-                : { threads: checkNumberFlag("threads", argv.threads, { min: 1, integer: true }) }),
+                : {
+                    threads: checkNumberFlag("threads", argv.threads, { min: 1, max: 4096, integer: true }),
+                  }),
             })),
             source: "probe" as const,
           };
     const flops =
       argv.flops === undefined ? undefined : checkNumberFlag("flops", argv.flops, { min: 0.001 }) * 1e9;
     const roofline = modelRoofline(model, bandwidth.bytes_per_second, {
-      promptLength: checkNumberFlag("prompt", argv.prompt, { min: 1, integer: true }),
+      promptLength: checkNumberFlag("prompt", argv.prompt, { min: 1, max: 1 << 26, integer: true }),
       ...(flops === undefined ? {} : { flopsPerSecond: flops }),
     });
     const cacheBytes = lastLevelCacheBytes();

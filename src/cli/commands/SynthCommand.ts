@@ -7,7 +7,7 @@ import { countParameters } from "../../synth/planTensors.js";
 import { listPresets } from "../../synth/presets.js";
 import { synthesizeModel } from "../../synth/synthesizeModel.js";
 import { SYNTH_TYPES, type SynthType } from "../../synth/synthTypes.js";
-import { checkNumberFlag } from "../parseNumberFlag.js";
+import { checkNumberFlag, NUMBER_FLAG } from "../parseNumberFlag.js";
 
 /** Custom-shape flags and the ModelShape field each sets. */
 const SHAPE_FLAGS = {
@@ -34,9 +34,9 @@ const builder = (yargs: Argv) => {
       describe: "Weight type of the matrices",
     })
     .option("out", { type: "string", describe: "Output .gguf path" })
-    .option("seed", { type: "number", default: 1, describe: "Seed of the weights (same seed, same bytes)" })
+    .option("seed", { ...NUMBER_FLAG, default: 1, describe: "Seed of the weights (same seed, same bytes)" })
     .option("threads", {
-      type: "number",
+      ...NUMBER_FLAG,
       describe: "Worker threads encoding weights (default: all cores; 1 for small models)",
     })
     .option("list", { type: "boolean", default: false, describe: "List the presets and exit" })
@@ -45,7 +45,7 @@ const builder = (yargs: Argv) => {
     .option("tied", { type: "boolean", describe: "Custom shape: output projection reuses the embedding" })
     .option("name", { type: "string", describe: "general.name written into the file" });
   for (const [flag, field] of Object.entries(SHAPE_FLAGS)) {
-    y = y.option(flag, { type: "number", describe: `Custom shape: ${field}` });
+    y = y.option(flag, { ...NUMBER_FLAG, describe: `Custom shape: ${field}` });
   }
   return y
     .example(

@@ -118,6 +118,7 @@ export class OllamaTarget implements Target {
       url: this.endpoint,
       body: JSON.stringify(this.buildBody(request)),
       signal: options.signal,
+      onResponse: (status, contentType) => stream.expect(status, contentType, "application/x-ndjson"),
       onBody: (chunk, atMs, index) => stream.feed(parser, chunk, atMs, index),
     });
     if (bodyComplete(result)) parser.end();

@@ -106,7 +106,8 @@ export class OpenAiTarget implements Target {
       url: this.endpoint,
       body: JSON.stringify(this.buildBody(request)),
       signal: options.signal,
-      onResponse: (_status, contentType) => {
+      onResponse: (status, contentType) => {
+        stream.expect(status, contentType, "text/event-stream");
         // A server that ignored `stream: true` answers with one JSON document: one buffered chunk.
         if (contentType?.startsWith("application/json")) jsonBody = [];
       },
@@ -114,7 +115,8 @@ export class OpenAiTarget implements Target {
     });
     if (jsonBody !== null && bodyComplete(result)) {
       handle(Buffer.concat(jsonBody).toString("utf8"));
-      finished = finished || stream.error === null;
+      // A JSON answer is a completion when it carried text or a finish_reason; `{}` is not one.
+      finished = finished || (stream.error === null && stream.chunks > 0);
     } else if (bodyComplete(result)) {
       parser.end();
     }

@@ -1,4 +1,5 @@
 import type { Argv } from "yargs";
+import { NUMBER_FLAG } from "../../parseNumberFlag.js";
 
 /** Adds the workload, load and output flags shared by every target to the bench command. */
 export function withCommonOptions<T>(yargs: Argv<T>) {
@@ -11,22 +12,22 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
     })
     .option("requests", {
       alias: "n",
-      type: "number",
+      ...NUMBER_FLAG,
       group: "Load:",
       description: "Measured requests (default 32, or unbounded with --duration)",
     })
     .option("duration", {
-      type: "number",
+      ...NUMBER_FLAG,
       group: "Load:",
       description: "Stop sending after this many seconds",
     })
     .option("concurrency", {
       alias: "c",
-      type: "number",
+      ...NUMBER_FLAG,
       group: "Load:",
       description: "Requests in flight (closed loop); with --rate, the most in flight (default: no cap)",
     })
-    .option("rate", { type: "number", group: "Load:", description: "Open loop: requests per second" })
+    .option("rate", { ...NUMBER_FLAG, group: "Load:", description: "Open loop: requests per second" })
     .option("arrival", {
       choices: ["constant", "poisson"] as const,
       default: "constant" as const,
@@ -34,31 +35,24 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
       description: "Spacing of --rate arrivals",
     })
     .option("warmup", {
-      type: "number",
+      ...NUMBER_FLAG,
       default: 1,
       group: "Load:",
       description: "Unrecorded requests sent first",
     })
     .option("max-errors", {
-      type: "number",
+      ...NUMBER_FLAG,
       group: "Load:",
       description: "Abort the run after this many failed requests",
     })
-    .option("busy-poll", {
-      type: "boolean",
-      default: false,
-      group: "Load:",
-      description:
-        "Keep the event loop polling while requests are in flight: finer chunk timestamps for a server on another machine, at the cost of a full core (never with a local server)",
-    })
     .option("seed", {
-      type: "number",
+      ...NUMBER_FLAG,
       default: 0,
       group: "Load:",
       description: "Seed of prompts and arrivals",
     })
     .option("prompt-tokens", {
-      type: "number",
+      ...NUMBER_FLAG,
       default: 128,
       group: "Workload:",
       description: "Synthetic prompt length in tokens",
@@ -69,7 +63,7 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
       description: 'JSONL prompts: {"prompt": ...}, {"messages": [...]} or ShareGPT conversations',
     })
     .option("max-tokens", {
-      type: "number",
+      ...NUMBER_FLAG,
       default: 128,
       group: "Workload:",
       description: "Output tokens per request",

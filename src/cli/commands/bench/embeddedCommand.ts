@@ -2,7 +2,6 @@ import cliProgress from "cli-progress";
 import { EMBEDDED_DEFAULTS, runEmbeddedBench } from "../../../benchmark/runEmbeddedBench.js";
 import { isEngineEnvApplied, relaunchWithEngineEnv } from "../../../engine/native/engineProcessEnv.js";
 import { getTunedLlama } from "../../../engine/native/getTunedLlama.js";
-import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
 import { type EmbeddedArgs, parseEmbeddedArgs } from "./embeddedOptions.js";
@@ -23,13 +22,6 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
   const args = rawArgs as unknown as EmbeddedBenchArgs;
   const parsed = parseEmbeddedArgs(args);
   const { load, workload } = loadOptionsFromArgs(args);
-  if (load.busy_poll === true) {
-    throw new TokbenchError(
-      "INVALID_ARGUMENT",
-      "--busy-poll applies to --url targets only: with the embedded engine it would take a core from the engine being measured",
-      { context: { option: "busy-poll" } },
-    );
-  }
   const requestsAsked =
     args.requests !== undefined ||
     args.duration !== undefined ||

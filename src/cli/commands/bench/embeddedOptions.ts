@@ -10,71 +10,82 @@ import {
 } from "../../../engine/parseKnobLists.js";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { TRACE_LEVELS, type TraceLevel } from "../../../trace/TraceEvent.js";
+import { checkNumberFlag } from "../../parseNumberFlag.js";
+
+/** Most timed repetitions of one test: more only multiplies the run's length. */
+const MAX_REPETITIONS = 10_000;
 
 const GROUP = "Embedded engine (llama-bench style; lists: 1,2,4  ranges: 1-8, 1-8+2, 1-64*2):";
 
+const list = (description: string) => ({
+  type: "string" as const,
+  array: true as const,
+  group: GROUP,
+  description,
+});
+
+/**
+ * The embedded-engine flags (llama-bench's tests and knobs, trace), as yargs option definitions.
+ * Every one of them is refused with `--url` (checkTargetFlags), so none has a yargs default: a
+ * value is there only when the user typed it, and the defaults are applied in {@link parseEmbeddedArgs}.
+ */
+export const EMBEDDED_OPTIONS = {
+  pp: list("Prompt-processing tests: prompt lengths in tokens (llama-bench -p)"),
+  tg: list("Generation tests: tokens to generate (llama-bench -n)"),
+  pg: list('Prompt+generation tests, "pp,tg" pairs, e.g. --pg 512,128 (llama-bench -pg)'),
+  depth: list("Context depths: tokens already in the KV cache before each test (llama-bench -d)"),
+  repetitions: {
+    alias: "r",
+    requiresArg: true,
+    group: GROUP,
+    description: "Timed repetitions of each test (default: 5)",
+  },
+  threads: { ...list("CPU threads (default: tuned for this machine)"), alias: "t" },
+  "batch-size": { ...list("Logical batch size n_batch (default: 2048)"), alias: "b" },
+  "ubatch-size": { ...list("Physical batch size n_ubatch (default: 512)"), alias: "ub" },
+  "ctx-size": list("Context size per sequence (default: the largest test / request needs)"),
+  "gpu-layers": {
+    ...list("Layers offloaded to the GPU, or % of layers: 0,25%,50%,100% (default: 0)"),
+    alias: "ngl",
+  },
+  "flash-attn": { ...list("Flash attention: 0, 1 or auto (default: 0)"), alias: "fa" },
+  "cache-type-k": { ...list("KV cache K type: f16, q8_0, q4_0, ... (default: f16)"), alias: "ctk" },
+  "cache-type-v": {
+    ...list("KV cache V type; quantized needs --flash-attn 1 (default: f16)"),
+    alias: "ctv",
+  },
+  parallel: {
+    ...list("Parallel sequences in one context (default: 1; requests: --concurrency)"),
+    alias: "np",
+  },
+  "skip-warmup-test": {
+    type: "boolean",
+    group: GROUP,
+    description: "Skip llama-bench's untimed warmup run of each test",
+  },
+  "engine-gpu": {
+    type: "string",
+    choices: ["auto", "cpu", "cuda", "vulkan", "metal"],
+    group: GROUP,
+    description: "llama.cpp backend; cpu: no GPU (default: auto)",
+  },
+  trace: {
+    type: "string",
+    group: GROUP,
+    description: "Write a per-step generation trace (NDJSON) to this file",
+  },
+  "trace-level": {
+    type: "string",
+    choices: TRACE_LEVELS,
+    group: GROUP,
+    description:
+      "minimal: per generation; detailed: + every batch and step; verbose: + tensor table (default: detailed)",
+  },
+} as const;
+
 /** Adds the embedded-engine flags (llama-bench's tests and knobs, trace) to a yargs builder. */
 export function withEmbeddedOptions<T>(yargs: Argv<T>) {
-  const list = (description: string) => ({
-    type: "string" as const,
-    array: true as const,
-    group: GROUP,
-    description,
-  });
-  return yargs
-    .option("pp", list("Prompt-processing tests: prompt lengths in tokens (llama-bench -p)"))
-    .option("tg", list("Generation tests: tokens to generate (llama-bench -n)"))
-    .option("pg", list('Prompt+generation tests, "pp,tg" pairs, e.g. --pg 512,128 (llama-bench -pg)'))
-    .option("depth", list("Context depths: tokens already in the KV cache before each test (llama-bench -d)"))
-    .option("repetitions", {
-      alias: "r",
-      type: "number",
-      group: GROUP,
-      description: "Timed repetitions of each test (default 5)",
-    })
-    .option("threads", { ...list("CPU threads (default: tuned for this machine)"), alias: "t" })
-    .option("batch-size", { ...list("Logical batch size n_batch (default 2048)"), alias: "b" })
-    .option("ubatch-size", { ...list("Physical batch size n_ubatch (default 512)"), alias: "ub" })
-    .option("ctx-size", list("Context size per sequence (default: the largest test / request needs)"))
-    .option("gpu-layers", {
-      ...list("Layers offloaded to the GPU, or % of layers: 0,25%,50%,100% (default 0)"),
-      alias: "ngl",
-    })
-    .option("flash-attn", { ...list("Flash attention: 0, 1 or auto (default 0)"), alias: "fa" })
-    .option("cache-type-k", { ...list("KV cache K type: f16, q8_0, q4_0, ... (default f16)"), alias: "ctk" })
-    .option("cache-type-v", {
-      ...list("KV cache V type; quantized needs --flash-attn 1 (default f16)"),
-      alias: "ctv",
-    })
-    .option("parallel", {
-      ...list("Parallel sequences in one context (default 1; requests: --concurrency)"),
-      alias: "np",
-    })
-    .option("skip-warmup-test", {
-      type: "boolean",
-      default: false,
-      group: GROUP,
-      description: "Skip llama-bench's untimed warmup run of each test",
-    })
-    .option("engine-gpu", {
-      type: "string",
-      choices: ["auto", "cpu", "cuda", "vulkan", "metal"] as const,
-      default: "auto",
-      group: GROUP,
-      description: "llama.cpp backend (cpu: no GPU)",
-    })
-    .option("trace", {
-      type: "string",
-      group: GROUP,
-      description: "Write a per-step generation trace (NDJSON) to this file",
-    })
-    .option("trace-level", {
-      type: "string",
-      choices: TRACE_LEVELS,
-      default: "detailed",
-      group: GROUP,
-      description: "minimal: per generation; detailed: + every batch and step; verbose: + tensor table",
-    });
+  return yargs.options(EMBEDDED_OPTIONS);
 }
 
 /** The embedded flags as yargs parses them. */
@@ -83,7 +94,7 @@ export interface EmbeddedArgs {
   tg?: KnobInput;
   pg?: KnobInput;
   depth?: KnobInput;
-  repetitions?: number | undefined;
+  repetitions?: unknown;
   threads?: KnobInput;
   "batch-size"?: KnobInput;
   "ubatch-size"?: KnobInput;
@@ -127,13 +138,10 @@ export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
     : given(args.depth)
       ? { pp: [], tg: [], pg: [], depth: parseIntList("depth", args.depth, 0) }
       : null;
-  const repetitions = args.repetitions ?? 5;
-  if (!Number.isInteger(repetitions) || repetitions < 1) {
-    throw new TokbenchError(
-      "INVALID_ARGUMENT",
-      `--repetitions must be an integer >= 1 (got ${JSON.stringify(args.repetitions)})`,
-    );
-  }
+  const repetitions =
+    args.repetitions === undefined
+      ? 5
+      : checkNumberFlag("repetitions", args.repetitions, { min: 1, max: MAX_REPETITIONS, integer: true });
   const ctx = parseIntList("ctx-size", args["ctx-size"], 1);
   const level = args["trace-level"] ?? "detailed";
   if (!(TRACE_LEVELS as readonly string[]).includes(level)) {

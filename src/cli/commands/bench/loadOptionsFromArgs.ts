@@ -2,20 +2,39 @@ import type { WorkloadOptions } from "../../../benchmark/WorkloadOptions.js";
 import type { LoadOptions } from "../../../load/LoadOptions.js";
 import { checkNumberFlag } from "../../parseNumberFlag.js";
 
-/** The flags {@link loadOptionsFromArgs} reads. */
+/**
+ * Upper limits of the load and workload flags. Beyond them a run is not a benchmark but a typo
+ * (`-n 1e300` would run forever): such values are refused, not clamped.
+ */
+export const FLAG_LIMITS = {
+  /** Recorded requests are held in memory (~180 bytes each): 10 million is ~1.8 GB. */
+  requests: 10_000_000,
+  /** One week. */
+  duration_s: 7 * 24 * 3600,
+  /** Requests in flight; each holds a connection. */
+  concurrency: 100_000,
+  /** Requests per second. */
+  rate: 1_000_000,
+  warmup: 100_000,
+  max_errors: 1_000_000_000,
+  /** Tokens: beyond the longest context of any model. */
+  tokens: 1 << 20,
+} as const;
+
+/** The flags {@link loadOptionsFromArgs} reads; numbers arrive as typed (see `NUMBER_FLAG`). */
 export interface CommonArgs {
-  requests?: number | undefined;
-  duration?: number | undefined;
-  concurrency?: number | undefined;
-  rate?: number | undefined;
+  requests?: unknown;
+  duration?: unknown;
+  concurrency?: unknown;
+  rate?: unknown;
   arrival: "constant" | "poisson";
-  warmup: number;
-  "max-errors"?: number | undefined;
+  warmup: unknown;
+  "max-errors"?: unknown;
   "busy-poll"?: boolean | undefined;
-  seed: number;
-  "prompt-tokens": number;
+  seed: unknown;
+  "prompt-tokens": unknown;
   "prompt-file"?: string | undefined;
-  "max-tokens": number;
+  "max-tokens": unknown;
   "force-output": boolean;
   "unique-prefix": boolean;
 }
@@ -23,20 +42,34 @@ export interface CommonArgs {
 /** Checks the load and workload flags and turns them into options; throws INVALID_ARGUMENT on bad values. */
 export function loadOptionsFromArgs(args: CommonArgs): { load: LoadOptions; workload: WorkloadOptions } {
   const duration =
-    args.duration === undefined ? null : checkNumberFlag("duration", args.duration, { min: 0.001 });
-  const rate = args.rate === undefined ? null : checkNumberFlag("rate", args.rate, { min: 0.001 });
+    args.duration === undefined
+      ? null
+      : checkNumberFlag("duration", args.duration, { min: 0.001, max: FLAG_LIMITS.duration_s });
+  const rate =
+    args.rate === undefined
+      ? null
+      : checkNumberFlag("rate", args.rate, { min: 0.001, max: FLAG_LIMITS.rate });
   const requests =
     args.requests === undefined
       ? duration === null
         ? 32
         : null
-      : checkNumberFlag("requests", args.requests, { min: 1, integer: true });
+      : checkNumberFlag("requests", args.requests, { min: 1, max: FLAG_LIMITS.requests, integer: true });
   const concurrency =
     args.concurrency === undefined
       ? rate === null
         ? 1
         : Number.POSITIVE_INFINITY
-      : checkNumberFlag("concurrency", args.concurrency, { min: 1, integer: true });
+      : checkNumberFlag("concurrency", args.concurrency, {
+          min: 1,
+          max: FLAG_LIMITS.concurrency,
+          integer: true,
+        });
+  const seed = checkNumberFlag("seed", args.seed, {
+    min: -Number.MAX_SAFE_INTEGER,
+    max: Number.MAX_SAFE_INTEGER,
+    integer: true,
+  });
   return {
     load: {
       requests,
@@ -44,21 +77,33 @@ export function loadOptionsFromArgs(args: CommonArgs): { load: LoadOptions; work
       concurrency,
       rate,
       arrival: args.arrival,
-      warmup: checkNumberFlag("warmup", args.warmup, { min: 0, integer: true }),
+      warmup: checkNumberFlag("warmup", args.warmup, { min: 0, max: FLAG_LIMITS.warmup, integer: true }),
       max_errors:
         args["max-errors"] === undefined
           ? null
-          : checkNumberFlag("max-errors", args["max-errors"], { min: 1, integer: true }),
-      seed: checkNumberFlag("seed", args.seed, { integer: true }),
+          : checkNumberFlag("max-errors", args["max-errors"], {
+              min: 1,
+              max: FLAG_LIMITS.max_errors,
+              integer: true,
+            }),
+      seed,
       busy_poll: args["busy-poll"] === true,
     },
     workload: {
-      prompt_tokens: checkNumberFlag("prompt-tokens", args["prompt-tokens"], { min: 1, integer: true }),
+      prompt_tokens: checkNumberFlag("prompt-tokens", args["prompt-tokens"], {
+        min: 1,
+        max: FLAG_LIMITS.tokens,
+        integer: true,
+      }),
       prompt_file: args["prompt-file"] ?? null,
-      max_tokens: checkNumberFlag("max-tokens", args["max-tokens"], { min: 1, integer: true }),
+      max_tokens: checkNumberFlag("max-tokens", args["max-tokens"], {
+        min: 1,
+        max: FLAG_LIMITS.tokens,
+        integer: true,
+      }),
       force_output_length: args["force-output"],
       unique_prefix: args["unique-prefix"],
-      seed: checkNumberFlag("seed", args.seed, { integer: true }),
+      seed,
     },
   };
 }

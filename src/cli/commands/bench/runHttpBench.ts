@@ -16,20 +16,79 @@ import { loadOptionsFromArgs } from "./loadOptionsFromArgs.js";
 import type { ConsumerArgs } from "./runWithConsumers.js";
 import { runWithConsumers } from "./runWithConsumers.js";
 
-/** Flags of an HTTP run. */
+/** Flags of an HTTP run; numbers arrive as typed (see `NUMBER_FLAG`), defaults are applied here. */
 export interface HttpBenchArgs extends CommonArgs, ConsumerArgs {
   url: string;
   model?: string | undefined;
-  api: "chat" | "completions" | "ollama";
+  /** Defaults to `chat`. */
+  api?: "chat" | "completions" | "ollama" | undefined;
   "api-key"?: string | undefined;
   "api-key-file"?: string | undefined;
   header?: string[] | undefined;
-  timeout: number;
-  "include-usage": boolean;
-  "force-fields": boolean;
+  /** Seconds; defaults to 600. */
+  timeout?: unknown;
+  /** Defaults to true. */
+  "include-usage"?: boolean | undefined;
+  /** Defaults to true. */
+  "force-fields"?: boolean | undefined;
   "extra-body"?: string | undefined;
-  pid?: number | undefined;
+  pid?: unknown;
   tokenizer?: string | undefined;
+}
+
+/** Largest process id (Linux's `pid_max` limit, 2^22). */
+const MAX_PID = 1 << 22;
+
+/** Longest per-request timeout, in seconds: one day. */
+const MAX_TIMEOUT_S = 24 * 3600;
+
+/**
+ * Request-body fields tokbench sets itself and measures by, with the flag that sets each: an
+ * `--extra-body` that replaced one would change the run behind the figures' back (an overridden
+ * `max_tokens` would make every output look wrong).
+ */
+const OWN_BODY_FIELDS: Record<string, string> = {
+  model: "--model",
+  messages: "--prompt-file",
+  prompt: "--prompt-file",
+  stream: "nothing: tokbench always streams",
+  max_tokens: "--max-tokens",
+  max_completion_tokens: "--max-tokens",
+  num_predict: "--max-tokens",
+};
+
+/** `--extra-body` as a JSON object, refusing what is not one and the fields tokbench sets itself. */
+function parseExtraBody(text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    // Not the parser's message: it quotes the text, which may hold a key.
+    const position = /position (\d+)/.exec((cause as Error).message)?.[1];
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `--extra-body is not valid JSON${position === undefined ? "" : ` (at character ${position})`}`,
+      { cause },
+    );
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TokbenchError("INVALID_ARGUMENT", "--extra-body must be a JSON object");
+  }
+  const body = value as Record<string, unknown>;
+  const options = body.options;
+  const nested = options !== null && typeof options === "object" ? Object.keys(options) : [];
+  for (const field of [...Object.keys(body), ...nested]) {
+    const flag = OWN_BODY_FIELDS[field];
+    if (flag !== undefined) {
+      throw new TokbenchError(
+        "INVALID_ARGUMENT",
+        `--extra-body cannot set ${field}: tokbench sets it and measures by it (use ${flag})`,
+        { context: { field } },
+      );
+    }
+  }
+  return body;
 }
 
 /** `tokbench bench --url ...`: benchmarks a server. Returns the exit code. */
@@ -41,35 +100,37 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
       "--model is required with --url (the model name the server serves)",
     );
   }
+  const api = args.api ?? "chat";
   const apiKey = readApiKey(args["api-key"], args["api-key-file"]);
   const headers = (args.header ?? []).map(parseHeaderFlag);
-  const timeoutMs = checkNumberFlag("timeout", args.timeout, { min: 0 }) * 1000;
-  let extraBody: Record<string, unknown> = {};
-  if (args["extra-body"] !== undefined) {
-    try {
-      extraBody = JSON.parse(args["extra-body"]) as Record<string, unknown>;
-    } catch (cause) {
-      throw new TokbenchError(
-        "INVALID_ARGUMENT",
-        `--extra-body is not valid JSON: ${(cause as Error).message}`,
-        { cause },
-      );
-    }
-    if (extraBody === null || typeof extraBody !== "object" || Array.isArray(extraBody)) {
-      throw new TokbenchError("INVALID_ARGUMENT", "--extra-body must be a JSON object");
-    }
-  }
+  const timeoutS =
+    args.timeout === undefined
+      ? 600
+      : checkNumberFlag("timeout", args.timeout, { min: 0, max: MAX_TIMEOUT_S });
+  const timeoutMs = timeoutS * 1000;
+  const extraBody = parseExtraBody(args["extra-body"]);
+  const includeUsage = args["include-usage"] ?? true;
+  const forceFields = args["force-fields"] ?? true;
   const common = { baseUrl: args.url, model: args.model, apiKey, headers, timeoutMs };
-  const serverTarget: Target =
-    args.api === "ollama"
-      ? new OllamaTarget(common)
-      : new OpenAiTarget({
-          ...common,
-          api: args.api,
-          includeUsage: args["include-usage"],
-          forceOutputFields: args["force-fields"],
-          extraBody,
-        });
+  let serverTarget: Target;
+  if (api === "ollama") {
+    // Ollama's sampling and context settings live in `options`, beside num_predict: merged, not replaced.
+    const { options, ...rest } = extraBody;
+    serverTarget = new OllamaTarget({
+      ...common,
+      extraBody: rest,
+      modelOptions:
+        options !== null && typeof options === "object" ? (options as Record<string, unknown>) : {},
+    });
+  } else {
+    serverTarget = new OpenAiTarget({
+      ...common,
+      api,
+      includeUsage,
+      forceOutputFields: forceFields,
+      extraBody,
+    });
+  }
   await serverTarget.assertReachable?.();
   const target =
     args.tokenizer === undefined
@@ -79,7 +140,9 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
   const sampler =
     args.pid === undefined
       ? null
-      : new ResourceSampler({ pid: checkNumberFlag("pid", args.pid, { min: 1, integer: true }) });
+      : new ResourceSampler({
+          pid: checkNumberFlag("pid", args.pid, { min: 1, max: MAX_PID, integer: true }),
+        });
   const machine = await collectMachineInfo();
   // Every literal secret of the configuration, for the one redaction (runBenchmark) and storage.
   const secrets = [
@@ -94,12 +157,12 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
     target: target.kind,
     url: args.url,
     model: args.model,
-    api: args.api,
+    api,
     header_names: headers.map(([name]) => name),
     tokenizer: args.tokenizer ?? null,
-    timeout_s: args.timeout,
-    include_usage: args["include-usage"],
-    force_fields: args["force-fields"],
+    timeout_s: timeoutS,
+    include_usage: api === "ollama" ? null : includeUsage,
+    force_fields: api === "ollama" ? null : forceFields,
     extra_body: extraBody,
     load,
     workload,

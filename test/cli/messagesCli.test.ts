@@ -1,0 +1,226 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { after, before, describe, it } from "node:test";
+import type { RunResult } from "../../src/results/RunResult.js";
+import { closeAtEnd, rawServer, startMock } from "../targets/loopbackServers.js";
+import { runCli } from "./runCli.js";
+
+describe("messages say what happened, quoting what the user typed", () => {
+  let dir: string;
+  let url: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokbench-messages-"));
+    url = `${(await startMock({ ttftMs: 1, itlMs: 1 })).mock.url}/v1`;
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("every numeric flag quotes the text typed, and absurd counts are refused", async () => {
+    const bench = ["bench", "--url", "http://127.0.0.1:9/v1", "--model", "m", "--no-save"];
+    const cases: [string[], string][] = [
+      [
+        [...bench, "--max-tokens", "abc"],
+        '--max-tokens must be a positive integer up to 1,048,576 (got "abc")',
+      ],
+      [[...bench, "-n", "1e300"], '--requests must be a positive integer up to 10,000,000 (got "1e300")'],
+      [[...bench, "--requests", "2.5"], '--requests must be a positive integer up to 10,000,000 (got "2.5")'],
+      [[...bench, "--duration", "1e9"], '--duration must be a number between 0.001 and 604,800 (got "1e9")'],
+      [
+        [...bench, "--concurrency", "0x10"],
+        '--concurrency must be a positive integer up to 100,000 (got "0x10")',
+      ],
+      [[...bench, "--rate", "fast"], '--rate must be a number between 0.001 and 1,000,000 (got "fast")'],
+      [[...bench, "--warmup", "-1"], '--warmup must be a non-negative integer up to 100,000 (got "-1")'],
+      [[...bench, "--timeout", "1e12"], '--timeout must be a number between 0 and 86,400 (got "1e12")'],
+      [
+        [...bench, "--prompt-tokens", "1e7"],
+        '--prompt-tokens must be a positive integer up to 1,048,576 (got "1e7")',
+      ],
+      [[...bench, "-n", "2", "-n", "3"], "--requests was given more than once"],
+      [
+        ["bench", "--repetitions", "many"],
+        '--repetitions must be a positive integer up to 10,000 (got "many")',
+      ],
+      [["mock", "--port", "99999"], '--port must be a non-negative integer up to 65,535 (got "99999")'],
+      [["mock", "--itl-ms", "soon"], '--itl-ms must be a number between 0 and 3,600,000 (got "soon")'],
+      [["mock", "--error-rate", "2"], '--error-rate must be a number between 0 and 1 (got "2")'],
+      [
+        ["inspect", "x.gguf", "--ctx", "1.5"],
+        '--ctx must be a positive integer up to 67,108,864 (got "1.5")',
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(args);
+      assert.equal(run.stderr, `tokbench: ${message} [INVALID_ARGUMENT]\n`, args.join(" "));
+      assert.equal(run.code, 2, args.join(" "));
+    }
+  });
+
+  it("a busy port for the mock is one clear line and exit 2, not an internal error", async () => {
+    const port = Number(new URL(url).port);
+    const run = await runCli(["mock", "--port", String(port)]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(
+      run.stderr,
+      `tokbench: 127.0.0.1:${port} is already in use (pick another --port, or 0 for a free one) [INVALID_ARGUMENT]\n`,
+    );
+  });
+
+  it("a line break or control character in an API key or a header is a bad key, not an unreachable target", async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [
+        ["--api-key", "sk-abc\ndef"],
+        {},
+        /^tokbench: the API key from --api-key holds a line break: it is not a valid key/,
+      ],
+      [[], { OPENAI_API_KEY: "sk-abc\r\n" }, /^tokbench: the API key from OPENAI_API_KEY holds a line break/],
+      [["--api-key", "sk-abc\u0007"], {}, /holds a control character/],
+      [
+        ["--header", "X-Trace: a\u001bb"],
+        {},
+        /^tokbench: the value of header X-Trace holds a line break or another control character/,
+      ],
+    ];
+    for (const [extra, env, pattern] of cases) {
+      const run = await runCli(["bench", "--url", url, "--model", "m", "-n", "1", "--no-save", ...extra], {
+        env,
+      });
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, pattern);
+      assert.match(run.stderr, /\[INVALID_ARGUMENT\]\n$/);
+      assert.ok(!run.stderr.includes("sk-abc"), "the key is not echoed");
+    }
+  });
+
+  it("a 200 that is not a stream says its content type, not 'ended before [DONE]'", async () => {
+    const answers: [string, string, RegExp][] = [
+      [
+        "text/html; charset=utf-8",
+        "<html><body>Welcome to nginx!</body></html>",
+        /with content-type text\/html; charset=utf-8, not a stream \(text\/event-stream\): <html><body>Welcome to nginx!/,
+      ],
+      [
+        "application/json",
+        '{"status":"ok"}',
+        /with content-type application\/json, not a stream \(text\/event-stream\): \{"status":"ok"\}/,
+      ],
+      ["text/plain", "hello", /with content-type text\/plain, not a stream/],
+    ];
+    for (const [type, body, message] of answers) {
+      const root = await rawServer((req, res) => {
+        res.writeHead(200, { "content-type": req.method === "GET" ? "application/json" : type });
+        res.end(req.method === "GET" ? "{}" : body);
+      });
+      const run = await runCli([
+        "bench",
+        "--url",
+        `${root}/v1`,
+        "--model",
+        "m",
+        "-n",
+        "2",
+        "--warmup",
+        "0",
+        "--no-save",
+        "--json",
+      ]);
+      assert.equal(run.code, 1, run.stderr);
+      const result = JSON.parse(run.stdout) as RunResult;
+      assert.deepEqual(result.summary.requests.errors_by_code, { REQUEST_NOT_A_STREAM: 2 }, type);
+      for (const record of result.requests) {
+        assert.match(
+          record.error?.message ?? "",
+          /^POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions answered HTTP 200 /,
+        );
+        assert.match(record.error?.message ?? "", message);
+      }
+    }
+    // Ollama's native API: an HTML page where NDJSON was expected.
+    const ollama = await rawServer((req, res) => {
+      res.writeHead(200, { "content-type": req.method === "GET" ? "application/json" : "text/html" });
+      res.end(req.method === "GET" ? '{"version":"0"}' : "<html>login</html>");
+    });
+    const run = await runCli([
+      "bench",
+      "--url",
+      ollama,
+      "--api",
+      "ollama",
+      "--model",
+      "m",
+      "-n",
+      "1",
+      "--warmup",
+      "0",
+      "--no-save",
+      "--json",
+    ]);
+    const result = JSON.parse(run.stdout) as { requests: { error: { message: string } | null }[] };
+    assert.match(
+      result.requests[0]?.error?.message ?? "",
+      /answered HTTP 200 with content-type text\/html, not a stream \(application\/x-ndjson\): <html>login/,
+    );
+  });
+
+  it("a trace write failure is FILE_UNWRITABLE with the system's reason", async (t) => {
+    if (process.platform !== "linux") {
+      t.skip("/dev/full is Linux's");
+      return;
+    }
+    const run = await runCli([
+      "bench",
+      "--pp",
+      "8",
+      "--tg",
+      "4",
+      "-r",
+      "1",
+      "--no-save",
+      "--trace",
+      "/dev/full",
+    ]);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /^tokbench: cannot write trace file \/dev\/full: ENOSPC: no space left on device, write \[FILE_UNWRITABLE\]\n$/,
+    );
+  });
+
+  it("the reachability check honours --timeout", async () => {
+    // Accepts connections, never answers.
+    const silent = http.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    closeAtEnd({
+      close: () =>
+        new Promise<void>((resolve) => {
+          silent.closeAllConnections();
+          silent.close(() => resolve());
+        }),
+    });
+    const port = (silent.address() as AddressInfo).port;
+    const started = performance.now();
+    const run = await runCli([
+      "bench",
+      "--url",
+      `http://127.0.0.1:${port}/v1`,
+      "--model",
+      "m",
+      "--timeout",
+      "1",
+      "--no-save",
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /^tokbench: no answer from GET http:\/\/127\.0\.0\.1:\d+\/v1\/models within 1 s \[TARGET_UNREACHABLE\]\n$/,
+    );
+    assert.ok(seconds < 8, `${seconds} s: the 10 s default was not waited`);
+  });
+});
