@@ -20,6 +20,7 @@ import type {
   TestsTable,
 } from "./DatabaseSchema.js";
 import { TABLE_COLUMNS } from "./DatabaseSchema.js";
+import { databaseFilePath } from "./databaseFilePath.js";
 import { defaultDatabasePath } from "./defaultDatabasePath.js";
 import { migrate } from "./migrations.js";
 
@@ -198,12 +199,14 @@ export class RunStore {
    * commits (the WAL is fsynced at checkpoints), which is the price of not paying an fsync per
    * request. `synchronous=FULL` would cover power loss too; it is not worth it for benchmark data.
    *
-   * @param path database file. Defaults to {@link defaultDatabasePath}. `:memory:` gives a private
-   *   in-memory database.
+   * @param location database file (or a `file://` URL to one). Defaults to {@link defaultDatabasePath}.
+   *   `:memory:` gives a private in-memory database. A URL of another scheme (`postgres://...`) is
+   *   refused with `DB_UNSUPPORTED` before anything is created.
    * @throws TokbenchError `DB_OPEN_FAILED` when the file cannot be created or opened, is not a
    *   SQLite database, is corrupt, or was written by a newer tokbench.
    */
-  static open(path: string = defaultDatabasePath(), options: RunStoreOptions = {}): RunStore {
+  static open(location: string = defaultDatabasePath(), options: RunStoreOptions = {}): RunStore {
+    const path = databaseFilePath(location);
     const memory = path === ":memory:";
     const absolute = memory ? path : resolve(path);
     if (!memory) {

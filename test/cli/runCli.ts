@@ -14,16 +14,22 @@ export interface CliRun {
 
 /**
  * Runs `tokbench` in a child process, as a user would. `onStart` gets the child, for tests that
- * signal it. The environment is the test's own plus `env`.
+ * signal it. The environment is the test's own plus `env`; the working directory is `cwd` when given.
  */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; onStart?: (child: ReturnType<typeof spawn>) => void } = {},
+  options: {
+    env?: Record<string, string>;
+    /** Working directory of the child. Defaults to the test's own. */
+    cwd?: string;
+    onStart?: (child: ReturnType<typeof spawn>) => void;
+  } = {},
 ): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...options.env },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     });
     let stdout = "";
     let stderr = "";

@@ -1,4 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { databaseFilePath } from "../../storage/databaseFilePath.js";
+import { defaultDatabasePath } from "../../storage/defaultDatabasePath.js";
 import { checkTargetFlags } from "./bench/checkTargetFlags.js";
 import { withCommonOptions } from "./bench/commonOptions.js";
 import { withEmbeddedOptions } from "./bench/embeddedOptions.js";
@@ -27,6 +29,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   builder: builder as unknown as CommandModule<object, BenchArgs>["builder"],
   async handler(argv) {
     checkTargetFlags(argv as unknown as Record<string, unknown>);
+    // A database location tokbench cannot use is refused before any server or model is touched.
+    if (argv.save) databaseFilePath(argv.db ?? defaultDatabasePath());
     if (argv.url !== undefined) {
       process.exitCode = await runHttpBench(argv as unknown as HttpBenchArgs);
       return;

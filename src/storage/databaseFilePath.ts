@@ -1,0 +1,37 @@
+import { fileURLToPath } from "node:url";
+import { TokbenchError } from "../errors/TokbenchError.js";
+import { redactUrl } from "../secrets/redact.js";
+
+/** `scheme://` at the start of a location; one-letter schemes are Windows drives (`C://x`), not URLs. */
+const URL_SCHEME = /^([a-z][a-z0-9+.-]+):\/\//i;
+
+/**
+ * The SQLite file a database location names. A location with a URL scheme is never taken for a
+ * path (which would create folders named `postgres:`): a `file://` URL gives its path; PostgreSQL
+ * (`postgres://`, `postgresql://`) and every other scheme are refused with `DB_UNSUPPORTED`. The
+ * message shows the location through the one redaction, so a connection string's password never
+ * appears.
+ */
+export function databaseFilePath(location: string): string {
+  const scheme = URL_SCHEME.exec(location)?.[1]?.toLowerCase();
+  if (scheme === undefined) return location;
+  const shown = redactUrl(location);
+  if (scheme === "file") {
+    try {
+      return fileURLToPath(location);
+    } catch (cause) {
+      throw new TokbenchError("DB_UNSUPPORTED", `the database location ${shown} is not a valid file URL`, {
+        cause,
+      });
+    }
+  }
+  const why =
+    scheme === "postgres" || scheme === "postgresql"
+      ? "PostgreSQL databases are not supported yet"
+      : `${scheme}:// databases are not supported`;
+  throw new TokbenchError(
+    "DB_UNSUPPORTED",
+    `cannot use ${shown} as the database: ${why}; give the path of a SQLite file (--db, TOKBENCH_DB)`,
+    { context: { scheme } },
+  );
+}
