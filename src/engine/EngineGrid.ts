@@ -1,4 +1,4 @@
-import type { GpuLayersSpec, KvCacheType } from "./parseKnobLists.js";
+import type { GpuLayersSpec, KvCacheType } from "./knobValues.js";
 
 /**
  * The knobs of an embedded benchmark, each a list of values; the grid is their cartesian product,

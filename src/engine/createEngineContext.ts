@@ -1,7 +1,7 @@
 import { GgmlType, InsufficientMemoryError, type LlamaContext, type LlamaModel } from "node-llama-cpp";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import { type EngineBinding, firstLine } from "./EngineBinding.js";
-import type { KvCacheType } from "./parseKnobLists.js";
+import type { KvCacheType } from "./knobValues.js";
 
 /** Settings of one llama.cpp context, in llama-bench's terms. */
 export interface EngineContextSettings {

@@ -1,6 +1,6 @@
 import { ggmlTypeByName } from "../gguf/GgmlType.js";
 import type { EngineModelInfo } from "./EngineModelInfo.js";
-import type { KvCacheType } from "./parseKnobLists.js";
+import type { KvCacheType } from "./knobValues.js";
 
 /** Bytes a configuration needs, by part. */
 export interface EngineMemoryEstimate {

@@ -1,15 +1,16 @@
 import type { Argv } from "yargs";
 import type { BenchTestPlan, EngineKnobs } from "../../../engine/EngineGrid.js";
+import { TokbenchError } from "../../../errors/TokbenchError.js";
+import { TRACE_LEVELS, type TraceLevel } from "../../../trace/TraceEvent.js";
 import {
   type KnobInput,
+  MAX_KNOB,
   parseCacheTypeList,
   parseFlashAttnList,
   parseGpuLayersList,
   parseIntList,
   parsePgList,
-} from "../../../engine/parseKnobLists.js";
-import { TokbenchError } from "../../../errors/TokbenchError.js";
-import { TRACE_LEVELS, type TraceLevel } from "../../../trace/TraceEvent.js";
+} from "../../parseKnobLists.js";
 import { checkNumberFlag } from "../../parseNumberFlag.js";
 
 /** Most timed repetitions of one test: more only multiplies the run's length. */
@@ -130,19 +131,19 @@ export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
   const planGiven = given(args.pp) || given(args.tg) || given(args.pg);
   const plan: BenchTestPlan | null = planGiven
     ? {
-        pp: parseIntList("pp", args.pp, 0),
-        tg: parseIntList("tg", args.tg, 0),
+        pp: parseIntList("pp", args.pp, 0, MAX_KNOB.tokens),
+        tg: parseIntList("tg", args.tg, 0, MAX_KNOB.tokens),
         pg: parsePgList("pg", args.pg),
-        depth: parseIntList("depth", args.depth, 0),
+        depth: parseIntList("depth", args.depth, 0, MAX_KNOB.tokens),
       }
     : given(args.depth)
-      ? { pp: [], tg: [], pg: [], depth: parseIntList("depth", args.depth, 0) }
+      ? { pp: [], tg: [], pg: [], depth: parseIntList("depth", args.depth, 0, MAX_KNOB.tokens) }
       : null;
   const repetitions =
     args.repetitions === undefined
       ? 5
       : checkNumberFlag("repetitions", args.repetitions, { min: 1, max: MAX_REPETITIONS, integer: true });
-  const ctx = parseIntList("ctx-size", args["ctx-size"], 1);
+  const ctx = parseIntList("ctx-size", args["ctx-size"], 1, MAX_KNOB.context);
   const level = args["trace-level"] ?? "detailed";
   if (!(TRACE_LEVELS as readonly string[]).includes(level)) {
     throw new TokbenchError(
@@ -161,15 +162,15 @@ export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
     plan,
     repetitions,
     knobs: {
-      threads: parseIntList("threads", args.threads, 1),
-      batch_size: parseIntList("batch-size", args["batch-size"], 1),
-      ubatch_size: parseIntList("ubatch-size", args["ubatch-size"], 1),
+      threads: parseIntList("threads", args.threads, 1, MAX_KNOB.threads),
+      batch_size: parseIntList("batch-size", args["batch-size"], 1, MAX_KNOB.batch),
+      ubatch_size: parseIntList("ubatch-size", args["ubatch-size"], 1, MAX_KNOB.batch),
       ctx_size: ctx,
       gpu_layers: parseGpuLayersList("gpu-layers", args["gpu-layers"]),
       flash_attn: parseFlashAttnList("flash-attn", args["flash-attn"]),
       type_k: parseCacheTypeList("cache-type-k", args["cache-type-k"]),
       type_v: parseCacheTypeList("cache-type-v", args["cache-type-v"]),
-      parallel: parseIntList("parallel", args.parallel, 1),
+      parallel: parseIntList("parallel", args.parallel, 1, MAX_KNOB.parallel),
     },
     warmup: args["skip-warmup-test"] !== true,
     gpu: gpu === "cpu" ? false : (gpu as "auto" | "cuda" | "vulkan" | "metal"),

@@ -1,6 +1,5 @@
 import { runBenchmark } from "../../../benchmark/runBenchmark.js";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
-import { parseHeaderFlag } from "../../../http/parseHeaderFlag.js";
 import { secretValues, urlSecrets } from "../../../secrets/redact.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
@@ -9,6 +8,7 @@ import { OpenAiTarget } from "../../../targets/openai/OpenAiTarget.js";
 import type { Target } from "../../../targets/Target.js";
 import { GgufTokenizer } from "../../../targets/tokenizers/GgufTokenizer.js";
 import { withLocalTokenizer } from "../../../targets/tokenizers/withLocalTokenizer.js";
+import { parseHeaderFlag } from "../../parseHeaderFlag.js";
 import { checkNumberFlag } from "../../parseNumberFlag.js";
 import { readApiKey } from "../../readApiKey.js";
 import type { CommonArgs } from "./loadOptionsFromArgs.js";

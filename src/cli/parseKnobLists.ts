@@ -1,24 +1,23 @@
+import { type GpuLayersSpec, KV_CACHE_TYPES, type KvCacheType } from "../engine/knobValues.js";
 import { TokbenchError } from "../errors/TokbenchError.js";
 
 /** A knob value as yargs hands it over: one string, a number, or an array of either (repeated flag). */
 export type KnobInput = string | number | boolean | readonly (string | number | boolean)[] | undefined;
 
-/** GPU layers to offload: an absolute layer count, or a share of the model's layers. */
-export type GpuLayersSpec = { layers: number } | { percent: number };
-
-/** KV-cache element types llama.cpp accepts for `--cache-type-k` / `--cache-type-v` (as llama-bench). */
-export const KV_CACHE_TYPES = [
-  "f32",
-  "f16",
-  "bf16",
-  "q8_0",
-  "q4_0",
-  "q4_1",
-  "iq4_nl",
-  "q5_0",
-  "q5_1",
-] as const;
-export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
+/**
+ * Largest values of the engine knobs: beyond them a value is a typo, not a test (`--pp 99999999`
+ * would ask for a context no model has).
+ */
+export const MAX_KNOB = {
+  /** Prompt, generation and depth tokens of a test. */
+  tokens: 1 << 20,
+  /** Context per sequence. */
+  context: 1 << 24,
+  threads: 1024,
+  /** n_batch, n_ubatch. */
+  batch: 1 << 20,
+  parallel: 1024,
+} as const;
 
 /** Upper bound on a range's expansion: a typo like `1-100000` must not create a grid of 100000 points. */
 const MAX_RANGE_VALUES = 1024;
@@ -44,11 +43,12 @@ export function splitKnobItems(flag: string, input: KnobInput): string[] {
   return items;
 }
 
-function parseInteger(flag: string, text: string, min: number): number {
+function parseInteger(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^[+-]?\d+$/.test(text)) throw invalid(flag, text, "not an integer");
   const value = Number(text);
   if (!Number.isSafeInteger(value)) throw invalid(flag, text, "out of range");
   if (value < min) throw invalid(flag, text, `must be at least ${min}`);
+  if (value > max) throw invalid(flag, text, `must be at most ${max.toLocaleString("en-US")}`);
   return value;
 }
 
@@ -56,18 +56,23 @@ function parseInteger(flag: string, text: string, min: number): number {
  * Parses an integer knob the way llama-bench does: a comma list (`1,2,4`), a range (`1-8`), a range
  * with an additive step (`1-8+2` → 1,3,5,7) or a multiplicative step (`1-64*2` → 1,2,4,...,64), or
  * any mix (`1,4-8+4`). Values keep their order; duplicates are dropped.
- * Throws INVALID_ARGUMENT on anything else, or a value below `min`.
+ * Throws INVALID_ARGUMENT on anything else, or a value below `min` or above `max` (defaults to no limit).
  */
-export function parseIntList(flag: string, input: KnobInput, min: number): number[] {
+export function parseIntList(
+  flag: string,
+  input: KnobInput,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number[] {
   const out: number[] = [];
   for (const item of splitKnobItems(flag, input)) {
     const range = /^(\d+)-(\d+)(?:([+*])(\d+))?$/.exec(item);
     if (range === null) {
-      out.push(parseInteger(flag, item, min));
+      out.push(parseInteger(flag, item, min, max));
       continue;
     }
-    const first = parseInteger(flag, range[1] as string, min);
-    const last = parseInteger(flag, range[2] as string, min);
+    const first = parseInteger(flag, range[1] as string, min, max);
+    const last = parseInteger(flag, range[2] as string, min, max);
     const op = range[3] ?? "+";
     const step = range[4] === undefined ? 1 : Number(range[4]);
     if (last < first) throw invalid(flag, item, "range end is below its start");
@@ -137,6 +142,9 @@ export function parsePgList(flag: string, input: KnobInput): [number, number][] 
   return parts.map((part) => {
     const pair = part.split(",").map((s) => s.trim());
     if (pair.length !== 2) throw invalid(flag, part, "expected a pair pp,tg such as 512,128");
-    return [parseInteger(flag, pair[0] as string, 1), parseInteger(flag, pair[1] as string, 1)];
+    return [
+      parseInteger(flag, pair[0] as string, 1, MAX_KNOB.tokens),
+      parseInteger(flag, pair[1] as string, 1, MAX_KNOB.tokens),
+    ];
   });
 }

@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  parseCacheTypeList,
+  parseFlashAttnList,
+  parseGpuLayersList,
+  parseIntList,
+  parsePgList,
+} from "../../src/cli/parseKnobLists.js";
+import {
   benchTestName,
   type EngineKnobs,
   expandGrid,
   expandTests,
   resolveGpuLayers,
 } from "../../src/engine/EngineGrid.js";
-import {
-  parseCacheTypeList,
-  parseFlashAttnList,
-  parseGpuLayersList,
-  parseIntList,
-  parsePgList,
-} from "../../src/engine/parseKnobLists.js";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 
 const invalid = (fn: () => unknown, flag: string) =>
