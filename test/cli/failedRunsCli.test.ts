@@ -2,25 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RunResult } from "../../src/results/RunResult.js";
 import { rawServer, sendSseCompletion, startMock } from "../targets/loopbackServers.js";
-import { runCli } from "./runCli.js";
+import { benchArgs, runCli } from "./runCli.js";
 
 const MODELS = '{"object":"list","data":[{"id":"m"}]}';
 
 /** `bench` against `url`, few short requests, nothing stored. */
 function bench(url: string, ...extra: string[]) {
-  return runCli([
-    "bench",
-    "--url",
-    url,
-    "--model",
-    "m",
-    "-n",
-    "3",
-    "--max-tokens",
-    "4",
-    "--no-save",
-    ...extra,
-  ]);
+  return runCli(benchArgs(url, "-n", "3", "--max-tokens", "4", "--no-save", ...extra));
 }
 
 /**
@@ -82,19 +70,9 @@ describe("runs in which requests fail say why, and exit non-zero when nothing su
           res.writeHead(status, { "content-type": "application/json" });
           res.end(`{"error":{"message":"key revoked (${status})"}}`);
         });
-        const run = await runCli([
-          "bench",
-          "--url",
-          server.url,
-          "--model",
-          "m",
-          "-n",
-          "40",
-          "--warmup",
-          warmup,
-          "--no-save",
-          "--json",
-        ]);
+        const run = await runCli(
+          benchArgs(server.url, "-n", "40", "--warmup", warmup, "--no-save", "--json"),
+        );
         assert.equal(run.code, 1, run.stderr);
         assert.equal(server.posts(), 1, `status ${status}, warmup ${warmup}: one request, not 40`);
         const result = JSON.parse(run.stdout) as RunResult;
@@ -134,19 +112,7 @@ describe("runs in which requests fail say why, and exit non-zero when nothing su
         res.writeHead(status, { "content-type": "application/json", ...headers });
         res.end('{"error":{"message":"slow down"}}');
       });
-      const run = await runCli([
-        "bench",
-        "--url",
-        server.url,
-        "--model",
-        "m",
-        "-n",
-        "3",
-        "--warmup",
-        "0",
-        "--no-save",
-        "--json",
-      ]);
+      const run = await runCli(benchArgs(server.url, "-n", "3", "--warmup", "0", "--no-save", "--json"));
       assert.equal(run.code, 1, "nothing succeeded");
       assert.equal(server.posts(), 3, "one send per request: no silent retry");
       const result = JSON.parse(run.stdout) as RunResult;
@@ -164,20 +130,9 @@ describe("runs in which requests fail say why, and exit non-zero when nothing su
         sendSseCompletion(res, { chunks: 4, usage: { prompt_tokens: 5, completion_tokens: 4 } });
       }
     });
-    const run = await runCli([
-      "bench",
-      "--url",
-      mixed.url,
-      "--model",
-      "m",
-      "-n",
-      "4",
-      "--max-tokens",
-      "4",
-      "--warmup",
-      "0",
-      "--no-save",
-    ]);
+    const run = await runCli(
+      benchArgs(mixed.url, "-n", "4", "--max-tokens", "4", "--warmup", "0", "--no-save"),
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /requests: 2 succeeded, 2 failed/);
     assert.match(run.stdout, /2 × REQUEST_RATE_LIMITED/);

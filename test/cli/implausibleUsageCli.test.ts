@@ -3,9 +3,9 @@ import { describe, it } from "node:test";
 import type { RequestRecord } from "../../src/results/RequestRecord.js";
 import type { RunResult } from "../../src/results/RunResult.js";
 import { rawServer, type SseCompletionScript, sendSseCompletion } from "../targets/loopbackServers.js";
-import { runCli } from "./runCli.js";
+import { benchArgs, runCli } from "./runCli.js";
 
-/** Every stream is 4 single-token chunks (" w0" ... " w3") 3 ms apart: the true output is 4 tokens. */
+/** Every stream is 4 single-token chunks (" w0" ... " w3") 10 ms apart: the true output is 4 tokens. */
 const TRUE_OUTPUT = 4;
 const GOOD_TIMINGS = { prompt_n: 9, prompt_ms: 1, predicted_n: 4, predicted_ms: 9, cache_n: 0 };
 
@@ -43,9 +43,9 @@ describe("impossible server-reported usage and timings (a real server on loopbac
         return;
       }
       const [script] = CASES[generation++ % CASES.length] as (typeof CASES)[number];
-      sendSseCompletion(res, { chunks: TRUE_OUTPUT, gapMs: 3, ...script });
+      sendSseCompletion(res, { chunks: TRUE_OUTPUT, gapMs: 10, ...script });
     });
-    const args = ["bench", "--url", `${root}/v1`, "--model", "m", "--warmup", "0", "--max-tokens", "4"];
+    const args = benchArgs(`${root}/v1`, "--warmup", "0", "--max-tokens", "4");
     const run = await runCli([...args, "-n", String(CASES.length), "--json", "--no-save"]);
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout) as RunResult;
@@ -64,9 +64,11 @@ describe("impossible server-reported usage and timings (a real server on loopbac
       // A believable completion count is the server's; otherwise /tokenize counted the text.
       const completion = typeof script.usage === "object" ? script.usage?.completion_tokens : undefined;
       assert.equal(record.token_source, completion === TRUE_OUTPUT ? "usage" : "tokenizer", what);
-      // 3 tokens after the first, at least 3 ms apart: at most 1000 tok/s, never negative.
-      const tps = record.decode_tps as number;
-      assert.ok(tps > 0 && tps <= 1000, `${what}: decode ${tps}`);
+      // 3 tokens after the first, sent 10 ms apart: about 100 tok/s, never negative, never absurd
+      // (unknowable, hence null, only when a loaded machine read the chunks in one burst).
+      const tps = record.decode_tps;
+      if (tps === null) assert.ok(record.flags.includes("buffered_stream"), `${what}: decode null`);
+      else assert.ok(tps > 0 && tps <= 10_000, `${what}: decode ${tps}`);
       assert.ok((record.prompt_tokens ?? 0) >= 0 && (record.prompt_tokens ?? 0) < 1e6, what);
       assert.ok(record.prefill_tps === null || record.prefill_tps >= 0, what);
       for (const rate of [record.server_timings?.decode_tps, record.server_timings?.prefill_tps]) {
@@ -80,7 +82,7 @@ describe("impossible server-reported usage and timings (a real server on loopbac
     for (const value of [s.output_tokens_per_s, s.input_tokens_per_s]) {
       assert.ok(value !== null && Number.isFinite(value) && value >= 0, String(value));
     }
-    assert.ok((s.decode_tps.max as number) <= 1000);
+    assert.ok(s.decode_tps.max === null || s.decode_tps.max <= 10_000);
 
     // The terminal names the flag and what it means.
     const text = await runCli([...args, "-n", "1", "--no-save"]);

@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import type { RunResult } from "../../src/results/RunResult.js";
-import { closeAtEnd, rawServer, startMock } from "../targets/loopbackServers.js";
-import { runCli } from "./runCli.js";
+import { rawServer, startMock } from "../targets/loopbackServers.js";
+import { benchArgs, runCli } from "./runCli.js";
 
 describe("messages say what happened, quoting what the user typed", () => {
   let dir: string;
@@ -88,7 +86,7 @@ describe("messages say what happened, quoting what the user typed", () => {
       ],
     ];
     for (const [extra, env, pattern] of cases) {
-      const run = await runCli(["bench", "--url", url, "--model", "m", "-n", "1", "--no-save", ...extra], {
+      const run = await runCli(benchArgs(url, "-n", "1", "--no-save", ...extra), {
         env,
       });
       assert.equal(run.code, 2, run.stderr);
@@ -117,19 +115,7 @@ describe("messages say what happened, quoting what the user typed", () => {
         res.writeHead(200, { "content-type": req.method === "GET" ? "application/json" : type });
         res.end(req.method === "GET" ? "{}" : body);
       });
-      const run = await runCli([
-        "bench",
-        "--url",
-        `${root}/v1`,
-        "--model",
-        "m",
-        "-n",
-        "2",
-        "--warmup",
-        "0",
-        "--no-save",
-        "--json",
-      ]);
+      const run = await runCli(benchArgs(`${root}/v1`, "-n", "2", "--warmup", "0", "--no-save", "--json"));
       assert.equal(run.code, 1, run.stderr);
       const result = JSON.parse(run.stdout) as RunResult;
       assert.deepEqual(result.summary.requests.errors_by_code, { REQUEST_NOT_A_STREAM: 2 }, type);
@@ -193,28 +179,11 @@ describe("messages say what happened, quoting what the user typed", () => {
   });
 
   it("the reachability check honours --timeout", async () => {
-    // Accepts connections, never answers.
-    const silent = http.createServer(() => {});
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    closeAtEnd({
-      close: () =>
-        new Promise<void>((resolve) => {
-          silent.closeAllConnections();
-          silent.close(() => resolve());
-        }),
-    });
-    const port = (silent.address() as AddressInfo).port;
+    // Accepts connections and reads requests, never answers.
+    const silent = await rawServer(() => {});
+    const port = Number(new URL(silent).port);
     const started = performance.now();
-    const run = await runCli([
-      "bench",
-      "--url",
-      `http://127.0.0.1:${port}/v1`,
-      "--model",
-      "m",
-      "--timeout",
-      "1",
-      "--no-save",
-    ]);
+    const run = await runCli(benchArgs(`http://127.0.0.1:${port}/v1`, "--timeout", "1", "--no-save"));
     const seconds = (performance.now() - started) / 1000;
     assert.equal(run.code, 1);
     assert.match(

@@ -43,3 +43,8 @@ export function runCli(
     options.onStart?.(child);
   });
 }
+
+/** `bench --url <url> --model m` followed by `extra`: the start of most server runs in tests. */
+export function benchArgs(url: string, ...extra: string[]): string[] {
+  return ["bench", "--url", url, "--model", "m", ...extra];
+}

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { RunResult } from "../../src/results/RunResult.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { rawServer, sendSseCompletion } from "../targets/loopbackServers.js";
-import { runCli } from "./runCli.js";
+import { benchArgs, runCli } from "./runCli.js";
 
 const PASSWORD = "url-PASSWORD-7731";
 const QUERY_SECRET = "query-SECRET-5512";
@@ -63,26 +63,15 @@ describe("secrets in the configuration (URL user info and query, --extra-body, -
     await rm(dir, { recursive: true, force: true });
   });
 
-  const args = (url: string, db: string): string[] => [
-    "bench",
-    "--url",
-    url,
-    "--model",
-    "m",
-    "-n",
-    "2",
-    "--warmup",
-    "0",
-    "--max-tokens",
-    "3",
-    "--extra-body",
-    JSON.stringify({ api_key: BODY_SECRET, nested: { token: NESTED_SECRET }, temperature: 0 }),
-    "--header",
-    `X-Custom-Token: ${HEADER_SECRET}`,
-    "--no-progress",
-    "--db",
-    db,
-  ];
+  const args = (url: string, db: string): string[] =>
+    benchArgs(
+      url,
+      ...["-n", "2", "--warmup", "0", "--max-tokens", "3", "--no-progress", "--db", db],
+      "--extra-body",
+      JSON.stringify({ api_key: BODY_SECRET, nested: { token: NESTED_SECRET }, temperature: 0 }),
+      "--header",
+      `X-Custom-Token: ${HEADER_SECRET}`,
+    );
 
   it("sends the URL's user:password as Basic auth, and no secret reaches --json, the terminal or the database", async () => {
     const db = join(dir, "ok.sqlite");
