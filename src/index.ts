@@ -16,9 +16,23 @@ export { readGguf } from "./gguf/readGguf.js";
 export { SseParser } from "./http/SseParser.js";
 export type { LoadOptions } from "./load/LoadOptions.js";
 export { type LoadHooks, type LoadOutcome, runLoad } from "./load/runLoad.js";
+export { allocateChunkTokens } from "./metrics/allocateChunkTokens.js";
 // Measurement: metric definitions and the load generator
-export { computeRequestMetrics, type RequestMetrics } from "./metrics/computeRequestMetrics.js";
-export type { ObservedChunk, RequestObservation } from "./metrics/RequestObservation.js";
+export {
+  BUFFERED_TOKEN_FRACTION,
+  computeRequestMetrics,
+  type InterTokenSample,
+  type RequestMetrics,
+  type RequestMetricsContext,
+  TIMING_MISMATCH_TOLERANCE,
+} from "./metrics/computeRequestMetrics.js";
+export type {
+  ObservedChunk,
+  RequestError,
+  RequestObservation,
+  ServerReportedTimings,
+  ServerUsage,
+} from "./metrics/RequestObservation.js";
 export { RunSummarizer } from "./metrics/RunSummarizer.js";
 export { StatsAccumulator } from "./metrics/StatsAccumulator.js";
 export { MockServer, type MockServerOptions } from "./mock/MockServer.js";
@@ -47,7 +61,8 @@ export { collectMachineInfo } from "./system/machineInfo.js";
 export { ResourceSampler } from "./system/ResourceSampler.js";
 export { EmbeddedTarget } from "./targets/embedded/EmbeddedTarget.js";
 export { OllamaTarget } from "./targets/ollama/OllamaTarget.js";
-export { OpenAiTarget } from "./targets/openai/OpenAiTarget.js";
+export { type BodyStreamHooks, OpenAiTarget } from "./targets/openai/OpenAiTarget.js";
+export { type OpenAiChunkInfo, readOpenAiChunk } from "./targets/openai/readOpenAiChunk.js";
 export type { TargetOptions } from "./targets/openai/TargetOptions.js";
 // Targets
 export type { SendOptions, Target, WorkloadRequest } from "./targets/Target.js";

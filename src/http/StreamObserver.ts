@@ -124,6 +124,11 @@ export class StreamObserver {
     }
   }
 
+  /** Arrival time of the socket read being parsed: the one {@link feed} last handed over. */
+  get lastReadAt(): number {
+    return this.readAt;
+  }
+
   /** Token-bearing chunks so far. */
   get chunks(): number {
     return this.chunkCount;

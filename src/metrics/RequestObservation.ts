@@ -68,6 +68,17 @@ export interface ServerReportedTimings {
   cached_tokens: number | null;
   /** Model load time the server reported for this request (Ollama `load_duration`). */
   load_ms: number | null;
+  /**
+   * Tokens a draft model proposed (speculative decoding; llama.cpp `draft_n`). Verification work,
+   * not generation: only the accepted ones are output tokens. Defaults to absent (no speculation).
+   */
+  draft_tokens?: number | null;
+  /**
+   * Proposed tokens the target model accepted (llama.cpp `draft_n_accepted`). They are part of the
+   * output and arrive in the same burst as the token of the verification step that accepted them.
+   * Defaults to absent (no speculation).
+   */
+  draft_accepted_tokens?: number | null;
 }
 
 /** A request failure, recorded as data. */

@@ -98,8 +98,11 @@ export function normaliseServerTimings(
  *   from the engine, else the number of token-bearing chunks (flagged `chunk_count_estimate`). A
  *   server count that cannot be true is flagged `usage_implausible` and skipped (serverReportChecks).
  * - Decode: tokens after the first chunk, over the time from the first to the last token-bearing chunk.
+ *   Only output tokens count: a draft model's proposals (speculative decoding) are verification
+ *   work, and the accepted ones are already among the output tokens.
  * - ITL: each chunk after the first contributes k samples of gap/k, k its token count.
- * - Prefill: prompt tokens / TTFT.
+ * - Prefill: uncached prompt tokens (prompt tokens − those the server reports served from its
+ *   prefix cache) / TTFT.
  */
 export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetricsContext): RequestMetrics {
   const chunks = obs.chunks;
@@ -154,8 +157,13 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
     chunkGaps.push(gap);
     if (k > 0) itl.push({ gap_ms: gap / k, count: k });
   }
+  // With speculative decoding, the drafts a verification step accepted are sent with that step's
+  // own token, in one burst: that many coalesced tokens are generation structure, not buffering.
+  const expectedCoalesced = Math.min(coalescedTokens, obs.server_timings?.draft_accepted_tokens ?? 0);
+  const unexpectedCoalesced = coalescedTokens - expectedCoalesced;
+  const burstBase = tokensAfterFirst - expectedCoalesced;
   const buffered =
-    (tokensAfterFirst > 0 && coalescedTokens / tokensAfterFirst >= BUFFERED_TOKEN_FRACTION) ||
+    (burstBase > 0 && unexpectedCoalesced / burstBase >= BUFFERED_TOKEN_FRACTION) ||
     (chunks.length === 1 && outputTokens >= 2);
   if (buffered) flags.push("buffered_stream");
 
@@ -205,6 +213,9 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
   const timingsCached = timingsPlausible ? obs.server_timings?.cached_tokens : null;
   const cached = isTokenCount(usageCached) ? usageCached : isTokenCount(timingsCached) ? timingsCached : null;
   if (cached !== null && cached > sharedPromptStart(obs, promptTokens, ctx)) flags.push("prefix_cache_hit");
+  // Prompt tokens the server had to compute before the first token: those it served from its
+  // prefix cache cost no prefill time.
+  const prefillTokens = promptTokens === null ? null : Math.max(0, promptTokens - (cached ?? 0));
 
   const record: RequestRecord = {
     index: ctx.index,
@@ -222,7 +233,7 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
     decode_tps: decodeTps,
     decode_tps_source: decodeTps === null ? null : decodeTps === clientDecodeTps ? "client" : "server",
     tpot_ms: buffered || decodeMs === null || decodeTokens === 0 ? null : decodeMs / decodeTokens,
-    prefill_tps: rate(promptTokens, ttft),
+    prefill_tps: rate(prefillTokens, ttft),
     // One order for every record (the declaration order of TRUST_FLAGS), whatever order the checks ran in.
     flags: flags.sort((a, b) => TRUST_FLAGS.indexOf(a) - TRUST_FLAGS.indexOf(b)),
     error: obs.error,

@@ -194,6 +194,81 @@ describe("computeRequestMetrics", () => {
     assert.ok(unknown.record.flags.includes("prefix_cache_hit"));
   });
 
+  it("prefill counts only the prompt tokens the server did not serve from its cache", () => {
+    // TTFT 9.5 ms; 117 prompt tokens of which 98 were cached: 19 computed.
+    const m = computeRequestMetrics(
+      observe([1010, 1020], {
+        usage: { prompt_tokens: 117, completion_tokens: 2, cached_prompt_tokens: 98 },
+      }),
+      ctx,
+    );
+    close(m.record.prefill_tps, 19 / 0.0095, 1e-6);
+    assert.equal(m.record.prompt_tokens, 117);
+    // llama.cpp reports the cache only in its timings.
+    const t = computeRequestMetrics(
+      observe([1010, 1020], {
+        usage: { prompt_tokens: 117, completion_tokens: 2, cached_prompt_tokens: null },
+        server_timings: {
+          source: "llama.cpp",
+          prompt_tokens: 19,
+          prompt_ms: 5,
+          output_tokens: 2,
+          decode_ms: 10,
+          cached_tokens: 98,
+          load_ms: null,
+        },
+      }),
+      ctx,
+    );
+    close(t.record.prefill_tps, 19 / 0.0095, 1e-6);
+  });
+
+  it("speculative decoding: accepted drafts arriving in bursts are neither buffering nor extra tokens", () => {
+    // 1 token, then 8 verification steps 40 ms apart, each sending its own token plus 3 accepted
+    // drafts as 4 one-token chunks in one socket read: 33 tokens, 32 of them after the first.
+    const chunks: ObservedChunk[] = [{ at_ms: 1100, read_index: 0, tokens: null, chars: 4 }];
+    for (let step = 1; step <= 8; step++) {
+      for (let k = 0; k < 4; k++)
+        chunks.push({ at_ms: 1100 + 40 * step, read_index: step, tokens: null, chars: 4 });
+    }
+    const timings = {
+      source: "llama.cpp",
+      prompt_tokens: 10,
+      prompt_ms: 90,
+      output_tokens: 33,
+      decode_ms: 330,
+      cached_tokens: 0,
+      load_ms: null,
+      draft_tokens: 40,
+      draft_accepted_tokens: 24,
+    };
+    const obs = observe([], {
+      chunks,
+      end_at_ms: 1421,
+      usage: { prompt_tokens: 10, completion_tokens: 33, cached_prompt_tokens: 0 },
+      server_timings: timings,
+    });
+    const m = computeRequestMetrics(obs, ctx);
+    assert.equal(m.record.output_tokens, 33, "rejected drafts are not output");
+    assert.deepEqual(m.record.flags, []);
+    close(m.record.decode_tps, 32 / 0.32);
+    assert.equal(m.record.decode_tps_source, "client");
+    // Without the server saying drafts were accepted, the same arrivals look buffered (24 of 32
+    // tokens coalesced), and the client rate is not reported.
+    const unexplained = computeRequestMetrics(
+      { ...obs, server_timings: { ...timings, draft_tokens: null, draft_accepted_tokens: null } },
+      ctx,
+    );
+    assert.ok(unexplained.record.flags.includes("buffered_stream"));
+    assert.equal(unexplained.record.decode_tps_source, "server");
+    // A stream flushed at once stays buffered whatever the drafts.
+    const flushed = computeRequestMetrics(
+      { ...obs, chunks: chunks.map((c) => ({ ...c, at_ms: 1420, read_index: 1 })) },
+      ctx,
+    );
+    assert.ok(flushed.record.flags.includes("buffered_stream"));
+  });
+
   it("a decode rate above the physical ceiling is flagged impossible and not reported", () => {
     const m = computeRequestMetrics(observe([1010, 1011, 1012]), { ...ctx, decode_ceiling_tps: 100 });
     assert.ok(m.record.flags.includes("impossible_decode_rate"));

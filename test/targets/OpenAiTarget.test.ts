@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import type { RequestObservation } from "../../src/metrics/RequestObservation.js";
 import type { MockServer, MockServerOptions } from "../../src/mock/MockServer.js";
 import { OpenAiTarget } from "../../src/targets/openai/OpenAiTarget.js";
+import { readOpenAiChunk } from "../../src/targets/openai/readOpenAiChunk.js";
 import type { TargetOptions } from "../../src/targets/openai/TargetOptions.js";
 import type { WorkloadRequest } from "../../src/targets/Target.js";
 import { closeAtEnd, rawServer, startMock } from "./loopbackServers.js";
@@ -163,6 +164,53 @@ describe("OpenAiTarget against the mock server", () => {
       load_ms: null,
     });
     assert.equal(obs.usage?.cached_prompt_tokens, 3);
+  });
+
+  it("sendBody sends a body as given and hands every JSON chunk over with its read's arrival time", async () => {
+    const h = await harness({ itlMs: 2, tokensPerChunk: 2 });
+    const seen: { value: unknown; at: number }[] = [];
+    let headersAt = -1;
+    const obs = await h.target.sendBody(
+      { model: "mock-model", messages: [{ role: "user", content: "hi" }], max_tokens: 6, stream: true },
+      {
+        planned_at_ms: performance.now(),
+        onResponse: (status, _type, at) => {
+          assert.equal(status, 200);
+          headersAt = at;
+        },
+        onChunk: (value, at) => seen.push({ value, at }),
+      },
+    );
+    assert.equal(obs.error, null);
+    assert.equal(obs.prompt_tokens_client, null);
+    assert.equal(headersAt, obs.headers_at_ms);
+    // Role chunk, 3 two-token chunks, the finish chunk: the token-bearing ones keep their times.
+    const bearing = seen.filter((s) => {
+      const delta = (s.value as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta;
+      return typeof delta?.content === "string" && delta.content.length > 0;
+    });
+    assert.deepEqual(
+      bearing.map((s) => s.at),
+      obs.chunks.map((c) => c.at_ms),
+    );
+    assert.equal(obs.chunks.length, 3);
+  });
+
+  it("llama.cpp draft counts are read when speculative decoding is on", () => {
+    const info = readOpenAiChunk({
+      choices: [],
+      timings: {
+        prompt_n: 4,
+        prompt_ms: 2,
+        predicted_n: 9,
+        predicted_ms: 3,
+        draft_n: 12,
+        draft_n_accepted: 7,
+      },
+    });
+    assert.equal(info.timings?.draft_tokens, 12);
+    assert.equal(info.timings?.draft_accepted_tokens, 7);
+    assert.equal(readOpenAiChunk({ timings: { predicted_n: 9 } }).timings?.draft_tokens, undefined);
   });
 
   it("keep-alive comments and empty deltas are counted but are not chunks", async () => {

@@ -11,6 +11,17 @@ import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 import { readOpenAiChunk } from "./readOpenAiChunk.js";
 import type { TargetOptions } from "./TargetOptions.js";
 
+/** Calls {@link OpenAiTarget.sendBody} makes while the stream comes in. */
+export interface BodyStreamHooks {
+  /** When the response headers arrived, with the status and the lower-cased `content-type`. Defaults to none. */
+  onResponse?(status: number, contentType: string | null, atMs: number): void;
+  /**
+   * Every JSON chunk of the stream once tokbench has recorded it, with the arrival time of the
+   * socket read that completed it; synchronous, so keep it short. Defaults to none.
+   */
+  onChunk?(value: unknown, atMs: number): void;
+}
+
 /**
  * An OpenAI-compatible server (llama.cpp's llama-server, vLLM, SGLang, LM Studio, ...) driven
  * through streaming `/v1/chat/completions` or `/v1/completions`.
@@ -73,6 +84,22 @@ export class OpenAiTarget implements Target {
   }
 
   async send(request: WorkloadRequest, options: SendOptions): Promise<RequestObservation> {
+    return this.sendBody(this.buildBody(request), options, request.prompt_tokens);
+  }
+
+  /**
+   * Streams one request with `body` sent as it is (it should ask for `stream: true`) and observes
+   * it exactly as {@link send} does: the way for a client that builds its own requests (the pi
+   * extension's provider) to be timed by tokbench's HTTP client. Never rejects; failures are in the
+   * observation.
+   *
+   * @param promptTokensClient The client's count of the prompt tokens, when it has one. Defaults to null.
+   */
+  async sendBody(
+    body: Readonly<Record<string, unknown>>,
+    options: SendOptions & BodyStreamHooks,
+    promptTokensClient: number | null = null,
+  ): Promise<RequestObservation> {
     const stream = new StreamObserver(this.where, this.secrets);
     let finished = false;
     // Generated text, kept only to count its tokens when the server reports no usage; appended as
@@ -99,17 +126,19 @@ export class OpenAiTarget implements Target {
       if (info.finished) finished = true;
       stream.generated(info.text.length, info.tokens);
       if (info.text.length > 0) text.append(info.text);
+      options.onChunk?.(value, stream.lastReadAt);
     };
     const parser = new SseParser({ onEvent: (event) => handle(event.data) });
 
     const result = await this.http.stream({
       url: this.endpoint,
-      body: JSON.stringify(this.buildBody(request)),
+      body: JSON.stringify(body),
       signal: options.signal,
-      onResponse: (status, contentType) => {
+      onResponse: (status, contentType, atMs) => {
         stream.expect(status, contentType, "text/event-stream");
         // A server that ignored `stream: true` answers with one JSON document: one buffered chunk.
         if (contentType?.startsWith("application/json")) jsonBody = [];
+        options.onResponse?.(status, contentType, atMs);
       },
       onBody: (chunk, atMs, index) => stream.feed(jsonBody ?? parser, chunk, atMs, index),
     });
@@ -136,7 +165,7 @@ export class OpenAiTarget implements Target {
     }
     const observation = stream.observation(result, {
       planned_at_ms: options.planned_at_ms,
-      prompt_tokens_client: request.prompt_tokens,
+      prompt_tokens_client: promptTokensClient,
       comments: parser.comments,
       output_tokens_tokenizer: null,
     });
@@ -144,7 +173,7 @@ export class OpenAiTarget implements Target {
     if (
       observation.chunks.length > 0 &&
       (this.options.tokenizeOutput ?? true) &&
-      !plausibleOutputUsage(observation, request.max_tokens)
+      !plausibleOutputUsage(observation, requestedMaxTokens(body))
     ) {
       observation.output_tokens_tokenizer = await this.countTokensQuietly(text.toString());
     }
@@ -239,4 +268,10 @@ function baseUrlHint(base: URL): string | null {
   if (/\/v1$/.test(path)) return null;
   fixed.pathname = `${path}/v1`;
   return `the base URL does not end in /v1: OpenAI-compatible servers serve under it, try ${redactUrl(fixed)}`;
+}
+
+/** The output limit a request body asks for (`max_tokens`, or `max_completion_tokens`); null when none. */
+function requestedMaxTokens(body: Readonly<Record<string, unknown>>): number | null {
+  const value = body.max_tokens ?? body.max_completion_tokens;
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : null;
 }

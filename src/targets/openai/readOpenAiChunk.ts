@@ -1,4 +1,5 @@
 import type { ServerReportedTimings, ServerUsage } from "../../metrics/RequestObservation.js";
+import { isTokenCount } from "../../metrics/serverReportChecks.js";
 
 /** What one parsed chunk of an OpenAI-compatible stream carries. */
 export interface OpenAiChunkInfo {
@@ -81,6 +82,12 @@ export function readOpenAiChunk(value: unknown): OpenAiChunkInfo {
       cached_tokens: reported(t.cache_n),
       load_ms: null,
     };
+    // llama.cpp sends these only while speculative decoding is on. They only excuse bursts of
+    // accepted drafts from the buffering check, so a count that cannot be true is dropped.
+    if (t.draft_n !== undefined) {
+      info.timings.draft_tokens = tokenCountOrNull(t.draft_n);
+      info.timings.draft_accepted_tokens = tokenCountOrNull(t.draft_n_accepted);
+    }
   }
   return info;
 }
@@ -103,4 +110,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function reported(value: unknown): number | null {
   if (value === undefined || value === null) return null;
   return typeof value === "number" ? value : Number.NaN;
+}
+
+function tokenCountOrNull(value: unknown): number | null {
+  return typeof value === "number" && isTokenCount(value) ? value : null;
 }
