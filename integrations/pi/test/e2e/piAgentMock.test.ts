@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { performance } from "node:perf_hooks";
+import { describe, it, type TestContext } from "node:test";
+import { MockServer, type MockServerOptions } from "tokbench";
+import type { CallLogRecord } from "../../src/record/CallLogRecord.js";
+import { type PiRun, runPi } from "./piHarness.js";
+
+// The real pi agent (pinned in integrations/pi/package.json), the extension loaded with `pi -e`,
+// against tokbench's scripted mock on loopback. The mock's script: the first token `TTFT_MS` after
+// the request arrived, then one token every `ITL_MS` (100 tok/s) however the tokens are chunked.
+// The ground truth the targets are checked against is what the mock really did (its `onChunkSent`
+// times, on this process's clock made absolute): on a loaded 2-core machine the mock itself runs
+// late, and a client cannot see a token before it is written. Both errors are reported. Call 0 of
+// every pi process pays pi's one-time start-up (its HTTP client is loaded on first use); the
+// targets are checked on the calls after it, and call 0 is reported.
+
+const TTFT_MS = 60;
+const ITL_MS = 10;
+const OUTPUT_TOKENS = 120;
+const SCHEDULED_TPS = 1000 / ITL_MS;
+
+/** What the mock did for one request, on the test process's clock made absolute (epoch ms). */
+interface MockTruth {
+  receivedAt: number;
+  chunks: { at: number; tokens: number }[];
+}
+
+async function withMock(
+  options: MockServerOptions,
+  body: (baseUrl: string, truth: MockTruth[]) => Promise<void>,
+): Promise<void> {
+  const truth: MockTruth[] = [];
+  const epoch = (at: number): number => performance.timeOrigin + at;
+  const mock = new MockServer({
+    ttftMs: TTFT_MS,
+    itlMs: ITL_MS,
+    ...options,
+    onRequest: (info) => {
+      truth[info.id] = { receivedAt: epoch(info.received_at_ms), chunks: [] };
+    },
+    onChunkSent: (id, _index, tokens, at) => truth[id]?.chunks.push({ at: epoch(at), tokens }),
+  });
+  const baseUrl = await mock.start();
+  try {
+    await body(baseUrl, truth);
+  } finally {
+    await mock.close();
+  }
+}
+
+/** The errors of one logged call against the mock's script and against what the mock really did. */
+interface CallErrors {
+  /** Logged TTFT − the mock's: its first token's write − the request's arrival. */
+  ttftErrorMs: number;
+  /** Logged TTFT − the scripted TTFT. */
+  ttftErrorVsScriptMs: number;
+  /** Call start (before_provider_request) to the request complete at the mock: pi's time to send it. */
+  sendOverheadMs: number;
+  /** The mock's write of the first token to its arrival as the extension logged it. */
+  firstTokenLagMs: number;
+  /** Logged decode rate / scripted rate − 1. */
+  decodeError: number | null;
+  /** Logged decode rate / the rate of the mock's actual writes − 1. */
+  decodeErrorVsSent: number | null;
+}
+
+function errors(record: CallLogRecord, truth: MockTruth): CallErrors {
+  const first = truth.chunks[0];
+  const last = truth.chunks[truth.chunks.length - 1];
+  assert.ok(first !== undefined && last !== undefined, "the mock sent tokens");
+  const firstArrival = record.started_at_ms + (record.raw_timestamps.first_token ?? Number.NaN);
+  const sentRate = ((OUTPUT_TOKENS - first.tokens) * 1000) / (last.at - first.at);
+  return {
+    ttftErrorMs: (record.ttft_ms ?? Number.NaN) - (first.at - truth.receivedAt),
+    ttftErrorVsScriptMs: (record.ttft_ms ?? Number.NaN) - TTFT_MS,
+    sendOverheadMs: truth.receivedAt - record.started_at_ms,
+    firstTokenLagMs: firstArrival - first.at,
+    decodeError: record.decode_tps === null ? null : record.decode_tps / SCHEDULED_TPS - 1,
+    decodeErrorVsSent: record.decode_tps === null ? null : record.decode_tps / sentRate - 1,
+  };
+}
+
+function report(t: TestContext, name: string, run: PiRun, all: CallErrors[]): void {
+  for (const [i, e] of all.entries()) {
+    const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)} %`);
+    t.diagnostic(
+      `${name} call ${i}: TTFT error ${e.ttftErrorMs.toFixed(2)} ms (vs the script ${e.ttftErrorVsScriptMs.toFixed(2)} ms) = ` +
+        `pi send overhead ${e.sendOverheadMs.toFixed(2)} ms + first-token lag ${e.firstTokenLagMs.toFixed(2)} ms; ` +
+        `decode error ${pct(e.decodeErrorVsSent)} (vs the script ${pct(e.decodeError)})`,
+    );
+  }
+  for (const line of run.logLines) t.diagnostic(`${name} log: ${line}`);
+}
+
+function model(baseUrl: string, api = "openai-completions") {
+  return { provider: "mock", baseUrl, api, id: "mock-model", maxTokens: OUTPUT_TOKENS };
+}
+
+/** The checks every streamed call passes once pi is warm. */
+function assertWarmCall(record: CallLogRecord, e: CallErrors, ttftToleranceMs: number): void {
+  assert.equal(record.error, null);
+  assert.equal(record.output_tokens, OUTPUT_TOKENS);
+  assert.equal(record.token_source, "usage");
+  assert.ok(Math.abs(e.ttftErrorMs) <= ttftToleranceMs, `TTFT off by ${e.ttftErrorMs} ms`);
+  assert.ok(
+    e.decodeErrorVsSent !== null && Math.abs(e.decodeErrorVsSent) <= 0.03,
+    `decode rate off by ${e.decodeErrorVsSent}`,
+  );
+  assert.ok(!record.flags.includes("buffered_stream"));
+}
+
+describe("the pi agent with the extension, against tokbench's mock on loopback", { timeout: 300_000 }, () => {
+  it("single-token chunks: TTFT within 25 ms and decode within 3 % of the script; status line and /llm-metrics", async (t) => {
+    await withMock({}, async (baseUrl, truth) => {
+      const run = await runPi(model(baseUrl), ["one", "two", "three"], ["/llm-metrics"]);
+      assert.equal(run.records.length, 3, run.stderr);
+      const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
+      report(t, "single-token", run, all);
+      for (const [i, r] of run.records.entries()) {
+        assert.equal(r.clock, "pi-events");
+        assert.equal(r.call_index, i);
+        assert.equal(r.arrivals, OUTPUT_TOKENS);
+        // Whatever pi adds, a token cannot be seen before the mock sent it.
+        assert.ok((all[i] as CallErrors).ttftErrorMs >= 0, "TTFT includes the mock's wait");
+        if (i > 0) assertWarmCall(r, all[i] as CallErrors, 25);
+      }
+      assert.equal(run.statuses.length, 3);
+      assert.match(run.statuses[2] ?? "", /^TTFT \d+(\.\d)? ms · \d+(\.\d)? tok\/s$/);
+      const reportText = run.notices.join("\n");
+      assert.match(reportText, /LLM calls this session: 3/);
+      assert.match(reportText, /#2 mock-model: TTFT/);
+    });
+  });
+
+  it("multi-token chunks (4 tokens each): the decode rate is still the script's", async (t) => {
+    await withMock({ tokensPerChunk: 4 }, async (baseUrl, truth) => {
+      const run = await runPi(model(baseUrl), ["one", "two"]);
+      assert.equal(run.records.length, 2, run.stderr);
+      const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
+      report(t, "4-token chunks", run, all);
+      const warm = run.records[1] as CallLogRecord;
+      assertWarmCall(warm, all[1] as CallErrors, 25);
+      assert.equal(warm.arrivals, OUTPUT_TOKENS / 4);
+      assert.equal(warm.phase_tokens.first_arrival, 4);
+      assert.equal(warm.phase_tokens.decode, OUTPUT_TOKENS - 4);
+    });
+  });
+
+  it("a reasoning answer: thinking tokens are token-bearing and counted by kind", async (t) => {
+    await withMock({ reasoningTokens: 40 }, async (baseUrl, truth) => {
+      const run = await runPi({ ...model(baseUrl), reasoning: true }, ["one", "two"]);
+      assert.equal(run.records.length, 2, run.stderr);
+      const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
+      report(t, "reasoning", run, all);
+      const warm = run.records[1] as CallLogRecord;
+      assertWarmCall(warm, all[1] as CallErrors, 25);
+      assert.deepEqual(warm.phase_tokens.by_kind, { text: OUTPUT_TOKENS - 40, thinking: 40, tool_call: 0 });
+    });
+  });
+
+  it("a buffered stream is flagged and gets no decode rate", async (t) => {
+    await withMock({ buffered: true }, async (baseUrl, truth) => {
+      const run = await runPi(model(baseUrl), ["one", "two"]);
+      assert.equal(run.records.length, 2, run.stderr);
+      const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
+      report(t, "buffered", run, all);
+      for (const r of run.records) {
+        assert.ok(r.flags.includes("buffered_stream"), JSON.stringify(r.flags));
+        assert.equal(r.decode_tps, null);
+        assert.equal(r.output_tokens, OUTPUT_TOKENS);
+      }
+      assert.match(run.statuses[1] ?? "", /! buffered_stream/);
+    });
+  });
+
+  it("with the tokbench provider (tokbench's HTTP client): TTFT within 5 ms, llama.cpp timings in the log", async (t) => {
+    await withMock({ timings: true }, async (baseUrl, truth) => {
+      const run = await runPi(model(baseUrl, "tokbench-openai-completions"), ["one", "two", "three"]);
+      assert.equal(run.records.length, 3, run.stderr);
+      const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
+      report(t, "tokbench provider", run, all);
+      for (const [i, r] of run.records.entries()) {
+        assert.equal(r.clock, "socket");
+        assert.equal(r.server_timings?.predicted_n, OUTPUT_TOKENS);
+        assert.ok(r.server_timings?.predicted_ms !== null);
+        assert.ok(!r.flags.includes("timing_mismatch"), "the mock's timings agree with the client");
+        assert.ok(r.raw_timestamps.request_sent > 0, "the socket write comes after the call's start");
+        if (i > 0) assertWarmCall(r, all[i] as CallErrors, 5);
+      }
+    });
+  });
+});
