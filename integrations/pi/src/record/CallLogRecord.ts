@@ -73,6 +73,13 @@ export interface CallLogRecord {
    * monotonic clock), to line the call up with other processes' clocks, e.g. a server's log.
    */
   started_at_ms: number;
+  /**
+   * The call's start on the machine's monotonic clock (CLOCK_MONOTONIC as `process.hrtime` gives
+   * it), ms: one clock for every process of the machine, so a call lines up exactly with a local
+   * server's or a test's timestamps (the wall clock can step; each process's epoch origin is read
+   * at its start with some error).
+   */
+  started_at_mono_ms: number;
   /** pi provider and model id; `api` is pi's API type (e.g. `openai-completions`). */
   provider: string | null;
   model: string | null;

@@ -53,6 +53,16 @@ export interface CallTrackerOptions {
    * Defaults to `performance.timeOrigin`.
    */
   timeOrigin?: number;
+  /**
+   * The machine's monotonic clock (`process.hrtime`, ms) at the zero of `performance.now()`, to
+   * place a call's start on a clock every local process shares. Defaults to the current process's.
+   */
+  monotonicOrigin?: number;
+}
+
+/** `process.hrtime` (ms) at `performance.now()`'s zero in this process. */
+function processMonotonicOrigin(): number {
+  return Number(process.hrtime.bigint()) / 1e6 - performance.now();
 }
 
 interface OpenCall {
@@ -86,12 +96,14 @@ const MESSAGE_CHARS = 200;
 export class CallTracker {
   private readonly options: CallTrackerOptions;
   private readonly timeOrigin: number;
+  private readonly monotonicOrigin: number;
   private open: OpenCall | null = null;
   private calls = 0;
 
   constructor(options: CallTrackerOptions) {
     this.options = options;
     this.timeOrigin = options.timeOrigin ?? performance.timeOrigin;
+    this.monotonicOrigin = options.monotonicOrigin ?? processMonotonicOrigin();
   }
 
   /** Whether a call is open. */
@@ -221,6 +233,7 @@ export class CallTracker {
       call_index: call.index,
       started_at: new Date(this.timeOrigin + call.startedAtMs).toISOString(),
       started_at_ms: this.timeOrigin + call.startedAtMs,
+      started_at_mono_ms: this.monotonicOrigin + call.startedAtMs,
       provider: call.start.provider,
       model: call.start.model,
       api: call.start.api,

@@ -12,14 +12,16 @@ import { type PiRun, runPi } from "./piHarness.js";
 // times, on this process's clock made absolute): on a loaded 2-core machine the mock itself runs
 // late, and a client cannot see a token before it is written. Both errors are reported. Call 0 of
 // every pi process pays pi's one-time start-up (its HTTP client is loaded on first use); the
-// targets are checked on the calls after it, and call 0 is reported.
+// targets are checked on the median of the three calls after it (one call the scheduler of a
+// busy 2-core machine stalls must not decide it), every call is reported. Cross-process times are
+// on the machine's monotonic clock (the log's `started_at_mono_ms`), which every process shares.
 
 const TTFT_MS = 60;
 const ITL_MS = 10;
 const OUTPUT_TOKENS = 120;
 const SCHEDULED_TPS = 1000 / ITL_MS;
 
-/** What the mock did for one request, on the test process's clock made absolute (epoch ms). */
+/** What the mock did for one request, on the machine's monotonic clock (ms). */
 interface MockTruth {
   receivedAt: number;
   chunks: { at: number; tokens: number }[];
@@ -30,7 +32,8 @@ async function withMock(
   body: (baseUrl: string, truth: MockTruth[]) => Promise<void>,
 ): Promise<void> {
   const truth: MockTruth[] = [];
-  const epoch = (at: number): number => performance.timeOrigin + at;
+  const origin = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  const epoch = (at: number): number => origin + at;
   const mock = new MockServer({
     ttftMs: TTFT_MS,
     itlMs: ITL_MS,
@@ -68,12 +71,12 @@ function errors(record: CallLogRecord, truth: MockTruth): CallErrors {
   const first = truth.chunks[0];
   const last = truth.chunks[truth.chunks.length - 1];
   assert.ok(first !== undefined && last !== undefined, "the mock sent tokens");
-  const firstArrival = record.started_at_ms + (record.raw_timestamps.first_token ?? Number.NaN);
+  const firstArrival = record.started_at_mono_ms + (record.raw_timestamps.first_token ?? Number.NaN);
   const sentRate = ((OUTPUT_TOKENS - first.tokens) * 1000) / (last.at - first.at);
   return {
     ttftErrorMs: (record.ttft_ms ?? Number.NaN) - (first.at - truth.receivedAt),
     ttftErrorVsScriptMs: (record.ttft_ms ?? Number.NaN) - TTFT_MS,
-    sendOverheadMs: truth.receivedAt - record.started_at_ms,
+    sendOverheadMs: truth.receivedAt - record.started_at_mono_ms,
     firstTokenLagMs: firstArrival - first.at,
     decodeError: record.decode_tps === null ? null : record.decode_tps / SCHEDULED_TPS - 1,
     decodeErrorVsSent: record.decode_tps === null ? null : record.decode_tps / sentRate - 1,
@@ -96,24 +99,38 @@ function model(baseUrl: string, api = "openai-completions") {
   return { provider: "mock", baseUrl, api, id: "mock-model", maxTokens: OUTPUT_TOKENS };
 }
 
-/** The checks every streamed call passes once pi is warm. */
-function assertWarmCall(record: CallLogRecord, e: CallErrors, ttftToleranceMs: number): void {
-  assert.equal(record.error, null);
-  assert.equal(record.output_tokens, OUTPUT_TOKENS);
-  assert.equal(record.token_source, "usage");
-  assert.ok(Math.abs(e.ttftErrorMs) <= ttftToleranceMs, `TTFT off by ${e.ttftErrorMs} ms`);
-  assert.ok(
-    e.decodeErrorVsSent !== null && Math.abs(e.decodeErrorVsSent) <= 0.03,
-    `decode rate off by ${e.decodeErrorVsSent}`,
-  );
-  assert.ok(!record.flags.includes("buffered_stream"));
+/** One cold call, then the three warm calls the targets are checked on. */
+const PROMPTS = ["one", "two", "three", "four"];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return ((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2;
+}
+
+/**
+ * The targets, on the warm calls (all but call 0): every one complete and not flagged buffered;
+ * the median TTFT error within `ttftToleranceMs` and the median decode error within 3 %.
+ */
+function assertWarmCalls(records: CallLogRecord[], all: CallErrors[], ttftToleranceMs: number): void {
+  const warm = records.slice(1);
+  assert.ok(warm.length >= 3);
+  for (const r of warm) {
+    assert.equal(r.error, null);
+    assert.equal(r.output_tokens, OUTPUT_TOKENS);
+    assert.equal(r.token_source, "usage");
+    assert.ok(!r.flags.includes("buffered_stream"));
+  }
+  const ttft = median(all.slice(1).map((e) => Math.abs(e.ttftErrorMs)));
+  assert.ok(ttft <= ttftToleranceMs, `median TTFT error ${ttft} ms`);
+  const decode = median(all.slice(1).map((e) => Math.abs(e.decodeErrorVsSent ?? Number.POSITIVE_INFINITY)));
+  assert.ok(decode <= 0.03, `median decode error ${decode}`);
 }
 
 describe("the pi agent with the extension, against tokbench's mock on loopback", { timeout: 300_000 }, () => {
-  it("single-token chunks: TTFT within 25 ms and decode within 3 % of the script; status line and /llm-metrics", async (t) => {
+  it("single-token chunks: TTFT within 25 ms and decode within 3 %; status line and /llm-metrics", async (t) => {
     await withMock({}, async (baseUrl, truth) => {
-      const run = await runPi(model(baseUrl), ["one", "two", "three"], ["/llm-metrics"]);
-      assert.equal(run.records.length, 3, run.stderr);
+      const run = await runPi(model(baseUrl), PROMPTS, ["/llm-metrics"]);
+      assert.equal(run.records.length, PROMPTS.length, run.stderr);
       const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
       report(t, "single-token", run, all);
       for (const [i, r] of run.records.entries()) {
@@ -122,39 +139,41 @@ describe("the pi agent with the extension, against tokbench's mock on loopback",
         assert.equal(r.arrivals, OUTPUT_TOKENS);
         // Whatever pi adds, a token cannot be seen before the mock sent it.
         assert.ok((all[i] as CallErrors).ttftErrorMs >= 0, "TTFT includes the mock's wait");
-        if (i > 0) assertWarmCall(r, all[i] as CallErrors, 25);
       }
-      assert.equal(run.statuses.length, 3);
-      assert.match(run.statuses[2] ?? "", /^TTFT \d+(\.\d)? ms · \d+(\.\d)? tok\/s$/);
+      assertWarmCalls(run.records, all, 25);
+      assert.equal(run.statuses.length, PROMPTS.length);
+      assert.match(run.statuses.at(-1) ?? "", /^TTFT \d+(\.\d)? ms · \d+(\.\d)? tok\/s$/);
       const reportText = run.notices.join("\n");
-      assert.match(reportText, /LLM calls this session: 3/);
-      assert.match(reportText, /#2 mock-model: TTFT/);
+      t.diagnostic(`/llm-metrics:\n${reportText}`);
+      assert.match(reportText, /LLM calls this session: 4/);
+      assert.match(reportText, /#3 mock-model: TTFT/);
     });
   });
 
-  it("multi-token chunks (4 tokens each): the decode rate is still the script's", async (t) => {
+  it("multi-token chunks (4 tokens each): the decode rate is still the mock's", async (t) => {
     await withMock({ tokensPerChunk: 4 }, async (baseUrl, truth) => {
-      const run = await runPi(model(baseUrl), ["one", "two"]);
-      assert.equal(run.records.length, 2, run.stderr);
+      const run = await runPi(model(baseUrl), PROMPTS);
+      assert.equal(run.records.length, PROMPTS.length, run.stderr);
       const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
       report(t, "4-token chunks", run, all);
-      const warm = run.records[1] as CallLogRecord;
-      assertWarmCall(warm, all[1] as CallErrors, 25);
-      assert.equal(warm.arrivals, OUTPUT_TOKENS / 4);
-      assert.equal(warm.phase_tokens.first_arrival, 4);
-      assert.equal(warm.phase_tokens.decode, OUTPUT_TOKENS - 4);
+      assertWarmCalls(run.records, all, 25);
+      for (const r of run.records) {
+        assert.equal(r.arrivals, OUTPUT_TOKENS / 4);
+        assert.equal(r.phase_tokens.first_arrival, 4);
+        assert.equal(r.phase_tokens.decode, OUTPUT_TOKENS - 4);
+      }
     });
   });
 
   it("a reasoning answer: thinking tokens are token-bearing and counted by kind", async (t) => {
     await withMock({ reasoningTokens: 40 }, async (baseUrl, truth) => {
-      const run = await runPi({ ...model(baseUrl), reasoning: true }, ["one", "two"]);
-      assert.equal(run.records.length, 2, run.stderr);
+      const run = await runPi({ ...model(baseUrl), reasoning: true }, PROMPTS);
+      assert.equal(run.records.length, PROMPTS.length, run.stderr);
       const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
       report(t, "reasoning", run, all);
-      const warm = run.records[1] as CallLogRecord;
-      assertWarmCall(warm, all[1] as CallErrors, 25);
-      assert.deepEqual(warm.phase_tokens.by_kind, { text: OUTPUT_TOKENS - 40, thinking: 40, tool_call: 0 });
+      assertWarmCalls(run.records, all, 25);
+      for (const r of run.records)
+        assert.deepEqual(r.phase_tokens.by_kind, { text: OUTPUT_TOKENS - 40, thinking: 40, tool_call: 0 });
     });
   });
 
@@ -175,18 +194,18 @@ describe("the pi agent with the extension, against tokbench's mock on loopback",
 
   it("with the tokbench provider (tokbench's HTTP client): TTFT within 5 ms, llama.cpp timings in the log", async (t) => {
     await withMock({ timings: true }, async (baseUrl, truth) => {
-      const run = await runPi(model(baseUrl, "tokbench-openai-completions"), ["one", "two", "three"]);
-      assert.equal(run.records.length, 3, run.stderr);
+      const run = await runPi(model(baseUrl, "tokbench-openai-completions"), PROMPTS);
+      assert.equal(run.records.length, PROMPTS.length, run.stderr);
       const all = run.records.map((r, i) => errors(r, truth[i] as MockTruth));
       report(t, "tokbench provider", run, all);
-      for (const [i, r] of run.records.entries()) {
+      for (const r of run.records) {
         assert.equal(r.clock, "socket");
         assert.equal(r.server_timings?.predicted_n, OUTPUT_TOKENS);
         assert.ok(r.server_timings?.predicted_ms !== null);
         assert.ok(!r.flags.includes("timing_mismatch"), "the mock's timings agree with the client");
         assert.ok(r.raw_timestamps.request_sent > 0, "the socket write comes after the call's start");
-        if (i > 0) assertWarmCall(r, all[i] as CallErrors, 5);
       }
+      assertWarmCalls(run.records, all, 5);
     });
   });
 });

@@ -8,7 +8,12 @@ const START: CallStart = { provider: "local", model: "m", api: "openai-completio
 const T0 = 10_000;
 
 function tracker(decodeCeilingTps: number | null = null): CallTracker {
-  return new CallTracker({ sessionId: "s", decodeCeilingTps, timeOrigin: 1_700_000_000_000 });
+  return new CallTracker({
+    sessionId: "s",
+    decodeCeilingTps,
+    timeOrigin: 1_700_000_000_000,
+    monotonicOrigin: 5_000_000,
+  });
 }
 
 function usage(input: number, output: number, cacheRead = 0): PiUsage {
@@ -345,6 +350,7 @@ describe("CallTracker: pi's events to tokbench's metrics, the seed's cases", () 
     assert.equal(b.call_id, "s:1");
     assert.equal(a.started_at_ms, 1_700_000_000_000 + T0);
     assert.equal(a.started_at, new Date(1_700_000_000_000 + T0).toISOString());
+    assert.equal(a.started_at_mono_ms, 5_000_000 + T0);
     assert.equal(a.schema_version, 1);
   });
 });
