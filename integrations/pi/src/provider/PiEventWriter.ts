@@ -12,6 +12,7 @@ import {
 } from "@mariozechner/pi-ai";
 import { readOpenAiChunk } from "tokbench";
 import type { ArrivalKind } from "../record/CallTracker.js";
+import { isObject } from "../record/isObject.js";
 
 interface OpenToolCall {
   block: ToolCall;
@@ -209,8 +210,4 @@ function stopReason(finish: string): StopReason {
     default:
       return "stop";
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { RequestObservation } from "tokbench";
 import type { CallLogRecord } from "./CallLogRecord.js";
 import { type ArrivalKind, type CallStart, CallTracker, type PiUsage } from "./CallTracker.js";
+import { isObject } from "./isObject.js";
 import { MetricsLog } from "./MetricsLog.js";
 import { ReadClock } from "./ReadClock.js";
 
@@ -178,8 +179,4 @@ function maxTokens(payload: Record<string, unknown>): number | null {
     if (typeof value === "number" && Number.isFinite(value)) return value;
   }
   return null;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
