@@ -67,7 +67,7 @@ export interface RequestRecord {
   decode_tps_source: "client" | "server" | null;
   /** Mean time per output token after the first: decode_ms / tokens after the first chunk. */
   tpot_ms: number | null;
-  /** prompt_tokens / TTFT. */
+  /** Uncached prompt tokens (prompt_tokens minus those the server served from its prefix cache) / TTFT. */
   prefill_tps: number | null;
   flags: TrustFlag[];
   error: RequestError | null;
