@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { describe, it, type TestContext } from "node:test";
 import { MockServer, type MockServerOptions } from "tokbench";
@@ -190,6 +192,75 @@ describe("the pi agent with the extension, against tokbench's mock on loopback",
       }
       assert.match(run.statuses[1] ?? "", /! buffered_stream/);
     });
+  });
+
+  it("a tool-call-only answer: the tool's name is the first token, its arguments the rest", async (t) => {
+    // A hand-written server: after a first call that warms pi up, one call answered with a tool
+    // call only (its name 40 ms after the request, then 9 argument pieces 10 ms apart); every other
+    // call (the one after the tool's result among them) with text.
+    let calls = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const call = calls++;
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const chunk = (delta: unknown, finish: string | null = null) =>
+          `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", model: "tools", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+        const events: [number, string][] = [];
+        if (call === 1) {
+          events.push([
+            40,
+            chunk({
+              tool_calls: [
+                { index: 0, id: "call_1", type: "function", function: { name: "read", arguments: "" } },
+              ],
+            }),
+          ]);
+          const args = ['{"', "path", '":', ' "', "REA", "DME", ".md", '"', "}"];
+          for (const [i, a] of args.entries())
+            events.push([50 + 10 * i, chunk({ tool_calls: [{ index: 0, function: { arguments: a } }] })]);
+          events.push([131, chunk({}, "tool_calls")]);
+        } else {
+          for (let i = 0; i < 5; i++) events.push([30 + 10 * i, chunk({ content: " ok" })]);
+          events.push([71, chunk({}, "stop")]);
+        }
+        const usage = { prompt_tokens: 50, completion_tokens: call === 1 ? 10 : 5, total_tokens: 0 };
+        events.push([
+          events.at(-1)?.[0] ?? 0,
+          `data: ${JSON.stringify({ id: "x", choices: [], usage })}\n\ndata: [DONE]\n\n`,
+        ]);
+        const start = performance.now();
+        for (const [at, text] of events) setTimeout(() => res.write(text), at - (performance.now() - start));
+        setTimeout(() => res.end(), (events.at(-1)?.[0] ?? 0) + 5);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const run = await runPi(
+        {
+          provider: "mock",
+          baseUrl: `http://127.0.0.1:${port}/v1`,
+          api: "openai-completions",
+          id: "tools",
+          maxTokens: 64,
+        },
+        ["hello", "read the readme"],
+      );
+      for (const line of run.logLines) t.diagnostic(`tool call log: ${line}`);
+      assert.equal(run.records.length, 3, run.stderr);
+      const tool = run.records[1] as CallLogRecord;
+      assert.equal(tool.stop_reason, "toolUse");
+      assert.equal(tool.arrivals, 10, "the name (with its empty first arguments) and 9 argument pieces");
+      assert.deepEqual(tool.phase_tokens.by_kind, { text: 0, thinking: 0, tool_call: 10 });
+      assert.ok((tool.ttft_ms ?? 0) >= 40);
+      assert.ok(tool.decode_tps !== null && Math.abs(tool.decode_tps / 100 - 1) < 0.2, `${tool.decode_tps}`);
+      const answer = run.records[2] as CallLogRecord;
+      assert.equal(answer.stop_reason, "stop");
+      assert.deepEqual(answer.phase_tokens.by_kind, { text: 5, thinking: 0, tool_call: 0 });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("with the tokbench provider (tokbench's HTTP client): TTFT within 5 ms, llama.cpp timings in the log", async (t) => {
