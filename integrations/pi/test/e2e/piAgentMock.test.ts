@@ -194,6 +194,20 @@ describe("the pi agent with the extension, against tokbench's mock on loopback",
     });
   });
 
+  it("--llm-metrics-include-usage asks for the usage a model's settings left out", async (t) => {
+    await withMock({}, async (baseUrl) => {
+      const noUsage = { ...model(baseUrl), compat: { supportsUsageInStreaming: false } };
+      const without = await runPi(noUsage, ["one"]);
+      const withFlag = await runPi(noUsage, ["one"], [], ["--llm-metrics-include-usage"]);
+      for (const line of [...without.logLines, ...withFlag.logLines]) t.diagnostic(`usage log: ${line}`);
+      assert.equal(without.records[0]?.token_source, "chunks", without.stderr);
+      assert.ok(without.records[0]?.flags.includes("chunk_count_estimate"));
+      assert.equal(without.records[0]?.input_tokens, null);
+      assert.equal(withFlag.records[0]?.token_source, "usage", withFlag.stderr);
+      assert.ok((withFlag.records[0]?.input_tokens ?? 0) > 0);
+    });
+  });
+
   it("a tool-call-only answer: the tool's name is the first token, its arguments the rest", async (t) => {
     // A hand-written server: after a first call that warms pi up, one call answered with a tool
     // call only (its name 40 ms after the request, then 9 argument pieces 10 ms apart); every other

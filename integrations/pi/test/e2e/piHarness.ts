@@ -21,6 +21,8 @@ export interface LoopbackModel {
   id: string;
   maxTokens: number;
   reasoning?: boolean;
+  /** pi's `compat` settings merged over the ones the mock and llama.cpp need. */
+  compat?: Record<string, unknown>;
 }
 
 /** What one RPC session of pi saw. */
@@ -46,6 +48,7 @@ export async function runPi(
   model: LoopbackModel,
   prompts: string[],
   commands: string[] = [],
+  extraArgs: string[] = [],
 ): Promise<PiRun> {
   if (!existsSync(PI_BIN))
     throw new Error(`${PI_BIN} is missing: run \`npm run test:pi\`, which installs the pinned pi`);
@@ -74,6 +77,7 @@ export async function runPi(
         EXTENSION_DIR,
         "--model",
         `${model.provider}/${model.id}`,
+        ...extraArgs,
       ],
       {
         cwd,
@@ -126,6 +130,7 @@ function modelsJson(model: LoopbackModel): unknown {
           supportsDeveloperRole: false,
           supportsReasoningEffort: false,
           supportsStore: false,
+          ...model.compat,
         },
         models: [
           {
