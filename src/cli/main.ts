@@ -2,6 +2,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { redactText } from "../secrets/redact.js";
+import { sanitizeText } from "../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { benchCommand } from "./commands/BenchCommand.js";
 import { inspectCommand } from "./commands/InspectCommand.js";
@@ -30,7 +31,9 @@ const cli = yargs(hideBin(process.argv))
     // thrown by handlers.
     if (error !== undefined && error !== null && (error as Error).name !== "YError") reportFatalError(error);
     message ??= (error as Error | null)?.message ?? "invalid command line";
-    process.stderr.write(`tokbench: ${redactText(message ?? "")}\n(run \`tokbench --help\` for usage)\n`);
+    process.stderr.write(
+      `tokbench: ${sanitizeText(redactText(message ?? ""), { multiline: true })}\n(run \`tokbench --help\` for usage)\n`,
+    );
     process.exit(2);
   });
 try {

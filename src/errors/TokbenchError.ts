@@ -1,3 +1,4 @@
+import { sanitizeText } from "../text/sanitizeText.js";
 import type { ErrorCode } from "./ErrorCode.js";
 
 /** Structured context attached to an error: what was being done, on what. Never holds secrets. */
@@ -9,7 +10,9 @@ export type ErrorContext = Readonly<Record<string, string | number | boolean | n
  * happened in, and the underlying cause when there is one.
  *
  * The CLI prints `message` (and the code) on one line and exits non-zero; it never prints a stack
- * trace for a `TokbenchError`.
+ * trace for a `TokbenchError`. Messages quote file names, metadata keys and server replies, so the
+ * constructor passes the message through {@link sanitizeText}: a message is one line and never
+ * carries a control character to the terminal; the raw values stay in `context`.
  */
 export class TokbenchError extends Error {
   override readonly name = "TokbenchError";
@@ -17,7 +20,7 @@ export class TokbenchError extends Error {
   readonly context: ErrorContext;
 
   constructor(code: ErrorCode, message: string, options: { context?: ErrorContext; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(sanitizeText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.context = options.context ?? {};
   }

@@ -5,6 +5,7 @@ import {
   TRUST_FLAGS,
   type TrustFlag,
 } from "../results/RequestRecord.js";
+import { sanitizeText } from "../text/sanitizeText.js";
 import { allocateChunkTokens } from "./allocateChunkTokens.js";
 import type { RequestObservation, ServerReportedTimings } from "./RequestObservation.js";
 import {
@@ -236,7 +237,8 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
     prefill_tps: rate(prefillTokens, ttft),
     // One order for every record (the declaration order of TRUST_FLAGS), whatever order the checks ran in.
     flags: flags.sort((a, b) => TRUST_FLAGS.indexOf(a) - TRUST_FLAGS.indexOf(b)),
-    error: obs.error,
+    // Error messages quote server replies: every record leaves here without control characters.
+    error: obs.error === null ? null : { ...obs.error, message: sanitizeText(obs.error.message) },
     server_timings: serverTimings,
   };
   return { record, itl: buffered ? [] : itl, chunk_gaps_ms: chunkGaps };

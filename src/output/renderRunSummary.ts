@@ -1,6 +1,7 @@
 import type { DistributionStats } from "../results/DistributionStats.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import type { RunResult } from "../results/RunResult.js";
+import { sanitizeText } from "../text/sanitizeText.js";
 import { createTable } from "./createTable.js";
 import { formatNumber } from "./formatNumber.js";
 
@@ -25,18 +26,17 @@ export function renderRunSummary(result: RunResult): string {
   const s = result.summary;
   const lines: string[] = [];
   const status =
-    result.status === "completed"
-      ? ""
-      : ` — ${result.status}: ${escapeControlCharacters(result.status_reason ?? "")}`;
+    result.status === "completed" ? "" : ` — ${result.status}: ${sanitizeText(result.status_reason ?? "")}`;
   lines.push(
     `requests: ${s.requests.succeeded} succeeded, ${s.requests.failed} failed` +
       (s.requests.cancelled > 0 ? `, ${s.requests.cancelled} cancelled` : "") +
       ` in ${formatNumber(s.duration_ms / 1000)} s${status}`,
   );
-  for (const [code, count] of Object.entries(s.requests.errors_by_code)) lines.push(`  ${count} × ${code}`);
+  for (const [code, count] of Object.entries(s.requests.errors_by_code))
+    lines.push(`  ${count} × ${sanitizeText(code)}`);
   const firstError = firstFailure(result);
   if (firstError !== null) {
-    lines.push(`  first error: ${escapeControlCharacters(firstError.message)} [${firstError.code}]`);
+    lines.push(`  first error: ${sanitizeText(firstError.message)} [${firstError.code}]`);
   }
   if (s.requests.total > 0 && s.requests.succeeded === 0) {
     lines.push("no request succeeded: nothing was measured");
@@ -79,19 +79,6 @@ function firstFailure(result: RunResult): RequestRecord["error"] {
     if (record.error !== null && (first === null || record.index < first.index)) first = record;
   }
   return first?.error ?? null;
-}
-
-/**
- * Server text with its control characters shown escaped (`\x1b`), so that what a server sent
- * cannot move the cursor, retitle or clear the terminal.
- */
-function escapeControlCharacters(text: string): string {
-  let out = "";
-  for (const char of text) {
-    const code = char.charCodeAt(0);
-    out += code < 0x20 || (code >= 0x7f && code < 0xa0) ? `\\x${code.toString(16).padStart(2, "0")}` : char;
-  }
-  return out;
 }
 
 const FLAG_MEANING: Record<string, string> = {

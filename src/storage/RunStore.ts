@@ -12,6 +12,7 @@ import type { RunResult, RunStatus } from "../results/RunResult.js";
 import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
 import type { RunSummary } from "../results/RunSummary.js";
 import { redactSecrets, redactText } from "../secrets/redact.js";
+import { sanitizeText } from "../text/sanitizeText.js";
 import type {
   DatabaseSchema,
   MachinesTable,
@@ -325,7 +326,8 @@ export class RunStore {
           started_at: result.started_at,
           ended_at: result.ended_at,
           status: result.status,
-          status_reason: result.status_reason === null ? null : redactText(result.status_reason, secrets),
+          status_reason:
+            result.status_reason === null ? null : sanitizeText(redactText(result.status_reason, secrets)),
           target_kind: options.target_kind ?? begun?.target_kind ?? stringFrom(result.config, "target"),
           model: options.model ?? begun?.model ?? stringFrom(result.config, "model"),
           machine_id: this.machineId(result.machine),
@@ -542,7 +544,8 @@ export class RunStore {
       prefill_tps: record.prefill_tps,
       flags_json: JSON.stringify(record.flags),
       error_code: record.error?.code ?? null,
-      error_message: record.error === null ? null : redactText(record.error.message, secrets),
+      // Stored without raw control bytes, whoever built the record.
+      error_message: record.error === null ? null : sanitizeText(redactText(record.error.message, secrets)),
       error_status: record.error?.status ?? null,
       server_source: server?.source ?? null,
       server_prompt_tokens: server?.prompt_tokens ?? null,

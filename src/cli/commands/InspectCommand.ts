@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { ModelInspection } from "../../gguf/inspectModel.js";
 import { createTable } from "../../output/createTable.js";
+import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { inspectModelFromArgs, withModelFileOptions } from "../inspectModelFromArgs.js";
 
 const builder = (yargs: Argv) =>
@@ -122,6 +123,6 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   builder: builder as unknown as CommandModule<object, InspectArgs>["builder"],
   async handler(argv) {
     const m = await inspectModelFromArgs(argv);
-    process.stdout.write(argv.json ? `${JSON.stringify(m, null, 2)}\n` : renderInspection(m, argv.tensors));
+    process.stdout.write(argv.json ? `${terminalSafeJson(m, 2)}\n` : renderInspection(m, argv.tensors));
   },
 };

@@ -3,6 +3,7 @@ import { createTable } from "../../output/createTable.js";
 import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
 import { lastLevelCacheBytes } from "../../roofline/lastLevelCacheBytes.js";
 import { modelRoofline } from "../../roofline/modelRoofline.js";
+import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { inspectModelFromArgs, withModelFileOptions } from "../inspectModelFromArgs.js";
 import { checkNumberFlag, NUMBER_FLAG } from "../parseNumberFlag.js";
 import { formatBytes } from "./InspectCommand.js";
@@ -63,7 +64,7 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
         last_level_cache_bytes: cacheBytes,
         cache_resident: cacheResident,
       };
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      process.stdout.write(`${terminalSafeJson(out, 2)}\n`);
       return;
     }
     const t = createTable();

@@ -1,5 +1,6 @@
 import { createTable } from "../../../output/createTable.js";
 import type { RunResult } from "../../../results/RunResult.js";
+import { sanitizeText } from "../../../text/sanitizeText.js";
 
 const fmt = (x: unknown, digits = 2): string =>
   typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-";
@@ -62,7 +63,7 @@ export function renderEmbeddedTable(result: RunResult): string {
     lines.push(
       l.status === "ok"
         ? `model load (ngl ${String(l.n_gpu_layers)}): first ${fmt(l.load_cold_ms, 0)} ms, second (page cache hot) ${fmt(l.load_warm_ms, 0)} ms`
-        : `model load (ngl ${String(l.n_gpu_layers)}) failed: ${String(l.error)}`,
+        : `model load (ngl ${String(l.n_gpu_layers)}) failed: ${sanitizeText(String(l.error))}`,
     );
   }
   return lines.join("\n");

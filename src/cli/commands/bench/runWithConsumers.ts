@@ -4,6 +4,7 @@ import type { LoadHooks } from "../../../load/runLoad.js";
 import { renderRunSummary } from "../../../output/renderRunSummary.js";
 import type { RunResult } from "../../../results/RunResult.js";
 import { RunStore } from "../../../storage/RunStore.js";
+import { sanitizeText, terminalSafeJson } from "../../../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 
 /** What the CLI attaches to a run: storage, progress, interruption. */
@@ -84,7 +85,7 @@ export async function runWithConsumers(
     bar?.stop();
     store?.finishRun(result, { secrets });
     if (args.json) {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${terminalSafeJson(result, 2)}\n`);
     } else {
       const extra = renderExtra?.(result);
       if (extra) process.stdout.write(`${extra}\n`);
@@ -92,7 +93,7 @@ export async function runWithConsumers(
         process.stdout.write(`${renderRunSummary(result)}\n`);
       }
     }
-    if (store !== null) process.stderr.write(`run ${result.run_id} saved to ${store.path}\n`);
+    if (store !== null) process.stderr.write(`run ${result.run_id} saved to ${sanitizeText(store.path)}\n`);
     if (result.status === "interrupted") return 130;
     return result.status === "completed" && !nothingSucceeded(result) ? 0 : 1;
   } finally {
