@@ -22,6 +22,7 @@ import type {
 } from "./DatabaseSchema.js";
 import { TABLE_COLUMNS } from "./DatabaseSchema.js";
 import { databaseFilePath } from "./databaseFilePath.js";
+import { checkDatabaseOwnership } from "./databaseOwnership.js";
 import { defaultDatabasePath } from "./defaultDatabasePath.js";
 import { migrate } from "./migrations.js";
 
@@ -204,7 +205,8 @@ export class RunStore {
    *   `:memory:` gives a private in-memory database. A URL of another scheme (`postgres://...`) is
    *   refused with `DB_UNSUPPORTED` before anything is created.
    * @throws TokbenchError `DB_OPEN_FAILED` when the file cannot be created or opened, is not a
-   *   SQLite database, is corrupt, or was written by a newer tokbench.
+   *   SQLite database, is corrupt, is another application's database (see `databaseOwnership.ts`;
+   *   such a file is not changed), or was written by a newer tokbench.
    */
   static open(location: string = defaultDatabasePath(), options: RunStoreOptions = {}): RunStore {
     const path = databaseFilePath(location);
@@ -224,6 +226,8 @@ export class RunStore {
     let db: Database.Database | undefined;
     const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     try {
+      // Before SQLite touches the file: another application's database is refused unchanged.
+      if (!memory) checkDatabaseOwnership(absolute, busyTimeoutMs);
       db = new Database(absolute, { timeout: busyTimeoutMs });
       // Reading the journal mode is the first real access: a corrupt or foreign file fails here.
       enableWal(db, busyTimeoutMs);

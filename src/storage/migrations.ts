@@ -102,6 +102,14 @@ export const MIGRATIONS: readonly string[] = [
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
+ * tokbench's SQLite application id (`PRAGMA application_id`, bytes 68-71 of the file): the ASCII
+ * bytes "tokb", 0x746F6B62 = 1953459042. Every database tokbench creates carries it, so any program
+ * can tell a tokbench database from another application's; `databaseOwnership.ts` checks it
+ * before a file is opened for writing.
+ */
+export const TOKBENCH_APPLICATION_ID = 0x746f6b62;
+
+/**
  * Brings `db` to {@link LATEST_SCHEMA_VERSION}. Each step runs in its own transaction together with
  * its `user_version` bump, so a crash mid-migration leaves the previous version intact. Refuses a
  * database written by a newer tokbench rather than guessing at its layout.
@@ -109,6 +117,11 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
  * Several processes may open a new database at the same moment (a run and a reader started
  * together): each step takes the write lock first (`BEGIN IMMEDIATE`) and reads the version again
  * inside it, so a step another process already applied is skipped, not applied twice.
+ *
+ * The first step only runs on a database with no table at all, checked inside its transaction
+ * (another application may have created tables since the file was looked at), and stamps tokbench's
+ * application id with the schema. A database of tokbench's written before the id existed gets it
+ * on the way, when the write lock is free.
  */
 export function migrate(db: BetterSqlite3.Database, path: string): void {
   const readVersion = (): number => {
@@ -122,10 +135,25 @@ export function migrate(db: BetterSqlite3.Database, path: string): void {
     }
     return version;
   };
-  if (readVersion() === LATEST_SCHEMA_VERSION) return;
+  if (readVersion() === LATEST_SCHEMA_VERSION) {
+    stampApplicationId(db);
+    return;
+  }
   const step = db.transaction((): boolean => {
     const version = readVersion();
     if (version === LATEST_SCHEMA_VERSION) return false;
+    if (version === 0) {
+      const objects = db.prepare("SELECT COUNT(*) FROM sqlite_schema").pluck().get() as number;
+      const id = db.pragma("application_id", { simple: true }) as number;
+      if (objects > 0 || (id !== 0 && id !== TOKBENCH_APPLICATION_ID)) {
+        throw new TokbenchError(
+          "DB_OPEN_FAILED",
+          `${path} is another application's database (it has tables but no tokbench schema); tokbench leaves it untouched: choose another --db (or TOKBENCH_DB)`,
+          { context: { path } },
+        );
+      }
+      db.pragma(`application_id = ${TOKBENCH_APPLICATION_ID}`);
+    }
     db.exec(MIGRATIONS[version] as string);
     // PRAGMA cannot take bound parameters; `version` is an integer we computed.
     db.pragma(`user_version = ${version + 1}`);
@@ -133,5 +161,19 @@ export function migrate(db: BetterSqlite3.Database, path: string): void {
   });
   while (step.immediate()) {
     // One migration per transaction until none is left.
+  }
+}
+
+/** Adds tokbench's application id to a database of its own written before the id existed. */
+function stampApplicationId(db: BetterSqlite3.Database): void {
+  if (db.pragma("application_id", { simple: true }) === TOKBENCH_APPLICATION_ID) return;
+  try {
+    db.transaction(() => {
+      if (db.pragma("application_id", { simple: true }) === 0)
+        db.pragma(`application_id = ${TOKBENCH_APPLICATION_ID}`);
+    }).immediate();
+  } catch (error) {
+    // Another process holds the write lock: the id is added on a later open; nothing depends on it now.
+    if (!String((error as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY")) throw error;
   }
 }
