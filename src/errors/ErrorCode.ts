@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   "DB_WRITE_FAILED",
   // A --db location tokbench cannot use (a postgres:// or other URL).
   "DB_UNSUPPORTED",
+  // Another process holds the database's write lock (SQLITE_BUSY); writing again later may succeed.
+  "DB_LOCKED",
   "RUN_NOT_FOUND",
   // Anything that escaped classification: a bug in tokbench.
   "INTERNAL",

@@ -96,9 +96,15 @@ export interface ListRunsOptions {
 
 /** Options of {@link RunStore.open}. */
 export interface RunStoreOptions {
-  /** Milliseconds to wait for another tokbench process holding the write lock. Defaults to 5000. */
+  /**
+   * Milliseconds a write waits for another process holding the write lock before it fails with
+   * `DB_LOCKED` (see {@link RunStore.setBusyTimeout}). Defaults to 5000.
+   */
   busyTimeoutMs?: number;
 }
+
+/** How long a write waits for another process's write lock, unless told otherwise. */
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 /** SQLite's default: checkpoint once the WAL holds this many pages. */
 const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 1000;
@@ -181,10 +187,12 @@ export class RunStore {
   private readonly secretsByRun = new Map<string, string[]>();
   private readonly insertRequest: Database.Statement<[RequestsTable]>;
   private readonly insertTest: Database.Statement<[TestsTable]>;
+  private readonly defaultBusyTimeoutMs: number;
 
-  private constructor(path: string, db: Database.Database) {
+  private constructor(path: string, db: Database.Database, busyTimeoutMs: number) {
     this.path = path;
     this.db = db;
+    this.defaultBusyTimeoutMs = busyTimeoutMs;
     this.insertRequest = db.prepare<RequestsTable>(insertSql("requests"));
     this.insertTest = db.prepare<TestsTable>(insertSql("tests"));
   }
@@ -224,7 +232,7 @@ export class RunStore {
       }
     }
     let db: Database.Database | undefined;
-    const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
     try {
       // Before SQLite touches the file: another application's database is refused unchanged.
       if (!memory) checkDatabaseOwnership(absolute, busyTimeoutMs);
@@ -234,7 +242,7 @@ export class RunStore {
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
       migrate(db, absolute);
-      return new RunStore(absolute, db);
+      return new RunStore(absolute, db, busyTimeoutMs);
     } catch (error) {
       db?.close();
       if (error instanceof TokbenchError) throw error;
@@ -248,6 +256,17 @@ export class RunStore {
   /** Closes the database. Pending WAL content is checkpointed into the main file. */
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * How long each write from now on waits for another process's write lock before failing with
+   * `DB_LOCKED`; null restores the value given to {@link open}. A write blocks the thread while it
+   * waits (better-sqlite3 is synchronous), so during a measurement `RunRecorder` sets 0 and retries
+   * later instead.
+   */
+  setBusyTimeout(ms: number | null): void {
+    const value = ms === null ? this.defaultBusyTimeoutMs : Math.max(0, Math.floor(ms));
+    this.db.pragma(`busy_timeout = ${value}`);
   }
 
   /**
@@ -274,26 +293,30 @@ export class RunStore {
 
   private insertRun(input: BeginRunInput, secrets: readonly string[]): void {
     this.write(`begin run ${input.run_id}`, () => {
-      this.db.transaction(() => {
-        const row: Row<"runs"> = {
-          id: input.run_id,
-          result_schema_version: RESULT_SCHEMA_VERSION,
-          tool_version: input.tool_version,
-          started_at: input.started_at,
-          ended_at: null,
-          status: "running",
-          status_reason: null,
-          target_kind: input.target_kind ?? stringFrom(input.config, "target"),
-          model: input.model ?? stringFrom(input.config, "model"),
-          machine_id: this.machineId(input.machine),
-          config_json: this.cleanJson(input.config, secrets),
-          summary_json: null,
-          resources_json: null,
-          writer_pid: process.pid,
-          writer_hostname: hostname(),
-        };
-        this.db.prepare<RunsTable>(insertSql("runs")).run(row);
-      })();
+      // IMMEDIATE: take the write lock first, so a busy database waits (or fails) at BEGIN rather
+      // than half-way through, where SQLite cannot wait without risking a deadlock.
+      this.db
+        .transaction(() => {
+          const row: Row<"runs"> = {
+            id: input.run_id,
+            result_schema_version: RESULT_SCHEMA_VERSION,
+            tool_version: input.tool_version,
+            started_at: input.started_at,
+            ended_at: null,
+            status: "running",
+            status_reason: null,
+            target_kind: input.target_kind ?? stringFrom(input.config, "target"),
+            model: input.model ?? stringFrom(input.config, "model"),
+            machine_id: this.machineId(input.machine),
+            config_json: this.cleanJson(input.config, secrets),
+            summary_json: null,
+            resources_json: null,
+            writer_pid: process.pid,
+            writer_hostname: hostname(),
+          };
+          this.db.prepare<RunsTable>(insertSql("runs")).run(row);
+        })
+        .immediate();
     });
   }
 
@@ -308,6 +331,51 @@ export class RunStore {
   }
 
   /**
+   * Stores several finished requests of a run begun with {@link beginRun} in one transaction (all
+   * or none): how a backlog held back by a lock is written without one commit per request.
+   * @throws TokbenchError as {@link appendRequest}.
+   */
+  appendRequests(runId: string, records: readonly RequestRecord[]): void {
+    if (records.length === 0) return;
+    const secrets = this.secretsByRun.get(runId) ?? [];
+    const first = records[0] as RequestRecord;
+    this.write(`store requests ${first.index}.. of run ${runId}`, () => {
+      this.db
+        .transaction(() => {
+          for (const record of records) this.insertRequest.run(this.requestRow(runId, record, secrets));
+        })
+        .immediate();
+    });
+  }
+
+  /** How many requests of `runId` the database holds. */
+  countRequests(runId: string): number {
+    return this.db
+      .prepare<[string], number>("SELECT COUNT(*) FROM requests WHERE run_id = ?")
+      .pluck()
+      .get(runId) as number;
+  }
+
+  /**
+   * Marks a run that is still `running` as `interrupted`, with `reason` and the end time but no
+   * summary: for a run whose process quits at once (a second Ctrl-C) and cannot compute one.
+   * Returns false when there was no such running run.
+   * @throws TokbenchError `DB_LOCKED` or `DB_WRITE_FAILED`.
+   */
+  markInterrupted(runId: string, reason: string): boolean {
+    const secrets = this.secretsByRun.get(runId) ?? [];
+    return (
+      this.write(`mark run ${runId} interrupted`, () =>
+        this.db
+          .prepare(
+            "UPDATE runs SET status = 'interrupted', status_reason = ?, ended_at = ? WHERE id = ? AND status = 'running'",
+          )
+          .run(sanitizeText(redactText(reason, secrets)), new Date().toISOString(), runId),
+      ).changes > 0
+    );
+  }
+
+  /**
    * Records how a run ended: status, reason, end time, summary, resource usage and test rows, in
    * one transaction. Requests of `result.requests` not yet stored are added (so a whole run can
    * also be saved at once, without `beginRun`); stored ones are left as they are. The run row is
@@ -317,33 +385,34 @@ export class RunStore {
   finishRun(result: RunResult, options: FinishRunOptions = {}): void {
     const secrets = [...(this.secretsByRun.get(result.run_id) ?? []), ...(options.secrets ?? [])];
     this.write(`finish run ${result.run_id}`, () => {
-      this.db.transaction(() => {
-        const begun = this.db
-          .prepare<[string], Pick<RunsTable, "target_kind" | "model">>(
-            "SELECT target_kind, model FROM runs WHERE id = ?",
-          )
-          .get(result.run_id);
-        const row: Row<"runs"> = {
-          id: result.run_id,
-          result_schema_version: result.schema_version,
-          tool_version: result.tool.version,
-          started_at: result.started_at,
-          ended_at: result.ended_at,
-          status: result.status,
-          status_reason:
-            result.status_reason === null ? null : sanitizeText(redactText(result.status_reason, secrets)),
-          target_kind: options.target_kind ?? begun?.target_kind ?? stringFrom(result.config, "target"),
-          model: options.model ?? begun?.model ?? stringFrom(result.config, "model"),
-          machine_id: this.machineId(result.machine),
-          config_json: this.cleanJson(result.config, secrets),
-          summary_json: JSON.stringify(result.summary),
-          resources_json: result.resources === null ? null : JSON.stringify(result.resources),
-          writer_pid: process.pid,
-          writer_hostname: hostname(),
-        };
-        this.db
-          .prepare<RunsTable>(
-            `${insertSql("runs")} ON CONFLICT(id) DO UPDATE SET
+      this.db
+        .transaction(() => {
+          const begun = this.db
+            .prepare<[string], Pick<RunsTable, "target_kind" | "model">>(
+              "SELECT target_kind, model FROM runs WHERE id = ?",
+            )
+            .get(result.run_id);
+          const row: Row<"runs"> = {
+            id: result.run_id,
+            result_schema_version: result.schema_version,
+            tool_version: result.tool.version,
+            started_at: result.started_at,
+            ended_at: result.ended_at,
+            status: result.status,
+            status_reason:
+              result.status_reason === null ? null : sanitizeText(redactText(result.status_reason, secrets)),
+            target_kind: options.target_kind ?? begun?.target_kind ?? stringFrom(result.config, "target"),
+            model: options.model ?? begun?.model ?? stringFrom(result.config, "model"),
+            machine_id: this.machineId(result.machine),
+            config_json: this.cleanJson(result.config, secrets),
+            summary_json: JSON.stringify(result.summary),
+            resources_json: result.resources === null ? null : JSON.stringify(result.resources),
+            writer_pid: process.pid,
+            writer_hostname: hostname(),
+          };
+          this.db
+            .prepare<RunsTable>(
+              `${insertSql("runs")} ON CONFLICT(id) DO UPDATE SET
               result_schema_version = excluded.result_schema_version, tool_version = excluded.tool_version,
               started_at = excluded.started_at, ended_at = excluded.ended_at, status = excluded.status,
               status_reason = excluded.status_reason,
@@ -351,28 +420,33 @@ export class RunStore {
               machine_id = excluded.machine_id, config_json = excluded.config_json,
               summary_json = excluded.summary_json, resources_json = excluded.resources_json,
               writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname`,
-          )
-          .run(row);
-        const stored = new Set(
-          this.db
-            .prepare<[string], number>("SELECT idx FROM requests WHERE run_id = ?")
-            .pluck()
-            .all(result.run_id),
-        );
-        for (const record of result.requests) {
-          if (!stored.has(record.index))
-            this.insertRequest.run(this.requestRow(result.run_id, record, secrets));
-        }
-        this.db.prepare("DELETE FROM tests WHERE run_id = ?").run(result.run_id);
-        result.tests.forEach((test, index) => {
-          this.insertTest.run(this.testRow(result.run_id, index, test));
-        });
-      })();
+            )
+            .run(row);
+          const stored = new Set(
+            this.db
+              .prepare<[string], number>("SELECT idx FROM requests WHERE run_id = ?")
+              .pluck()
+              .all(result.run_id),
+          );
+          for (const record of result.requests) {
+            if (!stored.has(record.index))
+              this.insertRequest.run(this.requestRow(result.run_id, record, secrets));
+          }
+          this.db.prepare("DELETE FROM tests WHERE run_id = ?").run(result.run_id);
+          result.tests.forEach((test, index) => {
+            this.insertTest.run(this.testRow(result.run_id, index, test));
+          });
+        })
+        .immediate();
     });
     this.secretsByRun.delete(result.run_id);
     if (this.secretsByRun.size === 0) {
       this.db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT_PAGES}`);
-      this.db.pragma("wal_checkpoint(PASSIVE)");
+      try {
+        this.db.pragma("wal_checkpoint(PASSIVE)");
+      } catch {
+        // Folding the WAL into the main file is housekeeping; the run is committed either way.
+      }
     }
   }
 
@@ -481,6 +555,13 @@ export class RunStore {
     try {
       return action();
     } catch (error) {
+      if (String((error as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY")) {
+        throw new TokbenchError(
+          "DB_LOCKED",
+          `cannot ${what} in database ${this.path}: another process holds its write lock`,
+          { context: { path: this.path }, cause: error },
+        );
+      }
       throw new TokbenchError(
         "DB_WRITE_FAILED",
         `cannot ${what} in database ${this.path}: ${describe(error)}`,
