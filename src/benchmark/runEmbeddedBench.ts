@@ -9,6 +9,7 @@ import { engineDecodeCeiling } from "../engine/engineDecodeCeiling.js";
 import { inspectModelFile, loadEngineModel } from "../engine/loadEngineModel.js";
 import { type DecodeCeiling, runLlamaBench } from "../engine/runLlamaBench.js";
 import { ggmlTypeById } from "../gguf/GgmlType.js";
+import { interruptReason } from "../load/interruptReason.js";
 import type { LoadOptions } from "../load/LoadOptions.js";
 import type { LoadHooks } from "../load/runLoad.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
@@ -146,7 +147,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
         trace,
         decode_ceiling:
           options.decode_ceiling === undefined
-            ? await machineDecodeCeiling(file.path)
+            ? await machineDecodeCeiling(file.path, options.signal)
             : options.decode_ceiling,
         on_progress: options.on_test_progress,
         signal: options.signal,
@@ -156,9 +157,14 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     }
 
     let result: RunResult;
+    const ceiling =
+      options.requests === null || interrupted || options.signal?.aborted === true
+        ? null
+        : options.decode_ceiling === undefined
+          ? await machineDecodeCeiling(file.path, options.signal)
+          : options.decode_ceiling;
+    // Checked again after the ceiling: a stop during the bandwidth probe loads no model.
     if (options.requests !== null && !interrupted && options.signal?.aborted !== true) {
-      const ceiling =
-        options.decode_ceiling === undefined ? await machineDecodeCeiling(file.path) : options.decode_ceiling;
       result = await runRequests(options, binding, file, knobs, trace, config, ceiling);
     } else {
       const runId = randomUUID();
@@ -169,7 +175,8 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
         tool: { name: "tokbench", version: TOKBENCH_VERSION },
         run_id: runId,
         status: interrupted || options.signal?.aborted === true ? "interrupted" : "completed",
-        status_reason: interrupted ? "interrupted by the user" : null,
+        status_reason:
+          interrupted || options.signal?.aborted === true ? interruptReason(options.signal) : null,
         started_at: startedAt,
         ended_at: new Date().toISOString(),
         config,
@@ -197,14 +204,16 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
  * The roofline ceiling from the cached bandwidth probe and the model's bytes per token as `inspect`
  * counts them; null when the probe or the inspection fails.
  */
-async function machineDecodeCeiling(path: string): Promise<DecodeCeiling | null> {
+async function machineDecodeCeiling(path: string, signal?: AbortSignal): Promise<DecodeCeiling | null> {
   try {
     const [{ getMemoryBandwidth }, { inspectModel }, { lastLevelCacheBytes }] = await Promise.all([
       import("../roofline/getMemoryBandwidth.js"),
       import("../gguf/inspectModel.js"),
       import("../roofline/lastLevelCacheBytes.js"),
     ]);
-    const bandwidth = await getMemoryBandwidth();
+    // The first run on a machine probes the bandwidth (seconds, one thread per core): a stop
+    // signal ends the probe too.
+    const bandwidth = await getMemoryBandwidth(signal === undefined ? {} : { signal });
     return engineDecodeCeiling(await inspectModel(path), bandwidth.bytes_per_second, lastLevelCacheBytes());
   } catch {
     return null;

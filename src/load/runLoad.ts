@@ -9,6 +9,7 @@ import type { RunStatus } from "../results/RunResult.js";
 import type { RunSummary } from "../results/RunSummary.js";
 import type { Target, WorkloadRequest } from "../targets/Target.js";
 import { arrivalOffsets } from "../workload/arrivalOffsets.js";
+import { interruptReason } from "./interruptReason.js";
 import type { LoadOptions } from "./LoadOptions.js";
 
 /** Callbacks the load generator calls; printing, progress and storage hang off these. */
@@ -83,7 +84,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   const onAbort = (): void => {
     if (status === "completed") {
       status = "interrupted";
-      statusReason = "interrupted by the user";
+      statusReason = interruptReason(signal);
     }
     stop.abort();
   };

@@ -12,6 +12,8 @@ export interface MeasureBandwidthOptions {
   readonly passes?: number;
   /** Timed rounds; the fastest one is reported, as interference only ever slows a round. Defaults to 5. */
   readonly rounds?: number;
+  /** Stops the probe: its threads are terminated and it throws `RUN_INTERRUPTED`. Defaults to none. */
+  readonly signal?: AbortSignal;
 }
 
 /** A bandwidth measurement. */
@@ -53,6 +55,17 @@ export async function measureMemoryBandwidth(
   const control = new Int32Array(new SharedArrayBuffer(12));
   const workers: Worker[] = [];
   const results: Promise<{ readBytesPerRound: number }>[] = [];
+  const signal = options.signal;
+  const interrupted = () =>
+    new TokbenchError("RUN_INTERRUPTED", "bandwidth probe stopped", { cause: signal?.reason });
+  if (signal?.aborted === true) throw interrupted();
+  // An abort rejects at once; the finally below terminates the threads.
+  let onAbort: (() => void) | null = null;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(interrupted());
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {});
   try {
     for (let i = 0; i < threads; i++) {
       const w = new Worker(new URL("./bandwidthWorker.js", import.meta.url), {
@@ -66,7 +79,7 @@ export async function measureMemoryBandwidth(
         }),
       );
     }
-    const failed = Promise.race(results.map((p) => p.then(() => new Promise<never>(() => {}))));
+    const failed = Promise.race([aborted, ...results.map((p) => p.then(() => new Promise<never>(() => {})))]);
     await Promise.race([waitFor(control, 1, threads), failed]);
     const seconds: number[] = [];
     for (let round = 1; round <= rounds; round++) {
@@ -77,7 +90,7 @@ export async function measureMemoryBandwidth(
       await Promise.race([waitFor(control, 2, threads), failed]);
       seconds.push((performance.now() - start) / 1000);
     }
-    const done = await Promise.all(results);
+    const done = await Promise.race([Promise.all(results), aborted]);
     const bytesPerRound = done.reduce((s, r) => s + r.readBytesPerRound, 0);
     const rates = seconds.map((s) => bytesPerRound / s).sort((a, b) => a - b);
     return {
@@ -90,10 +103,12 @@ export async function measureMemoryBandwidth(
       measured_at: new Date().toISOString(),
     };
   } catch (error) {
+    if (error instanceof TokbenchError && error.code === "RUN_INTERRUPTED") throw error;
     throw new TokbenchError("INTERNAL", `bandwidth probe failed: ${(error as Error).message}`, {
       cause: error,
     });
   } finally {
+    if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

@@ -10,7 +10,7 @@ export interface RunRecorderOptions {
   /**
    * Finished requests held in memory while the database is locked by another process. Beyond it,
    * requests are appended to {@link spillPath} instead (one JSON line each), so memory stays
-   * bounded and none is lost. About 0.5 KB each. Defaults to 50,000.
+   * bounded and none is lost. About 0.4 KB each. Defaults to 50,000.
    */
   maxPendingRequests?: number;
   /** How long {@link RunRecorder.finish} waits for a locked database, in ms. Defaults to 60,000. */
@@ -132,10 +132,11 @@ export class RunRecorder {
   }
 
   /**
-   * Stores how the run ended, waiting up to `finishWaitMs` for a lock held by another process.
-   * Never throws: the outcome says what the database holds.
+   * Stores how the run ended, waiting up to `finishWaitMs` for a lock held by another process, or
+   * until `signal` aborts (the user does not want to wait). Never throws: the outcome says what
+   * the database holds.
    */
-  async finish(result: RunResult): Promise<RecordingOutcome> {
+  async finish(result: RunResult, signal?: AbortSignal): Promise<RecordingOutcome> {
     this.stopTimer();
     const deadline = performance.now() + this.finishWaitMs;
     let error: TokbenchError | null = null;
@@ -153,7 +154,7 @@ export class RunRecorder {
           break;
         } catch (caught) {
           error = asTokbenchError(caught);
-          if (!isLocked(caught) || performance.now() >= deadline) break;
+          if (!isLocked(caught) || performance.now() >= deadline || signal?.aborted === true) break;
           this.tellLocked("finish");
           await sleep(200);
         }
@@ -169,22 +170,24 @@ export class RunRecorder {
   }
 
   /**
-   * For a process quitting at once (a second Ctrl-C): one last synchronous try, waiting at most
-   * `waitMs` for the lock, to store what is in memory and mark the run `interrupted` (without a
-   * summary); what still cannot be stored goes to the spill file.
+   * For a process about to end without {@link finish} (a second Ctrl-C, or the run failed): one
+   * last synchronous try, waiting at most `waitMs` for the lock, to store what is in memory, and,
+   * given a `reason`, to mark the run `interrupted` with it (without a summary); what still cannot
+   * be stored goes to the spill file.
    */
-  quit(reason: string, waitMs = 1000): QuitOutcome {
-    this.stopTimer();
+  quit(reason: string | null, waitMs = 1000): QuitOutcome {
     const runId = this.begin_?.run_id ?? null;
     if (runId === null)
       return { stored_requests: null, spilled_requests: 0, spill_path: null, lost_requests: 0 };
     this.store.setBusyTimeout(waitMs);
     this.flush(Number.POSITIVE_INFINITY);
+    this.stopTimer();
     try {
-      if (this.begun) this.store.markInterrupted(runId, reason);
+      if (this.begun && reason !== null) this.store.markInterrupted(runId, reason);
     } catch {
       // Locked or failing: the run reads back as `incomplete`, which is still true.
     }
+    this.store.setBusyTimeout(null);
     const left = this.pending.splice(0);
     const before = this.spilled;
     this.spill(left);

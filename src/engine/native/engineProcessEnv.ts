@@ -41,14 +41,17 @@ export function relaunchWithEngineEnv(
       stdio: "inherit",
       env: { ...process.env, ...ENGINE_PROCESS_ENV, [RELAUNCHED_MARKER]: "1" },
     });
-    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-    const onInt = forward("SIGINT");
-    const onTerm = forward("SIGTERM");
-    process.on("SIGINT", onInt);
-    process.on("SIGTERM", onTerm);
+    // Every stop signal goes to the child, which stops cleanly on the first and quits on a second
+    // (a signal the terminal sent to the whole process group arrives twice; the child counts it once).
+    const forwarded = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
+      const forward = () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      };
+      process.on(signal, forward);
+      return [signal, forward] as const;
+    });
     const cleanup = () => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
+      for (const [signal, forward] of forwarded) process.off(signal, forward);
     };
     child.on("error", (error) => {
       cleanup();

@@ -51,6 +51,8 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
     runRequests ? load.requests : null,
     [],
     async (consumers) => {
+      // A quit at once must not leave the sampler's nvidia-smi children behind.
+      consumers.onQuit(() => sampler.stop());
       sampler.start();
       try {
         return await runEmbeddedBench({
@@ -81,6 +83,7 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
         });
       } finally {
         (bar as cliProgress.SingleBar | null)?.stop();
+        sampler.stop();
       }
     },
     renderEmbeddedTable,

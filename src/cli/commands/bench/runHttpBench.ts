@@ -169,6 +169,8 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
   };
   try {
     return await runWithConsumers(args, load.requests, secrets, async (consumers) => {
+      // A quit at once must not leave the sampler's nvidia-smi children behind.
+      consumers.onQuit(() => sampler?.stop());
       sampler?.start();
       return runBenchmark({
         target,
@@ -184,6 +186,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
       });
     });
   } finally {
+    sampler?.stop();
     await target.close();
   }
 }

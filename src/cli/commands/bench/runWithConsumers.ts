@@ -1,18 +1,30 @@
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import type { RunStartInfo } from "../../../benchmark/RunStartInfo.js";
+import type { TokbenchError } from "../../../errors/TokbenchError.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
 import { renderRunSummary } from "../../../output/renderRunSummary.js";
 import type { RunResult } from "../../../results/RunResult.js";
+import { type RecordingOutcome, RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import { sanitizeText, terminalSafeJson } from "../../../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
+import { type StopSignalName, StopSignals } from "../../stopSignals.js";
 
 /** What the CLI attaches to a run: storage, progress, interruption. */
 export interface RunConsumers {
   /** Storage's hook: call once the run has an id. */
   onRunStart(run: RunStartInfo): void;
   hooks: LoadHooks;
+  /** Aborted by the first SIGINT, SIGTERM or SIGHUP. */
   signal: AbortSignal;
+  /**
+   * Adds a synchronous hook for a second signal, which quits at once: stop what the command
+   * started (samplers, child processes). Returns a function that removes it.
+   */
+  onQuit(hook: (signal: StopSignalName) => void): () => void;
 }
 
 /** Output flags the consumers read. */
@@ -23,12 +35,44 @@ export interface ConsumerArgs {
   progress: boolean;
 }
 
+function say(line: string): void {
+  try {
+    process.stderr.write(`tokbench: ${line}\n`);
+  } catch {
+    // The terminal may be gone (SIGHUP); the database and the files are what matter.
+  }
+}
+
 /**
- * Runs `run` with the CLI's consumers attached: the SQLite store (the run row first, then each
- * request as it finishes, so a killed run keeps what it finished), a progress bar on stderr,
- * SIGINT handling (first: stop cleanly and keep the partial run; second: exit at once), and at the
- * end the terminal summary or the JSON result. Returns the process exit code: 0 for a completed run
- * in which something succeeded, 130 when interrupted, 1 when aborted or when nothing succeeded.
+ * Writes `content` beside the database (or, when that folder refuses, in the temp folder), under a
+ * name that says what it is. Returns the path, or null when neither place would take it.
+ */
+function writeBesideDatabase(dbPath: string, name: string, content: string): string | null {
+  for (const folder of [dirname(dbPath), tmpdir()]) {
+    const path = join(folder, name);
+    try {
+      writeFileSync(path, content);
+      return path;
+    } catch {
+      // Try the next folder.
+    }
+  }
+  return null;
+}
+
+function unsavedName(runId: string, what: "result.json" | "requests.ndjson"): string {
+  return `tokbench-unsaved-${runId}.${what}`;
+}
+
+/**
+ * Runs `run` with the CLI's consumers attached: the SQLite store (through a {@link RunRecorder}: the
+ * run row first, then each request as it finishes, so a killed run keeps what it finished; a
+ * database locked by another process never blocks the measurement), a progress bar on stderr,
+ * stop signals (SIGINT, SIGTERM, SIGHUP; see {@link StopSignals}), and at the end the terminal
+ * summary or the JSON result, printed before the run is stored so that a slow or failing database
+ * never hides it. Returns the process exit code: 0 for a completed run in which something
+ * succeeded, 128 + the signal's number when a signal stopped it, 1 when it was aborted, nothing
+ * succeeded, or it could not be stored whole.
  */
 export async function runWithConsumers(
   args: ConsumerArgs,
@@ -38,21 +82,20 @@ export async function runWithConsumers(
   renderExtra?: (result: RunResult) => string,
 ): Promise<number> {
   const store = args.save ? RunStore.open(args.db) : null;
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(
-        "\ntokbench: stopping (Ctrl-C again to quit at once); finished requests are kept\n",
-      );
-      abort.abort();
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on("SIGINT", onSigint);
-
+  const dbPath = store === null ? "" : sanitizeText(store.path);
+  const stop = StopSignals.listen();
+  const recorder =
+    store === null
+      ? null
+      : new RunRecorder(store, {
+          spillPath: (runId) => join(dirname(store.path), unsavedName(runId, "requests.ndjson")),
+          onLocked: (phase, waitMs) =>
+            say(
+              phase === "run"
+                ? `database ${dbPath} is locked by another process; finished requests wait in memory and are stored once it is free`
+                : `database ${dbPath} is locked by another process; waiting up to ${Math.round(waitMs / 1000)} s to store the run (${stop.received === null ? "Ctrl-C" : "Ctrl-C again"} stops waiting and writes the result to a file)`,
+            ),
+        });
   const showProgress = args.progress && process.stderr.isTTY === true;
   const bar = showProgress
     ? new cliProgress.SingleBar(
@@ -65,25 +108,60 @@ export async function runWithConsumers(
       )
     : null;
   let failed = 0;
-  let runId: string | null = null;
+  let finished = 0;
+  let result: RunResult | null = null;
+  /** Set once the result is stored, or written to a file: nothing is left to save. */
+  let settled = false;
+
+  // A second signal: save what is only in memory, then the process exits (StopSignals does).
+  stop.onQuit((signal) => {
+    bar?.stop();
+    if (store === null || recorder === null || settled) return;
+    if (result !== null) {
+      // The run is over and its storing waits for a lock: the whole result goes to a file.
+      const file = writeBesideDatabase(
+        store.path,
+        unsavedName(result.run_id, "result.json"),
+        `${JSON.stringify(result, null, 2)}\n`,
+      );
+      if (file !== null) recorder.removeSpillFile();
+      say(
+        file === null
+          ? `run ${result.run_id} was not stored, and no file would take it`
+          : `run ${result.run_id} was not stored; the complete result is in ${sanitizeText(file)}`,
+      );
+      return;
+    }
+    const runId = recorder.runId;
+    if (runId === null) return;
+    const q = recorder.quit(`quit at once by a second ${signal === "SIGINT" ? "Ctrl-C" : signal}`);
+    const stored = q.stored_requests === null ? "?" : String(q.stored_requests);
+    const spilled = q.spilled_requests > 0 && q.spill_path !== null;
+    say(
+      `run ${runId}: ${stored} of ${finished} finished requests are in ${dbPath}` +
+        (spilled ? `, ${q.spilled_requests} more in ${sanitizeText(q.spill_path as string)}` : "") +
+        (q.lost_requests > 0 ? `; ${q.lost_requests} could not be kept` : ""),
+    );
+  });
+
   try {
-    const result = await run({
+    result = await run({
       onRunStart(info) {
-        runId = info.run_id;
-        store?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets });
+        recorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets });
         bar?.start(plannedRequests ?? 0, 0, { failed: 0 });
       },
       hooks: {
         onRequest(record) {
-          if (runId !== null) store?.appendRequest(runId, record);
+          recorder?.appendRequest(record);
+          finished++;
           if (record.error !== null) failed++;
           bar?.increment(1, { failed });
         },
       },
-      signal: abort.signal,
+      signal: stop.signal,
+      onQuit: (hook) => stop.onQuit(hook),
     });
     bar?.stop();
-    store?.finishRun(result, { secrets });
     if (args.json) {
       process.stdout.write(`${terminalSafeJson(result, 2)}\n`);
     } else {
@@ -93,14 +171,66 @@ export async function runWithConsumers(
         process.stdout.write(`${renderRunSummary(result)}\n`);
       }
     }
-    if (store !== null) process.stderr.write(`run ${result.run_id} saved to ${sanitizeText(store.path)}\n`);
-    if (result.status === "interrupted") return 130;
-    return result.status === "completed" && !nothingSucceeded(result) ? 0 : 1;
+    const code =
+      result.status === "interrupted"
+        ? 130
+        : result.status === "completed" && !nothingSucceeded(result)
+          ? 0
+          : 1;
+    if (recorder === null || store === null) return stop.exitCode(code);
+    // A first signal that comes while storing waits for a lock means: stop waiting.
+    const outcome = await recorder.finish(result, stop.received === null ? stop.signal : undefined);
+    settled = true;
+    if (outcome.saved) {
+      say(`run ${result.run_id} saved to ${dbPath}`);
+      return stop.exitCode(code);
+    }
+    reportUnsaved(store.path, result, outcome, recorder);
+    return stop.exitCode(code === 0 ? 1 : code);
+  } catch (error) {
+    // The run itself failed: keep what is still only in memory before the error is reported.
+    if (recorder !== null && recorder.pendingRequests > 0) {
+      const q = recorder.quit(null, 5000);
+      if (q.spill_path !== null) {
+        say(
+          `${q.spilled_requests} finished requests could not be stored; they are in ${sanitizeText(q.spill_path)}`,
+        );
+      }
+    }
+    throw error;
   } finally {
     bar?.stop();
-    process.off("SIGINT", onSigint);
+    stop.close();
     store?.close();
   }
+}
+
+/** Says what the database holds of a run it could not store whole, and where the result went. */
+function reportUnsaved(
+  dbPath: string,
+  result: RunResult,
+  outcome: RecordingOutcome,
+  recorder: RunRecorder,
+): void {
+  const error = outcome.error as TokbenchError | null;
+  const file = writeBesideDatabase(
+    dbPath,
+    unsavedName(result.run_id, "result.json"),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
+  if (file !== null) recorder.removeSpillFile();
+  say(
+    `run ${result.run_id} could not be stored whole: ${error?.message ?? "unknown error"} [${error?.code ?? "DB_WRITE_FAILED"}]`,
+  );
+  const held =
+    outcome.stored_requests === null
+      ? "the database could not be read back"
+      : `the database holds ${outcome.stored_requests} of its ${result.requests.length} requests and no summary`;
+  say(
+    file === null
+      ? `${held}; no file would take the result (run again with --json to keep it)`
+      : `${held}; the complete result (as --json prints it) is in ${sanitizeText(file)}`,
+  );
 }
 
 /**

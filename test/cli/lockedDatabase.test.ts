@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
+import { MockServer } from "../../src/mock/MockServer.js";
+import type { RequestRecord } from "../../src/results/RequestRecord.js";
+import type { RunResult } from "../../src/results/RunResult.js";
+import { RunStore } from "../../src/storage/RunStore.js";
+import { holdWriteLock, type LockHolder } from "../storage/lockHolder.js";
+import { runCli } from "./runCli.js";
+
+const MAX_TOKENS = 10;
+
+/** Requests the run has stored so far, read without a write lock (WAL readers never wait). */
+function storedRequests(db: string): number {
+  if (!existsSync(db)) return 0;
+  const sqlite = new Database(db, { readonly: true, timeout: 1000 });
+  try {
+    return sqlite.prepare("SELECT COUNT(*) FROM requests").pluck().get() as number;
+  } catch {
+    return 0;
+  } finally {
+    sqlite.close();
+  }
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe("another process holds the database's write lock during a run", () => {
+  let dir: string;
+  let mock: MockServer;
+  let url: string;
+  /** When each request's last chunk left the mock (`performance.now()`). */
+  const finishedAt: number[] = [];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokbench-locked-"));
+    mock = new MockServer({
+      ttftMs: 5,
+      itlMs: 8,
+      onChunkSent(_id, chunk, _tokens, at) {
+        if (chunk === MAX_TOKENS - 1) finishedAt.push(at);
+      },
+    });
+    url = await mock.start();
+  });
+  after(async () => {
+    await mock.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a lock held longer than the busy timeout: every request is stored, the run completes and prints", async () => {
+    finishedAt.length = 0;
+    const db = join(dir, "locked.sqlite");
+    let holder: LockHolder | null = null;
+    const run = runCli(
+      ["bench", "--url", url, "--model", "m", "-n", "60", "-c", "2", "--warmup", "0"].concat([
+        "--max-tokens",
+        String(MAX_TOKENS),
+        "--prompt-tokens",
+        "16",
+        "--db",
+        db,
+        "--no-progress",
+      ]),
+    );
+    try {
+      await waitFor("10 stored requests", () => storedRequests(db) >= 10);
+      // 7 s: longer than the 5 s busy timeout, and past the end of the run (about 3 s).
+      holder = await holdWriteLock(db, 7000);
+      const lockedAt = holder.lockedAt;
+      const result = await run;
+      const releasedAt = await holder.released;
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /requests: 60 succeeded, 0 failed/);
+      assert.match(result.stderr, /is locked by another process; finished requests wait in memory/);
+      assert.match(result.stderr, /waiting up to 60 s to store the run/);
+      assert.match(result.stderr, /saved to/);
+      const duringLock = finishedAt.filter((t) => t > lockedAt && t < releasedAt).length;
+      assert.ok(duringLock >= 10, `only ${duringLock} requests finished while the lock was held`);
+
+      const store = RunStore.open(db);
+      try {
+        const [entry] = store.listRuns();
+        assert.ok(entry);
+        const stored = store.getRun(entry.run_id);
+        assert.equal(stored.status, "completed");
+        assert.ok(stored.summary !== null);
+        assert.equal(stored.summary.requests.succeeded, 60);
+        const records = stored.requests.toArray() as RequestRecord[];
+        assert.deepEqual(
+          records.map((r) => r.index),
+          Array.from({ length: 60 }, (_, i) => i),
+        );
+        // The lock never held up the measurement: no request took seconds.
+        const slowest = Math.max(...records.map((r) => r.e2e_ms));
+        assert.ok(slowest < 2000, `a request took ${slowest} ms: the event loop was blocked`);
+      } finally {
+        store.close();
+      }
+    } finally {
+      holder?.kill();
+      await run;
+    }
+  });
+
+  it("SIGTERM, then SIGTERM again while storing waits for the lock: the result goes to a file, nothing is lost", async () => {
+    finishedAt.length = 0;
+    const db = join(dir, "quit.sqlite");
+    let holder: LockHolder | null = null;
+    let child: ChildProcess | undefined;
+    const run = runCli(
+      ["bench", "--url", url, "--model", "m", "-n", "100000", "-c", "2", "--warmup", "0"].concat([
+        "--max-tokens",
+        String(MAX_TOKENS),
+        "--prompt-tokens",
+        "16",
+        "--db",
+        db,
+        "--no-progress",
+      ]),
+      {
+        onStart: (c) => {
+          child = c;
+        },
+      },
+    );
+    let stderr = "";
+    await waitFor("the child", () => child !== undefined);
+    child?.stderr?.on("data", (b: Buffer) => {
+      stderr += b.toString();
+    });
+    try {
+      await waitFor("5 stored requests", () => storedRequests(db) >= 5);
+      holder = await holdWriteLock(db, 60_000);
+      await waitFor(
+        "requests finished under the lock",
+        () => finishedAt.filter((t) => t > (holder as LockHolder).lockedAt).length >= 10,
+      );
+      child?.kill("SIGTERM");
+      await waitFor("the wait for the lock", () => stderr.includes("waiting up to 60 s"));
+      const quitAt = performance.now();
+      child?.kill("SIGTERM");
+      const result = await run;
+      assert.ok(performance.now() - quitAt < 3000, "the second signal quits at once");
+      assert.equal(result.code, 143, result.stderr);
+      assert.match(result.stdout, /requests: \d+ succeeded, 0 failed/);
+      assert.match(result.stdout, /interrupted: stopped by SIGTERM/);
+      const file = /the complete result is in (\S+)/.exec(result.stderr)?.[1];
+      assert.ok(file !== undefined, result.stderr);
+      assert.equal(file, join(dir, file.slice(dir.length + 1)), "written beside the database");
+      const saved = JSON.parse(readFileSync(file, "utf8")) as RunResult & { requests: RequestRecord[] };
+      assert.equal(saved.status, "interrupted");
+      const succeeded = Number(/requests: (\d+) succeeded/.exec(result.stdout)?.[1]);
+      assert.equal(saved.requests.filter((r) => r.error === null).length, succeeded);
+      assert.equal(saved.summary.requests.succeeded, succeeded);
+      assert.ok(!(await readdir(dir)).some((f) => f.endsWith(".requests.ndjson")), "no stale spill file");
+    } finally {
+      holder?.kill();
+      child?.kill("SIGKILL");
+      await run;
+    }
+    // Once the lock is gone, the database holds what it stored before the lock, as `running`.
+    await sleep(200);
+    const sqlite = new Database(db, { readonly: true });
+    try {
+      assert.ok((sqlite.prepare("SELECT COUNT(*) FROM requests").pluck().get() as number) >= 5);
+    } finally {
+      sqlite.close();
+    }
+  });
+
+  it("Ctrl-C while a finished run waits for the lock: it stops waiting and writes the result to a file", async () => {
+    const db = join(dir, "wait.sqlite");
+    RunStore.open(db).close();
+    const holder = await holdWriteLock(db, 60_000);
+    let child: ChildProcess | undefined;
+    const run = runCli(
+      ["bench", "--url", url, "--model", "m", "-n", "8", "-c", "2", "--db", db, "--no-progress"],
+      {
+        onStart: (c) => {
+          child = c;
+        },
+      },
+    );
+    let stderr = "";
+    await waitFor("the child", () => child !== undefined);
+    child?.stderr?.on("data", (b: Buffer) => {
+      stderr += b.toString();
+    });
+    try {
+      await waitFor("the wait for the lock", () => stderr.includes("(Ctrl-C stops waiting"));
+      child?.kill("SIGINT");
+      const result = await run;
+      assert.equal(result.code, 130, result.stderr);
+      assert.match(result.stdout, /requests: 8 succeeded, 0 failed/);
+      assert.match(
+        result.stderr,
+        /could not be stored whole: .*another process holds its write lock \[DB_LOCKED\]/,
+      );
+      assert.match(result.stderr, /the database holds 0 of its 8 requests and no summary/);
+      const file = /the complete result \(as --json prints it\) is in (\S+)/.exec(result.stderr)?.[1];
+      assert.ok(file !== undefined, result.stderr);
+      const saved = JSON.parse(readFileSync(file, "utf8")) as RunResult & { requests: RequestRecord[] };
+      assert.equal(saved.status, "completed");
+      assert.equal(saved.requests.length, 8);
+    } finally {
+      holder.kill();
+      child?.kill("SIGKILL");
+      await run;
+    }
+  });
+});
