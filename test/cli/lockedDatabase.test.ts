@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,30 +11,9 @@ import type { RequestRecord } from "../../src/results/RequestRecord.js";
 import type { RunResult } from "../../src/results/RunResult.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { holdWriteLock, type LockHolder } from "../storage/lockHolder.js";
-import { runCli } from "./runCli.js";
+import { mockBenchArgs, runCli, startCli, storedRequests, waitFor } from "./runCli.js";
 
 const MAX_TOKENS = 10;
-
-/** Requests the run has stored so far, read without a write lock (WAL readers never wait). */
-function storedRequests(db: string): number {
-  if (!existsSync(db)) return 0;
-  const sqlite = new Database(db, { readonly: true, timeout: 1000 });
-  try {
-    return sqlite.prepare("SELECT COUNT(*) FROM requests").pluck().get() as number;
-  } catch {
-    return 0;
-  } finally {
-    sqlite.close();
-  }
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe("another process holds the database's write lock during a run", () => {
   let dir: string;
@@ -63,17 +41,7 @@ describe("another process holds the database's write lock during a run", () => {
     finishedAt.length = 0;
     const db = join(dir, "locked.sqlite");
     let holder: LockHolder | null = null;
-    const run = runCli(
-      ["bench", "--url", url, "--model", "m", "-n", "60", "-c", "2", "--warmup", "0"].concat([
-        "--max-tokens",
-        String(MAX_TOKENS),
-        "--prompt-tokens",
-        "16",
-        "--db",
-        db,
-        "--no-progress",
-      ]),
-    );
+    const run = runCli(mockBenchArgs(url, db, { requests: 60, concurrency: 2, maxTokens: MAX_TOKENS }));
     try {
       await waitFor("10 stored requests", () => storedRequests(db) >= 10);
       // 7 s: longer than the 5 s busy timeout, and past the end of the run (about 3 s).
@@ -118,28 +86,9 @@ describe("another process holds the database's write lock during a run", () => {
     finishedAt.length = 0;
     const db = join(dir, "quit.sqlite");
     let holder: LockHolder | null = null;
-    let child: ChildProcess | undefined;
-    const run = runCli(
-      ["bench", "--url", url, "--model", "m", "-n", "100000", "-c", "2", "--warmup", "0"].concat([
-        "--max-tokens",
-        String(MAX_TOKENS),
-        "--prompt-tokens",
-        "16",
-        "--db",
-        db,
-        "--no-progress",
-      ]),
-      {
-        onStart: (c) => {
-          child = c;
-        },
-      },
+    const cli = startCli(
+      mockBenchArgs(url, db, { requests: 100_000, concurrency: 2, maxTokens: MAX_TOKENS }),
     );
-    let stderr = "";
-    await waitFor("the child", () => child !== undefined);
-    child?.stderr?.on("data", (b: Buffer) => {
-      stderr += b.toString();
-    });
     try {
       await waitFor("5 stored requests", () => storedRequests(db) >= 5);
       holder = await holdWriteLock(db, 60_000);
@@ -147,11 +96,11 @@ describe("another process holds the database's write lock during a run", () => {
         "requests finished under the lock",
         () => finishedAt.filter((t) => t > (holder as LockHolder).lockedAt).length >= 10,
       );
-      child?.kill("SIGTERM");
-      await waitFor("the wait for the lock", () => stderr.includes("waiting up to 60 s"));
+      cli.child.kill("SIGTERM");
+      await waitFor("the wait for the lock", () => cli.stderr().includes("waiting up to 60 s"));
       const quitAt = performance.now();
-      child?.kill("SIGTERM");
-      const result = await run;
+      cli.child.kill("SIGTERM");
+      const result = await cli.done;
       assert.ok(performance.now() - quitAt < 3000, "the second signal quits at once");
       assert.equal(result.code, 143, result.stderr);
       assert.match(result.stdout, /requests: \d+ succeeded, 0 failed/);
@@ -167,8 +116,8 @@ describe("another process holds the database's write lock during a run", () => {
       assert.ok(!(await readdir(dir)).some((f) => f.endsWith(".requests.ndjson")), "no stale spill file");
     } finally {
       holder?.kill();
-      child?.kill("SIGKILL");
-      await run;
+      cli.child.kill("SIGKILL");
+      await cli.done;
     }
     // Once the lock is gone, the database holds what it stored before the lock, as `running`.
     await sleep(200);
@@ -184,24 +133,11 @@ describe("another process holds the database's write lock during a run", () => {
     const db = join(dir, "wait.sqlite");
     RunStore.open(db).close();
     const holder = await holdWriteLock(db, 60_000);
-    let child: ChildProcess | undefined;
-    const run = runCli(
-      ["bench", "--url", url, "--model", "m", "-n", "8", "-c", "2", "--db", db, "--no-progress"],
-      {
-        onStart: (c) => {
-          child = c;
-        },
-      },
-    );
-    let stderr = "";
-    await waitFor("the child", () => child !== undefined);
-    child?.stderr?.on("data", (b: Buffer) => {
-      stderr += b.toString();
-    });
+    const cli = startCli(mockBenchArgs(url, db, { requests: 8, concurrency: 2, maxTokens: MAX_TOKENS }));
     try {
-      await waitFor("the wait for the lock", () => stderr.includes("(Ctrl-C stops waiting"));
-      child?.kill("SIGINT");
-      const result = await run;
+      await waitFor("the wait for the lock", () => cli.stderr().includes("(Ctrl-C stops waiting"));
+      cli.child.kill("SIGINT");
+      const result = await cli.done;
       assert.equal(result.code, 130, result.stderr);
       assert.match(result.stdout, /requests: 8 succeeded, 0 failed/);
       assert.match(
@@ -216,8 +152,8 @@ describe("another process holds the database's write lock during a run", () => {
       assert.equal(saved.requests.length, 8);
     } finally {
       holder.kill();
-      child?.kill("SIGKILL");
-      await run;
+      cli.child.kill("SIGKILL");
+      await cli.done;
     }
   });
 });

@@ -6,11 +6,10 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { MockServer } from "../../src/mock/MockServer.js";
 import { RunStore } from "../../src/storage/RunStore.js";
+import { CLI, mockBenchArgs } from "./runCli.js";
 
-const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const MAX_TOKENS = 6;
 
 describe("a run killed with SIGKILL half-way", () => {
@@ -37,15 +36,7 @@ describe("a run killed with SIGKILL half-way", () => {
     const db = join(dir, "runs.sqlite");
     const child = spawn(
       process.execPath,
-      [CLI, "bench", "--url", url, "--model", "m", "-n", "100000", "-c", "4", "--warmup", "0"].concat([
-        "--max-tokens",
-        String(MAX_TOKENS),
-        "--prompt-tokens",
-        "16",
-        "--db",
-        db,
-        "--no-progress",
-      ]),
+      [CLI, ...mockBenchArgs(url, db, { requests: 100_000, concurrency: 4, maxTokens: MAX_TOKENS })],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let stderr = "";

@@ -7,39 +7,18 @@ import { delimiter, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { MockServer } from "../../src/mock/MockServer.js";
 import type { RequestRecord } from "../../src/results/RequestRecord.js";
 import { machineFingerprint } from "../../src/roofline/getMemoryBandwidth.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { synthesizeModel } from "../../src/synth/synthesizeModel.js";
-import { type CliRun, runCli } from "./runCli.js";
+import { type CliRun, mockBenchArgs, startCli, storedRequests, waitFor } from "./runCli.js";
 
 const MAX_TOKENS = 6;
 
 /** The conventional exit codes: 128 + the signal's number. */
 const EXIT_CODE = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 type StopSignalName = keyof typeof EXIT_CODE;
-
-function storedRequests(db: string): number {
-  if (!existsSync(db)) return 0;
-  const sqlite = new Database(db, { readonly: true, timeout: 1000 });
-  try {
-    return sqlite.prepare("SELECT COUNT(*) FROM requests").pluck().get() as number;
-  } catch {
-    return 0;
-  } finally {
-    sqlite.close();
-  }
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** True while `pid` is a live process (a zombie no container init reaps counts as dead). */
 function alive(pid: number): boolean {
@@ -122,25 +101,13 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
         `#!/bin/sh\ncase "$*" in *--loop-ms*) ;; *) exit 9 ;; esac\ntrap '' PIPE\necho $$ >> "${pids}"\nwhile :; do echo "0, GPU-fake, 100, 5" 2>/dev/null; sleep 0.05; done\n`,
       );
       chmodSync(smi, 0o755);
-      let child: ChildProcess | undefined;
-      const run = runCli(
-        ["bench", "--url", url, "--model", "m", "-n", "100000", "-c", "4", "--warmup", "0"].concat([
-          "--max-tokens",
-          String(MAX_TOKENS),
-          "--prompt-tokens",
-          "16",
+      const cli = startCli(
+        [
+          ...mockBenchArgs(url, db, { requests: 100_000, concurrency: 4, maxTokens: MAX_TOKENS }),
           "--pid",
           String(process.pid),
-          "--db",
-          db,
-          "--no-progress",
-        ]),
-        {
-          env: { PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
-          onStart: (c) => {
-            child = c;
-          },
-        },
+        ],
+        { env: { PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` } },
       );
       try {
         await waitFor("40 stored requests", () => storedRequests(db) >= 40);
@@ -149,15 +116,15 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
           () => existsSync(pids) && readFileSync(pids, "utf8").split("\n").length > 2,
         );
         const before = storedRequests(db);
-        child?.kill(signal);
-        const result = await run;
+        cli.child.kill(signal);
+        const result = await cli.done;
         assertStoppedCleanly(result, db, signal, before);
         const smiPids = readFileSync(pids, "utf8").trim().split("\n").map(Number);
         assert.equal(smiPids.length, 2);
         await waitFor("the nvidia-smi children to end", () => smiPids.every((pid) => !alive(pid)), 3000);
       } finally {
-        child?.kill("SIGKILL");
-        await run;
+        cli.child.kill("SIGKILL");
+        await cli.done;
         if (existsSync(pids)) {
           for (const pid of readFileSync(pids, "utf8").trim().split("\n").map(Number)) {
             if (alive(pid)) process.kill(pid, "SIGKILL");
@@ -177,18 +144,12 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
     // First run on this "machine": the bandwidth probe (hundreds of MiB per thread, seconds) runs
     // before the workload; SIGTERM while it runs ends it at once.
     const probeDb = join(dir, "probe.sqlite");
-    let child: ChildProcess | undefined;
-    const probing = runCli([...args, "--requests", "100000", "-c", "1", "--db", probeDb], {
-      env,
-      onStart: (c) => {
-        child = c;
-      },
-    });
+    const probing = startCli([...args, "--requests", "100000", "-c", "1", "--db", probeDb], { env });
     try {
-      await waitFor("the probe's buffers", () => rssBytes(child?.pid ?? 0) > 400 * 2 ** 20, 120_000);
+      await waitFor("the probe's buffers", () => rssBytes(probing.child.pid ?? 0) > 400 * 2 ** 20, 120_000);
       const t = performance.now();
-      child?.kill("SIGTERM");
-      const result = await probing;
+      probing.child.kill("SIGTERM");
+      const result = await probing.done;
       assert.ok(performance.now() - t < 3000, `it took ${performance.now() - t} ms to stop`);
       assert.equal(result.code, 143, result.stderr);
       assert.ok(
@@ -196,8 +157,8 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
         "the probe did not finish (no figure cached)",
       );
     } finally {
-      child?.kill("SIGKILL");
-      await probing;
+      probing.child.kill("SIGKILL");
+      await probing.done;
     }
 
     // The workload itself, with a bandwidth figure cached so that the run reaches it at once.
@@ -211,20 +172,15 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
       }),
     );
     const db = join(dir, "embedded.sqlite");
-    const run = runCli([...args, "--requests", "100000", "-c", "1", "--db", db], {
-      env,
-      onStart: (c) => {
-        child = c;
-      },
-    });
+    const run = startCli([...args, "--requests", "100000", "-c", "1", "--db", db], { env });
     try {
       await waitFor("5 stored requests", () => storedRequests(db) >= 5, 120_000);
       const stored = storedRequests(db);
-      child?.kill("SIGTERM");
-      assertStoppedCleanly(await run, db, "SIGTERM", stored);
+      run.child.kill("SIGTERM");
+      assertStoppedCleanly(await run.done, db, "SIGTERM", stored);
     } finally {
-      child?.kill("SIGKILL");
-      await run;
+      run.child.kill("SIGKILL");
+      await run.done;
     }
   });
 });
