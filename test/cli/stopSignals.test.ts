@@ -182,6 +182,36 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
       run.child.kill("SIGKILL");
       await run.done;
     }
+
+    // llama-bench-style tests (no requests): the rows measured so far are kept and stored.
+    const testsDb = join(dir, "tests.sqlite");
+    const tests = startCli(
+      ["bench", "--model", model, "--pp", "64", "--tg", "16", "-r", "100000"].concat([
+        "--no-progress",
+        "--db",
+        testsDb,
+      ]),
+      { env },
+    );
+    try {
+      await sleep(4000);
+      tests.child.kill("SIGTERM");
+      const result = await tests.done;
+      assert.equal(result.code, 143, result.stderr);
+      assert.match(result.stdout, /interrupted: stopped by SIGTERM/);
+      const store = RunStore.open(testsDb);
+      try {
+        const [entry] = store.listRuns();
+        const stored = store.getRun(entry?.run_id as string);
+        assert.equal(stored.status, "interrupted");
+        assert.equal(stored.status_reason, "stopped by SIGTERM");
+      } finally {
+        store.close();
+      }
+    } finally {
+      tests.child.kill("SIGKILL");
+      await tests.done;
+    }
   });
 });
 

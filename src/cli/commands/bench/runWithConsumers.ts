@@ -169,6 +169,9 @@ export async function runWithConsumers(
       if (extra) process.stdout.write(`${extra}\n`);
       if (result.requests.length > 0 || result.tests.length === 0) {
         process.stdout.write(`${renderRunSummary(result)}\n`);
+      } else if (result.status !== "completed") {
+        // Tests only: the table above has no status line of its own.
+        process.stdout.write(`run ${result.status}: ${sanitizeText(result.status_reason ?? "")}\n`);
       }
     }
     const code =
