@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -29,6 +37,21 @@ function alive(pid: number): boolean {
   }
   try {
     return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether process `pid` has `path` open: the run's database is opened just before the run starts. */
+function hasOpen(pid: number, path: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
+      } catch {
+        return false;
+      }
+    });
   } catch {
     return false;
   }
@@ -186,7 +209,7 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
     // llama-bench-style tests (no requests): the rows measured so far are kept and stored.
     const testsDb = join(dir, "tests.sqlite");
     const tests = startCli(
-      ["bench", "--model", model, "--pp", "64", "--tg", "16", "-r", "100000"].concat([
+      ["bench", "--model", model, "--pp", "64", "--tg", "16", "-r", "10000"].concat([
         "--no-progress",
         "--db",
         testsDb,
@@ -194,7 +217,9 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
       { env },
     );
     try {
-      await sleep(4000);
+      // Once the run has begun (its database is open), give the tests a moment to get going.
+      await waitFor("the run to begin", () => hasOpen(tests.child.pid ?? 0, testsDb), 120_000);
+      await sleep(1500);
       tests.child.kill("SIGTERM");
       const result = await tests.done;
       assert.equal(result.code, 143, result.stderr);
