@@ -1,9 +1,19 @@
-import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type http from "node:http";
+import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import { seededRandom } from "../workload/seededRandom.js";
 import { EmissionScheduler, type ScheduledTask } from "./EmissionScheduler.js";
+import {
+  createMockHttpServer,
+  isObject,
+  listenOrigin,
+  OpenAiChunkFormat,
+  parseJsonObject,
+  promptText,
+  type StreamKind,
+  sendJson,
+} from "./mockHttp.js";
 import { countMockTokens } from "./mockTokenizer.js";
 
 /** What the mock knows about a generation request when it arrives. */
@@ -98,8 +108,6 @@ export interface MockServerStats {
   active: number;
 }
 
-type StreamKind = "chat" | "completions" | "ollama-chat" | "ollama-generate";
-
 interface Required_ {
   ttftMs: number;
   itlMs: number;
@@ -173,32 +181,12 @@ export class MockServer {
     this.errorDraw = seededRandom(seed);
     this.cutDraw = seededRandom(seed ^ 0x5bd1e995);
     this.scheduler = new EmissionScheduler(options.spinMs ?? 1);
-    this.server = http.createServer(
-      { keepAliveTimeout: 120_000, requestTimeout: 0, noDelay: true },
-      (req, res) => this.handle(req, res),
-    );
-    this.server.headersTimeout = 120_000;
-    this.server.on("connection", (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on("close", () => this.sockets.delete(socket));
-    });
+    this.server = createMockHttpServer((req, res) => this.handle(req, res), this.sockets);
   }
 
   /** Starts listening; resolves to the OpenAI base URL, e.g. `http://127.0.0.1:41234/v1`. */
   async start(): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(
-        { host: this.options.host ?? "127.0.0.1", port: this.options.port ?? 0, backlog: 8192 },
-        () => {
-          this.server.off("error", reject);
-          resolve();
-        },
-      );
-    });
-    const address = this.server.address() as AddressInfo;
-    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-    this.origin = `http://${host}:${address.port}`;
+    this.origin = await listenOrigin(this.server, this.options.host ?? "127.0.0.1", this.options.port ?? 0);
     return `${this.origin}/v1`;
   }
 
@@ -258,13 +246,8 @@ export class MockServer {
         sendJson(res, 404, { error: { message: `no route for ${req.method} ${path}` } });
         return;
       }
-      let body: Record<string, unknown>;
-      try {
-        const parsed: unknown = JSON.parse(Buffer.concat(parts).toString("utf8") || "{}");
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-          throw new Error("not an object");
-        body = parsed as Record<string, unknown>;
-      } catch {
+      const body = parseJsonObject(Buffer.concat(parts));
+      if (body === null) {
         sendJson(res, 400, {
           error: { message: "request body is not a JSON object", type: "invalid_request_error" },
         });
@@ -409,8 +392,7 @@ class MockStream {
   /** Chunks sent before the connection is destroyed; null when the stream is not cut. */
   private readonly cutAt: number | null;
   private readonly created = Math.floor(Date.now() / 1000);
-  /** `data: {"id":...,"model":...,"choices":[` of this stream's chunks, built once. */
-  private head: string | null = null;
+  private readonly format: OpenAiChunkFormat;
   private next = 0;
 
   constructor(init: MockStreamInit) {
@@ -420,6 +402,13 @@ class MockStream {
     this.chunkCount = Math.ceil(init.outputTokens / k);
     this.cutAt = init.cut ? Math.floor(this.chunkCount / 2) : null;
     this.task = { deadline: 0, cancelled: false, fire: () => this.fire() };
+    const chat = init.kind === "chat";
+    this.format = new OpenAiChunkFormat(
+      chat,
+      `${chat ? "chatcmpl" : "cmpl"}-mock-${init.id}`,
+      init.model,
+      this.created,
+    );
   }
 
   begin(): void {
@@ -602,7 +591,7 @@ class MockStream {
         },
       });
     }
-    return `${out}data: [DONE]\n\n`;
+    return `${out}${OpenAiChunkFormat.DONE}`;
   }
 
   private finishUnstreamed(): void {
@@ -652,22 +641,12 @@ class MockStream {
   }
 
   private base(): Record<string, unknown> {
-    const chat = this.init.kind === "chat";
-    return {
-      id: `${chat ? "chatcmpl" : "cmpl"}-mock-${this.init.id}`,
-      object: chat ? "chat.completion.chunk" : "text_completion",
-      created: this.created,
-      model: this.init.model,
-    };
+    return this.format.base();
   }
 
   /** One chunk with a single choice; the hot path, so the fixed part of the JSON is reused. */
   private sseChoice(choice: unknown): string {
-    if (this.head === null) {
-      const base = JSON.stringify({ ...this.base(), choices: [] });
-      this.head = `data: ${base.slice(0, -2)}`;
-    }
-    return `${this.head}${JSON.stringify(choice)}]}\n\n`;
+    return this.format.choice(choice);
   }
 
   private get createdAt(): string {
@@ -675,30 +654,8 @@ class MockStream {
   }
 
   private sse(value: unknown): string {
-    return `data: ${JSON.stringify(value)}\n\n`;
+    return this.format.event(value);
   }
-}
-
-function promptText(body: Record<string, unknown>, kind: StreamKind): string {
-  if (kind === "chat" || kind === "ollama-chat") {
-    if (!Array.isArray(body.messages)) return "";
-    const parts: string[] = [];
-    for (const message of body.messages) {
-      if (isObject(message) && typeof message.content === "string") parts.push(message.content);
-    }
-    return parts.join("\n");
-  }
-  return typeof body.prompt === "string" ? body.prompt : "";
-}
-
-function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
-  const text = JSON.stringify(value);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function invalid(message: string): never {
