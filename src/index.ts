@@ -36,6 +36,16 @@ export type {
 export { RunSummarizer } from "./metrics/RunSummarizer.js";
 export { StatsAccumulator } from "./metrics/StatsAccumulator.js";
 export { MockServer, type MockServerOptions } from "./mock/MockServer.js";
+export {
+  SimulatedServer,
+  type SimulatedServerHooks,
+  type SimulatedServerOptions,
+} from "./mock/SimulatedServer.js";
+export {
+  type ClosedLoopOutcome,
+  type ClosedLoopWorkload,
+  simulateClosedLoop,
+} from "./mock/simulation/simulateClosedLoop.js";
 // Results (the public, versioned format)
 export type { DistributionStats } from "./results/DistributionStats.js";
 export type { GpuInfo, MachineInfo } from "./results/MachineInfo.js";

@@ -9,6 +9,7 @@ import { inspectCommand } from "./commands/InspectCommand.js";
 import { mockCommand } from "./commands/MockCommand.js";
 import { rooflineCommand } from "./commands/RooflineCommand.js";
 import { synthCommand } from "./commands/SynthCommand.js";
+import { PARSER_CONFIGURATION } from "./parseNumberFlag.js";
 import { reportFatalError } from "./reportFatalError.js";
 
 const cli = yargs(hideBin(process.argv))
@@ -22,7 +23,7 @@ const cli = yargs(hideBin(process.argv))
   .version(TOKBENCH_VERSION)
   .strict()
   // Numbers stay as typed until a command reads them (checkNumberFlag), so a bad one is quoted as typed.
-  .parserConfiguration({ "parse-numbers": false, "parse-positional-numbers": false })
+  .parserConfiguration(PARSER_CONFIGURATION)
   .demandCommand(1, "Name a command: see `tokbench --help`.")
   .recommendCommands()
   .wrap(Math.min(110, process.stderr.columns ?? 110))

@@ -7,6 +7,13 @@ import { TokbenchError } from "../errors/TokbenchError.js";
  */
 export const NUMBER_FLAG = { requiresArg: true } as const;
 
+/**
+ * tokbench's yargs parser settings: numbers stay as typed until a command reads them with
+ * {@link checkNumberFlag}. A command that changes a setting must spread these in, because yargs'
+ * `parserConfiguration` replaces the whole configuration rather than merging into it.
+ */
+export const PARSER_CONFIGURATION = { "parse-numbers": false, "parse-positional-numbers": false } as const;
+
 /** A decimal number as a user types it: `12`, `-3`, `0.5`, `.5`, `1e6`. No hex, no `Infinity`. */
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 

@@ -1,7 +1,15 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { hideBin } from "yargs/helpers";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { MockServer } from "../../mock/MockServer.js";
 import { checkNumberFlag, NUMBER_FLAG } from "../parseNumberFlag.js";
+import {
+  namedFlags,
+  runSimulatedMock,
+  SCRIPTED_ONLY_FLAGS,
+  SIMULATE_ONLY_FLAGS,
+  withSimulateOptions,
+} from "./mock/simulateOptions.js";
 
 /** Longest scripted delay: an hour. */
 const MAX_DELAY_MS = 3_600_000;
@@ -30,10 +38,16 @@ function listenError(error: unknown, host: string, port: number): TokbenchError 
 }
 
 const builder = (yargs: Argv) =>
-  yargs
+  withSimulateOptions(yargs)
     .option("port", { ...NUMBER_FLAG, default: 8089, describe: "Port to listen on (0 picks a free one)" })
     .option("host", { type: "string", default: "127.0.0.1", describe: "Interface to listen on" })
-    .option("model", { type: "string", default: "mock-model", describe: "Model name listed by /v1/models" })
+    .option("model", {
+      type: "string",
+      alias: "m",
+      default: "mock-model",
+      describe:
+        "Model name listed by /v1/models (with --simulate: the model path shown, like llama-server's -m)",
+    })
     .option("ttft-ms", { ...NUMBER_FLAG, default: 20, describe: "Time to first token, in ms" })
     .option("itl-ms", { ...NUMBER_FLAG, default: 10, describe: "Time per output token, in ms" })
     .option("tokens-per-chunk", {
@@ -78,7 +92,11 @@ const builder = (yargs: Argv) =>
     .option("timings", { type: "boolean", default: false, describe: "Add a llama.cpp-style timings object" })
     .option("error-rate", { ...NUMBER_FLAG, default: 0, describe: "Fraction of requests answered HTTP 500" })
     .option("cut-rate", { ...NUMBER_FLAG, default: 0, describe: "Fraction of streams cut half-way" })
-    .option("seed", { ...NUMBER_FLAG, default: 1, describe: "Seed of the error and cut draws" })
+    .option("seed", {
+      ...NUMBER_FLAG,
+      default: 1,
+      describe: "Seed of the error and cut draws (--simulate: of the noise)",
+    })
     .option("api-key", { type: "string", describe: "Require this bearer key (401 otherwise)" })
     .example(
       "$0 mock --port 8089 --ttft-ms 50 --itl-ms 20",
@@ -87,16 +105,40 @@ const builder = (yargs: Argv) =>
     .example(
       "$0 mock --buffered --tokens-per-chunk 4",
       "Simulate a proxy that flushes the whole stream at once",
+    )
+    .example(
+      "$0 mock --simulate --port 0 -c 8192 -np 4 --memory-budget-mib 600 --noise 0.1",
+      "Behave like a llama-server with 4 slots on a small machine (a test double)",
     );
 
 type MockArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
 
-/** `tokbench mock`: a scripted OpenAI-compatible / Ollama streaming server for tests and demos. */
+/**
+ * `tokbench mock`: a scripted OpenAI-compatible / Ollama streaming server for tests and demos; with
+ * `--simulate`, a simulated llama-server (knobs, slots, batching, memory) for launching and sweeping.
+ */
 export const mockCommand: CommandModule<object, MockArgs> = {
   command: "mock",
   describe: "Run a scripted OpenAI-compatible streaming server (for tests and demos)",
   builder: builder as unknown as CommandModule<object, MockArgs>["builder"],
   async handler(argv) {
+    const given = namedFlags(hideBin(process.argv));
+    if (argv.simulate) {
+      const scripted = SCRIPTED_ONLY_FLAGS.find((flag) => given.has(flag));
+      if (scripted !== undefined)
+        throw new TokbenchError(
+          "INVALID_ARGUMENT",
+          `--${scripted} does not apply with --simulate (the simulation times and shapes its streams itself)`,
+        );
+      const modelGiven = given.has("model") || given.has("m");
+      await runSimulatedMock({ ...argv, model: modelGiven ? argv.model : undefined });
+      return;
+    }
+    const simulateOnly = Object.entries(SIMULATE_ONLY_FLAGS).find(
+      ([key]) => (argv as Record<string, unknown>)[key] !== undefined,
+    );
+    if (simulateOnly !== undefined)
+      throw new TokbenchError("INVALID_ARGUMENT", `--${simulateOnly[1]} needs --simulate`);
     const rate = (name: string, value: unknown): number => checkNumberFlag(name, value, { min: 0, max: 1 });
     const port = checkNumberFlag("port", argv.port, { min: 0, max: 65535, integer: true });
     const server = new MockServer({
