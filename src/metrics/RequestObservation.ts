@@ -64,6 +64,13 @@ export interface ServerReportedTimings {
   prompt_ms: number | null;
   output_tokens: number | null;
   decode_ms: number | null;
+  /**
+   * Decode steps that `decode_ms` covers, when they are not `output_tokens`. llama.cpp times
+   * generation from its first token (which comes out of the prompt's last batch) to its last, so
+   * `predicted_ms` covers `predicted_n - 1` steps, as llama.cpp's own `predicted_per_second` says.
+   * Defaults to absent: `decode_ms` covers `output_tokens` steps.
+   */
+  decode_steps?: number | null;
   /** Prompt tokens the server took from its cache instead of computing. */
   cached_tokens: number | null;
   /** Model load time the server reported for this request (Ollama `load_duration`). */

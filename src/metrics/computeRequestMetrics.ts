@@ -85,7 +85,9 @@ export function normaliseServerTimings(
     prefill_tps: plausible ? rate(t.prompt_tokens, t.prompt_ms) : null,
     output_tokens: finite(t.output_tokens),
     decode_ms: finite(t.decode_ms),
-    decode_tps: plausible ? rate(t.output_tokens, t.decode_ms) : null,
+    decode_tps: plausible
+      ? rate(t.decode_steps === undefined ? t.output_tokens : t.decode_steps, t.decode_ms)
+      : null,
     cached_tokens: finite(t.cached_tokens),
   };
 }

@@ -634,7 +634,8 @@ class MockStream {
       prompt_per_token_ms: p > 0 ? s.ttftMs / p : 0,
       prompt_per_second: s.ttftMs > 0 ? (p * 1000) / s.ttftMs : 0,
       predicted_n: n,
-      predicted_ms: n * s.itlMs,
+      // As llama.cpp: from the first token to the last, n - 1 decode steps.
+      predicted_ms: Math.max(0, n - 1) * s.itlMs,
       predicted_per_token_ms: s.itlMs,
       predicted_per_second: s.itlMs > 0 ? 1000 / s.itlMs : 0,
     };

@@ -415,9 +415,9 @@ describe("tokbench mock --simulate (real processes on loopback)", () => {
       assert.equal(r.output_tokens, 24);
       assert.equal(r.prompt_tokens, 128);
       assert.ok(r.server_timings !== null);
-      // tokbench divides predicted_n by predicted_ms (24 tokens over 23 steps): 4 % above the client's rate.
+      // Both count the 23 steps after the first token.
       const ratio = r.decode_tps / r.server_timings.decode_tps;
-      assert.ok(ratio > 0.9 && ratio < 1.02, `client/server decode rate ${ratio}`);
+      assert.ok(ratio > 0.93 && ratio < 1.07, `client/server decode rate ${ratio}`);
     }
   });
 

@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { describe, it } from "node:test";
+import { normaliseServerTimings } from "../../src/metrics/computeRequestMetrics.js";
 import type { RequestObservation } from "../../src/metrics/RequestObservation.js";
 import type { MockServer, MockServerOptions } from "../../src/mock/MockServer.js";
 import { OpenAiTarget } from "../../src/targets/openai/OpenAiTarget.js";
@@ -159,7 +160,8 @@ describe("OpenAiTarget against the mock server", () => {
       prompt_tokens: 5,
       prompt_ms: 12,
       output_tokens: 8,
-      decode_ms: 16,
+      decode_ms: 14,
+      decode_steps: 7,
       cached_tokens: 3,
       load_ms: null,
     });
@@ -210,6 +212,13 @@ describe("OpenAiTarget against the mock server", () => {
     });
     assert.equal(info.timings?.draft_tokens, 12);
     assert.equal(info.timings?.draft_accepted_tokens, 7);
+    // predicted_ms covers the 8 steps after the first token, as llama.cpp's n_gen_steps.
+    assert.equal(info.timings?.decode_steps, 8);
+    assert.equal(normaliseServerTimings(info.timings ?? null)?.decode_tps, (8 * 1000) / 3);
+    assert.equal(
+      readOpenAiChunk({ timings: { predicted_n: -2, predicted_ms: 3 } }).timings?.decode_steps,
+      null,
+    );
     assert.equal(readOpenAiChunk({ timings: { predicted_n: 9 } }).timings?.draft_tokens, undefined);
   });
 

@@ -79,6 +79,7 @@ export function readOpenAiChunk(value: unknown): OpenAiChunkInfo {
       prompt_ms: reported(t.prompt_ms),
       output_tokens: reported(t.predicted_n),
       decode_ms: reported(t.predicted_ms),
+      decode_steps: decodeSteps(t.predicted_n),
       cached_tokens: reported(t.cache_n),
       load_ms: null,
     };
@@ -114,4 +115,14 @@ function reported(value: unknown): number | null {
 
 function tokenCountOrNull(value: unknown): number | null {
   return typeof value === "number" && isTokenCount(value) ? value : null;
+}
+
+/**
+ * llama.cpp's `predicted_ms` runs from the first generated token to the last: `predicted_n - 1`
+ * decode steps (its `n_gen_steps`). Null when the count cannot be true (the metrics flag that).
+ */
+function decodeSteps(predictedN: unknown): number | null {
+  return typeof predictedN === "number" && isTokenCount(predictedN) && predictedN >= 1
+    ? predictedN - 1
+    : null;
 }

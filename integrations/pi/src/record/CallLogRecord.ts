@@ -50,7 +50,7 @@ export interface LlamaTimings {
   draft_n_accepted: number | null;
   /** prompt_n / prompt_ms, tok/s. */
   prefill_tps: number | null;
-  /** predicted_n / predicted_ms, tok/s. */
+  /** (predicted_n - 1) / predicted_ms, tok/s: llama.cpp times the steps after the first token. */
   decode_tps: number | null;
 }
 
