@@ -1,3 +1,4 @@
+import { TokbenchError } from "../errors/TokbenchError.js";
 import type { GpuLayersSpec, KvCacheType } from "./knobValues.js";
 
 /**
@@ -19,6 +20,38 @@ export interface EngineKnobs {
   type_v: KvCacheType[];
   /** Parallel sequences in one context (llama.cpp `n_seq_max`). */
   parallel: number[];
+}
+
+/**
+ * Knobs of a single grid point with llama-bench's defaults (batch 2048, ubatch 512, f16 KV cache,
+ * no flash attention, no GPU layers, one sequence, context sized to the tests), `threads` threads,
+ * and any knob list in `over` instead.
+ */
+export function singlePointKnobs(threads: number, over: Partial<EngineKnobs> = {}): EngineKnobs {
+  return {
+    threads: [threads],
+    batch_size: [2048],
+    ubatch_size: [512],
+    ctx_size: [null],
+    gpu_layers: [{ layers: 0 }],
+    flash_attn: [false],
+    type_k: ["f16"],
+    type_v: ["f16"],
+    parallel: [1],
+    ...over,
+  };
+}
+
+/** Timed repetitions of every test: `value`, or llama-bench's 5; INVALID_ARGUMENT unless a positive integer. */
+export function resolveRepetitions(value: number | undefined): number {
+  const repetitions = value ?? 5;
+  if (!Number.isInteger(repetitions) || repetitions < 1) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `--repetitions: must be a positive integer, got ${repetitions}`,
+    );
+  }
+  return repetitions;
 }
 
 /** One point of the grid: one value of every knob. */

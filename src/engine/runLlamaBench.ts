@@ -1,6 +1,7 @@
 import { freemem } from "node:os";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
+import { mean, stddev } from "../metrics/sampleStats.js";
 import type { TraceWriter } from "../trace/TraceWriter.js";
 import { seededRandom } from "../workload/seededRandom.js";
 import { type BenchRow, ENGINE_MISMATCH_TOLERANCE, type LoadRow } from "./BenchRow.js";
@@ -20,6 +21,7 @@ import {
   expandGrid,
   expandTests,
   resolveGpuLayers,
+  resolveRepetitions,
   testContextTokens,
 } from "./EngineGrid.js";
 import type { EngineModelInfo } from "./EngineModelInfo.js";
@@ -83,23 +85,15 @@ export interface LlamaBenchResult {
 }
 
 /** A point whose configuration was checked, with its resolved context size. */
-interface PlannedPoint {
+export interface PlannedPoint {
   point: EngineGridPoint;
   ctx_size: number;
   /** Why it is rejected before running, if it is. */
   rejected: string | null;
 }
 
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-/** Sample standard deviation (n-1), 0 for one sample, as llama-bench. */
-const stddev = (xs: readonly number[]): number => {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
-};
-
 /** Deterministic pseudo-random token ids, as llama-bench feeds random tokens. */
-function makeTokenSource(seed: number, vocab: number): (n: number) => Token[] {
+export function makeTokenSource(seed: number, vocab: number): (n: number) => Token[] {
   const next = seededRandom(seed);
   const span = Math.max(1, vocab - 1);
   return (n) => Array.from({ length: n }, () => (1 + Math.floor(next() * span)) as Token);
@@ -113,13 +107,7 @@ function makeTokenSource(seed: number, vocab: number): (n: number) => Token[] {
  * ENGINE_LOAD_FAILED) or a grid where no point fits (ENGINE_OUT_OF_MEMORY).
  */
 export async function runLlamaBench(options: LlamaBenchOptions): Promise<LlamaBenchResult> {
-  const repetitions = options.repetitions ?? 5;
-  if (!Number.isInteger(repetitions) || repetitions < 1) {
-    throw new TokbenchError(
-      "INVALID_ARGUMENT",
-      `--repetitions: must be a positive integer, got ${repetitions}`,
-    );
-  }
+  const repetitions = resolveRepetitions(options.repetitions);
   const tests = expandTests(options.plan);
   const grid = expandGrid(options.knobs);
   if (tests.length === 0)
@@ -129,6 +117,7 @@ export async function runLlamaBench(options: LlamaBenchOptions): Promise<LlamaBe
   const file = await inspectModelFile(options.model_path);
   const available = options.available_memory_bytes ?? freemem();
   const planned = grid.map((point) => planPoint(file, point, tests, available));
+  const pointIndex = new Map(planned.map((p, i) => [p, i]));
   if (planned.every((p) => p.rejected !== null)) {
     throw new TokbenchError(
       "ENGINE_OUT_OF_MEMORY",
@@ -217,6 +206,8 @@ export async function runLlamaBench(options: LlamaBenchOptions): Promise<LlamaBe
                 ? { model: loaded.model, threads: planned.point.threads }
                 : null,
             trace: options.trace ?? null,
+            // Trace ids are unique per session: with several grid points, each names its point.
+            trace_point: grid.length > 1 ? `/p${pointIndex.get(planned)}` : "",
             signal: options.signal,
           });
           applyCeiling(row, modelInfo, planned.point, test, options.decode_ceiling ?? null);
@@ -244,7 +235,7 @@ function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
-function settingsOf(planned: PlannedPoint): EngineContextSettings {
+export function settingsOf(planned: PlannedPoint): EngineContextSettings {
   const p = planned.point;
   return {
     threads: p.threads,
@@ -259,7 +250,7 @@ function settingsOf(planned: PlannedPoint): EngineContextSettings {
 }
 
 /** Sizes the context and checks the point against memory and llama.cpp's known constraints. */
-function planPoint(
+export function planPoint(
   file: InspectedModelFile,
   point: EngineGridPoint,
   tests: readonly BenchTest[],
@@ -346,6 +337,8 @@ function baseRow(
 }
 
 interface TestRunOptions {
+  /** `/p<k>` naming the grid point in trace ids when the grid has several, else "". */
+  trace_point: string;
   binding: EngineBinding;
   repetitions: number;
   warmup: boolean;
@@ -422,7 +415,9 @@ async function runTest(
       }
       await o.binding.readPerf(context); // resets the counters: what follows is the timed span only
       const prompts = streams.map(() => o.tokens(promptLength));
-      const ids = streams.map((s) => `${row.test.replace(/ /g, "")}/t${row.n_threads}/r${rep}/s${s}`);
+      const ids = streams.map(
+        (s) => `${row.test.replace(/ /g, "")}/t${row.n_threads}${o.trace_point}/r${rep}/s${s}`,
+      );
       const start = performance.now();
       if (o.trace !== null) {
         for (const s of streams) {

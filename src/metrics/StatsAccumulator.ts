@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { DistributionStats } from "../results/DistributionStats.js";
+import { PERCENTILES } from "./sampleStats.js";
 
 // The package's index also loads its WebAssembly build, which costs ~16 MB of resident memory in
 // every process at import; tokbench uses the plain JavaScript histogram only, so it loads that file.
@@ -8,14 +9,6 @@ const Float64Histogram = (
     "hdr-histogram-js/dist/Float64Histogram.js",
   ) as typeof import("hdr-histogram-js/dist/Float64Histogram.js")
 ).default;
-
-/** Percentiles reported, with the fewest samples each needs before it means anything. */
-const PERCENTILES = [
-  { key: "p50", q: 50, minSamples: 1 },
-  { key: "p90", q: 90, minSamples: 10 },
-  { key: "p95", q: 95, minSamples: 20 },
-  { key: "p99", q: 99, minSamples: 100 },
-] as const;
 
 /**
  * Values are stored in the histogram as integers of 1/1000 of the unit (µs for milliseconds), so

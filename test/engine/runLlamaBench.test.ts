@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EngineBinding } from "../../src/engine/EngineBinding.js";
-import type { EngineKnobs } from "../../src/engine/EngineGrid.js";
+import { type EngineKnobs, singlePointKnobs } from "../../src/engine/EngineGrid.js";
 import { inspectModelFile, loadEngineModel } from "../../src/engine/loadEngineModel.js";
 import { runLlamaBench } from "../../src/engine/runLlamaBench.js";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 import { synthesizeModel } from "../../src/synth/synthesizeModel.js";
 import { EmbeddedTarget } from "../../src/targets/embedded/EmbeddedTarget.js";
 import { TraceWriter } from "../../src/trace/TraceWriter.js";
+import { MEDIUM_DENSE_SHAPE } from "./testModels.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tokbench-engine-"));
 const tiny = join(dir, "tiny.gguf");
@@ -18,18 +19,7 @@ const tiny = join(dir, "tiny.gguf");
 const medium = join(dir, "medium.gguf");
 let binding: EngineBinding;
 
-const knobs = (over: Partial<EngineKnobs> = {}): EngineKnobs => ({
-  threads: [1],
-  batch_size: [2048],
-  ubatch_size: [512],
-  ctx_size: [null],
-  gpu_layers: [{ layers: 0 }],
-  flash_attn: [false],
-  type_k: ["f16"],
-  type_v: ["f16"],
-  parallel: [1],
-  ...over,
-});
+const knobs = (over: Partial<EngineKnobs> = {}): EngineKnobs => singlePointKnobs(1, over);
 
 before(async () => {
   await synthesizeModel({ preset: "tiny", type: "q8_0", seed: 3, out: tiny });
@@ -38,14 +28,7 @@ before(async () => {
     type: "q4_0",
     seed: 3,
     out: medium,
-    shape: {
-      embeddingLength: 1024,
-      blockCount: 4,
-      feedForwardLength: 2816,
-      headCount: 16,
-      headCountKv: 4,
-      headDim: 64,
-    },
+    shape: MEDIUM_DENSE_SHAPE,
   });
   binding = await EngineBinding.open({ gpu: false });
 });
