@@ -5,6 +5,7 @@ import type {
   GenerationStartEvent,
   SessionEndEvent,
   SessionStartEvent,
+  StepPart,
   TraceEvent,
   TraceLevel,
 } from "./TraceEvent.js";
@@ -29,7 +30,37 @@ function unwritable(path: string, cause: unknown): TokbenchError {
   });
 }
 
+/** A timed span of an observed step (`performance.now()` ms). */
+export interface TraceSpan {
+  part: StepPart;
+  layer: number | null;
+  t_start_ms: number;
+  t_end_ms: number;
+}
+
+/** A graph node of an observed step, without data. */
+export interface TraceGraphTensor {
+  part: StepPart;
+  layer: number | null;
+  name: string;
+  op: string;
+  type: string;
+  /** ggml `ne` (all four dimensions; the writer drops trailing 1s). */
+  ne: readonly number[];
+  bytes: number;
+  inputs: readonly string[];
+}
+
+/** Identifies the step that spans and graph tensors belong to. */
+export interface TraceStepRef {
+  kind: "prefill" | "decode";
+  index: number;
+  /** `performance.now()` ms of the step's end. */
+  t_end_ms: number;
+}
+
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+const stepEventName = (kind: "prefill" | "decode") => (kind === "prefill" ? "prefill_batch" : "decode_step");
 
 /**
  * Writes a generation trace as NDJSON (docs/trace.md). Events are buffered in memory and written
@@ -69,13 +100,23 @@ export class TraceWriter {
     return this.level !== "minimal";
   }
 
+  /** Whether layer events are recorded (detailed and verbose). */
+  get recordsLayers(): boolean {
+    return this.level !== "minimal";
+  }
+
+  /** Whether graph tensor events are recorded (verbose). */
+  get recordsGraphTensors(): boolean {
+    return this.level === "verbose";
+  }
+
   /** Converts a `performance.now()` time to trace time. */
   at(nowMs: number): number {
     return round3(nowMs - this.origin);
   }
 
   sessionStart(event: Omit<SessionStartEvent, "event" | "schema_version" | "t_ms" | "level">): void {
-    const { tensors, ...rest } = event;
+    const { tensors, observation, ...rest } = event;
     const line: SessionStartEvent = {
       event: "session_start",
       schema_version: 1,
@@ -83,6 +124,7 @@ export class TraceWriter {
       level: this.level,
       ...rest,
     };
+    if (observation !== undefined) line.observation = observation;
     if (this.level === "verbose" && tensors !== undefined) line.tensors = tensors;
     this.push(line);
     this.flush();
@@ -97,7 +139,7 @@ export class TraceWriter {
   step(id: string, step: TraceStep): void {
     if (!this.recordsSteps) return;
     this.push({
-      event: step.kind === "prefill" ? "prefill_batch" : "decode_step",
+      event: stepEventName(step.kind),
       t_ms: this.at(step.t_end_ms),
       id,
       index: step.index,
@@ -106,6 +148,53 @@ export class TraceWriter {
       t_end_ms: this.at(step.t_end_ms),
       duration_ms: round3(step.t_end_ms - step.t_start_ms),
       token: step.token,
+    });
+  }
+
+  /** Records the layer spans of an observed step (detailed level and up). */
+  layers(id: string, step: TraceStepRef, spans: readonly TraceSpan[]): void {
+    if (!this.recordsLayers) return;
+    for (const span of spans) {
+      this.push({
+        event: "layer",
+        t_ms: this.at(span.t_end_ms),
+        id,
+        step: stepEventName(step.kind),
+        index: step.index,
+        part: span.part,
+        layer: span.layer,
+        t_start_ms: this.at(span.t_start_ms),
+        t_end_ms: this.at(span.t_end_ms),
+        duration_ms: round3(span.t_end_ms - span.t_start_ms),
+      });
+    }
+  }
+
+  /** Records the graph tensors of an observed step (verbose level). */
+  graphTensors(id: string, step: TraceStepRef, tensors: readonly TraceGraphTensor[]): void {
+    if (!this.recordsGraphTensors) return;
+    const t = this.at(step.t_end_ms);
+    tensors.forEach((tensor, node) => {
+      let dims = tensor.ne.length;
+      while (dims > 1 && tensor.ne[dims - 1] === 1) dims--;
+      const shape = tensor.ne.slice(0, dims);
+      this.push({
+        event: "tensor",
+        t_ms: t,
+        id,
+        step: stepEventName(step.kind),
+        index: step.index,
+        node,
+        part: tensor.part,
+        layer: tensor.layer,
+        name: tensor.name,
+        op: tensor.op,
+        type: tensor.type,
+        shape,
+        bytes: tensor.bytes,
+        elements: shape.reduce((a, b) => a * b, 1),
+        inputs: [...tensor.inputs],
+      });
     });
   }
 
