@@ -6,6 +6,12 @@
 export { type BenchmarkInput, runBenchmark } from "./benchmark/runBenchmark.js";
 export { type EmbeddedBenchOptions, runEmbeddedBench } from "./benchmark/runEmbeddedBench.js";
 export type { WorkloadOptions } from "./benchmark/WorkloadOptions.js";
+export {
+  GraphObserver,
+  type ObservedDecode,
+  type ObserveWhat,
+} from "./engine/observe/GraphObserver.js";
+export { runObservedTests } from "./engine/observe/runObservedTests.js";
 export { runLlamaBench } from "./engine/runLlamaBench.js";
 // Errors
 export { ERROR_CODES, type ErrorCode } from "./errors/ErrorCode.js";
@@ -49,6 +55,11 @@ export {
 // Results (the public, versioned format)
 export type { DistributionStats } from "./results/DistributionStats.js";
 export type { GpuInfo, MachineInfo } from "./results/MachineInfo.js";
+export type {
+  ExpertUsage,
+  LayerTiming,
+  ObservationInfo,
+} from "./results/Observation.js";
 export {
   type RequestRecord,
   type ServerTimingsRecord,
@@ -76,5 +87,7 @@ export { type OpenAiChunkInfo, readOpenAiChunk } from "./targets/openai/readOpen
 export type { TargetOptions } from "./targets/openai/TargetOptions.js";
 // Targets
 export type { SendOptions, Target, WorkloadRequest } from "./targets/Target.js";
+// Traces
+export { type TraceProblem, validateTrace } from "./trace/traceSchema.js";
 export { readPromptFile } from "./workload/readPromptFile.js";
 export { SyntheticPromptSource } from "./workload/SyntheticPromptSource.js";

@@ -7,8 +7,12 @@ import type { BenchTestPlan, EngineGridPoint, EngineKnobs } from "../engine/Engi
 import { resolveGpuLayers } from "../engine/EngineGrid.js";
 import { engineDecodeCeiling } from "../engine/engineDecodeCeiling.js";
 import { inspectModelFile, loadEngineModel } from "../engine/loadEngineModel.js";
+import type { GraphObserver, ObserveWhat } from "../engine/observe/GraphObserver.js";
+import { runObservedTests } from "../engine/observe/runObservedTests.js";
 import { type DecodeCeiling, runLlamaBench } from "../engine/runLlamaBench.js";
+import { TokbenchError } from "../errors/TokbenchError.js";
 import { ggmlTypeById } from "../gguf/GgmlType.js";
+import { inspectModel, type ModelInspection } from "../gguf/inspectModel.js";
 import { interruptReason } from "../load/interruptReason.js";
 import type { LoadOptions } from "../load/LoadOptions.js";
 import type { LoadHooks } from "../load/runLoad.js";
@@ -51,6 +55,13 @@ export interface EmbeddedBenchOptions {
   requests: { load: LoadOptions; workload: WorkloadOptions } | null;
   /** Per-step trace; null for none. */
   trace?: { path: string; level: TraceLevel } | null;
+  /**
+   * Observe inside the steps instead of measuring speed (`--experts`, `--layers`; graph tensors too with a verbose trace):
+   * the tests run on one configuration with the graph observer, which must have been loaded before
+   * the binding (`GraphObserver.load()` before `getLlama`). The result then has no `tests[]` rows,
+   * only `observation`, `expert_usage` and `layer_timing`. Null: a plain benchmark. Defaults to null.
+   */
+  observe?: { observer: GraphObserver; what: ObserveWhat } | null;
   /** Backend for a binding tokbench opens itself. Defaults to "auto". */
   gpu?: "auto" | "cuda" | "vulkan" | "metal" | false;
   /** A binding to use instead (for example a tuned native build). Defaults to opening one. */
@@ -97,8 +108,23 @@ function withDefaults(knobs: EngineKnobs, threads: number): EngineKnobs {
  * Prints nothing.
  */
 export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<RunResult> {
+  const observe = options.observe ?? null;
+  if (observe !== null && options.requests !== null) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      "--experts and --layers observe llama-bench tests, not a request workload (--requests, --duration, --rate, --prompt-file)",
+    );
+  }
+  if (observe !== null && options.plan === null) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      "--experts and --layers observe llama-bench tests: give --pp, --tg or --pg",
+    );
+  }
   const modelPath = options.model ?? (await ensureDefaultModel(options.cache_dir)).path;
   const file = await inspectModelFile(modelPath);
+  // One parse with tokbench's reader serves the roofline, the trace's model facts and the observer.
+  const inspection = await inspectModel(modelPath).catch(() => null);
   const binding =
     options.llama != null
       ? EngineBinding.fromLlama(options.llama)
@@ -118,13 +144,17 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     tests: options.plan,
     repetitions: options.repetitions ?? EMBEDDED_DEFAULTS.repetitions,
     trace: options.trace ?? null,
+    ...(observe === null
+      ? {}
+      : { observation: { ...observe.what, speed_figures: false, observer: observe.observer.path } }),
   });
   trace?.sessionStart({
     started_at: new Date().toISOString(),
     tool: { name: "tokbench", version: TOKBENCH_VERSION },
-    model: { path: modelPath, ...file.info },
+    model: { path: modelPath, ...file.info, ...modelFacts(inspection) },
     engine,
     config,
+    ...(observe === null ? {} : { observation: observationFacts(observe) }),
     tensors: (file.gguf.fullTensorInfo ?? []).map((t) => ({
       name: t.name,
       type: ggmlTypeById(Number(t.ggmlType))?.name ?? String(t.ggmlType),
@@ -136,7 +166,45 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
   try {
     const tests: (BenchRow | LoadRow)[] = [];
     let interrupted = false;
-    if (options.plan !== null) {
+    let observation: {
+      info: NonNullable<RunResult["observation"]>;
+      expert_usage: RunResult["expert_usage"] | null;
+      layer_timing: RunResult["layer_timing"] | null;
+    } | null = null;
+    if (observe !== null && options.plan !== null) {
+      if (inspection === null) {
+        throw new TokbenchError("GGUF_CORRUPT", `cannot inspect ${modelPath} for the observer`, {
+          context: { path: modelPath },
+        });
+      }
+      const observed = await runObservedTests({
+        model_path: modelPath,
+        inspection,
+        binding,
+        observer: observe.observer,
+        what: observe.what,
+        knobs,
+        plan: options.plan,
+        repetitions: options.repetitions ?? EMBEDDED_DEFAULTS.repetitions,
+        warmup: options.warmup ?? true,
+        trace,
+        on_progress: options.on_test_progress,
+        signal: options.signal,
+      });
+      interrupted = observed.interrupted;
+      observation = {
+        info: {
+          ...observed.observation,
+          observer: {
+            path: observe.observer.path,
+            llama_cpp_release: observe.observer.builtFor.tag,
+            llama_cpp_commit: observe.observer.builtFor.commit,
+          },
+        },
+        expert_usage: observed.expert_usage,
+        layer_timing: observed.layer_timing,
+      };
+    } else if (options.plan !== null) {
       const bench = await runLlamaBench({
         model_path: modelPath,
         binding,
@@ -147,7 +215,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
         trace,
         decode_ceiling:
           options.decode_ceiling === undefined
-            ? await machineDecodeCeiling(file.path, options.signal)
+            ? await machineDecodeCeiling(inspection, options.signal)
             : options.decode_ceiling,
         on_progress: options.on_test_progress,
         signal: options.signal,
@@ -161,7 +229,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
       options.requests === null || interrupted || options.signal?.aborted === true
         ? null
         : options.decode_ceiling === undefined
-          ? await machineDecodeCeiling(file.path, options.signal)
+          ? await machineDecodeCeiling(inspection, options.signal)
           : options.decode_ceiling;
     // Checked again after the ceiling: a stop during the bandwidth probe loads no model.
     if (options.requests !== null && !interrupted && options.signal?.aborted !== true) {
@@ -188,6 +256,11 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
       };
     }
     result.tests = [...tests.map((row) => ({ ...row }) as Record<string, unknown>), ...result.tests];
+    if (observation !== null) {
+      result.observation = observation.info;
+      if (observation.expert_usage != null) result.expert_usage = observation.expert_usage;
+      if (observation.layer_timing != null) result.layer_timing = observation.layer_timing;
+    }
     traceStatus =
       result.status === "completed"
         ? "completed"
@@ -202,22 +275,52 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
 
 /**
  * The roofline ceiling from the cached bandwidth probe and the model's bytes per token as `inspect`
- * counts them; null when the probe or the inspection fails.
+ * counts them; null when the probe or the inspection failed.
  */
-async function machineDecodeCeiling(path: string, signal?: AbortSignal): Promise<DecodeCeiling | null> {
+async function machineDecodeCeiling(
+  inspection: ModelInspection | null,
+  signal?: AbortSignal,
+): Promise<DecodeCeiling | null> {
+  if (inspection === null) return null;
   try {
-    const [{ getMemoryBandwidth }, { inspectModel }, { lastLevelCacheBytes }] = await Promise.all([
+    const [{ getMemoryBandwidth }, { lastLevelCacheBytes }] = await Promise.all([
       import("../roofline/getMemoryBandwidth.js"),
-      import("../gguf/inspectModel.js"),
       import("../roofline/lastLevelCacheBytes.js"),
     ]);
     // The first run on a machine probes the bandwidth (seconds, one thread per core): a stop
     // signal ends the probe too.
     const bandwidth = await getMemoryBandwidth(signal === undefined ? {} : { signal });
-    return engineDecodeCeiling(await inspectModel(path), bandwidth.bytes_per_second, lastLevelCacheBytes());
+    return engineDecodeCeiling(inspection, bandwidth.bytes_per_second, lastLevelCacheBytes());
   } catch {
     return null;
   }
+}
+
+/** Model facts a trace starts with beyond the engine's: quantization mix and experts. */
+function modelFacts(inspection: ModelInspection | null): Record<string, unknown> {
+  if (inspection === null) return {};
+  const hp = inspection.hyperparameters;
+  return {
+    quantization_mix: inspection.quantization_mix.map((q) => ({
+      type: q.type,
+      tensors: q.tensors,
+      bytes: q.bytes,
+      bytes_fraction: Math.round(q.bytes_fraction * 10000) / 10000,
+    })),
+    n_expert: hp.expert_count ?? 0,
+    n_expert_used: hp.expert_used_count ?? 0,
+  };
+}
+
+/** What an observation run's trace says about the observer. */
+function observationFacts(observe: { observer: GraphObserver; what: ObserveWhat }): Record<string, unknown> {
+  return {
+    ...observe.what,
+    speed_figures: false,
+    observer: observe.observer.path,
+    llama_cpp_release: observe.observer.builtFor.tag,
+    llama_cpp_commit: observe.observer.builtFor.commit,
+  };
 }
 
 async function defaultThreads(binding: EngineBinding): Promise<number> {

@@ -42,6 +42,10 @@ export const ERROR_CODES = [
   "ENGINE_OUT_OF_MEMORY",
   "ENGINE_UNAVAILABLE",
   "ENGINE_DECODE_FAILED",
+  // Graph observer (native/graph-observer/): missing, built for another llama.cpp, or not in the call path.
+  "OBSERVER_UNAVAILABLE",
+  "OBSERVER_MISMATCH",
+  "OBSERVER_NOT_ATTACHED",
   // Storage.
   "DB_OPEN_FAILED",
   "DB_WRITE_FAILED",

@@ -1,4 +1,5 @@
 import type { MachineInfo } from "./MachineInfo.js";
+import type { ExpertUsage, LayerTiming, ObservationInfo } from "./Observation.js";
 import type { RequestTable } from "./RequestTable.js";
 import type { ResourceUsage } from "./ResourceUsage.js";
 import type { RunSummary } from "./RunSummary.js";
@@ -31,4 +32,13 @@ export interface RunResult {
   /** llama-bench-style test rows (embedded engine); empty for HTTP targets. */
   tests: Record<string, unknown>[];
   resources: ResourceUsage | null;
+  /**
+   * Set only by observation runs (`--experts`, `--layers`): what was
+   * observed. Such runs are no speed measurement (`speed_figures: false`) and no baseline.
+   */
+  observation?: ObservationInfo;
+  /** Mixture-of-experts routing counts (`--experts` on a MoE model). */
+  expert_usage?: ExpertUsage;
+  /** Per-layer timing per test and phase (`--layers`). */
+  layer_timing?: LayerTiming[];
 }

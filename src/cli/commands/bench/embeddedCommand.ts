@@ -2,6 +2,8 @@ import cliProgress from "cli-progress";
 import { EMBEDDED_DEFAULTS, runEmbeddedBench } from "../../../benchmark/runEmbeddedBench.js";
 import { isEngineEnvApplied, relaunchWithEngineEnv } from "../../../engine/native/engineProcessEnv.js";
 import { getTunedLlama } from "../../../engine/native/getTunedLlama.js";
+import { GraphObserver } from "../../../engine/observe/GraphObserver.js";
+import { renderObservation } from "../../../output/renderObservation.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
 import { type EmbeddedArgs, parseEmbeddedArgs } from "./embeddedOptions.js";
@@ -32,7 +34,10 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
     (requestsAsked
       ? null
       : { pp: [...EMBEDDED_DEFAULTS.pp], tg: [...EMBEDDED_DEFAULTS.tg], pg: [], depth: [0] });
-  const runRequests = requestsAsked || parsed.plan === null;
+  // An observation run observes the llama-bench tests only (runEmbeddedBench refuses requests).
+  const runRequests = requestsAsked || (parsed.plan === null && parsed.observe === null);
+  // The graph observer must be in the process before node-llama-cpp loads its binding.
+  const observer = parsed.observe === null ? null : GraphObserver.load();
   // The tuned local build of llama.cpp (`npm run build:engine`) when there is one, else the
   // prebuilt binary. The tuned build needs one libuv pool thread, which only a fresh process can
   // have: then tokbench runs itself again with that environment (docs/engine-speed.md).
@@ -63,6 +68,7 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
           warmup: parsed.warmup,
           requests: runRequests ? { load, workload } : null,
           trace: parsed.trace,
+          observe: observer === null || parsed.observe === null ? null : { observer, what: parsed.observe },
           gpu: parsed.gpu,
           ...(tuned === null ? {} : { llama: tuned.llama, default_threads: tuned.defaultThreads }),
           machine,
@@ -86,6 +92,6 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
         sampler.stop();
       }
     },
-    renderEmbeddedTable,
+    (result) => [renderEmbeddedTable(result), renderObservation(result)].filter((s) => s !== "").join("\n"),
   );
 }

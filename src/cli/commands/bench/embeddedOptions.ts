@@ -17,6 +17,7 @@ import { checkNumberFlag } from "../../parseNumberFlag.js";
 const MAX_REPETITIONS = 10_000;
 
 const GROUP = "Embedded engine (llama-bench style; lists: 1,2,4  ranges: 1-8, 1-8+2, 1-64*2):";
+const OBSERVE_GROUP = "Inside a step (needs `npm run build:observer`; docs/trace.md):";
 
 const list = (description: string) => ({
   type: "string" as const,
@@ -80,7 +81,19 @@ export const EMBEDDED_OPTIONS = {
     choices: TRACE_LEVELS,
     group: GROUP,
     description:
-      "minimal: per generation; detailed: + every batch and step; verbose: + tensor table (default: detailed)",
+      "minimal: per generation; detailed: + every batch and step (+ layers with --layers); verbose: + tensor table (+ graph tensors with --experts/--layers) (default: detailed)",
+  },
+  experts: {
+    type: "boolean",
+    group: OBSERVE_GROUP,
+    description:
+      "Count the experts the router picks per layer (MoE models); an observation run, not a speed run",
+  },
+  layers: {
+    type: "boolean",
+    group: OBSERVE_GROUP,
+    description:
+      "Time every transformer layer of prefill and decode steps; an observation run, not a speed run",
   },
 } as const;
 
@@ -109,6 +122,8 @@ export interface EmbeddedArgs {
   "engine-gpu"?: string;
   trace?: string | undefined;
   "trace-level"?: string;
+  experts?: boolean;
+  layers?: boolean;
 }
 
 /** Embedded options after validation; knob lists that were not given are empty (defaults apply later). */
@@ -121,6 +136,11 @@ export interface ParsedEmbeddedArgs {
   warmup: boolean;
   gpu: "auto" | "cuda" | "vulkan" | "metal" | false;
   trace: { path: string; level: TraceLevel } | null;
+  /**
+   * What to observe inside the steps (`--experts`, `--layers`; graph tensors with a verbose trace);
+   * null for a plain speed run.
+   */
+  observe: { experts: boolean; layers: boolean; tensors: boolean } | null;
 }
 
 const given = (input: KnobInput): boolean =>
@@ -176,5 +196,13 @@ export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
     gpu: gpu === "cpu" ? false : (gpu as "auto" | "cuda" | "vulkan" | "metal"),
     trace:
       args.trace === undefined || args.trace === "" ? null : { path: args.trace, level: level as TraceLevel },
+    observe:
+      args.experts === true || args.layers === true
+        ? {
+            experts: args.experts === true,
+            layers: args.layers === true,
+            tensors: args.trace !== undefined && args.trace !== "" && level === "verbose",
+          }
+        : null,
   };
 }

@@ -167,7 +167,7 @@ export async function runWithConsumers(
     } else {
       const extra = renderExtra?.(result);
       if (extra) process.stdout.write(`${extra}\n`);
-      if (result.requests.length > 0 || result.tests.length === 0) {
+      if (result.requests.length > 0 || (result.tests.length === 0 && result.observation === undefined)) {
         process.stdout.write(`${renderRunSummary(result)}\n`);
       } else if (result.status !== "completed") {
         // Tests only: the table above has no status line of its own.
