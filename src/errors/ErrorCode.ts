@@ -54,6 +54,8 @@ export const ERROR_CODES = [
   // Another process holds the database's write lock (SQLITE_BUSY); writing again later may succeed.
   "DB_LOCKED",
   "RUN_NOT_FOUND",
+  // Telemetry: the --prometheus-port cannot be bound (in use, not allowed, not an address here).
+  "METRICS_PORT_UNAVAILABLE",
   // Anything that escaped classification: a bug in tokbench.
   "INTERNAL",
 ] as const;

@@ -18,6 +18,11 @@ export interface LoadHooks {
   onRequest?(record: RequestRecord, metrics: RequestMetrics): void;
   /** The warmup is over and the measured phase starts. */
   onMeasureStart?(): void;
+  /**
+   * The number of requests in flight (warmup included) changed: called as each is handed to the
+   * target and as each ends, with the new count. Must be cheap: it runs on the send path.
+   */
+  onInFlight?(requests: number): void;
 }
 
 /** What the load generator returns: every recorded request and the summary over them. */
@@ -68,6 +73,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   };
   const send = async (request: WorkloadRequest, plannedAt: number) => {
     inFlight++;
+    hooks.onInFlight?.(inFlight);
     if (load.busy_poll === true && !polling) {
       polling = true;
       setImmediate(poll);
@@ -76,6 +82,7 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
       return await target.send(request, { planned_at_ms: plannedAt, signal: stop.signal });
     } finally {
       inFlight--;
+      hooks.onInFlight?.(inFlight);
     }
   };
   const sleeper = new Sleeper(stop.signal);

@@ -7,6 +7,7 @@ import { withEmbeddedOptions } from "./bench/embeddedOptions.js";
 import { withHttpOptions } from "./bench/httpOptions.js";
 import type { HttpBenchArgs } from "./bench/runHttpBench.js";
 import { runHttpBench } from "./bench/runHttpBench.js";
+import { telemetryOptionsFromArgs } from "./bench/telemetryConsumer.js";
 
 const builder = (yargs: Argv) =>
   withEmbeddedOptions(withHttpOptions(withCommonOptions(yargs)))
@@ -31,6 +32,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     checkTargetFlags(argv as unknown as Record<string, unknown>);
     // A database location tokbench cannot use is refused before any server or model is touched.
     if (argv.save) databaseFilePath(argv.db ?? defaultDatabasePath());
+    // So are telemetry flags and OTEL_* variables it cannot use.
+    telemetryOptionsFromArgs(argv, process.env);
     if (argv.url !== undefined) {
       process.exitCode = await runHttpBench(argv as unknown as HttpBenchArgs);
       return;

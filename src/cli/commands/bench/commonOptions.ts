@@ -103,5 +103,25 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
       default: true,
       group: "Output:",
       description: "Progress bar on stderr",
+    })
+    .option("otlp-endpoint", {
+      type: "string",
+      requiresArg: true,
+      group: "Telemetry:",
+      description:
+        "Push the run's metrics (OpenTelemetry GenAI conventions) to this OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (also OTEL_EXPORTER_OTLP_ENDPOINT)",
+    })
+    .option("prometheus-port", {
+      ...NUMBER_FLAG,
+      group: "Telemetry:",
+      description:
+        "Serve the live run's metrics for Prometheus at http://HOST:PORT/metrics (0: any free port)",
+    })
+    .option("prometheus-host", {
+      type: "string",
+      requiresArg: true,
+      group: "Telemetry:",
+      description:
+        "Interface for --prometheus-port (default 127.0.0.1; 0.0.0.0 to be scraped from elsewhere)",
     });
 }

@@ -12,6 +12,7 @@ import { RunStore } from "../../../storage/RunStore.js";
 import { sanitizeText, terminalSafeJson } from "../../../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { type StopSignalName, StopSignals } from "../../stopSignals.js";
+import { finishTelemetry, startTelemetry, type TelemetryArgs, withTelemetry } from "./telemetryConsumer.js";
 
 /** What the CLI attaches to a run: storage, progress, interruption. */
 export interface RunConsumers {
@@ -28,7 +29,7 @@ export interface RunConsumers {
 }
 
 /** Output flags the consumers read. */
-export interface ConsumerArgs {
+export interface ConsumerArgs extends TelemetryArgs {
   json: boolean;
   db?: string | undefined;
   save: boolean;
@@ -81,6 +82,9 @@ export async function runWithConsumers(
   run: (consumers: RunConsumers) => Promise<RunResult>,
   renderExtra?: (result: RunResult) => string,
 ): Promise<number> {
+  // Telemetry (OTLP, Prometheus) is one more consumer of finished requests; null when not asked for.
+  const telemetry = await startTelemetry(args);
+  run = withTelemetry(telemetry, run);
   const store = args.save ? RunStore.open(args.db) : null;
   const dbPath = store === null ? "" : sanitizeText(store.path);
   const stop = StopSignals.listen();
@@ -205,6 +209,7 @@ export async function runWithConsumers(
     bar?.stop();
     stop.close();
     store?.close();
+    await finishTelemetry(telemetry);
   }
 }
 
