@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
+import { type Attributes, type Counter, type Histogram, type Meter, ValueType } from "@opentelemetry/api";
 import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import {
@@ -64,6 +64,7 @@ export class RequestRecorder {
     this.requests = meter.createCounter(REQUESTS.name, {
       unit: REQUESTS.unit,
       description: REQUESTS.description,
+      valueType: ValueType.INT,
     });
     this.base = { ...attributes };
     this.input = { ...attributes, [ATTR.TOKEN_TYPE]: "input" };
@@ -74,6 +75,7 @@ export class RequestRecorder {
       .createObservableUpDownCounter(REQUESTS_IN_FLIGHT.name, {
         unit: REQUESTS_IN_FLIGHT.unit,
         description: REQUESTS_IN_FLIGHT.description,
+        valueType: ValueType.INT,
       })
       .addCallback((result) => result.observe(this.inFlight, base));
   }

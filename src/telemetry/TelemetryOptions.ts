@@ -176,7 +176,7 @@ function envMilliseconds(env: NodeJS.ProcessEnv, names: readonly string[]): numb
 
 /**
  * The values of an OTLP headers variable (`key1=value1,key2=value2`, values percent-encoded), raw
- * and decoded: what a message could quote.
+ * and decoded, and the credential of a `Bearer`/`Basic` value alone: what a message could quote.
  */
 function headerValues(text: string | undefined): string[] {
   if (text === undefined) return [];
@@ -191,6 +191,11 @@ function headerValues(text: string | undefined): string[] {
     } catch {
       // Kept raw only: the exporter cannot decode it either.
     }
+  }
+  // The credential alone, as a server would echo it: `Bearer sk-...` -> `sk-...`.
+  for (const value of [...values]) {
+    const scheme = /^\s*(?:bearer|basic)\s+(\S+)\s*$/i.exec(value);
+    if (scheme?.[1] !== undefined) values.push(scheme[1]);
   }
   return values;
 }
