@@ -1,10 +1,12 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { MetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import { type MetricProducer, MetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import { prometheusBaseName } from "./prometheusName.js";
+import type { AttributeRecord } from "./runAttributes.js";
 import type { PrometheusOptions } from "./TelemetryOptions.js";
+import { withRunAttributes } from "./withRunAttributes.js";
 
 /** The path Prometheus scrapes, as every exporter serves it. */
 export const METRICS_PATH = "/metrics";
@@ -29,13 +31,15 @@ class ScrapeReader extends MetricReader {
  */
 export class PrometheusEndpoint {
   /** The reader to register with the run's meter provider. */
-  readonly reader = new ScrapeReader();
+  readonly reader: ScrapeReader;
   private readonly serializer = new PrometheusSerializer("", false);
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
-  private bound = false;
+  /** The run's attributes, once the run has started; until then scrapes get an empty exposition. */
+  private runAttributes: AttributeRecord | null = null;
 
-  private constructor() {
+  private constructor(producers: MetricProducer[]) {
+    this.reader = new ScrapeReader({ metricProducers: producers });
     this.server = http.createServer((request, response) => this.handle(request, response));
     this.server.on("connection", (socket) => {
       this.sockets.add(socket);
@@ -45,10 +49,14 @@ export class PrometheusEndpoint {
 
   /**
    * Binds `host:port`. Throws `METRICS_PORT_UNAVAILABLE` when the port is taken, not allowed, or the
-   * host is not an address of this machine.
+   * host is not an address of this machine. `producers` are metrics from outside the SDK's
+   * instruments (see ManyValueHistogram), collected with them on every scrape.
    */
-  static async start(options: PrometheusOptions): Promise<PrometheusEndpoint> {
-    const endpoint = new PrometheusEndpoint();
+  static async start(
+    options: PrometheusOptions,
+    producers: MetricProducer[] = [],
+  ): Promise<PrometheusEndpoint> {
+    const endpoint = new PrometheusEndpoint(producers);
     await new Promise<void>((resolve, reject) => {
       const onError = (cause: NodeJS.ErrnoException): void => {
         const why =
@@ -82,9 +90,12 @@ export class PrometheusEndpoint {
     return `http://${hostPort(address.address, address.port)}${METRICS_PATH}`;
   }
 
-  /** Call once the reader is registered with a meter provider: scrapes then return its metrics. */
-  markBound(): void {
-    this.bound = true;
+  /**
+   * Call once the reader is registered with the run's meter provider: scrapes then return its
+   * metrics, each data point with the run's attributes.
+   */
+  markBound(runAttributes: AttributeRecord): void {
+    this.runAttributes = runAttributes;
   }
 
   /** Stops serving and closes open connections (a scraper's keep-alive would hold the process). */
@@ -104,7 +115,8 @@ export class PrometheusEndpoint {
       response.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
     }
-    if (!this.bound) {
+    const run = this.runAttributes;
+    if (run === null) {
       response.writeHead(200, { "content-type": TEXT_FORMAT }).end("# the run has not started yet\n");
       return;
     }
@@ -112,7 +124,7 @@ export class PrometheusEndpoint {
       ({ resourceMetrics }) => {
         response
           .writeHead(200, { "content-type": TEXT_FORMAT })
-          .end(this.serializer.serialize(renamed(resourceMetrics)));
+          .end(this.serializer.serialize(renamed(withRunAttributes(resourceMetrics, run))));
       },
       () => {
         // Collected after the run's meter was shut down: nothing more to serve.

@@ -7,21 +7,23 @@ import {
   OPERATION_DURATION,
   REQUESTS,
   REQUESTS_IN_FLIGHT,
-  TIME_PER_OUTPUT_CHUNK,
   TIME_PER_OUTPUT_TOKEN,
   TIME_TO_FIRST_CHUNK,
   TIME_TO_FIRST_TOKEN,
   TOKEN_USAGE,
 } from "./genAiInstruments.js";
-import type { AttributeRecord } from "./runAttributes.js";
+import type { ManyValueHistogram } from "./ManyValueHistogram.js";
 
 /**
  * Folds each finished request of a run into the OpenTelemetry instruments of
  * {@link genAiInstruments}. It reads the request's record and per-chunk samples only, as the load
  * generator hands them over (`LoadHooks.onRequest`): every value is a figure tokbench already
- * computed, converted from milliseconds to seconds, never a measurement of its own. The
- * attribute sets are built once per run (and once per error type), so recording a request allocates
- * nothing but what the SDK does.
+ * computed, converted from milliseconds to seconds, never a measurement of its own. Data points
+ * carry only the attributes that vary between requests (`gen_ai.token.type`, `error.type`,
+ * `tokbench.request.status`); the run's own (model, provider, server) are added when the metrics
+ * are collected ({@link withRunAttributes}), which keeps each record call cheap. The attribute sets
+ * are built once (and once per error type), so recording a request allocates nothing but what the
+ * SDK does.
  *
  * What feeds what (docs/metrics.md, "Exported metrics"):
  * - every recorded request: `gen_ai.client.operation.duration` (`e2e_ms`; `error.type` = the
@@ -36,7 +38,7 @@ export class RequestRecorder {
   private readonly duration: Histogram;
   private readonly tokens: Histogram;
   private readonly firstChunk: Histogram;
-  private readonly perChunk: Histogram;
+  private readonly perChunk: ManyValueHistogram;
   private readonly firstToken: Histogram;
   private readonly perToken: Histogram;
   private readonly requests: Counter;
@@ -48,7 +50,8 @@ export class RequestRecorder {
   /** Requests in flight, read by the gauge's callback when metrics are collected. */
   inFlight = 0;
 
-  constructor(meter: Meter, attributes: AttributeRecord) {
+  /** `perChunk` is `gen_ai.client.operation.time_per_output_chunk`, fed one value per chunk gap. */
+  constructor(meter: Meter, perChunk: ManyValueHistogram) {
     const histogram = (def: InstrumentDefinition): Histogram =>
       meter.createHistogram(def.name, {
         unit: def.unit,
@@ -58,7 +61,7 @@ export class RequestRecorder {
     this.duration = histogram(OPERATION_DURATION);
     this.tokens = histogram(TOKEN_USAGE);
     this.firstChunk = histogram(TIME_TO_FIRST_CHUNK);
-    this.perChunk = histogram(TIME_PER_OUTPUT_CHUNK);
+    this.perChunk = perChunk;
     this.firstToken = histogram(TIME_TO_FIRST_TOKEN);
     this.perToken = histogram(TIME_PER_OUTPUT_TOKEN);
     this.requests = meter.createCounter(REQUESTS.name, {
@@ -66,10 +69,10 @@ export class RequestRecorder {
       description: REQUESTS.description,
       valueType: ValueType.INT,
     });
-    this.base = { ...attributes };
-    this.input = { ...attributes, [ATTR.TOKEN_TYPE]: "input" };
-    this.output = { ...attributes, [ATTR.TOKEN_TYPE]: "output" };
-    this.succeeded = { ...attributes, [ATTR.REQUEST_STATUS]: "succeeded" };
+    this.base = {};
+    this.input = { [ATTR.TOKEN_TYPE]: "input" };
+    this.output = { [ATTR.TOKEN_TYPE]: "output" };
+    this.succeeded = { [ATTR.REQUEST_STATUS]: "succeeded" };
     const base = this.base;
     meter
       .createObservableUpDownCounter(REQUESTS_IN_FLIGHT.name, {
@@ -97,7 +100,7 @@ export class RequestRecorder {
       this.firstChunk.record(record.ttft_ms / 1000, this.base);
     }
     if (record.tpot_ms !== null) this.perToken.record(record.tpot_ms / 1000, this.base);
-    for (const gap of metrics.chunk_gaps_ms) this.perChunk.record(gap / 1000, this.base);
+    for (const gap of metrics.chunk_gaps_ms) this.perChunk.add(gap / 1000);
   }
 
   /** The attribute sets of a failed request, built once per error type. */
@@ -105,8 +108,8 @@ export class RequestRecorder {
     let sets = this.failedByType.get(errorType);
     if (sets === undefined) {
       sets = {
-        duration: { ...this.base, [ATTR.ERROR_TYPE]: errorType },
-        requests: { ...this.base, [ATTR.REQUEST_STATUS]: "failed", [ATTR.ERROR_TYPE]: errorType },
+        duration: { [ATTR.ERROR_TYPE]: errorType },
+        requests: { [ATTR.REQUEST_STATUS]: "failed", [ATTR.ERROR_TYPE]: errorType },
       };
       this.failedByType.set(errorType, sets);
     }

@@ -18,10 +18,13 @@ import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import { redactText, redactUrl } from "../secrets/redact.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
+import { TIME_PER_OUTPUT_CHUNK } from "./genAiInstruments.js";
+import { ManyValueHistogram } from "./ManyValueHistogram.js";
 import { PrometheusEndpoint } from "./PrometheusEndpoint.js";
 import { RequestRecorder } from "./RequestRecorder.js";
-import { runAttributes } from "./runAttributes.js";
+import { type AttributeRecord, runAttributes } from "./runAttributes.js";
 import type { OtlpOptions, TelemetryOptions } from "./TelemetryOptions.js";
+import { withRunAttributes } from "./withRunAttributes.js";
 
 /** How the OTLP export of a run went, for the one line the CLI prints at the end. */
 export interface OtlpReport {
@@ -66,11 +69,16 @@ export interface RunTelemetry {
  * it at start-up. Throws `METRICS_PORT_UNAVAILABLE` when the Prometheus port cannot be bound.
  */
 export async function startRunTelemetry(options: TelemetryOptions): Promise<RunTelemetry> {
-  const prometheus = options.prometheus === null ? null : await PrometheusEndpoint.start(options.prometheus);
+  const perChunk = new ManyValueHistogram(TIME_PER_OUTPUT_CHUNK, SCOPE);
+  const prometheus =
+    options.prometheus === null ? null : await PrometheusEndpoint.start(options.prometheus, [perChunk]);
   const exporter =
     options.otlp === null ? null : new TallyingExporter(await createOtlpExporter(options.otlp));
-  return new Telemetry(options, prometheus, exporter);
+  return new Telemetry(options, prometheus, exporter, perChunk);
 }
+
+/** The instrumentation scope of every metric tokbench exports. */
+const SCOPE = { name: "tokbench", version: TOKBENCH_VERSION };
 
 /** The OTLP/HTTP exporter of the asked encoding; only that one's package is loaded. */
 async function createOtlpExporter(otlp: OtlpOptions): Promise<PushMetricExporter> {
@@ -85,11 +93,16 @@ async function createOtlpExporter(otlp: OtlpOptions): Promise<PushMetricExporter
   return new OTLPMetricExporter(config);
 }
 
-/** Counts what the wrapped exporter reports, so that failures can be told once, at the end. */
+/**
+ * Adds the run's attributes to what it exports (see {@link withRunAttributes}) and counts what the
+ * wrapped exporter reports, so that failures can be told once, at the end.
+ */
 class TallyingExporter implements PushMetricExporter {
   exports = 0;
   failed = 0;
   firstError: unknown = null;
+  /** The run's attributes; set when the run starts. */
+  runAttributes: AttributeRecord = {};
   readonly selectAggregationTemporality: PushMetricExporter["selectAggregationTemporality"];
   readonly selectAggregation: PushMetricExporter["selectAggregation"];
 
@@ -100,7 +113,7 @@ class TallyingExporter implements PushMetricExporter {
 
   export(metrics: ResourceMetrics, resultCallback: Parameters<PushMetricExporter["export"]>[1]): void {
     this.exports++;
-    this.inner.export(metrics, (result) => {
+    this.inner.export(withRunAttributes(metrics, this.runAttributes), (result) => {
       if (result.code !== ExportResultCode.SUCCESS) {
         this.failed++;
         this.firstError ??= result.error ?? new Error("export failed");
@@ -129,6 +142,7 @@ class Telemetry implements RunTelemetry {
     private readonly options: TelemetryOptions,
     private readonly prometheus: PrometheusEndpoint | null,
     private readonly exporter: TallyingExporter | null,
+    private readonly perChunk: ManyValueHistogram,
   ) {
     this.prometheusUrl = prometheus?.url ?? null;
     this.otlpUrl = options.otlp === null ? null : redactUrl(options.otlp.url);
@@ -143,6 +157,7 @@ class Telemetry implements RunTelemetry {
           exporter: this.exporter,
           exportIntervalMillis: this.options.otlp.interval_ms,
           exportTimeoutMillis: this.options.otlp.timeout_ms,
+          metricProducers: [this.perChunk],
         }),
       );
     }
@@ -160,12 +175,11 @@ class Telemetry implements RunTelemetry {
       )
       .merge(detectResources({ detectors: [envDetector] }));
     this.provider = new MeterProvider({ resource, readers });
-    this.recorder = new RequestRecorder(
-      this.provider.getMeter("tokbench", TOKBENCH_VERSION),
-      runAttributes(info.config),
-    );
+    const attributes = runAttributes(info.config);
+    if (this.exporter !== null) this.exporter.runAttributes = attributes;
+    this.recorder = new RequestRecorder(this.provider.getMeter(SCOPE.name, SCOPE.version), this.perChunk);
     this.recorder.inFlight = this.inFlight;
-    this.prometheus?.markBound();
+    this.prometheus?.markBound(attributes);
   }
 
   onRequest(record: RequestRecord, metrics: RequestMetrics): void {
