@@ -230,17 +230,13 @@ class Telemetry implements RunTelemetry {
 
 /**
  * One line saying why an export failed, without server text: the HTTP status, or the system error
- * code (`ECONNREFUSED`), or the exporter's own message, with every secret removed and control
- * characters escaped.
+ * code (`ECONNREFUSED`), or the exporter's own message, with every secret removed. Whoever prints
+ * it sanitises it for the terminal.
  */
 function describeExportError(error: unknown, secrets: readonly string[]): string {
   const e = error as { code?: unknown; message?: unknown };
   if (typeof e.code === "number") return `HTTP ${e.code}`;
   const message = typeof e.message === "string" && e.message !== "" ? e.message : String(error);
   const text = typeof e.code === "string" && !message.includes(e.code) ? `${e.code}: ${message}` : message;
-  return redactText(text.split("\n")[0] ?? "", secrets).replace(
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped.
-    /[\x00-\x1f\x7f-\x9f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  return redactText(text.split("\n")[0] ?? "", secrets);
 }

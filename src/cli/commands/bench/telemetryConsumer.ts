@@ -3,6 +3,7 @@ import { TokbenchError } from "../../../errors/TokbenchError.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
 import type { RunTelemetry } from "../../../telemetry/RunTelemetry.js";
 import { resolveOtlpOptions, type TelemetryOptions } from "../../../telemetry/TelemetryOptions.js";
+import { sanitizeText } from "../../../text/sanitizeText.js";
 import { checkNumberFlag } from "../../parseNumberFlag.js";
 
 /** The telemetry flags of `bench` (see commonOptions). */
@@ -57,11 +58,11 @@ export async function startTelemetry(args: TelemetryArgs): Promise<RunTelemetry 
   const { startRunTelemetry } = await import("../../../telemetry/RunTelemetry.js");
   const telemetry = await startRunTelemetry(options);
   if (telemetry.prometheusUrl !== null) {
-    process.stderr.write(`tokbench: Prometheus metrics at ${telemetry.prometheusUrl} while the run lasts\n`);
+    say(`Prometheus metrics at ${sanitizeText(telemetry.prometheusUrl)} while the run lasts`);
   }
   if (telemetry.otlpUrl !== null && options.otlp !== null) {
-    process.stderr.write(
-      `tokbench: exporting metrics to ${telemetry.otlpUrl} (OTLP ${options.otlp.protocol}, every ${options.otlp.interval_ms / 1000} s and at the end)\n`,
+    say(
+      `exporting metrics to ${sanitizeText(telemetry.otlpUrl)} (OTLP ${options.otlp.protocol}, every ${options.otlp.interval_ms / 1000} s and at the end)`,
     );
   }
   return telemetry;
@@ -113,23 +114,28 @@ export async function finishTelemetry(telemetry: RunTelemetry | null): Promise<v
   if (telemetry === null) return;
   const report = await telemetry.finish();
   if (report === null) return;
+  const url = sanitizeText(report.url);
   if (report.failed === 0 && !report.timed_out) {
-    process.stderr.write(
-      `tokbench: metrics exported to ${report.url} (${plural(report.exports, "export")})\n`,
-    );
+    say(`metrics exported to ${url} (${plural(report.exports, "export")})`);
     return;
   }
   const why = [
     report.failed > 0
-      ? `${report.failed} of ${plural(report.exports, "export")} failed: ${report.first_error}`
+      ? `${report.failed} of ${plural(report.exports, "export")} failed: ${sanitizeText(report.first_error ?? "")}`
       : null,
     report.timed_out ? "the last export did not finish in time" : null,
   ]
     .filter((part) => part !== null)
     .join("; ");
-  process.stderr.write(
-    `tokbench: warning: metrics export to ${report.url} incomplete (${why}); the run and its results are unaffected\n`,
-  );
+  say(`warning: metrics export to ${url} incomplete (${why}); the run and its results are unaffected`);
+}
+
+function say(line: string): void {
+  try {
+    process.stderr.write(`tokbench: ${line}\n`);
+  } catch {
+    // The terminal may be gone (SIGHUP); the export itself is what matters.
+  }
 }
 
 function plural(n: number, word: string): string {
