@@ -29,6 +29,7 @@ import { buildCReferenceReader, readWithC } from "./cReferenceReader.js";
 import { median } from "./median.js";
 import { monotonicOffsetMs } from "./monotonicOffsetMs.js";
 import { readWithNode } from "./nodeReferenceReader.js";
+import { startUrlChild } from "./startUrlChild.js";
 
 const { values } = parseArgs({
   options: {
@@ -70,23 +71,7 @@ async function startMock(
 ): Promise<{ url: string; child: ChildProcess }> {
   // HARNESS_MOCK_NODE_ARGS: extra node flags for the mock process, e.g. "--cpu-prof" to profile it.
   const nodeArgs = (process.env.HARNESS_MOCK_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, MOCK, JSON.stringify(options), record ? "record" : ""],
-    {
-      stdio: ["ignore", "pipe", "inherit", "ipc"],
-    },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = "";
-    child.stdout?.on("data", (b: Buffer) => {
-      buffered += b.toString();
-      const nl = buffered.indexOf("\n");
-      if (nl >= 0) resolve(buffered.slice(0, nl).trim());
-    });
-    child.on("exit", (code) => reject(new Error(`mock exited with ${code}`)));
-  });
-  return { url, child };
+  return startUrlChild([...nodeArgs, MOCK, JSON.stringify(options), record ? "record" : ""]);
 }
 
 function dump(child: ChildProcess): Promise<{ prompt: string; sent_ms: number[] }[]> {

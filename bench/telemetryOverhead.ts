@@ -7,7 +7,8 @@
  *    rounds interleaved, medians reported: CPU time of the tokbench process per request, dispatch
  *    lag, TTFT. The differences to "off" are the cost.
  * 2. the recorder alone: RequestRecorder.record per request with N chunk gaps, against a reader.
- * 3. start-up: `tokbench --help` and a one-request `bench` (wall time of the process), without
+ * 3. one Prometheus scrape: CPU time the tokbench process spends answering it, after 1,000 requests.
+ * 4. start-up: `tokbench --help` and a one-request `bench` (wall time of the process), without
  *    telemetry flags and with each; `--reference-cli PATH` adds another build's CLI (main's) as the
  *    "before".
  *
@@ -30,6 +31,7 @@ import { RequestRecorder } from "../src/telemetry/RequestRecorder.js";
 import { startRunTelemetry } from "../src/telemetry/RunTelemetry.js";
 import type { TelemetryOptions } from "../src/telemetry/TelemetryOptions.js";
 import { median } from "./median.js";
+import { startUrlChild } from "./startUrlChild.js";
 
 const { values } = parseArgs({
   options: {
@@ -52,21 +54,6 @@ const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 class ScrapeOnlyReader extends MetricReader {
   protected override async onShutdown(): Promise<void> {}
   protected override async onForceFlush(): Promise<void> {}
-}
-
-/** A child process that prints one line (its URL) and then serves until killed. */
-async function startChild(args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit", "ipc"] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = "";
-    child.stdout?.on("data", (b: Buffer) => {
-      buffered += b.toString();
-      const nl = buffered.indexOf("\n");
-      if (nl >= 0) resolve(buffered.slice(0, nl).trim());
-    });
-    child.on("exit", (code) => reject(new Error(`child exited with ${code}`)));
-  });
-  return { url, child };
 }
 
 /** An OTLP/HTTP receiver in its own process: answers 200 to every export, counts them. */
@@ -177,9 +164,9 @@ async function loadRound(
 
 async function perRequest(): Promise<void> {
   const mockOptions: MockServerOptions = { ttftMs: 1, itlMs: 0.5 };
-  const mock = await startChild([MOCK, JSON.stringify(mockOptions), ""]);
-  const receiver = await startChild(["--input-type=module", "-e", RECEIVER]);
-  const scraper = await startChild(["--input-type=module", "-e", SCRAPER]);
+  const mock = await startUrlChild([MOCK, JSON.stringify(mockOptions), ""]);
+  const receiver = await startUrlChild(["--input-type=module", "-e", RECEIVER]);
+  const scraper = await startUrlChild(["--input-type=module", "-e", SCRAPER]);
   const modes: Mode[] = ["off", "otlp", "prometheus", "both"];
   const results = new Map<Mode, RoundResult[]>(modes.map((m) => [m, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -214,14 +201,8 @@ async function perRequest(): Promise<void> {
   }
 }
 
-/** RequestRecorder.record alone, per request, with `gaps` chunk gaps (one record call each). */
-function recorderCost(gaps: number, n: number): number {
-  // A reader must be registered for the SDK to aggregate at all; this one only collects when asked.
-  const recorderProvider = new MeterProvider({ readers: [new ScrapeOnlyReader()] });
-  const recorder = new RequestRecorder(
-    recorderProvider.getMeter("bench"),
-    new ManyValueHistogram(TIME_PER_OUTPUT_CHUNK, { name: "bench", version: "0" }),
-  );
+/** A successful request of `gaps + 1` one-token chunks, with its per-chunk samples. */
+function syntheticRecord(gaps: number): { record: RequestRecord; itl: []; chunk_gaps_ms: number[] } {
   const record: RequestRecord = {
     index: 0,
     planned_offset_ms: 0,
@@ -243,15 +224,68 @@ function recorderCost(gaps: number, n: number): number {
     error: null,
     server_timings: null,
   };
-  const metrics = {
-    record,
-    itl: [],
-    chunk_gaps_ms: Array.from({ length: gaps }, (_, i) => 9 + (i % 7) * 0.5),
-  };
+  return { record, itl: [], chunk_gaps_ms: Array.from({ length: gaps }, (_, i) => 9 + (i % 7) * 0.5) };
+}
+
+/** RequestRecorder.record alone, per request, with `gaps` chunk gaps (one record call each). */
+function recorderCost(gaps: number, n: number): number {
+  // A reader must be registered for the SDK to aggregate at all; this one only collects when asked.
+  const recorderProvider = new MeterProvider({ readers: [new ScrapeOnlyReader()] });
+  const recorder = new RequestRecorder(
+    recorderProvider.getMeter("bench"),
+    new ManyValueHistogram(TIME_PER_OUTPUT_CHUNK, { name: "bench", version: "0" }),
+  );
+  const metrics = syntheticRecord(gaps);
+  const record = metrics.record;
   for (let i = 0; i < 1000; i++) recorder.record(record, metrics);
   const start = performance.now();
   for (let i = 0; i < n; i++) recorder.record(record, metrics);
   return ((performance.now() - start) * 1000) / n;
+}
+
+/**
+ * CPU time of this process per scrape of its Prometheus endpoint (collect, serialise, send), the
+ * scrapes made by another process; after 1,000 requests of `MAX_TOKENS` tokens, one of them failed.
+ */
+async function scrapeCost(scrapes: number): Promise<void> {
+  const telemetry = await startRunTelemetry({ otlp: null, prometheus: { host: "127.0.0.1", port: 0 } });
+  telemetry.onRunStart({
+    run_id: "bench-scrape",
+    started_at: new Date().toISOString(),
+    config: { target: "openai-chat", model: "mock", url: "http://127.0.0.1:8080/v1" },
+    machine: {} as MachineInfo,
+  });
+  const record = syntheticRecord(MAX_TOKENS - 1);
+  for (let i = 0; i < 1000; i++) telemetry.onRequest(record.record, record);
+  const failed = {
+    ...record.record,
+    error: { code: "REQUEST_HTTP_ERROR" as const, message: "HTTP 500", status: 500 },
+  };
+  telemetry.onRequest(failed, { ...record, record: failed });
+  const warm = 20;
+  const script = `const u = process.argv[1]; let bytes = 0;
+for (let i = 0; i < ${warm + scrapes}; i++) { if (i === ${warm}) process.send("go"); bytes = (await (await fetch(u)).text()).length; }
+process.send(bytes);`;
+  const child = spawn(
+    process.execPath,
+    ["--input-type=module", "-e", script, telemetry.prometheusUrl as string],
+    {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    },
+  );
+  let cpu = process.cpuUsage();
+  const bytes = await new Promise<number>((resolve) => {
+    child.on("message", (m) => {
+      if (m === "go") cpu = process.cpuUsage();
+      else resolve(m as number);
+    });
+  });
+  const used = process.cpuUsage(cpu);
+  child.kill();
+  await telemetry.finish();
+  console.log(
+    `\n3. one Prometheus scrape (${(bytes / 1024).toFixed(1)} KiB of text): ${((used.user + used.system) / scrapes / 1000).toFixed(2)} ms of CPU (mean of ${scrapes})`,
+  );
 }
 
 /** Wall time of a process from spawn to exit, ms. */
@@ -264,8 +298,8 @@ function timeProcess(args: string[]): Promise<{ ms: number; code: number | null 
 }
 
 async function startup(): Promise<void> {
-  const mock = await startChild([MOCK, JSON.stringify({ ttftMs: 1, itlMs: 0.5 }), ""]);
-  const receiver = await startChild(["--input-type=module", "-e", RECEIVER]);
+  const mock = await startUrlChild([MOCK, JSON.stringify({ ttftMs: 1, itlMs: 0.5 }), ""]);
+  const receiver = await startUrlChild(["--input-type=module", "-e", RECEIVER]);
   const bench = (cli: string, ...extra: string[]): string[] => [
     cli,
     "bench",
@@ -304,7 +338,7 @@ async function startup(): Promise<void> {
   mock.child.kill();
   receiver.child.kill();
   console.log(
-    `\n3. start-up: wall time of the process, median of ${STARTS} interleaved runs (one request in the bench runs)`,
+    `\n4. start-up: wall time of the process, median of ${STARTS} interleaved runs (one request in the bench runs)`,
   );
   for (const [name] of cases) {
     const ts = times.get(name) ?? [];
@@ -319,4 +353,5 @@ console.log("\n2. RequestRecorder.record alone (one request's instruments), micr
 for (const gaps of [0, 15, 63, 255]) {
   console.log(`${String(gaps).padStart(4)} chunk gaps: ${recorderCost(gaps, 20_000).toFixed(2)} us`);
 }
-await startup();
+await scrapeCost(200);
+if (STARTS > 0) await startup();
