@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   "FILE_NOT_FOUND",
   "FILE_UNREADABLE",
   "FILE_UNWRITABLE",
+  "FILE_EXISTS",
   "PROMPT_FILE_INVALID",
   "URL_INVALID",
   "TARGET_UNREACHABLE",
@@ -37,11 +38,13 @@ export const ERROR_CODES = [
   "GGUF_CORRUPT",
   "GGUF_UNSUPPORTED",
   "SYNTH_INVALID_SHAPE",
+  "SYNTH_TOO_LARGE",
   // Embedded engine.
   "ENGINE_LOAD_FAILED",
   "ENGINE_OUT_OF_MEMORY",
   "ENGINE_UNAVAILABLE",
   "ENGINE_DECODE_FAILED",
+  "ENGINE_BUILD_FAILED",
   // Graph observer (native/graph-observer/): missing, built for another llama.cpp, or not in the call path.
   "OBSERVER_UNAVAILABLE",
   "OBSERVER_MISMATCH",

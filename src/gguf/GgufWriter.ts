@@ -32,6 +32,8 @@ export interface WriteGgufOptions {
   readonly data: (tensor: GgufTensorSpec, index: number) => Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
   /** Data alignment; written as `general.alignment` only when it differs from 32. Defaults to 32. */
   readonly alignment?: number;
+  /** Called after each chunk with the bytes written and the final file size. Defaults to none. */
+  readonly onProgress?: (writtenBytes: number, totalBytes: number) => void;
 }
 
 /** Growable little-endian byte encoder for the header (metadata can be megabytes of vocabulary). */
@@ -217,6 +219,9 @@ export function encodeGgufHeader(
 export async function writeGguf(path: string, options: WriteGgufOptions): Promise<number> {
   const alignment = options.alignment ?? GGUF_DEFAULT_ALIGNMENT;
   const header = encodeGgufHeader(options.metadata, options.tensors, alignment);
+  const total =
+    header.length + options.tensors.reduce((sum, t) => sum + alignUp(ggufTensorDataBytes(t), alignment), 0);
+  const onProgress = options.onProgress;
   const handle = await open(path, "w");
   let position = 0;
   try {
@@ -230,6 +235,7 @@ export async function writeGguf(path: string, options: WriteGgufOptions): Promis
         await handle.write(chunk, 0, chunk.length, position);
         position += chunk.length;
         written += chunk.length;
+        onProgress?.(position, total);
       }
       if (written !== expected) {
         throw new TokbenchError(

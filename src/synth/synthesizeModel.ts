@@ -1,11 +1,12 @@
-import { rename, rm } from "node:fs/promises";
+import { link, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { availableParallelism } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { GgmlTypeInfo } from "../gguf/GgmlType.js";
 import { ggmlTypeByName } from "../gguf/GgmlType.js";
 import type { GgufKv } from "../gguf/GgufValue.js";
 import type { GgufTensorSpec, WriteGgufOptions } from "../gguf/GgufWriter.js";
-import { writeGguf } from "../gguf/GgufWriter.js";
+import { ggufTensorDataBytes, writeGguf } from "../gguf/GgufWriter.js";
 import { buildSpmVocab, SPM_RESERVED_TOKENS } from "./buildSpmVocab.js";
 import type { ModelShape } from "./ModelShape.js";
 import { SYNTH_ARCHITECTURES } from "./ModelShape.js";
@@ -13,6 +14,7 @@ import type { PlannedTensor } from "./planTensors.js";
 import { planTensors, shapeElements } from "./planTensors.js";
 import { findPreset, listPresets } from "./presets.js";
 import { SynthWorkerPool } from "./SynthWorkerPool.js";
+import { checkShapeRanges, checkSynthFits, estimateSynthCost } from "./synthLimits.js";
 import { SYNTH_FILE_TYPE, SYNTH_TYPES, type SynthType } from "./synthTypes.js";
 import { type SynthChunkJob, tensorChunkCount, tensorChunkJobs, tensorChunks } from "./tensorChunks.js";
 
@@ -28,8 +30,23 @@ export interface SynthesizeModelOptions {
   readonly preset?: string;
   /** Weight type of the matrices; vectors (norms, biases) and MoE routers stay F32. Defaults to "f16". */
   readonly type?: SynthType;
-  /** Output path of the GGUF file; written through a temporary file and renamed when complete. */
+  /**
+   * Output path of the GGUF file. Written to a temporary file in the same directory
+   * (`<out>.tmp-<pid>`) and renamed when complete, so a killed synth never leaves a partial file
+   * under this name.
+   */
   readonly out: string;
+  /**
+   * Replace `out` when it exists. When false, an existing `out` is refused with FILE_EXISTS before
+   * anything is written, and the finished file is published without ever replacing one that
+   * appeared meanwhile. Defaults to false.
+   */
+  readonly overwrite?: boolean;
+  /**
+   * Called as the file grows (after each chunk of about 1 MiB), for a progress display; the
+   * library itself prints nothing. Defaults to none.
+   */
+  readonly onProgress?: (progress: SynthProgress) => void;
   /** Seed of the weights: the same seed, shape and type give byte-identical files. Defaults to 1. */
   readonly seed?: number;
   /** Shape fields that replace the preset's (custom models). Defaults to none. */
@@ -42,6 +59,17 @@ export interface SynthesizeModelOptions {
    */
   readonly threads?: number;
 }
+
+/** How far a synth is. */
+export interface SynthProgress {
+  /** Bytes written so far. */
+  readonly written_bytes: number;
+  /** Bytes the file will have (header estimate plus tensor data). */
+  readonly total_bytes: number;
+}
+
+/** Most worker threads synth starts: more only add memory, never speed, on any machine we know. */
+export const SYNTH_MAX_THREADS = 256;
 
 /** What was written. */
 export interface SynthesizeModelResult {
@@ -90,7 +118,14 @@ export function resolveShape(preset: string, overrides: Partial<ModelShape> = {}
     overrides.headDim === undefined &&
     (overrides.embeddingLength !== undefined || overrides.headCount !== undefined)
   ) {
-    (shape as { headDim: number }).headDim = Math.floor(shape.embeddingLength / shape.headCount);
+    const headDim = shape.embeddingLength / shape.headCount;
+    if (Number.isInteger(headDim)) (shape as { headDim: number }).headDim = headDim;
+    else {
+      throw new TokbenchError(
+        "SYNTH_INVALID_SHAPE",
+        `invalid model shape: embeddingLength (--embd) ${shape.embeddingLength} is not a multiple of headCount (--heads) ${shape.headCount}; --head-dim sets the head size instead`,
+      );
+    }
   }
   validateShape(shape);
   return shape;
@@ -102,6 +137,8 @@ function validateShape(s: ModelShape): void {
   };
   if (!SYNTH_ARCHITECTURES.includes(s.architecture))
     bad(`architecture "${s.architecture}" is not one of ${SYNTH_ARCHITECTURES.join(", ")}`);
+  // Ranges first: every later check, and the plan after it, then works on sane sizes.
+  checkShapeRanges(s);
   const positive: (keyof ModelShape)[] = [
     "vocabSize",
     "embeddingLength",
@@ -119,16 +156,22 @@ function validateShape(s: ModelShape): void {
   }
   if (s.vocabSize <= SPM_RESERVED_TOKENS)
     bad(`vocabSize must exceed ${SPM_RESERVED_TOKENS}, got ${s.vocabSize}`);
-  if (s.headCount % s.headCountKv !== 0)
-    bad(`headCount ${s.headCount} is not a multiple of headCountKv ${s.headCountKv}`);
-  if (s.headDim % 2 !== 0) bad(`headDim must be even for RoPE, got ${s.headDim}`);
-  if (s.embeddingLength % 32 !== 0) bad(`embeddingLength must be a multiple of 32, got ${s.embeddingLength}`);
+  if (s.headCountKv > s.headCount || s.headCount % s.headCountKv !== 0)
+    bad(`headCount (--heads) ${s.headCount} is not a multiple of headCountKv (--kv-heads) ${s.headCountKv}`);
+  if (s.headDim % 2 !== 0) bad(`headDim (--head-dim) must be even for RoPE, got ${s.headDim}`);
+  if (s.embeddingLength % 32 !== 0)
+    bad(`embeddingLength (--embd) must be a multiple of 32, got ${s.embeddingLength}`);
   const moe = s.architecture === "qwen3moe";
-  if (moe !== s.expertCount > 0) bad(`expertCount must be > 0 exactly for qwen3moe, got ${s.expertCount}`);
+  if (moe !== s.expertCount > 0)
+    bad(
+      `expertCount (--experts) must be > 0 exactly for --arch qwen3moe, got ${s.expertCount} for ${s.architecture}`,
+    );
   if (moe && (s.expertUsedCount <= 0 || s.expertUsedCount > s.expertCount)) {
-    bad(`expertUsedCount must be in 1..${s.expertCount}, got ${s.expertUsedCount}`);
+    bad(`expertUsedCount (--experts-used) must be in 1..${s.expertCount}, got ${s.expertUsedCount}`);
   }
-  if (moe && s.expertFeedForwardLength <= 0) bad(`expertFeedForwardLength must be positive`);
+  if (moe && s.expertFeedForwardLength <= 0) bad(`expertFeedForwardLength (--expert-ff) must be positive`);
+  if (!moe && (s.expertUsedCount > 0 || s.expertFeedForwardLength > 0))
+    bad(`--experts-used and --expert-ff apply to --arch qwen3moe only`);
   if (s.architecture === "qwen2" && !s.qkvBias) bad("qwen2 needs qkvBias");
   if ((s.architecture === "qwen3" || s.architecture === "qwen3moe") && !s.qkNorm)
     bad(`${s.architecture} needs qkNorm`);
@@ -198,20 +241,34 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new TokbenchError("INVALID_ARGUMENT", `seed must be an integer in 0..4294967295, got ${seed}`);
   }
-  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
-    throw new TokbenchError("INVALID_ARGUMENT", `threads must be an integer >= 1, got ${options.threads}`);
+  if (
+    options.threads !== undefined &&
+    (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > SYNTH_MAX_THREADS)
+  ) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `threads must be an integer in 1..${SYNTH_MAX_THREADS}, got ${options.threads}`,
+    );
   }
+  const out = options.out;
+  const overwrite = options.overwrite ?? false;
+  // Cheap checks first, in the order a user fixes them: the shape, the destination, the size.
   const shape = resolveShape(presetName, options.shape);
+  await checkDestination(out, overwrite);
   const planned = planTensors(shape);
   const specs: GgufTensorSpec[] = planned.map((t) => ({
     name: t.name,
     shape: t.shape,
     type: storageType(t, type),
   }));
-  const metadata = synthMetadata(shape, type, seed, options.name ?? `tokbench synthetic ${presetName}`);
   const parameters = planned.reduce((sum, t) => sum + shapeElements(t.shape), 0);
   const threads = options.threads ?? (parameters < PARALLEL_MIN_PARAMETERS ? 1 : availableParallelism());
-  const tmp = `${options.out}.tmp-${process.pid}`;
+  const dataBytes = specs.reduce((sum, t) => sum + Math.ceil(ggufTensorDataBytes(t) / 32) * 32, 0);
+  const cost = estimateSynthCost(shape.vocabSize, specs.length, dataBytes, threads);
+  await checkSynthFits(cost, dirname(resolve(out)));
+  await removeStalePartials(out);
+  const metadata = synthMetadata(shape, type, seed, options.name ?? `tokbench synthetic ${presetName}`);
+  const tmp = `${out}.tmp-${process.pid}`;
   let pool: SynthWorkerPool | undefined;
   let bytes: number;
   try {
@@ -229,25 +286,138 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
       const encoded = pool.encodeInOrder(jobs(), 2 * threads);
       data = (_spec, index) => takeChunks(encoded, tensorChunkCount(planned[index] as PlannedTensor));
     }
-    bytes = await writeGguf(tmp, { metadata, tensors: specs, data });
-    await rename(tmp, options.out);
+    const onProgress = options.onProgress;
+    bytes = await writeGguf(tmp, {
+      metadata,
+      tensors: specs,
+      data,
+      ...(onProgress === undefined
+        ? {}
+        : {
+            onProgress: (written: number, total: number) =>
+              onProgress({ written_bytes: written, total_bytes: total }),
+          }),
+    });
+    await publish(tmp, out, overwrite);
   } catch (error) {
     await rm(tmp, { force: true });
     if (error instanceof TokbenchError) throw error;
-    throw new TokbenchError("FILE_UNWRITABLE", `cannot write ${options.out}: ${(error as Error).message}`, {
+    throw new TokbenchError("FILE_UNWRITABLE", `cannot write ${out}: ${describeFsError(error)}`, {
       cause: error,
-      context: { path: options.out },
+      context: { path: out },
     });
   } finally {
     await pool?.close();
   }
   return {
-    path: options.out,
+    path: out,
     bytes,
     parameters,
     tensorCount: planned.length,
     shape,
   };
+}
+
+/** "no space left on device (ENOSPC)": the OS reason without Node's syscall and path. */
+function describeFsError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  if (e.code === undefined) return e.message ?? String(error);
+  const reason = /^[A-Z]+: ([^,]+)/.exec(e.message)?.[1];
+  return reason === undefined ? e.code : `${reason} (${e.code})`;
+}
+
+/**
+ * Refuses an output path that cannot or must not be written: an existing file without `overwrite`
+ * (FILE_EXISTS), a directory, or a missing parent directory (FILE_UNWRITABLE).
+ */
+async function checkDestination(out: string, overwrite: boolean): Promise<void> {
+  let existing: Awaited<ReturnType<typeof stat>> | null = null;
+  try {
+    existing = await stat(out);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new TokbenchError("FILE_UNWRITABLE", `cannot write ${out}: ${describeFsError(error)}`, {
+        cause: error,
+        context: { path: out },
+      });
+    }
+  }
+  if (existing?.isDirectory() === true) {
+    throw new TokbenchError("FILE_UNWRITABLE", `cannot write ${out}: it is a directory`, {
+      context: { path: out },
+    });
+  }
+  if (existing !== null && !overwrite) {
+    throw new TokbenchError("FILE_EXISTS", `${out} already exists (--force replaces it)`, {
+      context: { path: out },
+    });
+  }
+  const parent = dirname(resolve(out));
+  try {
+    if (!(await stat(parent)).isDirectory())
+      throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+  } catch (error) {
+    throw new TokbenchError(
+      "FILE_UNWRITABLE",
+      `cannot write ${out}: the directory ${parent} does not exist`,
+      { cause: error, context: { path: out } },
+    );
+  }
+}
+
+/**
+ * Moves the finished temporary file to its name. Without `overwrite` it links then unlinks, which
+ * fails with EEXIST instead of replacing a file another process put there meanwhile; file systems
+ * without hard links fall back to a rename after one more check.
+ */
+async function publish(tmp: string, out: string, overwrite: boolean): Promise<void> {
+  if (overwrite) {
+    await rename(tmp, out);
+    return;
+  }
+  try {
+    await link(tmp, out);
+    await unlink(tmp);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") {
+      throw new TokbenchError("FILE_EXISTS", `${out} appeared while synth was writing it; left untouched`, {
+        cause: error,
+        context: { path: out },
+      });
+    }
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV" && code !== "ENOSYS") throw error;
+  }
+  await checkDestination(out, false);
+  await rename(tmp, out);
+}
+
+/** Removes `<out>.tmp-<pid>` files left by synths that were killed (their process is gone). */
+async function removeStalePartials(out: string): Promise<void> {
+  const dir = dirname(resolve(out));
+  const prefix = `${basename(out)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** The next `count` chunks of the shared in-order stream: one tensor's share of it. */

@@ -1,6 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { createTable } from "../../output/createTable.js";
+import { createProgressBar } from "../../output/progressBar.js";
+import { formatBandwidth, formatBytes, formatDuration } from "../../output/units.js";
 import type { ModelShape } from "../../synth/ModelShape.js";
 import { SYNTH_ARCHITECTURES } from "../../synth/ModelShape.js";
 import { countParameters } from "../../synth/planTensors.js";
@@ -34,6 +36,16 @@ const builder = (yargs: Argv) => {
       describe: "Weight type of the matrices",
     })
     .option("out", { type: "string", describe: "Output .gguf path" })
+    .option("force", {
+      type: "boolean",
+      default: false,
+      describe: "Replace --out when it exists (the old file stays whole until the new one is complete)",
+    })
+    .option("progress", {
+      type: "boolean",
+      default: true,
+      describe: "Progress bar on stderr (only on a terminal)",
+    })
     .option("seed", { ...NUMBER_FLAG, default: 1, describe: "Seed of the weights (same seed, same bytes)" })
     .option("threads", {
       ...NUMBER_FLAG,
@@ -57,10 +69,6 @@ const builder = (yargs: Argv) => {
 };
 
 type SynthArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
-
-function gb(bytes: number): string {
-  return `${(bytes / 1e9).toFixed(2)} GB`;
-}
 
 function printList(json: boolean): void {
   const rows = listPresets().map((p) => {
@@ -88,9 +96,9 @@ function printList(json: boolean): void {
       r.architecture,
       r.real_model,
       r.parameters.toLocaleString("en-US"),
-      gb(r.f16_bytes),
-      gb(r.q8_0_bytes),
-      gb(r.q4_0_bytes),
+      formatBytes(r.f16_bytes),
+      formatBytes(r.q8_0_bytes),
+      formatBytes(r.q4_0_bytes),
     ]);
   }
   process.stdout.write(
@@ -125,26 +133,34 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
     }
     if (argv.tied !== undefined) shape.tiedEmbeddings = argv.tied;
     const started = performance.now();
-    const result = await synthesizeModel({
-      preset: argv.preset,
-      type: argv.type as SynthType,
-      out: argv.out,
-      seed: checkNumberFlag("seed", argv.seed, { min: 0, integer: true }),
-      shape: shape as Partial<ModelShape>,
-      ...(argv.name === undefined ? {} : { name: argv.name }),
-      ...(argv.threads === undefined
-        ? {}
-        : { threads: checkNumberFlag("threads", argv.threads, { min: 1, integer: true }) }),
-    });
-    const seconds = (performance.now() - started) / 1000;
+    const bar = createProgressBar(`synth ${argv.preset}`, "bytes", argv.progress);
+    let result: Awaited<ReturnType<typeof synthesizeModel>>;
+    try {
+      result = await synthesizeModel({
+        preset: argv.preset,
+        type: argv.type as SynthType,
+        out: argv.out,
+        overwrite: argv.force,
+        seed: checkNumberFlag("seed", argv.seed, { min: 0, integer: true }),
+        shape: shape as Partial<ModelShape>,
+        onProgress: (p) => bar.update(p.written_bytes, p.total_bytes),
+        ...(argv.name === undefined ? {} : { name: argv.name }),
+        ...(argv.threads === undefined
+          ? {}
+          : { threads: checkNumberFlag("threads", argv.threads, { min: 1, integer: true }) }),
+      });
+    } finally {
+      bar.stop();
+    }
+    const ms = performance.now() - started;
     if (argv.json) {
-      process.stdout.write(`${JSON.stringify({ ...result, seconds }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...result, seconds: ms / 1000 }, null, 2)}\n`);
       return;
     }
     process.stdout.write(
       `${result.path}: ${result.shape.architecture}, ${result.parameters.toLocaleString("en-US")} parameters, ` +
-        `${argv.type}, ${(result.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s ` +
-        `(${(result.bytes / 1e6 / seconds).toFixed(0)} MB/s)\n`,
+        `${argv.type}, ${formatBytes(result.bytes)} in ${formatDuration(ms)} ` +
+        `(${formatBandwidth(result.bytes / (ms / 1000))})\n`,
     );
   },
 };
