@@ -5,6 +5,7 @@ import { redactText } from "../secrets/redact.js";
 import { sanitizeText } from "../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { benchCommand } from "./commands/BenchCommand.js";
+import { engineCommand } from "./commands/EngineCommand.js";
 import { inspectCommand } from "./commands/InspectCommand.js";
 import { mockCommand } from "./commands/MockCommand.js";
 import { rooflineCommand } from "./commands/RooflineCommand.js";
@@ -20,6 +21,7 @@ const cli = yargs(hideBin(process.argv))
   .command(synthCommand)
   .command(rooflineCommand)
   .command(mockCommand)
+  .command(engineCommand)
   .version(TOKBENCH_VERSION)
   .strict()
   // Numbers stay as typed until a command reads them (checkNumberFlag), so a bad one is quoted as typed.

@@ -21,8 +21,8 @@ export interface BuildTunedLlamaResult {
 
 /**
  * Compiles node-llama-cpp's addon and llama.cpp with {@link TUNED_CMAKE_OPTIONS} from the source
- * already cloned into node-llama-cpp (see scripts/build-native-engine.sh), or reuses that build.
- * Takes minutes; meant for `npm run build:engine`, never for tests or the default command.
+ * already checked out into node-llama-cpp, or reuses that build. Takes minutes; the compile step of
+ * `tokbench engine build` (see buildTunedEngine, which checks out the source and reports progress).
  */
 export async function buildTunedLlama(options: BuildTunedLlamaOptions = {}): Promise<BuildTunedLlamaResult> {
   const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");

@@ -43,7 +43,7 @@ export interface TunedLlama {
 }
 
 /**
- * Loads node-llama-cpp for benchmarking: the tuned local build (`npm run build:engine`, see
+ * Loads node-llama-cpp for benchmarking: the tuned local build (`tokbench engine build`, see
  * docs/engine-speed.md) when present, so in-process rates match llama-bench's, and otherwise the
  * prebuilt binary. Never compiles anything and never downloads anything.
  */
@@ -75,7 +75,7 @@ export async function getTunedLlama(options: TunedLlamaOptions = {}): Promise<Tu
       if (preference === "native") {
         throw new TokbenchError(
           "ENGINE_UNAVAILABLE",
-          "the tuned llama.cpp build is missing: run `npm run build:engine` (see docs/engine-speed.md)",
+          "the tuned llama.cpp build is missing: run `tokbench engine build` (see docs/engine-speed.md)",
           { cause: error },
         );
       }
