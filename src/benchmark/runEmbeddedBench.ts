@@ -1,18 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { Llama } from "node-llama-cpp";
 import type { BenchRow, LoadRow } from "../engine/BenchRow.js";
-import { ensureDefaultModel } from "../engine/defaultModelPath.js";
+import { type DefaultModelSpec, ensureDefaultModel } from "../engine/defaultModelPath.js";
 import { EngineBinding } from "../engine/EngineBinding.js";
 import type { BenchTestPlan, EngineGridPoint, EngineKnobs } from "../engine/EngineGrid.js";
 import { resolveGpuLayers } from "../engine/EngineGrid.js";
 import { engineDecodeCeiling } from "../engine/engineDecodeCeiling.js";
-import { inspectModelFile, loadEngineModel } from "../engine/loadEngineModel.js";
+import { type InspectedModelFile, inspectModelFile, loadEngineModel } from "../engine/loadEngineModel.js";
 import type { GraphObserver, ObserveWhat } from "../engine/observe/GraphObserver.js";
 import { runObservedTests } from "../engine/observe/runObservedTests.js";
 import { type DecodeCeiling, runLlamaBench } from "../engine/runLlamaBench.js";
 import { TokbenchError } from "../errors/TokbenchError.js";
-import { ggmlTypeById } from "../gguf/GgmlType.js";
-import { inspectModel, type ModelInspection } from "../gguf/inspectModel.js";
+import type { ModelInspection } from "../gguf/inspectModel.js";
 import { interruptReason } from "../load/interruptReason.js";
 import type { LoadOptions } from "../load/LoadOptions.js";
 import type { LoadHooks } from "../load/runLoad.js";
@@ -37,6 +36,21 @@ export const EMBEDDED_DEFAULTS = {
   batch_size: 2048,
   ubatch_size: 512,
   repetitions: 5,
+} as const;
+
+/**
+ * What `tokbench bench` runs when it is given no test and no workload flag: llama-bench's tests and
+ * a request workload, sized so the quick start (`npm start`, the default model on 2 cores) takes
+ * well under a minute while every figure still rests on enough samples: 3 repetitions of each test,
+ * and 8 requests whose 63 decode steps each give 504 inter-token latencies.
+ */
+export const EMBEDDED_QUICK_START = {
+  pp: [256],
+  tg: [64],
+  repetitions: 3,
+  requests: 8,
+  prompt_tokens: 128,
+  max_tokens: 64,
 } as const;
 
 /** Everything an embedded run needs. */
@@ -75,6 +89,18 @@ export interface EmbeddedBenchOptions {
   decode_ceiling?: DecodeCeiling | null;
   /** Cache directory for the default model. Defaults to the user cache dir (env-paths "tokbench"). */
   cache_dir?: string;
+  /** The synthetic model run when `model` is null. Defaults to `DEFAULT_MODEL` (Qwen2.5-0.5B's shape, Q4_0). */
+  default_model?: DefaultModelSpec;
+  /**
+   * Progress of the slow first-use steps: creating the default model (bytes) and probing the
+   * memory bandwidth (rounds). The library prints nothing; this feeds a display. Defaults to none.
+   */
+  on_setup_progress?: (event: EmbeddedSetupProgress) => void;
+  /**
+   * Called once the model file is known and parsed and the setup is done, right before the engine
+   * loads the model: what is about to be measured, for a header line. Defaults to none.
+   */
+  on_plan?: (plan: EmbeddedRunPlan) => void;
   machine: MachineInfo;
   /** Extra configuration to record; secrets in it are redacted (`redactSecrets`). Defaults to none. */
   config?: Record<string, unknown>;
@@ -84,6 +110,30 @@ export interface EmbeddedBenchOptions {
   hooks?: LoadHooks;
   stopResources?(): ResourceUsage | null;
   signal?: AbortSignal;
+}
+
+/** A step of an embedded run's setup, for a progress display. */
+export interface EmbeddedSetupProgress {
+  /** `model`: synthesizing the default model (bytes); `bandwidth`: the memory probe (rounds). */
+  phase: "model" | "bandwidth";
+  done: number;
+  total: number;
+}
+
+/** What an embedded run is about to measure. */
+export interface EmbeddedRunPlan {
+  model_path: string;
+  /** True when no model was given and the default synthetic one runs. */
+  model_default: boolean;
+  /** True when the default model was synthesized by this run. */
+  model_created: boolean;
+  file_bytes: number;
+  /** The model as tokbench's GGUF reader sees it (parameters, architecture, quantization mix...). */
+  inspection: ModelInspection;
+  /** The binding: backend, build type, llama.cpp release. */
+  engine: { backend: string; build: string; llama_cpp_release: string };
+  /** Knobs after defaults (threads, batch sizes...). */
+  knobs: EngineKnobs;
 }
 
 function withDefaults(knobs: EngineKnobs, threads: number): EngineKnobs {
@@ -121,18 +171,53 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
       "--experts and --layers observe llama-bench tests: give --pp, --tg or --pg",
     );
   }
-  const modelPath = options.model ?? (await ensureDefaultModel(options.cache_dir)).path;
+  const setup = options.on_setup_progress;
+  let created = false;
+  let modelPath = options.model;
+  if (modelPath === null) {
+    const ensured = await ensureDefaultModel({
+      ...(options.cache_dir === undefined ? {} : { cacheDir: options.cache_dir }),
+      ...(options.default_model === undefined ? {} : { spec: options.default_model }),
+      ...(setup === undefined
+        ? {}
+        : { onProgress: (p) => setup({ phase: "model", done: p.written_bytes, total: p.total_bytes }) }),
+    });
+    modelPath = ensured.path;
+    created = ensured.created;
+  }
+  // The one parse of the file per run (tokbench's reader): rows, the header, the ceiling and the
+  // trace all read this inspection.
   const file = await inspectModelFile(modelPath);
-  // One parse with tokbench's reader serves the roofline, the trace's model facts and the observer.
-  const inspection = await inspectModel(modelPath).catch(() => null);
   const binding =
     options.llama != null
       ? EngineBinding.fromLlama(options.llama)
       : await EngineBinding.open({ gpu: options.gpu ?? "auto" });
   const threads = options.default_threads ?? (await defaultThreads(binding));
   const knobs = withDefaults(options.knobs, threads);
-  const trace = options.trace == null ? null : TraceWriter.open(options.trace.path, options.trace.level);
   const engine = binding.describe();
+  // The roofline ceiling, before anything is measured: on a first run the bandwidth probe takes
+  // seconds of both cores and 256 MiB a thread, which must not overlap the measured work.
+  // An observation run has no speed rows and needs no ceiling.
+  const ceiling =
+    observe !== null
+      ? null
+      : options.decode_ceiling === undefined
+        ? await machineDecodeCeiling(
+            file.inspection,
+            setup === undefined ? undefined : (done, total) => setup({ phase: "bandwidth", done, total }),
+            options.signal,
+          )
+        : options.decode_ceiling;
+  options.on_plan?.({
+    model_path: modelPath,
+    model_default: options.model === null,
+    model_created: created,
+    file_bytes: file.file_bytes,
+    inspection: file.inspection,
+    engine,
+    knobs,
+  });
+  const trace = options.trace == null ? null : TraceWriter.open(options.trace.path, options.trace.level);
   // The one redaction, before the trace, storage or output sees the configuration.
   const config: Record<string, unknown> = redactSecrets({
     ...options.config,
@@ -151,17 +236,12 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
   trace?.sessionStart({
     started_at: new Date().toISOString(),
     tool: { name: "tokbench", version: TOKBENCH_VERSION },
-    model: { path: modelPath, ...file.info, ...modelFacts(inspection) },
+    model: { path: modelPath, ...file.info, ...modelFacts(file.inspection) },
     engine,
     config,
     ...(observe === null ? {} : { observation: observationFacts(observe) }),
-    tensors: (file.gguf.fullTensorInfo ?? []).map((t) => ({
-      name: t.name,
-      type: ggmlTypeById(Number(t.ggmlType))?.name ?? String(t.ggmlType),
-      shape: t.dimensions.map(Number),
-    })),
+    tensors: file.inspection.tensors.map((t) => ({ name: t.name, type: t.type, shape: [...t.shape] })),
   });
-
   let traceStatus: "completed" | "failed" | "interrupted" = "failed";
   try {
     const tests: (BenchRow | LoadRow)[] = [];
@@ -172,14 +252,9 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
       layer_timing: RunResult["layer_timing"] | null;
     } | null = null;
     if (observe !== null && options.plan !== null) {
-      if (inspection === null) {
-        throw new TokbenchError("GGUF_CORRUPT", `cannot inspect ${modelPath} for the observer`, {
-          context: { path: modelPath },
-        });
-      }
       const observed = await runObservedTests({
         model_path: modelPath,
-        inspection,
+        inspection: file.inspection,
         binding,
         observer: observe.observer,
         what: observe.what,
@@ -207,16 +282,14 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     } else if (options.plan !== null) {
       const bench = await runLlamaBench({
         model_path: modelPath,
+        model_file: file,
         binding,
         knobs,
         plan: options.plan,
         repetitions: options.repetitions ?? EMBEDDED_DEFAULTS.repetitions,
         warmup: options.warmup ?? true,
         trace,
-        decode_ceiling:
-          options.decode_ceiling === undefined
-            ? await machineDecodeCeiling(inspection, options.signal)
-            : options.decode_ceiling,
+        decode_ceiling: ceiling,
         on_progress: options.on_test_progress,
         signal: options.signal,
       });
@@ -225,13 +298,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     }
 
     let result: RunResult;
-    const ceiling =
-      options.requests === null || interrupted || options.signal?.aborted === true
-        ? null
-        : options.decode_ceiling === undefined
-          ? await machineDecodeCeiling(inspection, options.signal)
-          : options.decode_ceiling;
-    // Checked again after the ceiling: a stop during the bandwidth probe loads no model.
+    // A stop during the bandwidth probe (before the tests) loads no model for the requests.
     if (options.requests !== null && !interrupted && options.signal?.aborted !== true) {
       result = await runRequests(options, binding, file, knobs, trace, config, ceiling);
     } else {
@@ -275,13 +342,13 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
 
 /**
  * The roofline ceiling from the cached bandwidth probe and the model's bytes per token as `inspect`
- * counts them; null when the probe or the inspection failed.
+ * counts them; null when the probe fails.
  */
 async function machineDecodeCeiling(
-  inspection: ModelInspection | null,
-  signal?: AbortSignal,
+  inspection: ModelInspection,
+  onProbeProgress: ((done: number, total: number) => void) | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<DecodeCeiling | null> {
-  if (inspection === null) return null;
   try {
     const [{ getMemoryBandwidth }, { lastLevelCacheBytes }] = await Promise.all([
       import("../roofline/getMemoryBandwidth.js"),
@@ -289,7 +356,10 @@ async function machineDecodeCeiling(
     ]);
     // The first run on a machine probes the bandwidth (seconds, one thread per core): a stop
     // signal ends the probe too.
-    const bandwidth = await getMemoryBandwidth(signal === undefined ? {} : { signal });
+    const bandwidth = await getMemoryBandwidth({
+      ...(signal === undefined ? {} : { signal }),
+      ...(onProbeProgress === undefined ? {} : { onProgress: onProbeProgress }),
+    });
     return engineDecodeCeiling(inspection, bandwidth.bytes_per_second, lastLevelCacheBytes());
   } catch {
     return null;
@@ -297,8 +367,7 @@ async function machineDecodeCeiling(
 }
 
 /** Model facts a trace starts with beyond the engine's: quantization mix and experts. */
-function modelFacts(inspection: ModelInspection | null): Record<string, unknown> {
-  if (inspection === null) return {};
+function modelFacts(inspection: ModelInspection): Record<string, unknown> {
   const hp = inspection.hyperparameters;
   return {
     quantization_mix: inspection.quantization_mix.map((q) => ({
@@ -336,7 +405,7 @@ async function defaultThreads(binding: EngineBinding): Promise<number> {
 async function runRequests(
   options: EmbeddedBenchOptions,
   binding: EngineBinding,
-  file: Awaited<ReturnType<typeof inspectModelFile>>,
+  file: InspectedModelFile,
   knobs: EngineKnobs,
   trace: TraceWriter | null,
   config: Record<string, unknown>,

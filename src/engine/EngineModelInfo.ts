@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import type { GgufFileInfo } from "node-llama-cpp";
+import type { ModelInspection } from "../gguf/inspectModel.js";
 
 /** What a benchmark row says about the model, with llama-bench's field names where it has them. */
 export interface EngineModelInfo {
@@ -20,39 +20,29 @@ export interface EngineModelInfo {
   n_ctx_train: number;
 }
 
-function num(value: unknown, fallback: number): number {
-  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
-}
-
-/** Reads model facts from parsed GGUF metadata (no weights loaded). */
-export function engineModelInfoFromGguf(
+/**
+ * Model facts for benchmark rows, from tokbench's own GGUF reader (the inspection the run already
+ * made: one parse per run), plus what llama.cpp says once the model is loaded.
+ */
+export function engineModelInfo(
   path: string,
-  info: GgufFileInfo,
+  inspection: ModelInspection,
   loaded: { model_type: string; model_size: number } | null,
 ): EngineModelInfo {
-  const arch = (info.architectureMetadata ?? {}) as Record<string, unknown>;
-  const attention = (arch.attention ?? {}) as Record<string, unknown>;
-  const metadata = info.metadata as unknown as Record<string, Record<string, unknown>>;
-  const general = metadata.general ?? {};
-  const tokens = ((metadata.tokenizer as Record<string, Record<string, unknown>> | undefined)?.ggml?.tokens ??
-    []) as unknown[];
-  let params = 0;
-  for (const tensor of info.fullTensorInfo ?? []) {
-    const elements = tensor.dimensions.reduce<number>((n, d) => n * Number(d), 1);
-    params += elements;
-  }
-  const nHead = num(attention.head_count, 0);
+  const hp = inspection.hyperparameters;
+  const nHead = hp.head_count ?? 0;
+  const architecture = inspection.architecture ?? "unknown";
   return {
     model_filename: basename(path),
-    model_type: loaded?.model_type ?? String(general.architecture ?? "unknown"),
+    model_type: loaded?.model_type ?? architecture,
     model_size: loaded?.model_size ?? 0,
-    model_n_params: params,
-    architecture: String(general.architecture ?? "unknown"),
-    n_layer: num(arch.block_count, 0),
-    n_embd: num(arch.embedding_length, 0),
+    model_n_params: inspection.parameters,
+    architecture,
+    n_layer: hp.block_count ?? 0,
+    n_embd: hp.embedding_length ?? 0,
     n_head: nHead,
-    n_head_kv: num(attention.head_count_kv, nHead),
-    n_vocab: num(arch.vocab_size, tokens.length),
-    n_ctx_train: num(arch.context_length, 0),
+    n_head_kv: hp.head_count_kv ?? nHead,
+    n_vocab: hp.vocab_size ?? 0,
+    n_ctx_train: hp.context_length ?? 0,
   };
 }

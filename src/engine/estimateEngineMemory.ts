@@ -46,10 +46,3 @@ export function estimateEngineMemory(
     total_bytes: Math.round(weightsBytes + kv + compute),
   };
 }
-
-/** `1.23 GiB`-style size for messages. */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-  return `${Math.round(bytes / 1024)} KiB`;
-}

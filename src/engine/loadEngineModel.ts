@@ -1,19 +1,16 @@
 import { stat } from "node:fs/promises";
-import {
-  type GgufFileInfo,
-  InsufficientMemoryError,
-  type LlamaModel,
-  readGgufFileInfo,
-} from "node-llama-cpp";
-import { TokbenchError } from "../errors/TokbenchError.js";
+import { InsufficientMemoryError, type LlamaModel } from "node-llama-cpp";
+import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
+import { inspectModel, type ModelInspection } from "../gguf/inspectModel.js";
 import { type EngineBinding, firstLine } from "./EngineBinding.js";
-import { type EngineModelInfo, engineModelInfoFromGguf } from "./EngineModelInfo.js";
+import { type EngineModelInfo, engineModelInfo } from "./EngineModelInfo.js";
 
-/** A GGUF file checked and parsed, weights not loaded. */
+/** A GGUF file checked and parsed (by tokbench's reader, once), weights not loaded. */
 export interface InspectedModelFile {
   path: string;
   file_bytes: number;
-  gguf: GgufFileInfo;
+  /** Everything `tokbench inspect` says about the file: parameters, tensors, bytes per token... */
+  inspection: ModelInspection;
   info: EngineModelInfo;
 }
 
@@ -28,8 +25,9 @@ export interface LoadedEngineModel {
 }
 
 /**
- * Checks that `path` is a readable GGUF file and parses its metadata and tensor table.
- * Throws FILE_NOT_FOUND when it does not exist and ENGINE_LOAD_FAILED when it is not a valid GGUF.
+ * Checks that `path` is a readable GGUF file and parses its metadata and tensor table with
+ * tokbench's GGUF reader. Throws FILE_NOT_FOUND when it does not exist and ENGINE_LOAD_FAILED when
+ * it is not a valid GGUF (the reader's GGUF_* error is the cause).
  */
 export async function inspectModelFile(path: string): Promise<InspectedModelFile> {
   let fileBytes: number;
@@ -40,16 +38,18 @@ export async function inspectModelFile(path: string): Promise<InspectedModelFile
   } catch (cause) {
     throw new TokbenchError("FILE_NOT_FOUND", `model file not found: ${path}`, { cause, context: { path } });
   }
-  let gguf: GgufFileInfo;
+  let inspection: ModelInspection;
   try {
-    gguf = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false });
+    inspection = await inspectModel(path);
   } catch (cause) {
-    throw new TokbenchError("ENGINE_LOAD_FAILED", `cannot read model ${path}: ${firstLine(cause)}`, {
+    // The reader's messages start with the path already.
+    const detail = isTokbenchError(cause) ? cause.message.replace(`${path}: `, "") : firstLine(cause);
+    throw new TokbenchError("ENGINE_LOAD_FAILED", `cannot read model ${path}: ${detail}`, {
       cause,
       context: { path },
     });
   }
-  return { path, file_bytes: fileBytes, gguf, info: engineModelInfoFromGguf(path, gguf, null) };
+  return { path, file_bytes: fileBytes, inspection, info: engineModelInfo(path, inspection, null) };
 }
 
 /** Options of one model load. */
@@ -89,7 +89,7 @@ export async function loadEngineModel(
     );
   }
   const loadMs = performance.now() - started;
-  const info = engineModelInfoFromGguf(file.path, file.gguf, {
+  const info = engineModelInfo(file.path, file.inspection, {
     model_type: model.typeDescription,
     model_size: model.size,
   });

@@ -2,6 +2,7 @@ import { freemem } from "node:os";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import { mean, stddev } from "../metrics/sampleStats.js";
+import { formatBytes } from "../output/units.js";
 import type { TraceWriter } from "../trace/TraceWriter.js";
 import { seededRandom } from "../workload/seededRandom.js";
 import { type BenchRow, ENGINE_MISMATCH_TOLERANCE, type LoadRow } from "./BenchRow.js";
@@ -25,7 +26,7 @@ import {
   testContextTokens,
 } from "./EngineGrid.js";
 import type { EngineModelInfo } from "./EngineModelInfo.js";
-import { estimateEngineMemory, formatBytes } from "./estimateEngineMemory.js";
+import { estimateEngineMemory } from "./estimateEngineMemory.js";
 import { type GenerateOptions, type GenerationResult, generateOnSequence } from "./generateOnSequence.js";
 import {
   type InspectedModelFile,
@@ -45,6 +46,8 @@ export type DecodeCeiling = (
 export interface LlamaBenchOptions {
   /** GGUF file to benchmark. */
   model_path: string;
+  /** The file already checked and parsed by {@link inspectModelFile}; parsed here when absent. */
+  model_file?: InspectedModelFile;
   binding: EngineBinding;
   knobs: EngineKnobs;
   plan: BenchTestPlan;
@@ -114,7 +117,7 @@ export async function runLlamaBench(options: LlamaBenchOptions): Promise<LlamaBe
     throw new TokbenchError("INVALID_ARGUMENT", "no test to run: give --pp, --tg or --pg");
   if (grid.length === 0) throw new TokbenchError("INVALID_ARGUMENT", "the knob grid is empty");
 
-  const file = await inspectModelFile(options.model_path);
+  const file = options.model_file ?? (await inspectModelFile(options.model_path));
   const available = options.available_memory_bytes ?? freemem();
   const planned = grid.map((point) => planPoint(file, point, tests, available));
   const pointIndex = new Map(planned.map((p, i) => [p, i]));

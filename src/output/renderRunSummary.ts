@@ -4,6 +4,7 @@ import type { RunResult } from "../results/RunResult.js";
 import { sanitizeText } from "../text/sanitizeText.js";
 import { createTable } from "./createTable.js";
 import { formatNumber } from "./formatNumber.js";
+import { renderResources } from "./renderResources.js";
 
 const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
   { key: "ttft_ms", label: "TTFT (ms)" },
@@ -53,19 +54,26 @@ export function renderRunSummary(result: RunResult): string {
     head: ["", "n", "mean", "p50", "p90", "p95", "p99", "max"],
     colAligns: ["left", "right", "right", "right", "right", "right", "right", "right"],
   });
+  // The embedded engine reports its own counters; "server" would name something that is not there.
+  const reporter = result.config.target === "embedded" ? "engine" : "server";
   for (const row of ROWS) {
     const d = s[row.key] as DistributionStats;
     if (d.count === 0) continue;
     table.push([
-      row.label,
+      row.label.replace("server-reported", `${reporter}-reported`),
       String(d.count),
       ...[d.mean, d.p50, d.p90, d.p95, d.p99, d.max].map(formatNumber),
     ]);
   }
   lines.push(table.toString());
+  const resources = renderResources(result);
+  if (resources !== "") lines.push(resources);
   const flagText = Object.entries(s.flags)
     .filter(([, n]) => (n ?? 0) > 0)
-    .map(([flag, n]) => `  ${flag}: ${n} request${n === 1 ? "" : "s"} — ${FLAG_MEANING[flag] ?? ""}`);
+    .map(
+      ([flag, n]) =>
+        `  ${flag}: ${n} request${n === 1 ? "" : "s"} — ${(FLAG_MEANING[flag] ?? "").replace("server", reporter)}`,
+    );
   if (flagText.length > 0) lines.push("trust flags:", ...flagText);
   lines.push("(percentiles need 10/20/100 samples for p90/p95/p99; '-' means too few)");
   return lines.join("\n");

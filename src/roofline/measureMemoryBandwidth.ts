@@ -14,6 +14,11 @@ export interface MeasureBandwidthOptions {
   readonly rounds?: number;
   /** Stops the probe: its threads are terminated and it throws `RUN_INTERRUPTED`. Defaults to none. */
   readonly signal?: AbortSignal;
+  /**
+   * Called when the buffers are ready (0 done) and after each round, for a progress display; the
+   * library prints nothing. Defaults to none.
+   */
+  readonly onProgress?: (roundsDone: number, rounds: number) => void;
 }
 
 /** A bandwidth measurement. */
@@ -81,6 +86,7 @@ export async function measureMemoryBandwidth(
     }
     const failed = Promise.race([aborted, ...results.map((p) => p.then(() => new Promise<never>(() => {})))]);
     await Promise.race([waitFor(control, 1, threads), failed]);
+    options.onProgress?.(0, rounds);
     const seconds: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       Atomics.store(control, 2, 0);
@@ -89,6 +95,7 @@ export async function measureMemoryBandwidth(
       Atomics.notify(control, 0);
       await Promise.race([waitFor(control, 2, threads), failed]);
       seconds.push((performance.now() - start) / 1000);
+      options.onProgress?.(round, rounds);
     }
     const done = await Promise.race([Promise.all(results), aborted]);
     const bytesPerRound = done.reduce((s, r) => s + r.readBytesPerRound, 0);

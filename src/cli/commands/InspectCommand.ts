@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { ModelInspection } from "../../gguf/inspectModel.js";
 import { createTable } from "../../output/createTable.js";
+import { formatBytes, formatParameters } from "../../output/units.js";
 import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { inspectModelFromArgs, withModelFileOptions } from "../inspectModelFromArgs.js";
 
@@ -8,25 +9,13 @@ const builder = (yargs: Argv) =>
   withModelFileOptions(yargs)
     .option("tensors", {
       type: "boolean",
-      default: true,
-      describe: "Show the per-tensor table (--no-tensors)",
+      default: false,
+      describe: "Also show the per-tensor table (one row per tensor: hundreds of lines)",
     })
     .example("$0 inspect model.gguf", "Hyper-parameters, tensors, quantization mix, bytes per token")
     .example("$0 inspect model.gguf --json | jq .parameters", "Machine-readable");
 
 type InspectArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
-
-/** Human byte size with binary units (what `ls -lh` and llama.cpp print). */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let u = 0;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(2)} ${units[u]}`;
-}
 
 function int(n: number | null): string {
   return n === null ? "-" : n.toLocaleString("en-US");
@@ -41,7 +30,7 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
     { file: `${m.path} (${formatBytes(m.file_bytes)}, GGUF v${m.gguf_version})` },
     { architecture: m.architecture ?? "-" },
     { name: m.name ?? "-" },
-    { parameters: `${int(m.parameters)} (${(m.parameters / 1e9).toFixed(3)} B)` },
+    { parameters: `${int(m.parameters)} (${formatParameters(m.parameters)})` },
     { "tensor data": `${formatBytes(m.tensor_bytes)}, ${m.bits_per_weight.toFixed(2)} bits/weight` },
     {
       compression: `${m.compression.ratio_vs_f16.toFixed(2)}× vs F16, ${m.compression.ratio_vs_f32.toFixed(2)}× vs F32`,
@@ -86,16 +75,22 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
   out.push("Quantization mix", mix.toString());
 
   if (m.layers.length > 0) {
-    const first = m.layers[0];
-    const same =
-      first !== undefined &&
-      m.layers.every((l) => l.bytes === first.bytes && l.parameters === first.parameters);
-    const layers = createTable({ head: ["layer", "tensors", "parameters", "bytes"] });
-    const rows =
-      same && first !== undefined
-        ? [{ ...first, label: `0..${m.layers.length - 1} (each)` }]
-        : m.layers.map((l) => ({ ...l, label: String(l.layer) }));
-    for (const l of rows) layers.push([l.label, l.tensors, int(l.parameters), formatBytes(l.bytes)]);
+    // Consecutive identical layers share a row: a dense model is one row, not 32.
+    const layers = createTable({ head: ["layers", "tensors each", "parameters each", "bytes each"] });
+    let start = 0;
+    for (let i = 1; i <= m.layers.length; i++) {
+      const a = m.layers[start];
+      const b = m.layers[i];
+      if (
+        a !== undefined &&
+        (b === undefined || b.bytes !== a.bytes || b.parameters !== a.parameters || b.tensors !== a.tensors)
+      ) {
+        const last = m.layers[i - 1] ?? a;
+        const label = last.layer === a.layer ? String(a.layer) : `${a.layer}..${last.layer}`;
+        layers.push([label, a.tensors, int(a.parameters), formatBytes(a.bytes)]);
+        start = i;
+      }
+    }
     out.push("Per layer", layers.toString());
   }
 
@@ -112,6 +107,8 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
       ]);
     }
     out.push("Tensors", t.toString());
+  } else {
+    out.push(`${m.tensors.length} tensors (--tensors lists them)`);
   }
   return `${out.join("\n")}\n`;
 }

@@ -1,12 +1,13 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { createTable } from "../../output/createTable.js";
+import { createProgressBar } from "../../output/progressBar.js";
+import { formatBandwidth, formatBytes } from "../../output/units.js";
 import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
 import { lastLevelCacheBytes } from "../../roofline/lastLevelCacheBytes.js";
 import { modelRoofline } from "../../roofline/modelRoofline.js";
 import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { inspectModelFromArgs, withModelFileOptions } from "../inspectModelFromArgs.js";
 import { checkNumberFlag, NUMBER_FLAG } from "../parseNumberFlag.js";
-import { formatBytes } from "./InspectCommand.js";
 
 const builder = (yargs: Argv) =>
   withModelFileOptions(yargs)
@@ -18,6 +19,11 @@ const builder = (yargs: Argv) =>
       type: "boolean",
       default: false,
       describe: "Measure bandwidth again, ignoring the cache",
+    })
+    .option("progress", {
+      type: "boolean",
+      default: true,
+      describe: "Progress bar of the bandwidth probe on stderr (only on a terminal)",
     })
     .example("$0 roofline model.gguf", "Decode ceiling of this model on this machine")
     .example("$0 roofline model.gguf --bandwidth 100 --flops 2000", "Ceilings for another machine");
@@ -31,7 +37,8 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
   builder: builder as unknown as CommandModule<object, RooflineArgs>["builder"],
   async handler(argv) {
     const model = await inspectModelFromArgs(argv);
-    const bandwidth =
+    const probeBar = createProgressBar("probing memory bandwidth", "steps", argv.progress);
+    const measure = async () =>
       argv.bandwidth !== undefined
         ? {
             bytes_per_second: checkNumberFlag("bandwidth", argv.bandwidth, { min: 0.001 }) * 1e9,
@@ -40,6 +47,7 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
         : {
             ...(await getMemoryBandwidth({
               refresh: argv.reprobe,
+              onProgress: (done, total) => probeBar.update(done, total),
               ...(argv.threads === undefined
                 ? {}
                 : {
@@ -48,6 +56,12 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
             })),
             source: "probe" as const,
           };
+    let bandwidth: Awaited<ReturnType<typeof measure>>;
+    try {
+      bandwidth = await measure();
+    } finally {
+      probeBar.stop();
+    }
     const flops =
       argv.flops === undefined ? undefined : checkNumberFlag("flops", argv.flops, { min: 0.001 }) * 1e9;
     const roofline = modelRoofline(model, bandwidth.bytes_per_second, {
@@ -74,7 +88,7 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
         : `${"cached" in bandwidth && bandwidth.cached ? "cached probe" : "probed"}, ${"threads" in bandwidth ? bandwidth.threads : "?"} threads`;
     t.push(
       { model: argv.file },
-      { "memory bandwidth": `${(bandwidth.bytes_per_second / 1e9).toFixed(1)} GB/s (${how})` },
+      { "memory bandwidth": `${formatBandwidth(bandwidth.bytes_per_second)} (${how})` },
       { "weights read per token": formatBytes(roofline.weight_bytes_per_token) },
       { "KV cache per token": formatBytes(roofline.kv_bytes_per_token) },
       { "decode ceiling, empty cache": `${roofline.decode_tps_empty_context.toFixed(1)} tok/s` },

@@ -105,9 +105,7 @@ describe("graph observer on the real engine", { skip }, () => {
     const u = result.expert_usage;
     assert.ok(u !== undefined);
     const gguf = await inspectModelFile(tinyMoe);
-    const routers = (gguf.gguf.fullTensorInfo ?? []).filter((t) =>
-      /^blk\.\d+\.ffn_gate_inp\.weight$/.test(t.name),
-    );
+    const routers = gguf.inspection.tensors.filter((t) => /^blk\.\d+\.ffn_gate_inp\.weight$/.test(t.name));
     assert.equal(u.n_moe_layers, routers.length);
     assert.equal(u.layers.length, routers.length, "layers with counts = the model's MoE layers");
     assert.equal(u.n_expert, 8);

@@ -53,9 +53,8 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
     })
     .option("prompt-tokens", {
       ...NUMBER_FLAG,
-      default: 128,
       group: "Workload:",
-      description: "Synthetic prompt length in tokens",
+      description: "Synthetic prompt length in tokens (default 128)",
     })
     .option("prompt-file", {
       type: "string",
@@ -64,9 +63,8 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
     })
     .option("max-tokens", {
       ...NUMBER_FLAG,
-      default: 128,
       group: "Workload:",
-      description: "Output tokens per request",
+      description: "Output tokens per request (default 128; 64 in the embedded quick start)",
     })
     .option("force-output", {
       type: "boolean",

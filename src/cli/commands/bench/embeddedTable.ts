@@ -1,70 +1,192 @@
+import { stripVTControlCharacters } from "node:util";
 import { createTable } from "../../../output/createTable.js";
+import { renderResources } from "../../../output/renderResources.js";
+import { formatBytes, formatMeanSpread, formatParameters } from "../../../output/units.js";
 import type { RunResult } from "../../../results/RunResult.js";
 import { sanitizeText } from "../../../text/sanitizeText.js";
 
-const fmt = (x: unknown, digits = 2): string =>
-  typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-";
+/** Widest table the terminal output aims for: fits a 100-column terminal. */
+export const TABLE_MAX_WIDTH = 100;
 
 /**
- * Renders `tests[]` as llama-bench's table (model, size, params, backend, threads, test, t/s) plus
- * the engine's own rate, the roofline efficiency, and one line per model load.
+ * A knob of the tests table: its column header (llama-bench's short flag, explained in the
+ * footnote), what the footnote says, and how a row shows its value.
+ */
+interface KnobColumn {
+  header: string;
+  meaning: string;
+  /** Key in `config.knobs` (the lists the run swept), when the knob has one. */
+  knob: string | null;
+  value: (row: Record<string, unknown>) => string;
+}
+
+const KNOB_COLUMNS: readonly KnobColumn[] = [
+  { header: "t", meaning: "threads", knob: "threads", value: (r) => String(r.n_threads) },
+  { header: "b", meaning: "n_batch", knob: "batch_size", value: (r) => String(r.n_batch) },
+  { header: "ub", meaning: "n_ubatch", knob: "ubatch_size", value: (r) => String(r.n_ubatch) },
+  {
+    header: "ctx",
+    meaning: "context cells per sequence",
+    knob: "ctx_size",
+    value: (r) => String(r.n_ctx ?? "-"),
+  },
+  { header: "ngl", meaning: "layers on the GPU", knob: "gpu_layers", value: (r) => String(r.n_gpu_layers) },
+  {
+    header: "fa",
+    meaning: "flash attention",
+    knob: "flash_attn",
+    value: (r) => (r.flash_attn === true ? "1" : r.flash_attn === false ? "0" : String(r.flash_attn)),
+  },
+  { header: "ctk", meaning: "K cache type", knob: "type_k", value: (r) => String(r.type_k) },
+  { header: "ctv", meaning: "V cache type", knob: "type_v", value: (r) => String(r.type_v) },
+  { header: "np", meaning: "parallel sequences", knob: "parallel", value: (r) => String(r.n_parallel) },
+  { header: "loop", meaning: "decode loop", knob: null, value: (r) => String(r.decode_loop) },
+];
+
+const num = (x: unknown, digits: number): string =>
+  typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-";
+
+/** Width of a rendered table: its longest line. */
+function widthOf(text: string): number {
+  let max = 0;
+  for (const line of text.split("\n")) max = Math.max(max, stripVTControlCharacters(line).length);
+  return max;
+}
+
+/**
+ * Renders `tests[]` for a terminal: one line with the model and every knob that is the same in all
+ * rows, a table with a row per test and a column per knob that varies (every swept knob, even one
+ * whose values happen to coincide), llama.cpp's own rate and the roofline efficiency, a footnote
+ * for the abbreviations, then failures and model load times. Fits {@link TABLE_MAX_WIDTH} columns:
+ * when the varying knobs are too many for a column each, they share one `config` column.
  */
 export function renderEmbeddedTable(result: RunResult): string {
   const rows = result.tests.filter((r) => r.test !== "load");
   const loads = result.tests.filter((r) => r.test === "load");
   if (rows.length === 0 && loads.length === 0) return "";
-  const table = createTable({
-    head: [
-      "model",
-      "size",
-      "params",
-      "backend",
-      "threads",
-      "n_batch",
-      "ngl",
-      "fa",
-      "type_k",
-      "np",
-      "test",
-      "t/s",
-      "engine t/s",
-      "eff %",
-    ],
-  });
-  for (const r of rows) {
-    const failed = r.status !== "ok";
-    const ts = failed
-      ? `failed: ${String(r.error ?? "")}`.slice(0, 60)
-      : `${fmt(r.avg_ts)} ± ${fmt(r.stddev_ts)}`;
-    table.push([
-      String(r.model_type),
-      `${((r.model_size as number) / 2 ** 20).toFixed(2)} MiB`,
-      `${((r.model_n_params as number) / 1e6).toFixed(2)} M`,
-      String(r.backends),
-      String(r.n_threads),
-      String(r.n_batch),
-      String(r.n_gpu_layers),
-      String(r.flash_attn === true ? 1 : r.flash_attn === false ? 0 : r.flash_attn),
-      String(r.type_k),
-      String(r.n_parallel),
-      String(r.test),
-      ts,
-      failed ? "-" : `${fmt(r.engine_ts)}${r.engine_mismatch === true ? " (!)" : ""}`,
-      fmt(r.efficiency_pct, 1),
-    ]);
-  }
-  const lines = [table.toString()];
-  if (rows.some((r) => r.engine_mismatch === true)) {
+  const lines: string[] = [];
+  const swept = sweptKnobs(result.config);
+  const varying = KNOB_COLUMNS.filter(
+    (c) => (c.knob !== null && swept.has(c.knob)) || new Set(rows.map(c.value)).size > 1,
+  );
+  const constant = KNOB_COLUMNS.filter((c) => !varying.includes(c) && rows.length > 0);
+
+  const first = rows[0];
+  if (first !== undefined) {
+    const fixed = constant.map((c) => `${c.header}=${c.value(first)}`).join(" ");
     lines.push(
-      "(!) wall-clock and llama.cpp's own rate differ by more than 10 % (per-token overhead outside the engine)",
+      `${String(first.backends)}, ${formatParameters(first.model_n_params as number)} parameters ` +
+        `(${formatBytes(first.model_size as number)} of weights)${fixed === "" ? "" : `: ${fixed}`}`,
     );
+  }
+
+  const repetitions = Math.max(
+    0,
+    ...rows.map((r) => (Array.isArray(r.samples_ts) ? r.samples_ts.length : 0)),
+  );
+  const failures: string[] = [];
+  const build = (knobCells: "columns" | "config"): string => {
+    const knobHeads =
+      knobCells === "columns" ? varying.map((c) => c.header) : varying.length > 0 ? ["config"] : [];
+    const table = createTable({
+      head: ["test", ...knobHeads, "t/s", "engine t/s", "eff %"],
+      colAligns: ["left", ...knobHeads.map(() => "left" as const), "right", "right", "right"],
+      // No rule between rows: a row per test reads as a list, at half the height.
+      chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+    });
+    for (const r of rows) {
+      const ok = r.status === "ok";
+      const knobs =
+        knobCells === "columns"
+          ? varying.map((c) => c.value(r))
+          : varying.length > 0
+            ? [varying.map((c) => `${c.header}=${c.value(r)}`).join(" ")]
+            : [];
+      const samples = Array.isArray(r.samples_ts) ? r.samples_ts.length : 0;
+      table.push([
+        String(r.test),
+        ...knobs,
+        ok ? formatMeanSpread(r.avg_ts as number, r.stddev_ts as number, samples, 2) : "failed",
+        ok ? `${num(r.engine_ts, 2)}${r.engine_mismatch === true ? " !" : ""}` : "-",
+        num(r.efficiency_pct, 1),
+      ]);
+    }
+    return table.toString();
+  };
+  if (rows.length > 0) {
+    let table = build("columns");
+    if (widthOf(table) > TABLE_MAX_WIDTH && varying.length > 1) table = build("config");
+    lines.push(table);
+    for (const r of rows) {
+      if (r.status === "ok") continue;
+      const where = varying.map((c) => `${c.header}=${c.value(r)}`).join(" ");
+      // llama.cpp's and the engine's messages may quote the model file: sanitised.
+      failures.push(
+        `failed: ${String(r.test)}${where === "" ? "" : ` (${where})`}: ${sanitizeText(String(r.error ?? ""))}`,
+      );
+    }
+    lines.push(...footnote([...constant, ...varying], repetitions, rows));
+    lines.push(...failures);
   }
   for (const l of loads) {
     lines.push(
       l.status === "ok"
-        ? `model load (ngl ${String(l.n_gpu_layers)}): first ${fmt(l.load_cold_ms, 0)} ms, second (page cache hot) ${fmt(l.load_warm_ms, 0)} ms`
+        ? `model load (ngl ${String(l.n_gpu_layers)}): first ${num(l.load_cold_ms, 0)} ms, second (page cache hot) ${num(l.load_warm_ms, 0)} ms`
         : `model load (ngl ${String(l.n_gpu_layers)}) failed: ${sanitizeText(String(l.error))}`,
     );
   }
+  // A run with requests shows what was sampled under its request summary; a tests-only run here.
+  if (result.requests.length === 0) {
+    const resources = renderResources(result);
+    if (resources !== "") lines.push(resources);
+  }
   return lines.join("\n");
+}
+
+/** The knobs given as lists of two or more values (`config.knobs`, after defaults). */
+function sweptKnobs(config: Record<string, unknown>): Set<string> {
+  const knobs = (config.knobs ?? {}) as Record<string, unknown>;
+  return new Set(
+    Object.entries(knobs)
+      .filter(([, v]) => Array.isArray(v) && v.length > 1)
+      .map(([k]) => k),
+  );
+}
+
+/** What the columns and abbreviations mean, only for those shown, wrapped to the table width. */
+function footnote(
+  shown: readonly KnobColumn[],
+  repetitions: number,
+  rows: readonly Record<string, unknown>[],
+): string[] {
+  const spread =
+    repetitions >= 2
+      ? `mean ± standard deviation of ${repetitions} repetitions`
+      : "one repetition, no spread";
+  const mismatch = rows.some((r) => r.engine_mismatch === true)
+    ? " (! = more than 10 % apart: time spent outside the engine)"
+    : "";
+  const text =
+    `t/s: tokens per second, ${spread}. engine t/s: llama.cpp's own counters over the same span${mismatch}. ` +
+    "eff %: t/s as a share of the roofline decode ceiling (tg rows; - when the model fits in the CPU cache)." +
+    (shown.length > 0
+      ? ` ${KNOB_COLUMNS.filter((c) => shown.includes(c))
+          .map((c) => `${c.header}: ${c.meaning}`)
+          .join(", ")}.`
+      : "");
+  return wrap(text, TABLE_MAX_WIDTH);
+}
+
+/** Greedy word wrap. */
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") out.push(line);
+  return out;
 }

@@ -21,6 +21,11 @@ export const FLAG_LIMITS = {
   tokens: 1 << 20,
 } as const;
 
+/** Synthetic prompt length when `--prompt-tokens` is not given. */
+export const DEFAULT_PROMPT_TOKENS = 128;
+/** Output tokens per request when `--max-tokens` is not given. */
+export const DEFAULT_MAX_TOKENS = 128;
+
 /** The flags {@link loadOptionsFromArgs} reads; numbers arrive as typed (see `NUMBER_FLAG`). */
 export interface CommonArgs {
   requests?: unknown;
@@ -32,9 +37,9 @@ export interface CommonArgs {
   "max-errors"?: unknown;
   "busy-poll"?: boolean | undefined;
   seed: unknown;
-  "prompt-tokens": unknown;
+  "prompt-tokens"?: unknown;
   "prompt-file"?: string | undefined;
-  "max-tokens": unknown;
+  "max-tokens"?: unknown;
   "force-output": boolean;
   "unique-prefix": boolean;
 }
@@ -90,13 +95,13 @@ export function loadOptionsFromArgs(args: CommonArgs): { load: LoadOptions; work
       busy_poll: args["busy-poll"] === true,
     },
     workload: {
-      prompt_tokens: checkNumberFlag("prompt-tokens", args["prompt-tokens"], {
+      prompt_tokens: checkNumberFlag("prompt-tokens", args["prompt-tokens"] ?? DEFAULT_PROMPT_TOKENS, {
         min: 1,
         max: FLAG_LIMITS.tokens,
         integer: true,
       }),
       prompt_file: args["prompt-file"] ?? null,
-      max_tokens: checkNumberFlag("max-tokens", args["max-tokens"], {
+      max_tokens: checkNumberFlag("max-tokens", args["max-tokens"] ?? DEFAULT_MAX_TOKENS, {
         min: 1,
         max: FLAG_LIMITS.tokens,
         integer: true,

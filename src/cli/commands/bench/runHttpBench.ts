@@ -1,5 +1,6 @@
 import { runBenchmark } from "../../../benchmark/runBenchmark.js";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
+import { describeRequests, printableUrl } from "../../../output/runHeader.js";
 import { secretValues, urlSecrets } from "../../../secrets/redact.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
@@ -179,7 +180,14 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
         machine,
         config,
         secrets,
-        onRunStart: consumers.onRunStart,
+        onRunStart(info) {
+          // Once the prompts are ready (a bad prompt file fails before, on a line of its own).
+          consumers.announce({
+            target: `${printableUrl(args.url)} (model "${args.model}", ${args.api} API)`,
+            workload: describeRequests(load, workload),
+          });
+          consumers.onRunStart(info);
+        },
         stopResources: () => sampler?.stop() ?? null,
         hooks: consumers.hooks,
         signal: consumers.signal,

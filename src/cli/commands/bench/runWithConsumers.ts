@@ -6,6 +6,7 @@ import type { RunStartInfo } from "../../../benchmark/RunStartInfo.js";
 import type { TokbenchError } from "../../../errors/TokbenchError.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
 import { renderRunSummary } from "../../../output/renderRunSummary.js";
+import { type RunHeader, renderRunHeader } from "../../../output/runHeader.js";
 import type { RunResult } from "../../../results/RunResult.js";
 import { type RecordingOutcome, RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
@@ -26,6 +27,8 @@ export interface RunConsumers {
    * started (samplers, child processes). Returns a function that removes it.
    */
   onQuit(hook: (signal: StopSignalName) => void): () => void;
+  /** Prints the one-line header (what is measured, the workload, where results go) on stderr. */
+  announce(header: Omit<RunHeader, "storage">): void;
 }
 
 /** Output flags the consumers read. */
@@ -164,6 +167,12 @@ export async function runWithConsumers(
       },
       signal: stop.signal,
       onQuit: (hook) => stop.onQuit(hook),
+      announce(header) {
+        // The model path and name are the user's, the architecture comes from the file: sanitised.
+        process.stderr.write(
+          `${sanitizeText(renderRunHeader({ ...header, storage: store?.path ?? null }))}\n`,
+        );
+      },
     });
     bar?.stop();
     if (args.json) {
