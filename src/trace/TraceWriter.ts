@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, statSync, writeSync } from "node:fs";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type {
   GenerationEndEvent,
@@ -84,13 +84,33 @@ export class TraceWriter {
   }
 
   /**
-   * Creates (truncates) the trace file. Throws `FILE_UNWRITABLE` with the system's reason (a missing
-   * folder, no permission, a read-only disk) when it cannot be opened for writing.
+   * Creates the trace file, which must not exist as a regular file (a pipe or a device is written
+   * to): `FILE_EXISTS` when it does, `FILE_UNWRITABLE` with
+   * the system's reason (a missing folder, no permission, a read-only disk) when it cannot be created.
    */
   static open(path: string, level: TraceLevel): TraceWriter {
     try {
-      return new TraceWriter(path, openSync(path, "w"), level, performance.now());
+      // "wx": a trace never replaces a file (an earlier trace, or anything else under that name).
+      // What exists but is not a regular file (a pipe, /dev/stdout) is written to as it is.
+      let fd: number;
+      try {
+        fd = openSync(path, "wx");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST" || statSync(path).isFile()) throw error;
+        fd = openSync(path, "w");
+      }
+      return new TraceWriter(path, fd, level, performance.now());
     } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new TokbenchError(
+          "FILE_EXISTS",
+          `trace file ${path} already exists: remove it or name another`,
+          {
+            cause,
+            context: { path },
+          },
+        );
+      }
       throw unwritable(path, cause);
     }
   }

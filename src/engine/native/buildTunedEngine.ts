@@ -218,8 +218,12 @@ export function lastErrorLine(output: string): string {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "");
-  const errors = lines.filter((l) => /error|fatal|not found|failed/i.test(l));
-  return (errors.at(-1) ?? lines.at(-1) ?? "").slice(0, 300);
+  // A compiler's or cmake's own error first; a make/ninja "stopped" line says less.
+  const compiler = lines.filter(
+    (l) => /\berror\b:?|CMake Error|fatal/i.test(l) && !/^ninja: build stopped/.test(l),
+  );
+  const other = lines.filter((l) => /not found|failed/i.test(l));
+  return (compiler.at(-1) ?? other.at(-1) ?? lines.at(-1) ?? "").slice(0, 300);
 }
 
 /** The tuned build's system-info line when it exists and loads, else null. */

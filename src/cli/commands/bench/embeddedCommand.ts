@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import cliProgress from "cli-progress";
 import {
   EMBEDDED_QUICK_START,
@@ -7,6 +8,7 @@ import {
 import { isEngineEnvApplied, relaunchWithEngineEnv } from "../../../engine/native/engineProcessEnv.js";
 import { getTunedLlama } from "../../../engine/native/getTunedLlama.js";
 import { GraphObserver } from "../../../engine/observe/GraphObserver.js";
+import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { createProgressBar, type ProgressDisplay } from "../../../output/progressBar.js";
 import { renderObservation } from "../../../output/renderObservation.js";
 import { describeModelFile, describeRequests, describeTests } from "../../../output/runHeader.js";
@@ -30,6 +32,14 @@ export type EmbeddedBenchArgs = EmbeddedArgs & CommonArgs & ConsumerArgs & { mod
 export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>): Promise<number> {
   const args = rawArgs as unknown as EmbeddedBenchArgs;
   const parsed = parseEmbeddedArgs(args);
+  // Checked here too, so the refusal comes before minutes of model creation and tests.
+  if (parsed.trace !== null && statSync(parsed.trace.path, { throwIfNoEntry: false })?.isFile() === true) {
+    throw new TokbenchError(
+      "FILE_EXISTS",
+      `trace file ${parsed.trace.path} already exists: remove it or name another`,
+      { context: { path: parsed.trace.path } },
+    );
+  }
   const requestsAsked =
     args.requests !== undefined ||
     args.duration !== undefined ||

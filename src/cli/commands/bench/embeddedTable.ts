@@ -75,8 +75,11 @@ export function renderEmbeddedTable(result: RunResult): string {
   if (first !== undefined) {
     const fixed = constant.map((c) => `${c.header}=${c.value(first)}`).join(" ");
     lines.push(
-      `${String(first.backends)}, ${formatParameters(first.model_n_params as number)} parameters ` +
-        `(${formatBytes(first.model_size as number)} of weights)${fixed === "" ? "" : `: ${fixed}`}`,
+      ...wrap(
+        `${String(first.backends)}, ${formatParameters(first.model_n_params as number)} parameters ` +
+          `(${formatBytes(first.model_size as number)} of weights)${fixed === "" ? "" : `: ${fixed}`}`,
+        TABLE_MAX_WIDTH,
+      ),
     );
   }
 
@@ -85,21 +88,25 @@ export function renderEmbeddedTable(result: RunResult): string {
     ...rows.map((r) => (Array.isArray(r.samples_ts) ? r.samples_ts.length : 0)),
   );
   const failures: string[] = [];
-  const build = (knobCells: "columns" | "config"): string => {
+  const build = (knobCells: "columns" | "config" | "none", configWidth?: number): string => {
     const knobHeads =
-      knobCells === "columns" ? varying.map((c) => c.header) : varying.length > 0 ? ["config"] : [];
+      knobCells === "columns" ? varying.map((c) => c.header) : knobCells === "config" ? ["config"] : [];
     const table = createTable({
       head: ["test", ...knobHeads, "t/s", "engine t/s", "eff %"],
       colAligns: ["left", ...knobHeads.map(() => "left" as const), "right", "right", "right"],
       // No rule between rows: a row per test reads as a list, at half the height.
       chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+      // The config column wraps within its width; the others size to their content.
+      ...(configWidth === undefined
+        ? {}
+        : { colWidths: [null, configWidth, null, null, null] as unknown as number[], wordWrap: true }),
     });
     for (const r of rows) {
       const ok = r.status === "ok";
       const knobs =
         knobCells === "columns"
           ? varying.map((c) => c.value(r))
-          : varying.length > 0
+          : knobCells === "config"
             ? [varying.map((c) => `${c.header}=${c.value(r)}`).join(" ")]
             : [];
       const samples = Array.isArray(r.samples_ts) ? r.samples_ts.length : 0;
@@ -114,8 +121,13 @@ export function renderEmbeddedTable(result: RunResult): string {
     return table.toString();
   };
   if (rows.length > 0) {
-    let table = build("columns");
-    if (widthOf(table) > TABLE_MAX_WIDTH && varying.length > 1) table = build("config");
+    let table = build(varying.length > 0 ? "columns" : "none");
+    if (widthOf(table) > TABLE_MAX_WIDTH && varying.length > 1) {
+      // One wrapping column for the knobs, as wide as the rest of the table leaves (a cell's
+      // padding and border take 3 characters).
+      const others = widthOf(build("none"));
+      table = build("config", Math.max(16, TABLE_MAX_WIDTH - others - 3));
+    }
     lines.push(table);
     for (const r of rows) {
       if (r.status === "ok") continue;
