@@ -10,7 +10,7 @@
  * --pp --tg` (its tests[] rows); --path loop measures with the bare runPpTgBenchmark loop in the
  * chosen --tg-mode, to compare node-llama-cpp's own calls.
  *
- * Variants: prebuilt = node-llama-cpp's shipped binary; native = the tuned build (npm run build:engine);
+ * Variants: prebuilt = node-llama-cpp's shipped binary; native = the tuned build (tokbench engine build);
  * tuned = the tuned build in a process started with ENGINE_PROCESS_ENV (UV_THREADPOOL_SIZE=1).
  *
  * Without --model, a qwen2.5-0.5b-shaped Q4_0 model (494M parameters) is synthesized once into the
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     for (const build of builds) {
       const child = await runChildProcess(self, build, model);
       if (child.actualBuild !== (build === "prebuilt" ? "prebuilt" : "native")) {
-        notes.push(`${build}: not available, skipped (run npm run build:engine)`);
+        notes.push(`${build}: not available, skipped (run tokbench engine build)`);
         continue;
       }
       if (round === 0)

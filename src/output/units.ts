@@ -37,11 +37,13 @@ export function formatBytes(bytes: number | null | undefined): string {
   return u === 0 ? `${Math.round(v)} B` : `${threeFigures(v)} ${BINARY_UNITS[u]}`;
 }
 
-/** A bandwidth in decimal gigabytes per second: `7.0 GB/s`, `0.85 GB/s`, `205 GB/s`. */
+/** A bandwidth in decimal gigabytes per second: `7.0 GB/s`, `0.85 GB/s`, `0.0022 GB/s`, `205 GB/s`. */
 export function formatBandwidth(bytesPerSecond: number | null | undefined): string {
   if (bytesPerSecond === null || bytesPerSecond === undefined || !Number.isFinite(bytesPerSecond)) return "-";
   const gb = bytesPerSecond / 1e9;
-  const text = gb >= 100 ? Math.round(gb).toString() : gb >= 1 ? gb.toFixed(1) : gb.toFixed(2);
+  // Two significant figures below 1 GB/s, never a "0.00" that hides a real, small figure.
+  const text =
+    gb >= 100 ? Math.round(gb).toString() : gb >= 1 ? gb.toFixed(1) : gb === 0 ? "0" : gb.toPrecision(2);
   return `${text} GB/s`;
 }
 

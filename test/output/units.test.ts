@@ -28,6 +28,7 @@ it("bandwidth is decimal GB/s", () => {
   assert.equal(formatBandwidth(7.04e9), "7.0 GB/s");
   assert.equal(formatBandwidth(0.854e9), "0.85 GB/s");
   assert.equal(formatBandwidth(204.8e9), "205 GB/s");
+  assert.equal(formatBandwidth(2.2e6), "0.0022 GB/s");
 });
 
 it("parameter counts read like model names, never 0.005 B", () => {

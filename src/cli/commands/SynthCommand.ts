@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { createTable } from "../../output/createTable.js";
 import { createProgressBar } from "../../output/progressBar.js";
-import { formatBandwidth, formatBytes, formatDuration } from "../../output/units.js";
+import { formatBytes, formatDuration } from "../../output/units.js";
 import type { ModelShape } from "../../synth/ModelShape.js";
 import { SYNTH_ARCHITECTURES } from "../../synth/ModelShape.js";
 import { countParameters } from "../../synth/planTensors.js";
@@ -159,8 +159,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
     }
     process.stdout.write(
       `${result.path}: ${result.shape.architecture}, ${result.parameters.toLocaleString("en-US")} parameters, ` +
-        `${argv.type}, ${formatBytes(result.bytes)} in ${formatDuration(ms)} ` +
-        `(${formatBandwidth(result.bytes / (ms / 1000))})\n`,
+        `${argv.type}, ${formatBytes(result.bytes)} in ${formatDuration(ms)}\n`,
     );
   },
 };
