@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import { StatsAccumulator } from "../metrics/StatsAccumulator.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
@@ -98,6 +99,17 @@ export class ResourceSampler {
     if (this.started) return;
     if (this.pid !== null) this.assertAlive(this.pid);
     this.started = true;
+    // The OS's peak RSS counts from the process's start: in tokbench's own process that includes
+    // work before the run (the bandwidth probe's buffers, synthesizing the default model). Linux
+    // resets it to the current RSS on "5" written to clear_refs; only for our own process, never
+    // for a server's (--pid). Elsewhere, or when refused, the peak may include that earlier work.
+    if (this.pid === null || this.pid === process.pid) {
+      try {
+        writeFileSync("/proc/self/clear_refs", "5");
+      } catch {
+        // Not Linux, or not allowed: keep the lifetime peak.
+      }
+    }
     this.gpu?.start();
     this.sample();
     this.timer = setInterval(() => this.sample(), this.intervalMs);

@@ -77,7 +77,7 @@ export function renderEmbeddedTable(result: RunResult): string {
     lines.push(
       ...wrap(
         `${String(first.backends)}, ${formatParameters(first.model_n_params as number)} parameters ` +
-          `(${formatBytes(first.model_size as number)} of weights)${fixed === "" ? "" : `: ${fixed}`}`,
+          `(${formatBytes(first.model_size as number)})${fixed === "" ? "" : `: ${fixed}`}`,
         TABLE_MAX_WIDTH,
       ),
     );
