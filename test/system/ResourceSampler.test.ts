@@ -289,8 +289,6 @@ test("the peak RSS of tokbench's own process counts from the start of sampling, 
     t.skip("the peak is reset through /proc/self/clear_refs, a Linux interface");
     return;
   }
-  const hwmBytes = (): number =>
-    Number(/VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]) * 1024;
   // Work before the run (what the bandwidth probe and the default model's synthesis do): 300 MiB
   // touched, then released.
   const child = spawn(
