@@ -14,7 +14,8 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
       alias: "n",
       ...NUMBER_FLAG,
       group: "Load:",
-      description: "Measured requests (default 32, or unbounded with --duration)",
+      description:
+        "Measured requests (default 32, or unbounded with --duration; 8 in the embedded quick start)",
     })
     .option("duration", {
       ...NUMBER_FLAG,
