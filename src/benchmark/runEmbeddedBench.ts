@@ -40,17 +40,18 @@ export const EMBEDDED_DEFAULTS = {
 
 /**
  * What `tokbench bench` runs when it is given no test and no workload flag: llama-bench's tests and
- * a request workload, sized so the quick start (`npm start`, the default model on 2 cores) takes
- * well under a minute while every figure still rests on enough samples: 3 repetitions of each test,
- * and 8 requests whose 63 decode steps each give 504 inter-token latencies.
+ * a request workload, sized so the quick start (`npm start`, the default model on 2 cores) measures
+ * for about half a minute while every figure still rests on enough samples: 3 repetitions of each
+ * test, 10 requests (the fewest that give a p90 of TTFT and latency) whose 47 decode steps each
+ * give 470 inter-token latencies.
  */
 export const EMBEDDED_QUICK_START = {
   pp: [256],
   tg: [64],
   repetitions: 3,
-  requests: 8,
+  requests: 10,
   prompt_tokens: 128,
-  max_tokens: 64,
+  max_tokens: 48,
 } as const;
 
 /** Everything an embedded run needs. */

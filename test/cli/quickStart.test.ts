@@ -41,7 +41,7 @@ describe("the quick start", () => {
     assert.match(header, /\(qwen2 494M Q4_0, 268 MiB\) in-process/);
     assert.match(
       header,
-      /pp256, tg64 × 3 repetitions \+ 8 requests, concurrency 1, 128 prompt \+ 64 output tokens/,
+      /pp256, tg64 × 3 repetitions \+ 10 requests, concurrency 1, 128 prompt \+ 48 output tokens/,
     );
     assert.ok(header.endsWith(`results -> ${db}`), header);
 
@@ -68,9 +68,9 @@ describe("the quick start", () => {
       assert.ok(entry);
       const stored = store.getRun(entry.run_id);
       const requests = stored.requests.toArray();
-      assert.equal(requests.length, 8);
+      assert.equal(requests.length, 10);
       const mismatched = requests.filter((r) => r.flags.includes("timing_mismatch")).length;
-      assert.ok(mismatched <= 2, `${mismatched} of 8 requests flagged timing_mismatch`);
+      assert.ok(mismatched <= 2, `${mismatched} of 10 requests flagged timing_mismatch`);
       const prebuilt = (stored.config.engine as { build?: string }).build !== "localBuild";
       assert.equal(/^note: prebuilt llama\.cpp binary: .*tokbench engine build/m.test(run.stderr), prebuilt);
     } finally {

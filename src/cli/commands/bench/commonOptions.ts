@@ -15,7 +15,7 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
       ...NUMBER_FLAG,
       group: "Load:",
       description:
-        "Measured requests (default 32, or unbounded with --duration; 8 in the embedded quick start)",
+        "Measured requests (default 32, or unbounded with --duration; 10 in the embedded quick start)",
     })
     .option("duration", {
       ...NUMBER_FLAG,
@@ -65,7 +65,7 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
     .option("max-tokens", {
       ...NUMBER_FLAG,
       group: "Workload:",
-      description: "Output tokens per request (default 128; 64 in the embedded quick start)",
+      description: "Output tokens per request (default 128; 48 in the embedded quick start)",
     })
     .option("force-output", {
       type: "boolean",
