@@ -81,7 +81,7 @@ it("shows a swept knob as a column, the constant ones on one line, and fits 100 
   assert.match(text, /b=2048/);
   assert.match(text, /1234\.57 ± 12\.35/);
   assert.match(text, /t: threads/);
-  assert.match(text, /494M parameters/);
+  assert.match(text, /494M params/);
 });
 
 it("shows a swept knob even when its values coincide in the rows", () => {

@@ -76,7 +76,7 @@ export function renderEmbeddedTable(result: RunResult): string {
     const fixed = constant.map((c) => `${c.header}=${c.value(first)}`).join(" ");
     lines.push(
       ...wrap(
-        `${String(first.backends)}, ${formatParameters(first.model_n_params as number)} parameters ` +
+        `${String(first.backends)}, ${formatParameters(first.model_n_params as number)} params ` +
           `(${formatBytes(first.model_size as number)})${fixed === "" ? "" : `: ${fixed}`}`,
         TABLE_MAX_WIDTH,
       ),
