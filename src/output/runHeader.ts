@@ -59,19 +59,6 @@ export function describeModelFile(path: string, fileBytes: number, m: ModelInspe
   return `${path} (${modelLabel(m)}, ${formatBytes(fileBytes)})`;
 }
 
-/**
- * A server URL fit to print: scheme, host, port and path only. Credentials (userinfo) and the
- * query (where some deployments put keys) never reach the terminal.
- */
-export function printableUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === "/" && !url.endsWith("/") ? "" : u.pathname}`;
-  } catch {
-    return "(invalid URL)";
-  }
-}
-
 /** The llama-bench tests of a plan: `pp256, tg64 × 3 repetitions`. */
 export function describeTests(
   plan: { pp: number[]; tg: number[]; pg: [number, number][]; depth: number[] },

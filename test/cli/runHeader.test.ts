@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { MockServer } from "../../src/mock/MockServer.js";
-import { printableUrl } from "../../src/output/runHeader.js";
 import { runCli } from "./runCli.js";
 
 describe("the line before a server run", () => {
@@ -58,11 +57,5 @@ describe("the line before a server run", () => {
       ),
     );
     assert.match(run.stdout, /server-reported decode/);
-  });
-
-  it("prints a URL without credentials or query", () => {
-    assert.equal(printableUrl("http://user:pw@127.0.0.1:8080/v1?api_key=SECRET"), "http://127.0.0.1:8080/v1");
-    assert.equal(printableUrl("https://example.com"), "https://example.com");
-    assert.equal(printableUrl("not a url"), "(invalid URL)");
   });
 });

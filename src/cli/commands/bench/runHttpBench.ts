@@ -1,7 +1,7 @@
 import { runBenchmark } from "../../../benchmark/runBenchmark.js";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
-import { describeRequests, printableUrl } from "../../../output/runHeader.js";
-import { secretValues, urlSecrets } from "../../../secrets/redact.js";
+import { describeRequests } from "../../../output/runHeader.js";
+import { redactUrl, secretValues, urlSecrets } from "../../../secrets/redact.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
 import { OllamaTarget } from "../../../targets/ollama/OllamaTarget.js";
@@ -183,7 +183,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
         onRunStart(info) {
           // Once the prompts are ready (a bad prompt file fails before, on a line of its own).
           consumers.announce({
-            target: `${printableUrl(args.url)} (model "${args.model}", ${args.api} API)`,
+            target: `${redactUrl(args.url)} (model "${args.model}", ${args.api} API)`,
             workload: describeRequests(load, workload),
           });
           consumers.onRunStart(info);
