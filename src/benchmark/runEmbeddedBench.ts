@@ -209,15 +209,6 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
             options.signal,
           )
         : options.decode_ceiling;
-  options.on_plan?.({
-    model_path: modelPath,
-    model_default: options.model === null,
-    model_created: created,
-    file_bytes: file.file_bytes,
-    inspection: file.inspection,
-    engine,
-    knobs,
-  });
   const trace = options.trace == null ? null : TraceWriter.open(options.trace.path, options.trace.level);
   // The one redaction, before the trace, storage or output sees the configuration.
   const config: Record<string, unknown> = redactSecrets({
@@ -242,6 +233,17 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     config,
     ...(observe === null ? {} : { observation: observationFacts(observe) }),
     tensors: file.inspection.tensors.map((t) => ({ name: t.name, type: t.type, shape: [...t.shape] })),
+  });
+  // After the trace file is open and started: a trace that cannot be written fails before the
+  // header line says what is about to be measured.
+  options.on_plan?.({
+    model_path: modelPath,
+    model_default: options.model === null,
+    model_created: created,
+    file_bytes: file.file_bytes,
+    inspection: file.inspection,
+    engine,
+    knobs,
   });
   let traceStatus: "completed" | "failed" | "interrupted" = "failed";
   try {

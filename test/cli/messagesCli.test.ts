@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import type { RunResult } from "../../src/results/RunResult.js";
+import { synthesizeModel } from "../../src/synth/synthesizeModel.js";
 import { rawServer, startMock } from "../targets/loopbackServers.js";
 import { benchArgs, runCli } from "./runCli.js";
 
@@ -159,8 +160,13 @@ describe("messages say what happened, quoting what the user typed", () => {
       t.skip("/dev/full is Linux's");
       return;
     }
+    // The tiny preset: the default model is 268 MiB, and the test must not create it in the home cache.
+    const model = join(dir, "tiny.gguf");
+    await synthesizeModel({ preset: "tiny", type: "q4_0", out: model });
     const run = await runCli([
       "bench",
+      "--model",
+      model,
       "--pp",
       "8",
       "--tg",

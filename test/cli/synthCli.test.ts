@@ -15,9 +15,12 @@ import { CLI, runCli } from "./runCli.js";
 
 const sha = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 
-/** A refusal as the house rules want it: exit 1, one line on stderr with the code, no stack. */
+/**
+ * A refusal as the house rules want it: one line on stderr with the code, no stack; exit 2 for a
+ * wrong command line (INVALID_ARGUMENT), 1 for the rest.
+ */
 function assertOneLineError(run: { code: number | null; stderr: string }, code: string): void {
-  assert.equal(run.code, 1, run.stderr);
+  assert.equal(run.code, code === "INVALID_ARGUMENT" ? 2 : 1, run.stderr);
   const lines = run.stderr.trimEnd().split("\n");
   assert.equal(lines.length, 1, run.stderr);
   assert.match(lines[0] ?? "", new RegExp(`^tokbench: .*\\[${code}\\]$`));

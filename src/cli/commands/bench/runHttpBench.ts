@@ -183,7 +183,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
         onRunStart(info) {
           // Once the prompts are ready (a bad prompt file fails before, on a line of its own).
           consumers.announce({
-            target: `${redactUrl(args.url)} (model "${args.model}", ${args.api} API)`,
+            target: `${redactUrl(args.url)} (model "${args.model}", ${api} API)`,
             workload: describeRequests(load, workload),
           });
           consumers.onRunStart(info);
