@@ -27,7 +27,7 @@ function assertOneLineError(run: { code: number | null; stderr: string }, code: 
   assert.doesNotMatch(run.stderr, /\n\s+at /);
 }
 
-describe("tokbench synth refuses absurd shapes before allocating anything", () => {
+describe("tokbench synth refuses absurd shapes before allocating anything, and never replaces or half-writes a file", () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tokbench-synth-cli-"));
@@ -148,14 +148,6 @@ describe("tokbench synth refuses absurd shapes before allocating anything", () =
     assert.match(run.stderr, /heap/);
     assert.equal(existsSync(out), false);
   });
-});
-
-describe("tokbench synth never replaces or half-writes a file", () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "tokbench-synth-overwrite-"));
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
 
   it("refuses an existing --out unless --force, and --force replaces it whole", async () => {
     const out = join(dir, "model.gguf");
