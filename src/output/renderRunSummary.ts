@@ -68,11 +68,14 @@ export function renderRunSummary(result: RunResult): string {
   lines.push(table.toString());
   const resources = renderResources(result);
   if (resources !== "") lines.push(resources);
+  // One flag per item, its meaning wrapped under it so every line fits a 100-column terminal.
   const flagText = Object.entries(s.flags)
     .filter(([, n]) => (n ?? 0) > 0)
-    .map(
-      ([flag, n]) =>
-        `  ${flag}: ${n} request${n === 1 ? "" : "s"} — ${(FLAG_MEANING[flag] ?? "").replace("server", reporter)}`,
+    .flatMap(([flag, n]) =>
+      wrapIndented(
+        `${flag}: ${n} request${n === 1 ? "" : "s"} — ${(FLAG_MEANING[flag] ?? "").replace("server", reporter)}`,
+        100,
+      ),
     );
   if (flagText.length > 0) lines.push("trust flags:", ...flagText);
   lines.push("(percentiles need 10/20/100 samples for p90/p95/p99; '-' means too few)");
@@ -102,3 +105,18 @@ const FLAG_MEANING: Record<string, string> = {
   timings_implausible:
     "the server's own timings cannot be true (negative, longer than the request, ...); not used",
 };
+
+/** Word-wraps `text` to `width` columns: the first line indented by 2, the next ones by 4. */
+function wrapIndented(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = "  ";
+  for (const word of text.split(" ")) {
+    const indent = out.length === 0 ? 2 : 4;
+    if (line.length > indent && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = `    ${word}`;
+    } else line = line.length > indent ? `${line} ${word}` : `${line}${word}`;
+  }
+  out.push(line);
+  return out;
+}

@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { cpus, hostname, totalmem } from "node:os";
+import { availableParallelism, cpus, hostname, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import envPaths from "env-paths";
 import type { BandwidthMeasurement, MeasureBandwidthOptions } from "./measureMemoryBandwidth.js";
@@ -13,6 +13,11 @@ export interface GetMemoryBandwidthOptions extends MeasureBandwidthOptions {
   readonly cacheDir?: string;
   /** A cached figure older than this is measured again. Defaults to 30 days. */
   readonly maxAgeMs?: number;
+  /**
+   * The machine's load: runnable threads, averaged (read before and after the probe). Defaults to
+   * the 1-minute load average (`os.loadavg()[0]`).
+   */
+  readonly loadAverage?: () => number;
 }
 
 /** A bandwidth figure and whether it came from the cache. */
@@ -37,7 +42,8 @@ export function defaultCacheDir(): string {
 /**
  * This machine's memory bandwidth, probed once and cached per machine (the probe takes seconds and
  * the hardware does not change between runs). Figures for another machine fingerprint, or older
- * than `maxAgeMs`, are measured again. A cache that cannot be read or written is just ignored.
+ * than `maxAgeMs`, are measured again. A cache that cannot be read or written is just ignored. A
+ * figure probed while the load average exceeded the CPU count is not cached.
  */
 export async function getMemoryBandwidth(options: GetMemoryBandwidthOptions = {}): Promise<CachedBandwidth> {
   const dir = options.cacheDir ?? defaultCacheDir();
@@ -60,8 +66,14 @@ export async function getMemoryBandwidth(options: GetMemoryBandwidthOptions = {}
       // No cache yet, or an unreadable one: measure.
     }
   }
+  const load = options.loadAverage ?? (() => loadavg()[0] ?? 0);
+  const loadBefore = load();
   const measured = await measureMemoryBandwidth(options);
   const result: CachedBandwidth = { ...measured, cached: false, machine };
+  // On a machine with more runnable threads than CPUs the probe's threads wait for a core, so
+  // even its best round is slow: a figure too low, which would then stand as the ceiling (and
+  // call real rates impossible) for 30 days. It serves this run only; the next run probes again.
+  if (Math.max(loadBefore, load()) > availableParallelism()) return result;
   try {
     await mkdir(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
