@@ -217,11 +217,13 @@ describe("tokbench bench --url (CLI)", () => {
       "--model",
       "m",
       "-n",
-      "3",
+      "4",
       "-c",
       "2",
+      // Two rounds of 80 tokens at 2 ms: the run outlasts one 250 ms sampling interval, which a
+      // mean CPU figure needs (a shorter run shows '-').
       "--max-tokens",
-      "5",
+      "80",
       "--prompt-tokens",
       "12",
       "--db",
@@ -233,7 +235,7 @@ describe("tokbench bench --url (CLI)", () => {
     const lines = run.stderr.split("\n");
     assert.equal(
       lines[0],
-      `measuring ${url} (model "m", chat API) | 3 requests, concurrency 2, 12 prompt + 5 output tokens | results -> ${db}`,
+      `measuring ${url} (model "m", chat API) | 4 requests, concurrency 2, 12 prompt + 80 output tokens | results -> ${db}`,
     );
     assert.doesNotMatch(run.stdout, /^measuring /m);
     // The mock runs in this test's process, sampled through --pid.
