@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import { sanitizeText } from "../text/sanitizeText.js";
 import { formatBytes } from "./units.js";
 
 /** A progress display a long task reports to; every method is a no-op when nothing is shown. */
@@ -17,7 +18,9 @@ const NOTHING: ProgressDisplay = { update: () => undefined, stop: () => undefine
 /**
  * A bar on stderr for a long task, `label` in front: `synth qwen2.5-0.5b ████░░ 120 MiB/265 MiB`.
  * Nothing at all when stderr is not a terminal (a pipe or a file gets no carriage returns and no
- * escape codes), or when `enabled` is false (`--no-progress`).
+ * escape codes), or when `enabled` is false (`--no-progress`). The label may quote the user's text
+ * (a preset name): it goes through the one sanitiser, and its braces are not taken for the bar's
+ * placeholders.
  */
 export function createProgressBar(label: string, unit: ProgressUnit, enabled = true): ProgressDisplay {
   if (!enabled || process.stderr.isTTY !== true) return NOTHING;
@@ -26,7 +29,7 @@ export function createProgressBar(label: string, unit: ProgressUnit, enabled = t
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: `${label} {bar} ${amount} | {eta_formatted} left`,
+      format: `${sanitizeText(label).replace(/[{}]/g, "")} {bar} ${amount} | {eta_formatted} left`,
       hideCursor: true,
       clearOnComplete: true,
       etaBuffer: 50,

@@ -9,7 +9,9 @@ import { countParameters } from "../../synth/planTensors.js";
 import { listPresets } from "../../synth/presets.js";
 import { synthesizeModel } from "../../synth/synthesizeModel.js";
 import { SYNTH_TYPES, type SynthType } from "../../synth/synthTypes.js";
+import { sanitizeText, terminalSafeJson } from "../../text/sanitizeText.js";
 import { checkNumberFlag, NUMBER_FLAG } from "../parseNumberFlag.js";
+import { StopSignals } from "../stopSignals.js";
 
 /** Custom-shape flags and the ModelShape field each sets. */
 const SHAPE_FLAGS = {
@@ -86,7 +88,7 @@ function printList(json: boolean): void {
     };
   });
   if (json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    process.stdout.write(`${terminalSafeJson(rows, 2)}\n`);
     return;
   }
   const table = createTable({ head: ["preset", "arch", "real model", "parameters", "F16", "Q8_0", "Q4_0"] });
@@ -134,6 +136,13 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
     if (argv.tied !== undefined) shape.tiedEmbeddings = argv.tied;
     const started = performance.now();
     const bar = createProgressBar(`synth ${argv.preset}`, "bytes", argv.progress);
+    // A stop signal ends the synth between two chunks: the temporary file is removed, --out is left
+    // as it was, and one line says so (exit 128 + n) instead of the default silent death.
+    const stop = StopSignals.listen({
+      setup: argv.force
+        ? `while writing: ${argv.out} was left as it was`
+        : `while writing: ${argv.out} was not created`,
+    });
     let result: Awaited<ReturnType<typeof synthesizeModel>>;
     try {
       result = await synthesizeModel({
@@ -144,6 +153,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
         seed: checkNumberFlag("seed", argv.seed, { min: 0, integer: true }),
         shape: shape as Partial<ModelShape>,
         onProgress: (p) => bar.update(p.written_bytes, p.total_bytes),
+        signal: stop.signal,
         ...(argv.name === undefined ? {} : { name: argv.name }),
         ...(argv.threads === undefined
           ? {}
@@ -151,15 +161,19 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       });
     } finally {
       bar.stop();
+      stop.close();
     }
     const ms = performance.now() - started;
     if (argv.json) {
-      process.stdout.write(`${JSON.stringify({ ...result, seconds: ms / 1000 }, null, 2)}\n`);
+      process.stdout.write(`${terminalSafeJson({ ...result, seconds: ms / 1000 }, 2)}\n`);
       return;
     }
+    // The path is the user's: it goes through the one sanitiser like every outside text.
     process.stdout.write(
-      `${result.path}: ${result.shape.architecture}, ${result.parameters.toLocaleString("en-US")} parameters, ` +
-        `${argv.type}, ${formatBytes(result.bytes)} in ${formatDuration(ms)}\n`,
+      `${sanitizeText(
+        `${result.path}: ${result.shape.architecture}, ${result.parameters.toLocaleString("en-US")} parameters, ` +
+          `${argv.type}, ${formatBytes(result.bytes)} in ${formatDuration(ms)}`,
+      )}\n`,
     );
   },
 };
