@@ -10,7 +10,7 @@ import { type InspectedModelFile, inspectModelFile, loadEngineModel } from "../e
 import type { GraphObserver, ObserveWhat } from "../engine/observe/GraphObserver.js";
 import { runObservedTests } from "../engine/observe/runObservedTests.js";
 import { type DecodeCeiling, runLlamaBench } from "../engine/runLlamaBench.js";
-import { TokbenchError } from "../errors/TokbenchError.js";
+import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import type { ModelInspection } from "../gguf/inspectModel.js";
 import { interruptReason } from "../load/interruptReason.js";
 import type { LoadOptions } from "../load/LoadOptions.js";
@@ -182,6 +182,9 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
       ...(setup === undefined
         ? {}
         : { onProgress: (p) => setup({ phase: "model", done: p.written_bytes, total: p.total_bytes }) }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }).catch((error: unknown) => {
+      throw options.signal?.aborted === true ? stoppedBeforeRun(options.signal) : error;
     });
     modelPath = ensured.path;
     created = ensured.created;
@@ -209,6 +212,11 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
             options.signal,
           )
         : options.decode_ceiling;
+  // A stop during the setup (the default model's creation, the bandwidth probe) ends the run
+  // before it starts: no model is loaded, nothing is stored.
+  if (options.signal?.aborted === true) throw stoppedBeforeRun(options.signal);
+  // Read through a function: a stop can come at any await below, whatever the check above narrowed.
+  const stopped = (): boolean => options.signal?.aborted === true;
   const trace = options.trace == null ? null : TraceWriter.open(options.trace.path, options.trace.level);
   // The one redaction, before the trace, storage or output sees the configuration.
   const config: Record<string, unknown> = redactSecrets({
@@ -301,8 +309,8 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     }
 
     let result: RunResult;
-    // A stop during the bandwidth probe (before the tests) loads no model for the requests.
-    if (options.requests !== null && !interrupted && options.signal?.aborted !== true) {
+    // A stop during the tests loads no model for the requests.
+    if (options.requests !== null && !interrupted && !stopped()) {
       result = await runRequests(options, binding, file, knobs, trace, config, ceiling);
     } else {
       const runId = randomUUID();
@@ -312,9 +320,8 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
         schema_version: RESULT_SCHEMA_VERSION,
         tool: { name: "tokbench", version: TOKBENCH_VERSION },
         run_id: runId,
-        status: interrupted || options.signal?.aborted === true ? "interrupted" : "completed",
-        status_reason:
-          interrupted || options.signal?.aborted === true ? interruptReason(options.signal) : null,
+        status: interrupted || stopped() ? "interrupted" : "completed",
+        status_reason: interrupted || stopped() ? interruptReason(options.signal) : null,
         started_at: startedAt,
         ended_at: new Date().toISOString(),
         config,
@@ -341,6 +348,22 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
   } finally {
     trace?.sessionEnd(traceStatus);
   }
+}
+
+/**
+ * A run stopped before it started (`RUN_INTERRUPTED`): the stop's own reason ("stopped by
+ * SIGTERM") and what that means, with the stop's context (the signal) kept for the exit code.
+ */
+function stoppedBeforeRun(signal: AbortSignal): TokbenchError {
+  const reason: unknown = signal.reason;
+  return new TokbenchError(
+    "RUN_INTERRUPTED",
+    `${interruptReason(signal)} before the run started: nothing was measured`,
+    {
+      cause: reason,
+      ...(isTokbenchError(reason) ? { context: reason.context } : {}),
+    },
+  );
 }
 
 /**

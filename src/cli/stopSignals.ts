@@ -42,14 +42,16 @@ function onSignal(signal: StopSignalName): void {
   if (first === null) {
     first = { signal, at: now };
     if (signal === "SIGHUP") quietStdio();
-    const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
-    writeStderr(
-      `\ntokbench: ${describeSignal(signal)}: stopping cleanly (${again} to quit at once); finished requests are kept\n`,
-    );
-    const reason = new TokbenchError("RUN_INTERRUPTED", stopMessage(signal), {
-      context: { signal },
-    });
-    for (const handle of [...active]) handle.stop(signal, reason);
+    // The innermost handle is the work under way: a setup step says it stopped in its own one line
+    // (its error), a run says it now, since it may take a moment to finish.
+    const innermost = [...active].at(-1);
+    if (innermost?.setup === null) {
+      const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
+      writeStderr(
+        `\ntokbench: ${describeSignal(signal)}: stopping cleanly (${again} to quit at once); finished requests are kept\n`,
+      );
+    }
+    for (const handle of [...active]) handle.stop(signal);
     return;
   }
   if (signal === first.signal && now - first.at < SAME_SIGNAL_WINDOW_MS) return;
@@ -95,16 +97,28 @@ function quietStdio(): void {
  * effect. Only the CLI uses this: the library takes an `AbortSignal`.
  */
 export class StopSignals {
+  /**
+   * For a handle that covers a setup (work before a run starts: checks, a model's creation), what
+   * a stop then means, appended to "stopped by SIGTERM"; null for a run's handle.
+   */
+  readonly setup: string | null;
   private readonly controller = new AbortController();
   private readonly quitHooks = new Set<(signal: StopSignalName) => void>();
   private stoppedBy: StopSignalName | null = null;
   private closed = false;
 
-  private constructor() {}
+  private constructor(setup: string | null) {
+    this.setup = setup;
+  }
 
-  /** Starts listening; call {@link close} when the command's work is over. */
-  static listen(): StopSignals {
-    const handle = new StopSignals();
+  /**
+   * Starts listening; call {@link close} when the command's work is over. With `setup` (what a stop
+   * means then, e.g. "before the run started: nothing was measured"), the handle covers work before
+   * a run: while it is the innermost open handle, the first signal prints nothing, and the command
+   * ends with its error ({@link throwIfStopped}, {@link untilStopped}), one line, exit 128 + n.
+   */
+  static listen(options: { setup?: string } = {}): StopSignals {
+    const handle = new StopSignals(options.setup ?? null);
     active.add(handle);
     if (!listening) {
       listening = true;
@@ -152,10 +166,40 @@ export class StopSignals {
     }
   }
 
+  /** Throws the stop's reason (a `RUN_INTERRUPTED` TokbenchError) once a stop signal came. */
+  throwIfStopped(): void {
+    if (this.controller.signal.aborted) throw this.controller.signal.reason;
+  }
+
+  /**
+   * `work`, or the stop's reason as soon as a stop signal comes: a setup step that cannot be
+   * stopped itself (a connection check, a library loading) is left behind, since the command ends.
+   */
+  untilStopped<T>(work: Promise<T>): Promise<T> {
+    const signal = this.controller.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      work.then(
+        (value) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
   /** @internal */
-  stop(signal: StopSignalName, reason: TokbenchError): void {
+  stop(signal: StopSignalName): void {
+    if (this.controller.signal.aborted) return;
     this.stoppedBy ??= signal;
-    this.controller.abort(reason);
+    const message = this.setup === null ? stopMessage(signal) : `${stopMessage(signal)} ${this.setup}`;
+    this.controller.abort(new TokbenchError("RUN_INTERRUPTED", message, { context: { signal } }));
   }
 
   /** @internal */

@@ -38,6 +38,11 @@ export interface EnsureDefaultModelOptions {
   readonly spec?: DefaultModelSpec;
   /** Progress of the first-use synthesis, for a display; the library prints nothing. Defaults to none. */
   readonly onProgress?: (progress: SynthProgress) => void;
+  /**
+   * Stops a first-use synthesis: nothing is left in the cache, and `RUN_INTERRUPTED` is thrown.
+   * Defaults to none.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -64,6 +69,7 @@ export async function ensureDefaultModel(
       seed: spec.seed,
       out: path,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   } catch (error) {
     // Another tokbench finished the same deterministic file first: use it.

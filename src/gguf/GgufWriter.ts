@@ -1,5 +1,5 @@
 import { open } from "node:fs/promises";
-import { TokbenchError } from "../errors/TokbenchError.js";
+import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import type { GgmlTypeInfo } from "./GgmlType.js";
 import { tensorBytes } from "./GgmlType.js";
 import { GGUF_VALUE_TYPE_IDS, type GgufKv, type GgufScalar, type GgufScalarType } from "./GgufValue.js";
@@ -34,6 +34,12 @@ export interface WriteGgufOptions {
   readonly alignment?: number;
   /** Called after each chunk with the bytes written and the final file size. Defaults to none. */
   readonly onProgress?: (writtenBytes: number, totalBytes: number) => void;
+  /**
+   * Stops the write between two chunks: it throws the signal's reason when that is a
+   * `RUN_INTERRUPTED` TokbenchError, else `RUN_INTERRUPTED`. The partial file stays where it is, for
+   * the caller to remove. Defaults to none.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Growable little-endian byte encoder for the header (metadata can be megabytes of vocabulary). */
@@ -222,6 +228,14 @@ export async function writeGguf(path: string, options: WriteGgufOptions): Promis
   const total =
     header.length + options.tensors.reduce((sum, t) => sum + alignUp(ggufTensorDataBytes(t), alignment), 0);
   const onProgress = options.onProgress;
+  const signal = options.signal;
+  const stopIfAborted = (): void => {
+    if (signal?.aborted !== true) return;
+    throw isTokbenchError(signal.reason, "RUN_INTERRUPTED")
+      ? signal.reason
+      : new TokbenchError("RUN_INTERRUPTED", `writing ${path} stopped`, { cause: signal.reason });
+  };
+  stopIfAborted();
   const handle = await open(path, "w");
   let position = 0;
   try {
@@ -232,6 +246,7 @@ export async function writeGguf(path: string, options: WriteGgufOptions): Promis
       const expected = ggufTensorDataBytes(tensor);
       let written = 0;
       for await (const chunk of options.data(tensor, index)) {
+        stopIfAborted();
         await handle.write(chunk, 0, chunk.length, position);
         position += chunk.length;
         written += chunk.length;

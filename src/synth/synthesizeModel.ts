@@ -49,6 +49,11 @@ export interface SynthesizeModelOptions {
   readonly onProgress?: (progress: SynthProgress) => void;
   /** Seed of the weights: the same seed, shape and type give byte-identical files. Defaults to 1. */
   readonly seed?: number;
+  /**
+   * Stops the synth between two chunks: the temporary file is removed, `out` is left as it was, and
+   * the signal's reason (a `RUN_INTERRUPTED` TokbenchError) is thrown. Defaults to none.
+   */
+  readonly signal?: AbortSignal;
   /** Shape fields that replace the preset's (custom models). Defaults to none. */
   readonly shape?: Partial<ModelShape>;
   /** `general.name` written into the file. Defaults to "tokbench synthetic <preset>". */
@@ -291,6 +296,7 @@ export async function synthesizeModel(options: SynthesizeModelOptions): Promise<
       metadata,
       tensors: specs,
       data,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(onProgress === undefined
         ? {}
         : {

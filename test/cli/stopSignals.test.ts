@@ -7,9 +7,11 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -54,6 +56,17 @@ function hasOpen(pid: number, path: string): boolean {
     });
   } catch {
     return false;
+  }
+}
+
+/** Runs stored in the database at `db` (0 when there is no database). */
+function storedRuns(db: string): number {
+  if (!existsSync(db)) return 0;
+  const store = RunStore.open(db);
+  try {
+    return store.listRuns().length;
+  } finally {
+    store.close();
   }
 }
 
@@ -175,6 +188,13 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
       const result = await probing.done;
       assert.ok(performance.now() - t < 3000, `it took ${performance.now() - t} ms to stop`);
       assert.equal(result.code, 143, result.stderr);
+      // Stopped before the run started: said in one error line, and no run stored.
+      assert.match(
+        result.stderr,
+        /^tokbench: stopped by SIGTERM before the run started: nothing was measured \[RUN_INTERRUPTED\]$/m,
+      );
+      assert.doesNotMatch(result.stderr, /\n\s+at /);
+      assert.equal(storedRuns(probeDb), 0);
       assert.ok(
         !existsSync(join(dir, "cache", "tokbench", "memory-bandwidth.json")),
         "the probe did not finish (no figure cached)",
@@ -236,6 +256,81 @@ describe("SIGTERM and SIGHUP stop a run as Ctrl-C does", () => {
     } finally {
       tests.child.kill("SIGKILL");
       await tests.done;
+    }
+  });
+});
+
+describe("a stop signal before the run starts ends the command with one line, not the default action", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokbench-setup-signals-"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it("SIGTERM while the server check waits: one line, exit 143, nothing stored", async () => {
+    // A server that accepts the connection and never answers: the check waits (up to --timeout).
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => {
+      sockets.push(socket);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const db = join(dir, "check.sqlite");
+    const run = startCli(["bench", "--url", `http://127.0.0.1:${port}/v1`, "--model", "m", "--db", db]);
+    try {
+      await waitFor("the check's connection", () => sockets.length > 0, 60_000);
+      run.child.kill("SIGTERM");
+      const result = await run.done;
+      assert.equal(result.signal, null, "it exited by itself, not by the default action");
+      assert.equal(result.code, 143, result.stderr);
+      assert.deepEqual(result.stderr.trimEnd().split("\n"), [
+        "tokbench: stopped by SIGTERM before the run started: nothing was measured [RUN_INTERRUPTED]",
+      ]);
+      assert.equal(result.stdout, "");
+      assert.equal(storedRuns(db), 0);
+    } finally {
+      run.child.kill("SIGKILL");
+      await run.done;
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("SIGTERM while the default model is created: no partial model left, exit 143, nothing stored", async () => {
+    const cache = join(dir, "cache");
+    const models = join(cache, "tokbench", "models");
+    const db = join(dir, "default.sqlite");
+    // UV_THREADPOOL_SIZE set: no relaunch, so the signal goes to the process that synthesizes.
+    const run = startCli(["bench", "--no-progress", "--db", db], {
+      env: { UV_THREADPOOL_SIZE: "4", XDG_CACHE_HOME: cache },
+    });
+    const partialBytes = (): number => {
+      try {
+        return readdirSync(models)
+          .filter((name) => name.includes(".tmp-"))
+          .reduce((sum, name) => sum + statSync(join(models, name)).size, 0);
+      } catch {
+        return 0;
+      }
+    };
+    try {
+      await waitFor("8 MiB of the default model", () => partialBytes() >= 8 * 2 ** 20, 120_000);
+      const t = performance.now();
+      run.child.kill("SIGTERM");
+      const result = await run.done;
+      assert.ok(performance.now() - t < 5000, `it took ${performance.now() - t} ms to stop`);
+      assert.equal(result.signal, null, "it exited by itself, not by the default action");
+      assert.equal(result.code, 143, result.stderr);
+      assert.match(
+        result.stderr,
+        /^tokbench: stopped by SIGTERM before the run started: nothing was measured \[RUN_INTERRUPTED\]$/m,
+      );
+      assert.doesNotMatch(result.stderr, /\n\s+at /);
+      assert.deepEqual(readdirSync(models), [], "no partial or half-written model in the cache");
+      assert.equal(storedRuns(db), 0);
+    } finally {
+      run.child.kill("SIGKILL");
+      await run.done;
     }
   });
 });

@@ -207,4 +207,49 @@ describe("tokbench synth refuses absurd shapes before allocating anything, and n
     assert.equal(readFileSync(fresh).subarray(0, 4).toString(), "GGUF");
     assert.equal(readdirSync(dir).filter((n) => n.startsWith("fresh.gguf.tmp-")).length, 0);
   });
+
+  it("SIGTERM mid-write stops cleanly: one line, exit 143, no partial file, --out untouched", async () => {
+    for (const force of [false, true]) {
+      const out = join(dir, force ? "stopped-old.gguf" : "stopped-new.gguf");
+      if (force) writeFileSync(out, "the old model\n");
+      const oldHash = force ? sha(out) : null;
+      let pid = 0;
+      let partialBytes = 0;
+      const run = await runCli(
+        ["synth", "--preset", "qwen2.5-0.5b", "--type", "f16", "--threads", "1", "--out", out].concat(
+          force ? ["--force"] : [],
+        ),
+        {
+          onStart(child) {
+            pid = child.pid ?? 0;
+            const timer = setInterval(() => {
+              try {
+                partialBytes = statSync(`${out}.tmp-${pid}`).size;
+              } catch {
+                return;
+              }
+              if (partialBytes >= 16 * 2 ** 20) {
+                clearInterval(timer);
+                child.kill("SIGTERM");
+              }
+            }, 20);
+            child.on("close", () => clearInterval(timer));
+          },
+        },
+      );
+      assert.equal(run.signal, null, "it exited by itself, not by the default action");
+      assert.equal(run.code, 143, run.stderr);
+      const lines = run.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(
+        lines[0] ?? "",
+        force
+          ? /^tokbench: stopped by SIGTERM while writing: .*stopped-old\.gguf was left as it was \[RUN_INTERRUPTED\]$/
+          : /^tokbench: stopped by SIGTERM while writing: .*stopped-new\.gguf was not created \[RUN_INTERRUPTED\]$/,
+      );
+      assert.equal(existsSync(`${out}.tmp-${pid}`), false, "the partial file is removed");
+      if (force) assert.equal(sha(out), oldHash);
+      else assert.equal(existsSync(out), false);
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { databaseFilePath } from "../../storage/databaseFilePath.js";
 import { defaultDatabasePath } from "../../storage/defaultDatabasePath.js";
+import { StopSignals } from "../stopSignals.js";
 import { checkTargetFlags } from "./bench/checkTargetFlags.js";
 import { withCommonOptions } from "./bench/commonOptions.js";
 import { withEmbeddedOptions } from "./bench/embeddedOptions.js";
@@ -34,15 +35,22 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     if (argv.save) databaseFilePath(argv.db ?? defaultDatabasePath());
     // So are telemetry flags and OTEL_* variables it cannot use.
     telemetryOptionsFromArgs(argv, process.env);
-    if (argv.url !== undefined) {
-      process.exitCode = await runHttpBench(argv as unknown as HttpBenchArgs);
-      return;
+    // From here on a stop signal is not the default death: before the run starts (a server's
+    // check, the engine's loading) it ends the command with one line and 128 + n; the run's own
+    // handle (runWithConsumers) takes over once the run is under way.
+    const setup = StopSignals.listen({ setup: "before the run started: nothing was measured" });
+    try {
+      process.exitCode =
+        argv.url !== undefined
+          ? await runHttpBench(argv as unknown as HttpBenchArgs, setup)
+          : await runEmbeddedFromCli(argv, setup);
+    } finally {
+      setup.close();
     }
-    process.exitCode = await runEmbeddedFromCli(argv);
   },
 };
 
-async function runEmbeddedFromCli(argv: BenchArgs): Promise<number> {
-  const { runEmbeddedBenchCommand } = await import("./bench/embeddedCommand.js");
-  return runEmbeddedBenchCommand(argv as unknown as Record<string, unknown>);
+async function runEmbeddedFromCli(argv: BenchArgs, setup: StopSignals): Promise<number> {
+  const { runEmbeddedBenchCommand } = await setup.untilStopped(import("./bench/embeddedCommand.js"));
+  return runEmbeddedBenchCommand(argv as unknown as Record<string, unknown>, setup);
 }

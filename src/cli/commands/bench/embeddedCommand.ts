@@ -15,6 +15,7 @@ import { describeModelFile, describeRequests, describeTests } from "../../../out
 import { formatDuration } from "../../../output/units.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
+import type { StopSignals } from "../../stopSignals.js";
 import { type EmbeddedArgs, parseEmbeddedArgs } from "./embeddedOptions.js";
 import { renderEmbeddedTable } from "./embeddedTable.js";
 import { type CommonArgs, loadOptionsFromArgs } from "./loadOptionsFromArgs.js";
@@ -29,7 +30,11 @@ export type EmbeddedBenchArgs = EmbeddedArgs & CommonArgs & ConsumerArgs & { mod
  * neither, the quick start: both, sized by {@link EMBEDDED_QUICK_START}, on the given or default
  * model. Returns the exit code.
  */
-export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>): Promise<number> {
+export async function runEmbeddedBenchCommand(
+  rawArgs: Record<string, unknown>,
+  setupStop?: StopSignals,
+): Promise<number> {
+  const untilStopped = <T>(work: Promise<T>): Promise<T> => setupStop?.untilStopped(work) ?? work;
   const args = rawArgs as unknown as EmbeddedBenchArgs;
   const parsed = parseEmbeddedArgs(args);
   // Checked here too, so the refusal comes before minutes of model creation and tests.
@@ -70,12 +75,18 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
   // prebuilt binary. The tuned build needs one libuv pool thread, which only a fresh process can
   // have: then tokbench runs itself again with that environment (docs/engine-speed.md).
   const tuned =
-    parsed.gpu === "auto" || parsed.gpu === false ? await getTunedLlama({ gpu: parsed.gpu }) : null;
+    parsed.gpu === "auto" || parsed.gpu === false
+      ? await untilStopped(getTunedLlama({ gpu: parsed.gpu }))
+      : null;
   if (tuned?.build === "native" && !isEngineEnvApplied()) {
     await tuned.llama.dispose();
+    setupStop?.throwIfStopped();
+    // The relaunched process hears the signals (forwarded): this one only waits for it, and a
+    // second signal must not make it quit under its child.
+    setupStop?.close();
     return relaunchWithEngineEnv();
   }
-  const machine = await collectMachineInfo({ engine: "node-llama-cpp" });
+  const machine = await untilStopped(collectMachineInfo({ engine: "node-llama-cpp" }));
   const sampler = new ResourceSampler();
   const showProgress = args.progress && process.stderr.isTTY === true;
   let bar: cliProgress.SingleBar | null = null;
@@ -92,6 +103,8 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
     runRequests ? load.requests : null,
     [],
     async (consumers) => {
+      // A signal while the consumers started (telemetry) came before the run's own handle.
+      setupStop?.throwIfStopped();
       // A quit at once must not leave the sampler's nvidia-smi children behind.
       consumers.onQuit(() => sampler.stop());
       try {

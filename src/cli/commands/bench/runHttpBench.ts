@@ -12,6 +12,7 @@ import { withLocalTokenizer } from "../../../targets/tokenizers/withLocalTokeniz
 import { parseHeaderFlag } from "../../parseHeaderFlag.js";
 import { checkNumberFlag } from "../../parseNumberFlag.js";
 import { readApiKey } from "../../readApiKey.js";
+import type { StopSignals } from "../../stopSignals.js";
 import type { CommonArgs } from "./loadOptionsFromArgs.js";
 import { loadOptionsFromArgs } from "./loadOptionsFromArgs.js";
 import type { ConsumerArgs } from "./runWithConsumers.js";
@@ -92,8 +93,11 @@ function parseExtraBody(text: string | undefined): Record<string, unknown> {
   return body;
 }
 
-/** `tokbench bench --url ...`: benchmarks a server. Returns the exit code. */
-export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
+/**
+ * `tokbench bench --url ...`: benchmarks a server. `setup` hears stop signals until the run starts
+ * (the server's check can wait up to --timeout). Returns the exit code.
+ */
+export async function runHttpBench(args: HttpBenchArgs, setup?: StopSignals): Promise<number> {
   const { load, workload } = loadOptionsFromArgs(args);
   if (args.model === undefined || args.model === "") {
     throw new TokbenchError(
@@ -132,11 +136,12 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
       extraBody,
     });
   }
-  await serverTarget.assertReachable?.();
+  const untilStopped = <T>(work: Promise<T>): Promise<T> => setup?.untilStopped(work) ?? work;
+  await untilStopped(Promise.resolve(serverTarget.assertReachable?.()));
   const target =
     args.tokenizer === undefined
       ? serverTarget
-      : withLocalTokenizer(serverTarget, await GgufTokenizer.open(args.tokenizer));
+      : withLocalTokenizer(serverTarget, await untilStopped(GgufTokenizer.open(args.tokenizer)));
 
   const sampler =
     args.pid === undefined
@@ -144,7 +149,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
       : new ResourceSampler({
           pid: checkNumberFlag("pid", args.pid, { min: 1, max: MAX_PID, integer: true }),
         });
-  const machine = await collectMachineInfo();
+  const machine = await untilStopped(collectMachineInfo());
   // Every literal secret of the configuration, for the one redaction (runBenchmark) and storage.
   const secrets = [
     ...new Set([
@@ -170,6 +175,8 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
   };
   try {
     return await runWithConsumers(args, load.requests, secrets, async (consumers) => {
+      // A signal while the consumers started (telemetry) came before the run's own handle.
+      setup?.throwIfStopped();
       // A quit at once must not leave the sampler's nvidia-smi children behind.
       consumers.onQuit(() => sampler?.stop());
       sampler?.start();
