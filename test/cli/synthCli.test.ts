@@ -27,6 +27,12 @@ function assertOneLineError(run: { code: number | null; stderr: string }, code: 
   assert.doesNotMatch(run.stderr, /\n\s+at /);
 }
 
+/** Nothing a terminal would act on: ESC, BEL, the one-byte CSI. */
+function assertNoControls(text: string): void {
+  for (const control of ["\u001b", "\u0007", "\u009b"])
+    assert.ok(!text.includes(control), JSON.stringify(text));
+}
+
 describe("tokbench synth refuses absurd shapes before allocating anything, and never replaces or half-writes a file", () => {
   let dir: string;
   before(async () => {
@@ -206,6 +212,20 @@ describe("tokbench synth refuses absurd shapes before allocating anything, and n
     assert.equal(again.code, 0, again.stderr);
     assert.equal(readFileSync(fresh).subarray(0, 4).toString(), "GGUF");
     assert.equal(readdirSync(dir).filter((n) => n.startsWith("fresh.gguf.tmp-")).length, 0);
+  });
+
+  it("a path with terminal controls is printed escaped, in the summary line and in --json", async () => {
+    const out = join(dir, "evil\u001b]0;pwned\u0007\u009b2J.gguf");
+    const run = await runCli(["synth", "--preset", "tiny", "--out", out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(existsSync(out), "the file has the name asked for");
+    assertNoControls(run.stdout);
+    assert.ok(run.stdout.includes("evil\\x1b]0;pwned\\x07\\u009b2J.gguf: llama,"), run.stdout);
+    const json = await runCli(["synth", "--preset", "tiny", "--out", out, "--force", "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    // JSON escapes C0 controls itself; the C1 CSI is escaped too, and the value reads back whole.
+    assertNoControls(json.stdout);
+    assert.equal(JSON.parse(json.stdout).path, out);
   });
 
   it("SIGTERM mid-write stops cleanly: one line, exit 143, no partial file, --out untouched", async () => {
