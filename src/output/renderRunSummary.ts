@@ -5,6 +5,7 @@ import { sanitizeText } from "../text/sanitizeText.js";
 import { createTable } from "./createTable.js";
 import { formatNumber } from "./formatNumber.js";
 import { renderResources } from "./renderResources.js";
+import { TERMINAL_WIDTH, wrapLines } from "./wrapText.js";
 
 const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
   { key: "ttft_ms", label: "TTFT (ms)" },
@@ -72,9 +73,10 @@ export function renderRunSummary(result: RunResult): string {
   const flagText = Object.entries(s.flags)
     .filter(([, n]) => (n ?? 0) > 0)
     .flatMap(([flag, n]) =>
-      wrapIndented(
+      wrapLines(
         `${flag}: ${n} request${n === 1 ? "" : "s"} — ${(FLAG_MEANING[flag] ?? "").replace("server", reporter)}`,
-        100,
+        TERMINAL_WIDTH,
+        { first: "  ", rest: "    " },
       ),
     );
   if (flagText.length > 0) lines.push("trust flags:", ...flagText);
@@ -105,18 +107,3 @@ const FLAG_MEANING: Record<string, string> = {
   timings_implausible:
     "the server's own timings cannot be true (negative, longer than the request, ...); not used",
 };
-
-/** Word-wraps `text` to `width` columns: the first line indented by 2, the next ones by 4. */
-function wrapIndented(text: string, width: number): string[] {
-  const out: string[] = [];
-  let line = "  ";
-  for (const word of text.split(" ")) {
-    const indent = out.length === 0 ? 2 : 4;
-    if (line.length > indent && line.length + 1 + word.length > width) {
-      out.push(line);
-      line = `    ${word}`;
-    } else line = line.length > indent ? `${line} ${word}` : `${line}${word}`;
-  }
-  out.push(line);
-  return out;
-}

@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { createTable } from "../../output/createTable.js";
 import { createProgressBar } from "../../output/progressBar.js";
 import { formatBandwidth, formatBytes } from "../../output/units.js";
+import { TERMINAL_WIDTH, wrapLines } from "../../output/wrapText.js";
 import { getMemoryBandwidth } from "../../roofline/getMemoryBandwidth.js";
 import { lastLevelCacheBytes } from "../../roofline/lastLevelCacheBytes.js";
 import { modelRoofline } from "../../roofline/modelRoofline.js";
@@ -104,10 +105,10 @@ export const rooflineCommand: CommandModule<object, RooflineArgs> = {
     );
     process.stdout.write(`${t.toString()}\n`);
     if (cacheResident) {
-      process.stdout.write(
+      const note =
         `note: a token's weights (${formatBytes(roofline.weight_bytes_per_token)}) fit in the CPU's last-level cache ` +
-          `(${formatBytes(cacheBytes ?? 0)}): the model runs from cache, so memory bandwidth does not bound it.\n`,
-      );
+        `(${formatBytes(cacheBytes ?? 0)}): the model runs from cache, so memory bandwidth does not bound it.`;
+      process.stdout.write(`${wrapLines(note, TERMINAL_WIDTH).join("\n")}\n`);
     }
   },
 };

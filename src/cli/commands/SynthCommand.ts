@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { createTable } from "../../output/createTable.js";
 import { createProgressBar } from "../../output/progressBar.js";
-import { formatBytes, formatDuration } from "../../output/units.js";
+import { formatBytes, formatDuration, formatParameters } from "../../output/units.js";
 import type { ModelShape } from "../../synth/ModelShape.js";
 import { SYNTH_ARCHITECTURES } from "../../synth/ModelShape.js";
 import { countParameters } from "../../synth/planTensors.js";
@@ -97,7 +97,7 @@ function printList(json: boolean): void {
       r.name,
       r.architecture,
       r.real_model,
-      r.parameters.toLocaleString("en-US"),
+      formatParameters(r.parameters),
       formatBytes(r.f16_bytes),
       formatBytes(r.q8_0_bytes),
       formatBytes(r.q4_0_bytes),

@@ -2,11 +2,12 @@ import { stripVTControlCharacters } from "node:util";
 import { createTable } from "../../../output/createTable.js";
 import { renderResources } from "../../../output/renderResources.js";
 import { formatBytes, formatMeanSpread, formatParameters } from "../../../output/units.js";
+import { TERMINAL_WIDTH, wrapLines } from "../../../output/wrapText.js";
 import type { RunResult } from "../../../results/RunResult.js";
 import { sanitizeText } from "../../../text/sanitizeText.js";
 
 /** Widest table the terminal output aims for: fits a 100-column terminal. */
-export const TABLE_MAX_WIDTH = 100;
+export const TABLE_MAX_WIDTH = TERMINAL_WIDTH;
 
 /**
  * A knob of the tests table: its column header (llama-bench's short flag, explained in the
@@ -75,7 +76,7 @@ export function renderEmbeddedTable(result: RunResult): string {
   if (first !== undefined) {
     const fixed = constant.map((c) => `${c.header}=${c.value(first)}`).join(" ");
     lines.push(
-      ...wrap(
+      ...wrapLines(
         `${String(first.backends)}, ${formatParameters(first.model_n_params as number)} params ` +
           `(${formatBytes(first.model_size as number)})${fixed === "" ? "" : `: ${fixed}`}`,
         TABLE_MAX_WIDTH,
@@ -91,16 +92,21 @@ export function renderEmbeddedTable(result: RunResult): string {
   const build = (knobCells: "columns" | "config" | "none", configWidth?: number): string => {
     const knobHeads =
       knobCells === "columns" ? varying.map((c) => c.header) : knobCells === "config" ? ["config"] : [];
-    const table = createTable({
-      head: ["test", ...knobHeads, "t/s", "engine t/s", "eff %"],
-      colAligns: ["left", ...knobHeads.map(() => "left" as const), "right", "right", "right"],
-      // No rule between rows: a row per test reads as a list, at half the height.
-      chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
-      // The config column wraps within its width; the others size to their content.
-      ...(configWidth === undefined
-        ? {}
-        : { colWidths: [null, configWidth, null, null, null] as unknown as number[], wordWrap: true }),
-    });
+    const table = createTable(
+      {
+        head: ["test", ...knobHeads, "t/s", "engine t/s", "eff %"],
+        colAligns: ["left", ...knobHeads.map(() => "left" as const), "right", "right", "right"],
+        // No rule between rows: a row per test reads as a list, at half the height.
+        chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+        // The config column wraps within its width; the others size to their content.
+        ...(configWidth === undefined
+          ? {}
+          : { colWidths: [null, configWidth, null, null, null] as unknown as number[], wordWrap: true }),
+      },
+      // This table fits 100 columns its own way (the knobs folded into one column), from its
+      // natural width.
+      { fit: false },
+    );
     for (const r of rows) {
       const ok = r.status === "ok";
       const knobs =
@@ -186,19 +192,5 @@ function footnote(
           .map((c) => `${c.header}: ${c.meaning}`)
           .join(", ")}.`
       : "");
-  return wrap(text, TABLE_MAX_WIDTH);
-}
-
-/** Greedy word wrap. */
-function wrap(text: string, width: number): string[] {
-  const out: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line !== "" && line.length + 1 + word.length > width) {
-      out.push(line);
-      line = word;
-    } else line = line === "" ? word : `${line} ${word}`;
-  }
-  if (line !== "") out.push(line);
-  return out;
+  return wrapLines(text, TABLE_MAX_WIDTH);
 }
