@@ -11,7 +11,7 @@ import type { ModelShape } from "../../src/synth/ModelShape.js";
 import { findPreset } from "../../src/synth/presets.js";
 import { resolveShape } from "../../src/synth/synthesizeModel.js";
 import { SYNTH_MAX_FILE_BYTES } from "../../src/synth/synthLimits.js";
-import { CLI, runCli } from "./runCli.js";
+import { CLI, type CliRun, runCli } from "./runCli.js";
 
 const sha = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 
@@ -25,6 +25,40 @@ function assertOneLineError(run: { code: number | null; stderr: string }, code: 
   assert.equal(lines.length, 1, run.stderr);
   assert.match(lines[0] ?? "", new RegExp(`^tokbench: .*\\[${code}\\]$`));
   assert.doesNotMatch(run.stderr, /\n\s+at /);
+}
+
+/**
+ * Runs a synth of ~1 GiB (F16 on one thread: seconds of writing) to `out` and sends `signal` once
+ * 16 MiB of it are written, midway.
+ */
+async function signalMidWrite(
+  out: string,
+  extra: string[],
+  signal: NodeJS.Signals,
+): Promise<{ run: CliRun; pid: number; partialBytes: number }> {
+  let pid = 0;
+  let partialBytes = 0;
+  const run = await runCli(
+    ["synth", "--preset", "qwen2.5-0.5b", "--type", "f16", "--threads", "1", "--out", out, ...extra],
+    {
+      onStart(child) {
+        pid = child.pid ?? 0;
+        const timer = setInterval(() => {
+          try {
+            partialBytes = statSync(`${out}.tmp-${pid}`).size;
+          } catch {
+            return;
+          }
+          if (partialBytes >= 16 * 2 ** 20) {
+            clearInterval(timer);
+            child.kill(signal);
+          }
+        }, 20);
+        child.on("close", () => clearInterval(timer));
+      },
+    },
+  );
+  return { run, pid, partialBytes };
 }
 
 /** Nothing a terminal would act on: ESC, BEL, the one-byte CSI. */
@@ -178,29 +212,7 @@ describe("tokbench synth refuses absurd shapes before allocating anything, and n
       [fresh, []],
       [replaced, ["--force"]],
     ] as const) {
-      let pid = 0;
-      let partialBytes = 0;
-      const run = await runCli(
-        // ~1 GiB at F16 on one thread: seconds of writing, long enough to be caught midway.
-        ["synth", "--preset", "qwen2.5-0.5b", "--type", "f16", "--threads", "1", "--out", out, ...extra],
-        {
-          onStart(child) {
-            pid = child.pid ?? 0;
-            const timer = setInterval(() => {
-              try {
-                partialBytes = statSync(`${out}.tmp-${pid}`).size;
-              } catch {
-                return;
-              }
-              if (partialBytes >= 16 * 2 ** 20) {
-                clearInterval(timer);
-                child.kill("SIGKILL");
-              }
-            }, 20);
-            child.on("close", () => clearInterval(timer));
-          },
-        },
-      );
+      const { run, pid, partialBytes } = await signalMidWrite(out, [...extra], "SIGKILL");
       assert.equal(run.signal, "SIGKILL", `synth finished before it was killed: ${run.stdout}`);
       assert.ok(partialBytes >= 16 * 2 ** 20);
       if (out === fresh) assert.equal(existsSync(fresh), false);
@@ -233,30 +245,7 @@ describe("tokbench synth refuses absurd shapes before allocating anything, and n
       const out = join(dir, force ? "stopped-old.gguf" : "stopped-new.gguf");
       if (force) writeFileSync(out, "the old model\n");
       const oldHash = force ? sha(out) : null;
-      let pid = 0;
-      let partialBytes = 0;
-      const run = await runCli(
-        ["synth", "--preset", "qwen2.5-0.5b", "--type", "f16", "--threads", "1", "--out", out].concat(
-          force ? ["--force"] : [],
-        ),
-        {
-          onStart(child) {
-            pid = child.pid ?? 0;
-            const timer = setInterval(() => {
-              try {
-                partialBytes = statSync(`${out}.tmp-${pid}`).size;
-              } catch {
-                return;
-              }
-              if (partialBytes >= 16 * 2 ** 20) {
-                clearInterval(timer);
-                child.kill("SIGTERM");
-              }
-            }, 20);
-            child.on("close", () => clearInterval(timer));
-          },
-        },
-      );
+      const { run, pid } = await signalMidWrite(out, force ? ["--force"] : [], "SIGTERM");
       assert.equal(run.signal, null, "it exited by itself, not by the default action");
       assert.equal(run.code, 143, run.stderr);
       const lines = run.stderr.trimEnd().split("\n");
