@@ -45,7 +45,7 @@ function onSignal(signal: StopSignalName): void {
     // The innermost handle is the work under way: a setup step says it stopped in its own one line
     // (its error), a run says it now, since it may take a moment to finish.
     const innermost = [...active].at(-1);
-    if (innermost?.setup === null) {
+    if (innermost !== undefined && innermost.setup === null && innermost.runStarted) {
       const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
       writeStderr(
         `\ntokbench: ${describeSignal(signal)}: stopping cleanly (${again} to quit at once); finished requests are kept\n`,
@@ -102,13 +102,15 @@ export class StopSignals {
    * a stop then means, appended to "stopped by SIGTERM"; null for a run's handle.
    */
   readonly setup: string | null;
+  private started: boolean;
   private readonly controller = new AbortController();
   private readonly quitHooks = new Set<(signal: StopSignalName) => void>();
   private stoppedBy: StopSignalName | null = null;
   private closed = false;
 
-  private constructor(setup: string | null) {
+  private constructor(setup: string | null, started: boolean) {
     this.setup = setup;
+    this.started = started;
   }
 
   /**
@@ -117,8 +119,8 @@ export class StopSignals {
    * a run: while it is the innermost open handle, the first signal prints nothing, and the command
    * ends with its error ({@link throwIfStopped}, {@link untilStopped}), one line, exit 128 + n.
    */
-  static listen(options: { setup?: string } = {}): StopSignals {
-    const handle = new StopSignals(options.setup ?? null);
+  static listen(options: { setup?: string; quietUntilStarted?: boolean } = {}): StopSignals {
+    const handle = new StopSignals(options.setup ?? null, options.quietUntilStarted !== true);
     active.add(handle);
     if (!listening) {
       listening = true;
@@ -164,6 +166,20 @@ export class StopSignals {
       listening = false;
       for (const signal of STOP_SIGNALS) process.off(signal, handlers[signal]);
     }
+  }
+
+  /**
+   * Whether the run is under way. A run's handle opened with `quietUntilStarted` prints nothing on
+   * a first signal before {@link runStarts}: the work before the run (creating a model, probing the
+   * bandwidth) stops at once and says so in its own one-line error.
+   */
+  get runStarted(): boolean {
+    return this.started;
+  }
+
+  /** The run is under way: a first signal now says "stopping cleanly", since stopping takes a moment. */
+  runStarts(): void {
+    this.started = true;
   }
 
   /** Throws the stop's reason (a `RUN_INTERRUPTED` TokbenchError) once a stop signal came. */

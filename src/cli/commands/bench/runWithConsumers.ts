@@ -90,7 +90,9 @@ export async function runWithConsumers(
   run = withTelemetry(telemetry, run);
   const store = args.save ? RunStore.open(args.db) : null;
   const dbPath = store === null ? "" : sanitizeText(store.path);
-  const stop = StopSignals.listen();
+  // Quiet until the run starts (its header line): a stop during the work before it (the default
+  // model's creation, the bandwidth probe) ends in one line, the error that work ends with.
+  const stop = StopSignals.listen({ quietUntilStarted: true });
   const recorder =
     store === null
       ? null
@@ -154,6 +156,7 @@ export async function runWithConsumers(
   try {
     result = await run({
       onRunStart(info) {
+        stop.runStarts();
         recorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets });
         bar?.start(plannedRequests ?? 0, 0, { failed: 0 });
       },
@@ -168,6 +171,7 @@ export async function runWithConsumers(
       signal: stop.signal,
       onQuit: (hook) => stop.onQuit(hook),
       announce(header) {
+        stop.runStarts();
         // The model path and name are the user's, the architecture comes from the file: sanitised.
         process.stderr.write(
           `${sanitizeText(renderRunHeader({ ...header, storage: store?.path ?? null }))}\n`,
