@@ -40,7 +40,6 @@ export type {
   ServerUsage,
 } from "./metrics/RequestObservation.js";
 export { RunSummarizer } from "./metrics/RunSummarizer.js";
-export { StatsAccumulator } from "./metrics/StatsAccumulator.js";
 export { MockServer, type MockServerOptions } from "./mock/MockServer.js";
 export {
   SimulatedServer,
@@ -74,6 +73,7 @@ export { RESULT_SCHEMA_VERSION, type RunResult, type RunStatus } from "./results
 export type { RunSummary } from "./results/RunSummary.js";
 export { measureMemoryBandwidth } from "./roofline/measureMemoryBandwidth.js";
 export { decodeCeiling, prefillCeiling } from "./roofline/rooflineMath.js";
+export { StatsAccumulator } from "./stats/StatsAccumulator.js";
 // Storage and system
 export { RunStore } from "./storage/RunStore.js";
 export { listPresets } from "./synth/presets.js";

@@ -4,10 +4,15 @@ import { hideBin } from "yargs/helpers";
 import { redactText } from "../secrets/redact.js";
 import { sanitizeText } from "../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
+import { acceptCommand } from "./commands/AcceptCommand.js";
 import { benchCommand } from "./commands/BenchCommand.js";
+import { compareCommand } from "./commands/CompareCommand.js";
 import { inspectCommand } from "./commands/InspectCommand.js";
 import { mockCommand } from "./commands/MockCommand.js";
+import { regressCommand } from "./commands/RegressCommand.js";
 import { rooflineCommand } from "./commands/RooflineCommand.js";
+import { runsCommand } from "./commands/RunsCommand.js";
+import { showCommand } from "./commands/ShowCommand.js";
 import { synthCommand } from "./commands/SynthCommand.js";
 import { PARSER_CONFIGURATION } from "./parseNumberFlag.js";
 import { reportFatalError } from "./reportFatalError.js";
@@ -20,6 +25,11 @@ const cli = yargs(hideBin(process.argv))
   .command(synthCommand)
   .command(rooflineCommand)
   .command(mockCommand)
+  .command(runsCommand)
+  .command(showCommand)
+  .command(acceptCommand)
+  .command(compareCommand)
+  .command(regressCommand)
   .version(TOKBENCH_VERSION)
   .strict()
   // Numbers stay as typed until a command reads them (checkNumberFlag), so a bad one is quoted as typed.

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import type { RunResult } from "../results/RunResult.js";
-import type { BeginRunInput, RunStore } from "./RunStore.js";
+import type { BeginRunInput, FinishRunOptions, RunStore } from "./RunStore.js";
 
 /** Options of {@link RunRecorder}. */
 export interface RunRecorderOptions {
@@ -134,9 +134,13 @@ export class RunRecorder {
   /**
    * Stores how the run ended, waiting up to `finishWaitMs` for a lock held by another process, or
    * until `signal` aborts (the user does not want to wait). Never throws: the outcome says what
-   * the database holds.
+   * the database holds. `options` go to `RunStore.finishRun` (the printed text, tags).
    */
-  async finish(result: RunResult, signal?: AbortSignal): Promise<RecordingOutcome> {
+  async finish(
+    result: RunResult,
+    signal?: AbortSignal,
+    options: Omit<FinishRunOptions, "secrets"> = {},
+  ): Promise<RecordingOutcome> {
     this.stopTimer();
     const deadline = performance.now() + this.finishWaitMs;
     let error: TokbenchError | null = null;
@@ -146,7 +150,7 @@ export class RunRecorder {
     try {
       for (;;) {
         try {
-          this.store.finishRun(result, { secrets: this.begin_?.secrets ?? [] });
+          this.store.finishRun(result, { ...options, secrets: this.begin_?.secrets ?? [] });
           saved = true;
           this.pending.length = 0;
           error = null;

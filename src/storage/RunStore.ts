@@ -5,7 +5,7 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
-import type { RequestRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
+import type { RequestRecord } from "../results/RequestRecord.js";
 import { RequestTable } from "../results/RequestTable.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
 import type { RunResult, RunStatus } from "../results/RunResult.js";
@@ -24,7 +24,11 @@ import { TABLE_COLUMNS } from "./DatabaseSchema.js";
 import { databaseFilePath } from "./databaseFilePath.js";
 import { checkDatabaseOwnership } from "./databaseOwnership.js";
 import { defaultDatabasePath } from "./defaultDatabasePath.js";
+import { runFinishColumns, runStartColumns, writeRunAttachments, writeRunTags } from "./historyRows.js";
 import { migrate } from "./migrations.js";
+import type { RunHistory } from "./RunHistory.js";
+import { SqliteRunHistory } from "./SqliteRunHistory.js";
+import { machineFromRow, recordFromRow } from "./storedRows.js";
 
 /**
  * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
@@ -59,6 +63,8 @@ export interface BeginRunInput {
    * they appear (error messages a server echoed, URLs). Defaults to none.
    */
   secrets?: readonly string[];
+  /** Labels for the run (`bench --tag`). Defaults to none. */
+  tags?: readonly string[];
 }
 
 /** Options of {@link RunStore.finishRun}. */
@@ -69,6 +75,10 @@ export interface FinishRunOptions {
   model?: string | null;
   /** Added to the secrets given to `beginRun`. Defaults to none. */
   secrets?: readonly string[];
+  /** What the run printed on the terminal, kept for `tokbench show`. Defaults to null (nothing kept). */
+  terminal_text?: string | null;
+  /** Labels for the run, when `beginRun` was not called. Defaults to none. */
+  tags?: readonly string[];
 }
 
 /** One line of {@link RunStore.listRuns}. */
@@ -253,6 +263,14 @@ export class RunStore {
     }
   }
 
+  /**
+   * The readers of the run history (`runs`, `show`, `compare`, `report`, `export`) over this
+   * database, behind the dialect-neutral {@link RunHistory} interface.
+   */
+  history(): RunHistory {
+    return new SqliteRunHistory(this.db, this.path, (row) => this.liveStatus(row));
+  }
+
   /** Closes the database. Pending WAL content is checkpointed into the main file. */
   close(): void {
     if (this.db.open) this.db.close();
@@ -313,8 +331,10 @@ export class RunStore {
             resources_json: null,
             writer_pid: process.pid,
             writer_hostname: hostname(),
+            ...runStartColumns(input.config),
           };
           this.db.prepare<RunsTable>(insertSql("runs")).run(row);
+          writeRunTags(this.db, input.run_id, input.tags ?? []);
         })
         .immediate();
     });
@@ -409,6 +429,7 @@ export class RunStore {
             resources_json: result.resources === null ? null : JSON.stringify(result.resources),
             writer_pid: process.pid,
             writer_hostname: hostname(),
+            ...runFinishColumns(result),
           };
           this.db
             .prepare<RunsTable>(
@@ -419,7 +440,10 @@ export class RunStore {
               target_kind = excluded.target_kind, model = excluded.model,
               machine_id = excluded.machine_id, config_json = excluded.config_json,
               summary_json = excluded.summary_json, resources_json = excluded.resources_json,
-              writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname`,
+              writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname,
+              workload_key = excluded.workload_key, workload = excluded.workload,
+              requests_total = excluded.requests_total, requests_failed = excluded.requests_failed,
+              headline_json = excluded.headline_json`,
             )
             .run(row);
           const stored = new Set(
@@ -432,6 +456,8 @@ export class RunStore {
             if (!stored.has(record.index))
               this.insertRequest.run(this.requestRow(result.run_id, record, secrets));
           }
+          if (begun === undefined) writeRunTags(this.db, result.run_id, options.tags ?? []);
+          writeRunAttachments(this.db, result, options.terminal_text ?? null, secrets);
           this.db.prepare("DELETE FROM tests WHERE run_id = ?").run(result.run_id);
           result.tests.forEach((test, index) => {
             this.insertTest.run(this.testRow(result.run_id, index, test));
@@ -661,59 +687,4 @@ export class RunStore {
       row_json: JSON.stringify(test),
     };
   }
-}
-
-function recordFromRow(row: RequestsTable): RequestRecord {
-  return {
-    index: row.idx,
-    planned_offset_ms: row.planned_offset_ms,
-    sent_offset_ms: row.sent_offset_ms,
-    dispatch_lag_ms: row.dispatch_lag_ms,
-    status: row.http_status,
-    ttft_ms: row.ttft_ms,
-    e2e_ms: row.e2e_ms,
-    decode_ms: row.decode_ms,
-    prompt_tokens: row.prompt_tokens,
-    output_tokens: row.output_tokens,
-    token_source: row.token_source as TokenSource,
-    chunks: row.chunks,
-    decode_tps: row.decode_tps,
-    decode_tps_source: row.decode_tps_source as RequestRecord["decode_tps_source"],
-    tpot_ms: row.tpot_ms,
-    prefill_tps: row.prefill_tps,
-    flags: JSON.parse(row.flags_json) as TrustFlag[],
-    error:
-      row.error_code === null
-        ? null
-        : { code: row.error_code, message: row.error_message ?? "", status: row.error_status },
-    server_timings:
-      row.server_source === null
-        ? null
-        : {
-            source: row.server_source,
-            prompt_tokens: row.server_prompt_tokens,
-            prompt_ms: row.server_prompt_ms,
-            prefill_tps: row.server_prefill_tps,
-            output_tokens: row.server_output_tokens,
-            decode_ms: row.server_decode_ms,
-            decode_tps: row.server_decode_tps,
-            cached_tokens: row.server_cached_tokens,
-          },
-  };
-}
-
-function machineFromRow(row: MachinesTable): MachineInfo {
-  return {
-    hostname: row.hostname,
-    os: row.os,
-    os_release: row.os_release,
-    arch: row.arch,
-    cpu_model: row.cpu_model,
-    cpu_cores: row.cpu_cores,
-    total_memory_bytes: row.total_memory_bytes,
-    node_version: row.node_version,
-    gpus: JSON.parse(row.gpus_json) as MachineInfo["gpus"],
-    engine: row.engine,
-    llama_cpp_version: row.llama_cpp_version,
-  };
 }

@@ -96,6 +96,62 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, idx)
   );
   `,
+  // 2: history — what `runs`, `show`, `compare`, `regress`, `report` and `export` read back. Plain
+  // SQL that PostgreSQL also accepts (no WITHOUT ROWID, no JSON functions, TEXT not BLOB), so the
+  // second dialect can take it as it is. Runs stored before it have NULL in the new run columns;
+  // the readers fall back to the run's summary for them.
+  `
+  ALTER TABLE runs ADD COLUMN workload_key TEXT;
+  ALTER TABLE runs ADD COLUMN workload TEXT;
+  ALTER TABLE runs ADD COLUMN requests_total INTEGER;
+  ALTER TABLE runs ADD COLUMN requests_failed INTEGER;
+  ALTER TABLE runs ADD COLUMN headline_json TEXT;
+  CREATE INDEX runs_model_started_at ON runs(model, started_at);
+
+  CREATE TABLE run_tags (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+  );
+  CREATE INDEX run_tags_tag ON run_tags(tag);
+
+  CREATE TABLE run_distributions (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    metric TEXT NOT NULL,
+    encoding TEXT NOT NULL,
+    value_scale REAL NOT NULL,
+    histogram TEXT NOT NULL,
+    PRIMARY KEY (run_id, metric)
+  );
+
+  CREATE TABLE resource_samples (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    offset_ms REAL NOT NULL,
+    span_ms REAL NOT NULL,
+    rss_bytes REAL,
+    cpu_percent REAL,
+    gpu_memory_bytes REAL,
+    gpu_utilization_percent REAL,
+    disk_read_bytes REAL,
+    disk_write_bytes REAL,
+    PRIMARY KEY (run_id, idx)
+  );
+
+  CREATE TABLE run_outputs (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    terminal_text TEXT NOT NULL
+  );
+
+  CREATE TABLE baselines (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    model TEXT,
+    workload_key TEXT NOT NULL,
+    accepted_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, accepted_at)
+  );
+  CREATE INDEX baselines_lookup ON baselines(workload_key, accepted_at);
+  `,
 ];
 
 /** The `user_version` a database has once every migration ran. */
@@ -162,6 +218,8 @@ export function migrate(db: BetterSqlite3.Database, path: string): void {
   while (step.immediate()) {
     // One migration per transaction until none is left.
   }
+  // A database of tokbench's from before the id existed, just brought forward.
+  stampApplicationId(db);
 }
 
 /** Adds tokbench's application id to a database of its own written before the id existed. */

@@ -75,6 +75,8 @@ export async function runEmbeddedBenchCommand(rawArgs: Record<string, unknown>):
           onRunStart: consumers.onRunStart,
           hooks: consumers.hooks,
           stopResources: () => sampler.stop(),
+          resourceTimeline: () => sampler.timeline(),
+          requestLog: consumers.requestLog,
           signal: consumers.signal,
           on_test_progress: (done, total, label) => {
             if (!showProgress) return;

@@ -181,6 +181,8 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<number> {
         secrets,
         onRunStart: consumers.onRunStart,
         stopResources: () => sampler?.stop() ?? null,
+        resourceTimeline: () => sampler?.timeline() ?? null,
+        requestLog: consumers.requestLog,
         hooks: consumers.hooks,
         signal: consumers.signal,
       });

@@ -6,10 +6,14 @@ import type { RunStartInfo } from "../../../benchmark/RunStartInfo.js";
 import type { TokbenchError } from "../../../errors/TokbenchError.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
 import { renderRunSummary } from "../../../output/renderRunSummary.js";
+import { writeRunJson } from "../../../output/writeRunJson.js";
+import type { RequestLogWriter } from "../../../results/RequestLog.js";
+import { RequestTable } from "../../../results/RequestTable.js";
 import type { RunResult } from "../../../results/RunResult.js";
 import { type RecordingOutcome, RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
-import { sanitizeText, terminalSafeJson } from "../../../text/sanitizeText.js";
+import { SpillFileRequestLog } from "../../../storage/SpillFileRequestLog.js";
+import { sanitizeText } from "../../../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { type StopSignalName, StopSignals } from "../../stopSignals.js";
 import { finishTelemetry, startTelemetry, type TelemetryArgs, withTelemetry } from "./telemetryConsumer.js";
@@ -26,6 +30,8 @@ export interface RunConsumers {
    * started (samplers, child processes). Returns a function that removes it.
    */
   onQuit(hook: (signal: StopSignalName) => void): () => void;
+  /** Where the run's records go: in memory, or a spill file with `--no-save`. */
+  requestLog(runId: string): RequestLogWriter;
 }
 
 /** Output flags the consumers read. */
@@ -34,6 +40,8 @@ export interface ConsumerArgs extends TelemetryArgs {
   db?: string | undefined;
   save: boolean;
   progress: boolean;
+  /** `--tag`: labels stored with the run. */
+  tag?: string[] | undefined;
 }
 
 function say(line: string): void {
@@ -116,6 +124,8 @@ export async function runWithConsumers(
   let result: RunResult | null = null;
   /** Set once the result is stored, or written to a file: nothing is left to save. */
   let settled = false;
+  let spill: SpillFileRequestLog | null = null;
+  const tags = args.tag ?? [];
 
   // A second signal: save what is only in memory, then the process exits (StopSignals does).
   stop.onQuit((signal) => {
@@ -151,7 +161,7 @@ export async function runWithConsumers(
   try {
     result = await run({
       onRunStart(info) {
-        recorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets });
+        recorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets, tags });
         bar?.start(plannedRequests ?? 0, 0, { failed: 0 });
       },
       hooks: {
@@ -164,19 +174,28 @@ export async function runWithConsumers(
       },
       signal: stop.signal,
       onQuit: (hook) => stop.onQuit(hook),
+      requestLog() {
+        if (store !== null) return new RequestTable();
+        spill = new SpillFileRequestLog();
+        return spill;
+      },
     });
     bar?.stop();
+    const parts: string[] = [];
+    const extra = renderExtra?.(result);
+    if (extra) parts.push(extra);
+    if (result.requests.length > 0 || (result.tests.length === 0 && result.observation === undefined)) {
+      parts.push(renderRunSummary(result));
+    } else if (result.status !== "completed") {
+      // Tests only: the table above has no status line of its own.
+      parts.push(`run ${result.status}: ${sanitizeText(result.status_reason ?? "")}`);
+    }
+    // Kept with the run for `tokbench show`.
+    const terminalText = parts.length === 0 ? "" : `${parts.join("\n")}\n`;
     if (args.json) {
-      process.stdout.write(`${terminalSafeJson(result, 2)}\n`);
+      await writeRunJson(result, result.requests, process.stdout);
     } else {
-      const extra = renderExtra?.(result);
-      if (extra) process.stdout.write(`${extra}\n`);
-      if (result.requests.length > 0 || (result.tests.length === 0 && result.observation === undefined)) {
-        process.stdout.write(`${renderRunSummary(result)}\n`);
-      } else if (result.status !== "completed") {
-        // Tests only: the table above has no status line of its own.
-        process.stdout.write(`run ${result.status}: ${sanitizeText(result.status_reason ?? "")}\n`);
-      }
+      process.stdout.write(terminalText);
     }
     const code =
       result.status === "interrupted"
@@ -186,7 +205,10 @@ export async function runWithConsumers(
           : 1;
     if (recorder === null || store === null) return stop.exitCode(code);
     // A first signal that comes while storing waits for a lock means: stop waiting.
-    const outcome = await recorder.finish(result, stop.received === null ? stop.signal : undefined);
+    const outcome = await recorder.finish(result, stop.received === null ? stop.signal : undefined, {
+      terminal_text: terminalText,
+      tags,
+    });
     settled = true;
     if (outcome.saved) {
       say(`run ${result.run_id} saved to ${dbPath}`);
@@ -208,6 +230,7 @@ export async function runWithConsumers(
   } finally {
     bar?.stop();
     stop.close();
+    (spill as SpillFileRequestLog | null)?.close();
     store?.close();
     await finishTelemetry(telemetry);
   }

@@ -1,0 +1,38 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { escapeTerminalText } from "../../output/escapeText.js";
+import { RunStore } from "../../storage/RunStore.js";
+
+const builder = (yargs: Argv) =>
+  yargs
+    .positional("run", {
+      type: "string",
+      demandOption: true,
+      description: "Run id, a unique prefix of one, or last",
+    })
+    .option("db", {
+      type: "string",
+      description: "SQLite database file (default: in the user data directory)",
+    })
+    .example("$0 accept last", "The last run becomes the baseline of its model and workload");
+
+type AcceptArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
+
+/** `tokbench accept RUN`: the run becomes the baseline `regress --baseline accepted` compares against. */
+export const acceptCommand: CommandModule<object, AcceptArgs> = {
+  command: "accept <run>",
+  describe: "Mark a completed run as the baseline of its model and workload (for regress)",
+  builder: builder as unknown as CommandModule<object, AcceptArgs>["builder"],
+  async handler(argv) {
+    const store = RunStore.open(argv.db);
+    try {
+      const history = store.history();
+      const entry = await history.accept(await history.resolveRun(argv.run));
+      const run = await history.readRun(entry.run_id);
+      process.stdout.write(
+        `run ${entry.run_id} is the accepted baseline of ${escapeTerminalText(entry.model ?? "(no model)")}, ${escapeTerminalText(run.workload ?? "its workload")}\n`,
+      );
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,67 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { loadComparableRun } from "../../compare/ComparableRun.js";
+import { compareRuns, type RepetitionTest } from "../../compare/compareRuns.js";
+import { TokbenchError } from "../../errors/TokbenchError.js";
+import { renderComparisonMarkdown, renderComparisonTable } from "../../output/terminal/renderComparison.js";
+import { RunStore } from "../../storage/RunStore.js";
+
+const builder = (yargs: Argv) =>
+  yargs
+    .positional("runs", {
+      type: "string",
+      array: true,
+      demandOption: true,
+      description: "Two or more runs (id, unique prefix or last); the first is the reference",
+    })
+    .option("format", {
+      choices: ["table", "md", "json"] as const,
+      default: "table" as const,
+      description: "Output format (md: for a pull-request comment)",
+    })
+    .option("alpha", { type: "number", default: 0.05, description: "Significance level of the verdicts" })
+    .option("test", {
+      choices: ["welch", "mann-whitney"] as const,
+      default: "welch" as const,
+      description: "Significance test for repetitions of llama-bench-style rows",
+    })
+    .option("db", {
+      type: "string",
+      description: "SQLite database file (default: in the user data directory)",
+    })
+    .example("$0 compare 3f2a 9b1c", "Two runs side by side, with a verdict per row")
+    .example("$0 compare 3f2a last --format md >> comment.md", "The same, as Markdown");
+
+type CompareArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
+
+/** `tokbench compare A B [C ...]`. */
+export const compareCommand: CommandModule<object, CompareArgs> = {
+  command: "compare <runs..>",
+  describe:
+    "Compare stored runs side by side: differences first, then every figure with a statistical verdict",
+  builder: builder as unknown as CommandModule<object, CompareArgs>["builder"],
+  async handler(argv) {
+    const refs = (argv.runs as string[]) ?? [];
+    if (refs.length < 2) throw new TokbenchError("INVALID_ARGUMENT", "compare needs at least two runs");
+    if (!(argv.alpha > 0 && argv.alpha < 1))
+      throw new TokbenchError("INVALID_ARGUMENT", `--alpha must be between 0 and 1, got ${argv.alpha}`);
+    const store = RunStore.open(argv.db);
+    try {
+      const history = store.history();
+      const runs = [];
+      for (const ref of refs) runs.push(await loadComparableRun(history, await history.resolveRun(ref)));
+      const comparison = compareRuns(runs, {
+        alpha: argv.alpha,
+        repetitionTest: argv.test as RepetitionTest,
+      });
+      const text =
+        argv.format === "json"
+          ? JSON.stringify(comparison, null, 2)
+          : argv.format === "md"
+            ? renderComparisonMarkdown(comparison)
+            : renderComparisonTable(comparison);
+      process.stdout.write(`${text}\n`);
+    } finally {
+      store.close();
+    }
+  },
+};
