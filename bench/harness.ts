@@ -19,16 +19,16 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
+import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildRequestSource } from "../src/benchmark/buildRequestSource.js";
 import { runLoad } from "../src/load/runLoad.js";
 import type { MockServerOptions } from "../src/mock/MockServer.js";
+import { writeRunJson } from "../src/output/writeRunJson.js";
 import { median } from "../src/stats/descriptive.js";
 import { StatsAccumulator } from "../src/stats/StatsAccumulator.js";
-import { writeRunJson } from "../src/output/writeRunJson.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import { SpillFileRequestLog } from "../src/storage/SpillFileRequestLog.js";
 import { StoredRequestLog } from "../src/storage/StoredRequestLog.js";
@@ -339,14 +339,27 @@ async function rssRun(): Promise<void> {
   const store = mode === "db" || mode === "db+memory" ? RunStore.open(join(dir, "rss.sqlite")) : null;
   const runId = "rss-run";
   if (store !== null) {
-    store.beginRun({ run_id: runId, started_at: new Date().toISOString(), config: { target: target.kind, model: "mock" }, machine: await collectMachineInfo(), tool_version: "bench" });
+    store.beginRun({
+      run_id: runId,
+      started_at: new Date().toISOString(),
+      config: { target: target.kind, model: "mock" },
+      machine: await collectMachineInfo(),
+      tool_version: "bench",
+    });
   }
-  const requestLog = mode === "db" ? new StoredRequestLog(store as RunStore, runId) : mode === "spill" ? new SpillFileRequestLog(dir) : undefined;
+  const requestLog =
+    mode === "db"
+      ? new StoredRequestLog(store as RunStore, runId)
+      : mode === "spill"
+        ? new SpillFileRequestLog(dir)
+        : undefined;
   const before = process.memoryUsage().rss;
   const started = performance.now();
   const outcome = await runLoad({
     ...(requestLog === undefined ? {} : { requestLog }),
-    ...(mode === "db+memory" ? { hooks: { onRequest: (record) => store?.appendRequest(runId, record) } } : {}),
+    ...(mode === "db+memory"
+      ? { hooks: { onRequest: (record) => store?.appendRequest(runId, record) } }
+      : {}),
     target,
     requestAt: source.requestAt,
     prompt_tokens_exact: source.prompt_tokens_exact,
@@ -376,7 +389,20 @@ async function rssRun(): Promise<void> {
   });
   const jsonStart = performance.now();
   await writeRunJson(
-    { schema_version: 1, tool: { name: "tokbench", version: "bench" }, run_id: runId, status: outcome.status, status_reason: null, started_at: "", ended_at: "", config: {}, machine: await collectMachineInfo(), summary: outcome.summary, tests: [], resources: null },
+    {
+      schema_version: 1,
+      tool: { name: "tokbench", version: "bench" },
+      run_id: runId,
+      status: outcome.status,
+      status_reason: null,
+      started_at: "",
+      ended_at: "",
+      config: {},
+      machine: await collectMachineInfo(),
+      summary: outcome.summary,
+      tests: [],
+      resources: null,
+    },
     outcome.requests,
     sink,
   );
@@ -391,10 +417,17 @@ async function rssRun(): Promise<void> {
       `peak after streaming the --json result (${(jsonBytes / 2 ** 20).toFixed(0)} MiB in ${jsonSeconds.toFixed(1)} s) ${mb(peakRssBytes())} MB ` +
       `(target <= 200 MB); ${outcome.summary.total_output_tokens} output tokens recorded`,
   );
-  console.log(`RSS-RESULT ${JSON.stringify({ mode, rate, peak_run_mb: peakRun / 2 ** 20, peak_mb: peakRssBytes() / 2 ** 20 })}`);
+  console.log(
+    `RSS-RESULT ${JSON.stringify({ mode, rate, peak_run_mb: peakRun / 2 ** 20, peak_mb: peakRssBytes() / 2 ** 20 })}`,
+  );
 }
 
-if (values["rss-only"] && String(values["rss-stores"]) !== "memory" && String(values["rss-store"]) === "memory" && !process.argv.includes("--rss-store")) {
+if (
+  values["rss-only"] &&
+  String(values["rss-stores"]) !== "memory" &&
+  String(values["rss-store"]) === "memory" &&
+  !process.argv.includes("--rss-store")
+) {
   await rssRuns();
 } else if (values["rss-only"]) {
   await rssRun();
@@ -458,7 +491,9 @@ async function rssRuns(): Promise<void> {
   const reference = results.find((r) => r.mode === "db+memory") ?? results.find((r) => r.mode === "memory");
   if (reference !== undefined && results.length > 1) {
     for (const r of results.filter((x) => x !== reference)) {
-      console.log(`${r.mode} vs ${reference.mode}: request rate ${(r.rate / reference.rate).toFixed(3)}x, peak RSS ${r.peak_mb.toFixed(0)} vs ${reference.peak_mb.toFixed(0)} MB`);
+      console.log(
+        `${r.mode} vs ${reference.mode}: request rate ${(r.rate / reference.rate).toFixed(3)}x, peak RSS ${r.peak_mb.toFixed(0)} vs ${reference.peak_mb.toFixed(0)} MB`,
+      );
     }
   }
 }

@@ -23,6 +23,7 @@ import type { RunResult } from "../src/results/RunResult.js";
 import { median } from "../src/stats/descriptive.js";
 import { StatsAccumulator } from "../src/stats/StatsAccumulator.js";
 import { RunStore } from "../src/storage/RunStore.js";
+import type { SqliteRunHistory } from "../src/storage/SqliteRunHistory.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
 
 const { values } = parseArgs({
@@ -79,7 +80,12 @@ function run(id: string, startedAt: string, requests: number): RunResult {
     status_reason: null,
     started_at: startedAt,
     ended_at: startedAt,
-    config: { target: "openai-chat", model: `model-${id.length % 3}`, workload: { prompt_tokens: 128, max_tokens: 33 }, load: { concurrency: 4 } },
+    config: {
+      target: "openai-chat",
+      model: `model-${id.length % 3}`,
+      workload: { prompt_tokens: 128, max_tokens: 33 },
+      load: { concurrency: 4 },
+    },
     machine,
     summary: {
       requests: { total: requests, succeeded: requests, failed: 0, cancelled: 0, errors_by_code: {} },
@@ -105,17 +111,24 @@ function run(id: string, startedAt: string, requests: number): RunResult {
     requests: table,
     tests: [],
     resources: null,
-    distributions: { encoding: "hdr-v2-base64", value_scale: 1000, histograms: { ttft_ms: ttft.encodedHistogram() as string } },
+    distributions: {
+      encoding: "hdr-v2-base64",
+      value_scale: 1000,
+      histograms: { ttft_ms: ttft.encodedHistogram() as string },
+    },
   };
 }
 
 function timeCommand(args: string[]): { ms: number; peakKb: number } {
   const devnull = openSync("/dev/null", "w");
   const start = performance.now();
-  const child = spawnSync(process.execPath, ["--import", PEAK, ...args], { stdio: ["ignore", devnull, "pipe"] });
+  const child = spawnSync(process.execPath, ["--import", PEAK, ...args], {
+    stdio: ["ignore", devnull, "pipe"],
+  });
   const ms = performance.now() - start;
   const peak = /PEAK-RSS-KB (\d+)/.exec(child.stderr.toString())?.[1];
-  if (child.status !== 0) throw new Error(`${args.join(" ")}: exit ${child.status}: ${child.stderr.toString()}`);
+  if (child.status !== 0)
+    throw new Error(`${args.join(" ")}: exit ${child.status}: ${child.stderr.toString()}`);
   return { ms, peakKb: Number(peak) };
 }
 
@@ -127,10 +140,34 @@ const listDb = join(dir, "runs.sqlite");
   const t0 = Date.parse("2024-01-01T00:00:00Z");
   const start = performance.now();
   for (let i = 0; i < runs; i++) {
-    store.finishRun(run(`run-${String(i).padStart(6, "0")}-${"x".repeat(i % 3)}`, new Date(t0 + i * 60_000).toISOString(), 5), { tags: i % 10 === 0 ? ["nightly"] : [] });
+    store.finishRun(
+      run(
+        `run-${String(i).padStart(6, "0")}-${"x".repeat(i % 3)}`,
+        new Date(t0 + i * 60_000).toISOString(),
+        5,
+      ),
+      { tags: i % 10 === 0 ? ["nightly"] : [] },
+    );
   }
   store.close();
   console.log(`stored ${runs} runs in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+}
+{
+  // The query alone, in this process: what `runs` costs beyond starting Node and loading the CLI.
+  const store = RunStore.open(listDb);
+  const history = store.history() as SqliteRunHistory;
+  for (const [label, filter] of [
+    ["newest 20", { limit: 20 }],
+    ["every run", {}],
+  ] as const) {
+    const times = Array.from({ length: repeats }, () => {
+      const start = performance.now();
+      history.listRunsSync(filter);
+      return performance.now() - start;
+    });
+    console.log(`listRuns (${label}) in-process over ${runs} runs: median ${median(times).toFixed(1)} ms`);
+  }
+  store.close();
 }
 const floor = median(Array.from({ length: repeats }, () => timeCommand(["-e", ""]).ms));
 console.log(`node -e '' (process start, the floor of any command): ${floor.toFixed(0)} ms`);
@@ -140,7 +177,9 @@ for (const [label, args] of [
   ["runs --limit 0 --json (every run)", ["runs", "--limit", "0", "--json"]],
 ] as const) {
   const times = Array.from({ length: repeats }, () => timeCommand([CLI, ...args, "--db", listDb]).ms);
-  console.log(`${label} over ${runs} runs: median ${median(times).toFixed(0)} ms of ${repeats} (min ${Math.min(...times).toFixed(0)}, target < 300 ms)`);
+  console.log(
+    `${label} over ${runs} runs: median ${median(times).toFixed(0)} ms of ${repeats} (min ${Math.min(...times).toFixed(0)}, target < 300 ms)`,
+  );
 }
 
 const requests = Number(values.requests);
@@ -150,6 +189,8 @@ for (const n of [Math.round(requests / 10), requests]) {
   store.finishRun(run(`big-${n}`, new Date().toISOString(), n));
   store.close();
   const r = timeCommand([CLI, "show", `big-${n}`, "--json", "--db", db]);
-  console.log(`show --json of a ${n}-request run into /dev/null: ${(r.ms / 1000).toFixed(2)} s, peak RSS ${(r.peakKb / 1024).toFixed(0)} MB`);
+  console.log(
+    `show --json of a ${n}-request run into /dev/null: ${(r.ms / 1000).toFixed(2)} s, peak RSS ${(r.peakKb / 1024).toFixed(0)} MB`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });

@@ -47,8 +47,22 @@ const db = String(values.db);
 
 function bench(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI, "bench", "--db", db, "--no-progress", "--repetitions", String(values.repetitions), "--tg", String(values.tg), ...args], { maxBuffer: 1 << 24 }, (error, _stdout, stderr) =>
-      error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(),
+    execFile(
+      process.execPath,
+      [
+        CLI,
+        "bench",
+        "--db",
+        db,
+        "--no-progress",
+        "--repetitions",
+        String(values.repetitions),
+        "--tg",
+        String(values.tg),
+        ...args,
+      ],
+      { maxBuffer: 1 << 24 },
+      (error, _stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve()),
     );
   });
 }
@@ -59,7 +73,9 @@ if (!values["analyze-only"]) {
   for (let i = 0; i < runs; i++) {
     await bench(["--tag", "regress-a"]);
     await bench(["--tag", "regress-b", "--depth", String(values["slow-depth"])]);
-    process.stderr.write(`recorded ${i + 1}/${runs} pairs (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+    process.stderr.write(
+      `recorded ${i + 1}/${runs} pairs (${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
+    );
   }
 }
 
@@ -72,17 +88,33 @@ const load = async (tag: string): Promise<ComparableRun[]> => {
 const a = await load("regress-a");
 const b = await load("regress-b");
 store.close();
-const tgRow = (r: ComparableRun): Record<string, unknown> => r.run.tests.find((t) => t.test !== "load") as Record<string, unknown>;
+const tgRow = (r: ComparableRun): Record<string, unknown> =>
+  r.run.tests.find((t) => t.test !== "load") as Record<string, unknown>;
 const avg = (r: ComparableRun): number => tgRow(r).avg_ts as number;
 const samplesOf = (r: ComparableRun): number[] => tgRow(r).samples_ts as number[];
 
 /** `from`'s repetitions in `like`'s clothes: the same test, machine and workload, other figures. */
 function asSameTest(like: ComparableRun, samples: number[]): ComparableRun {
-  const row = { ...tgRow(like), samples_ts: samples, avg_ts: mean(samples), stddev_ts: sampleStddev(samples) };
-  return { ...like, run: { ...like.run, run_id: `${like.run.run_id}'`, tests: like.run.tests.map((t) => (t.test === "load" ? t : row)) } };
+  const row = {
+    ...tgRow(like),
+    samples_ts: samples,
+    avg_ts: mean(samples),
+    stddev_ts: sampleStddev(samples),
+  };
+  return {
+    ...like,
+    run: {
+      ...like.run,
+      run_id: `${like.run.run_id}'`,
+      tests: like.run.tests.map((t) => (t.test === "load" ? t : row)),
+    },
+  };
 }
 
-function rate(pairs: [ComparableRun, ComparableRun][], thresholds: Partial<RegressionThresholds>): { regression: number; cannot: number; n: number } {
+function rate(
+  pairs: [ComparableRun, ComparableRun][],
+  thresholds: Partial<RegressionThresholds>,
+): { regression: number; cannot: number; n: number } {
   let regression = 0;
   let cannot = 0;
   for (const [base, current] of pairs) {
@@ -93,27 +125,46 @@ function rate(pairs: [ComparableRun, ComparableRun][], thresholds: Partial<Regre
   return { regression, cannot, n: pairs.length };
 }
 
-const pct = (x: { regression: number; n: number }): string => `${((100 * x.regression) / Math.max(1, x.n)).toFixed(1)} % (${x.regression}/${x.n})`;
+const pct = (x: { regression: number; n: number }): string =>
+  `${((100 * x.regression) / Math.max(1, x.n)).toFixed(1)} % (${x.regression}/${x.n})`;
 
 const cvs = a.map((r) => sampleStddev(samplesOf(r)) / mean(samplesOf(r)));
-console.log(`runs: ${a.length} A (tg${values.tg}), ${b.length} B (tg${values.tg} @ d${values["slow-depth"]}), ${values.repetitions} repetitions each; database ${db}`);
+console.log(
+  `runs: ${a.length} A (tg${values.tg}), ${b.length} B (tg${values.tg} @ d${values["slow-depth"]}), ${values.repetitions} repetitions each; database ${db}`,
+);
 console.log(
   `A: median avg_ts ${median(a.map(avg)).toFixed(1)} t/s, run-to-run CV ${((100 * sampleStddev(a.map(avg))) / mean(a.map(avg))).toFixed(1)} %, within-run CV median ${(100 * median(cvs)).toFixed(1)} %`,
 );
 if (b.length > 0) {
-  console.log(`B: median avg_ts ${median(b.map(avg)).toFixed(1)} t/s: the real slowdown is ${(100 * (1 - median(b.map(avg)) / median(a.map(avg)))).toFixed(1)} % (median B / median A)`);
+  console.log(
+    `B: median avg_ts ${median(b.map(avg)).toFixed(1)} t/s: the real slowdown is ${(100 * (1 - median(b.map(avg)) / median(a.map(avg)))).toFixed(1)} % (median B / median A)`,
+  );
 }
 const aa: [ComparableRun, ComparableRun][] = [];
-for (let i = 0; i < a.length; i++) for (let j = 0; j < a.length; j++) if (i !== j) aa.push([a[i] as ComparableRun, a[j] as ComparableRun]);
+for (let i = 0; i < a.length; i++)
+  for (let j = 0; j < a.length; j++) if (i !== j) aa.push([a[i] as ComparableRun, a[j] as ComparableRun]);
 const ab: [ComparableRun, ComparableRun][] = [];
 for (const base of a) for (const slow of b) ab.push([base, asSameTest(base, samplesOf(slow))]);
-const injected: [ComparableRun, ComparableRun][] = aa.map(([x, y]) => [x, asSameTest(y, samplesOf(y).map((v) => v * 0.9))]);
+const injected: [ComparableRun, ComparableRun][] = aa.map(([x, y]) => [
+  x,
+  asSameTest(
+    y,
+    samplesOf(y).map((v) => v * 0.9),
+  ),
+]);
 
 for (const test of ["welch", "mann-whitney"] as RepetitionTest[]) {
   const base = { repetition_test: test };
   console.log(`\n${test === "welch" ? "Welch's t-test" : "Mann-Whitney U"} on the repetitions:`);
   console.log(`  A/A false alarms, default thresholds (12 % decode):        ${pct(rate(aa, base))}`);
-  console.log(`  A/A false alarms, decode threshold 5 %:                    ${pct(rate(aa, { ...base, decode_drop_pct: 5 }))}`);
-  if (ab.length > 0) console.log(`  real slowdown (B) detected, decode threshold 5 %:          ${pct(rate(ab, { ...base, decode_drop_pct: 5 }))}`);
-  console.log(`  [secondary] injected 10 % drop detected, threshold 5 %:    ${pct(rate(injected, { ...base, decode_drop_pct: 5 }))}`);
+  console.log(
+    `  A/A false alarms, decode threshold 5 %:                    ${pct(rate(aa, { ...base, decode_drop_pct: 5 }))}`,
+  );
+  if (ab.length > 0)
+    console.log(
+      `  real slowdown (B) detected, decode threshold 5 %:          ${pct(rate(ab, { ...base, decode_drop_pct: 5 }))}`,
+    );
+  console.log(
+    `  [secondary] injected 10 % drop detected, threshold 5 %:    ${pct(rate(injected, { ...base, decode_drop_pct: 5 }))}`,
+  );
 }

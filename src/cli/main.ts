@@ -10,6 +10,7 @@ import { compareCommand } from "./commands/CompareCommand.js";
 import { inspectCommand } from "./commands/InspectCommand.js";
 import { mockCommand } from "./commands/MockCommand.js";
 import { regressCommand } from "./commands/RegressCommand.js";
+import { reportCommand } from "./commands/ReportCommand.js";
 import { rooflineCommand } from "./commands/RooflineCommand.js";
 import { runsCommand } from "./commands/RunsCommand.js";
 import { showCommand } from "./commands/ShowCommand.js";
@@ -30,6 +31,7 @@ const cli = yargs(hideBin(process.argv))
   .command(acceptCommand)
   .command(compareCommand)
   .command(regressCommand)
+  .command(reportCommand)
   .version(TOKBENCH_VERSION)
   .strict()
   // Numbers stay as typed until a command reads them (checkNumberFlag), so a bad one is quoted as typed.

@@ -81,7 +81,8 @@ function firstFailure(result: RunResult): RequestRecord["error"] {
   return first?.error ?? null;
 }
 
-const FLAG_MEANING: Record<string, string> = {
+/** One line per trust flag: what it means for the figures (docs/metrics.md has the definitions). */
+export const FLAG_MEANING: Record<string, string> = {
   buffered_stream: "tokens arrived in bursts; client decode rate unknowable (server figure used where given)",
   chunk_count_estimate: "no usage or tokenizer: output tokens counted as chunks",
   timing_mismatch: "client and server decode rates differ by more than 20 %",

@@ -201,3 +201,13 @@ describe("tokbench compare and regress (CLI, real SQLite)", () => {
     assert.match(text.stdout, /NO REGRESSION \(exit 0\)/);
   });
 });
+
+describe("regress defaults", () => {
+  it("the CLI's defaults are judgeRegression's", async () => {
+    const { REGRESS_DEFAULTS } = await import("../../src/cli/commands/RegressCommand.js");
+    const { DEFAULT_THRESHOLDS } = await import("../../src/compare/judgeRegression.js");
+    for (const [key, value] of Object.entries(REGRESS_DEFAULTS)) {
+      assert.equal(DEFAULT_THRESHOLDS[key as keyof typeof DEFAULT_THRESHOLDS], value, key);
+    }
+  });
+});

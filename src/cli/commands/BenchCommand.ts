@@ -6,7 +6,6 @@ import { withCommonOptions } from "./bench/commonOptions.js";
 import { withEmbeddedOptions } from "./bench/embeddedOptions.js";
 import { withHttpOptions } from "./bench/httpOptions.js";
 import type { HttpBenchArgs } from "./bench/runHttpBench.js";
-import { runHttpBench } from "./bench/runHttpBench.js";
 import { telemetryOptionsFromArgs } from "./bench/telemetryConsumer.js";
 
 const builder = (yargs: Argv) =>
@@ -35,6 +34,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     // So are telemetry flags and OTEL_* variables it cannot use.
     telemetryOptionsFromArgs(argv, process.env);
     if (argv.url !== undefined) {
+      // Loaded here, not at startup: its tokenizer pulls in node-llama-cpp (~300 modules), which every
+      // other command (runs, show, compare...) would otherwise load for nothing.
+      const { runHttpBench } = await import("./bench/runHttpBench.js");
       process.exitCode = await runHttpBench(argv as unknown as HttpBenchArgs);
       return;
     }

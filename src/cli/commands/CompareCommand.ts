@@ -1,8 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { loadComparableRun } from "../../compare/ComparableRun.js";
-import { compareRuns, type RepetitionTest } from "../../compare/compareRuns.js";
+import type { RepetitionTest } from "../../compare/compareRuns.js";
 import { TokbenchError } from "../../errors/TokbenchError.js";
-import { renderComparisonMarkdown, renderComparisonTable } from "../../output/terminal/renderComparison.js";
 import { RunStore } from "../../storage/RunStore.js";
 
 const builder = (yargs: Argv) =>
@@ -44,6 +42,13 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     if (refs.length < 2) throw new TokbenchError("INVALID_ARGUMENT", "compare needs at least two runs");
     if (!(argv.alpha > 0 && argv.alpha < 1))
       throw new TokbenchError("INVALID_ARGUMENT", `--alpha must be between 0 and 1, got ${argv.alpha}`);
+    // Loaded when used: the statistics libraries need not slow every other command's start.
+    const [{ loadComparableRun }, { compareRuns }, { renderComparisonMarkdown, renderComparisonTable }] =
+      await Promise.all([
+        import("../../compare/ComparableRun.js"),
+        import("../../compare/compareRuns.js"),
+        import("../../output/terminal/renderComparison.js"),
+      ]);
     const store = RunStore.open(argv.db);
     try {
       const history = store.history();

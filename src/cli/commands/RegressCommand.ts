@@ -1,14 +1,19 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { loadComparableRun } from "../../compare/ComparableRun.js";
-import {
-  DEFAULT_THRESHOLDS,
-  judgeRegression,
-  type RegressionReport,
-  type RegressionThresholds,
-} from "../../compare/judgeRegression.js";
+import type { RegressionReport, RegressionThresholds } from "../../compare/judgeRegression.js";
 import { isTokbenchError, TokbenchError } from "../../errors/TokbenchError.js";
-import { renderRegressionMarkdown, renderRegressionText } from "../../output/terminal/renderComparison.js";
 import { RunStore } from "../../storage/RunStore.js";
+
+/** The defaults of `judgeRegression` (DEFAULT_THRESHOLDS), repeated here so that help needs no statistics library; a test keeps them equal. */
+export const REGRESS_DEFAULTS = {
+  decode_drop_pct: 12,
+  decode_drop_long_pct: 15,
+  prefill_drop_pct: 12,
+  p95_increase_pct: 10,
+  long_prompt_tokens: 1024,
+  alpha: 0.05,
+  min_repetitions: 3,
+} as const;
+const DEFAULT_THRESHOLDS = REGRESS_DEFAULTS;
 
 const builder = (yargs: Argv) =>
   yargs
@@ -86,6 +91,10 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
     alpha: argv.alpha,
     min_repetitions: Math.max(2, Math.floor(argv.minRepetitions)),
   };
+  const [{ loadComparableRun }, { judgeRegression }] = await Promise.all([
+    import("../../compare/ComparableRun.js"),
+    import("../../compare/judgeRegression.js"),
+  ]);
   const store = RunStore.open(argv.db);
   try {
     const history = store.history();
@@ -130,6 +139,9 @@ export const regressCommand: CommandModule<object, RegressArgs> = {
       process.exitCode = 2;
       return;
     }
+    const { renderRegressionMarkdown, renderRegressionText } = await import(
+      "../../output/terminal/renderComparison.js"
+    );
     const text =
       argv.format === "json"
         ? JSON.stringify(report, null, 2)
