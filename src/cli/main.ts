@@ -7,6 +7,7 @@ import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { acceptCommand } from "./commands/AcceptCommand.js";
 import { benchCommand } from "./commands/BenchCommand.js";
 import { compareCommand } from "./commands/CompareCommand.js";
+import { exportCommand } from "./commands/ExportCommand.js";
 import { inspectCommand } from "./commands/InspectCommand.js";
 import { mockCommand } from "./commands/MockCommand.js";
 import { regressCommand } from "./commands/RegressCommand.js";
@@ -32,6 +33,7 @@ const cli = yargs(hideBin(process.argv))
   .command(compareCommand)
   .command(regressCommand)
   .command(reportCommand)
+  .command(exportCommand)
   .version(TOKBENCH_VERSION)
   .strict()
   // Numbers stay as typed until a command reads them (checkNumberFlag), so a bad one is quoted as typed.

@@ -13,10 +13,7 @@ export const HOSTILE_ERROR = `<img src=x onerror="window.__pwned='error'"><scrip
 export async function startHostileServer(): Promise<{ url: string; close(): Promise<void> }> {
   let n = 0;
   const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c: Buffer) => {
-      body += c.toString();
-    });
+    req.resume();
     req.on("end", () => {
       if (!req.url?.endsWith("/chat/completions")) {
         res.writeHead(404).end();
@@ -33,13 +30,22 @@ export async function startHostileServer(): Promise<{ url: string; close(): Prom
       let i = 0;
       const send = (): void => {
         if (i < words.length) {
-          const chunk = { id: "x", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: words[i] }, finish_reason: null }] };
+          const chunk = {
+            id: "x",
+            object: "chat.completion.chunk",
+            choices: [{ index: 0, delta: { content: words[i] }, finish_reason: null }],
+          };
           res.write(`data: ${JSON.stringify(chunk)}\n\n`);
           i++;
           setTimeout(send, 2);
           return;
         }
-        const last = { id: "x", object: "chat.completion.chunk", choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: { prompt_tokens: 16, completion_tokens: words.length, total_tokens: 16 + words.length } };
+        const last = {
+          id: "x",
+          object: "chat.completion.chunk",
+          choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
+          usage: { prompt_tokens: 16, completion_tokens: words.length, total_tokens: 16 + words.length },
+        };
         res.write(`data: ${JSON.stringify(last)}\n\ndata: [DONE]\n\n`);
         res.end();
       };

@@ -3,8 +3,8 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS, chromiumPath } from "../../src/report/chromium.js";
 import { runCli } from "../cli/runCli.js";
@@ -25,9 +25,44 @@ describe("tokbench report in headless Chromium", () => {
     db = join(dir, "runs.sqlite");
     mkdirSync(ARTIFACTS, { recursive: true });
     server = await startHostileServer();
-    const http = await runCli(["bench", "--url", server.url, "--model", hostileModel, "--tag", hostileTag, "-n", "12", "-c", "2", "--db", db, "--no-force-fields"]);
+    const http = await runCli([
+      "bench",
+      "--url",
+      server.url,
+      "--model",
+      hostileModel,
+      "--tag",
+      hostileTag,
+      "-n",
+      "12",
+      "-c",
+      "2",
+      "--db",
+      db,
+      "--no-force-fields",
+    ]);
     assert.equal(http.code === 0 || http.code === 1, true, http.stderr);
-    const embedded = await runCli(["bench", "--db", db, "--pp", "32", "--tg", "16", "--repetitions", "3", "-n", "8", "-c", "2", "--max-tokens", "16", "--prompt-tokens", "16", "--tag", "embedded"]);
+    const embedded = await runCli([
+      "bench",
+      "--db",
+      db,
+      "--pp",
+      "32",
+      "--tg",
+      "16",
+      "--repetitions",
+      "3",
+      "-n",
+      "8",
+      "-c",
+      "2",
+      "--max-tokens",
+      "16",
+      "--prompt-tokens",
+      "16",
+      "--tag",
+      "embedded",
+    ]);
     assert.equal(embedded.code, 0, embedded.stderr);
   });
   after(async () => {
@@ -48,9 +83,14 @@ describe("tokbench report in headless Chromium", () => {
     const url = pathToFileURL(file).href;
     const started = performance.now();
     await page.goto(url);
-    await page.waitForFunction("window.tokbenchCharts && window.tokbenchCharts.drawn >= window.tokbenchCharts.expected", undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      "window.tokbenchCharts && window.tokbenchCharts.drawn >= window.tokbenchCharts.expected",
+      undefined,
+      { timeout: 20_000 },
+    );
     const renderMs = performance.now() - started;
-    const charts = (await page.evaluate(`(() => Array.from(document.querySelectorAll("canvas[data-chart]")).map((c) => {
+    const charts =
+      (await page.evaluate(`(() => Array.from(document.querySelectorAll("canvas[data-chart]")).map((c) => {
       const ctx = c.getContext("2d");
       const pixels = ctx.getImageData(0, 0, c.width, c.height).data;
       let painted = 0;
@@ -86,14 +126,19 @@ describe("tokbench report in headless Chromium", () => {
         assert.ok(c.painted > 500, `${c.id}: ${c.painted} painted pixels`);
       }
       assert.equal(page.pwned, null, "no injected script ran");
-      process.stderr.write(`${shot}: ${page.charts.length} charts, rendered in ${page.renderMs.toFixed(0)} ms; screenshot in ${ARTIFACTS}\n`);
+      process.stderr.write(
+        `${shot}: ${page.charts.length} charts, rendered in ${page.renderMs.toFixed(0)} ms; screenshot in ${ARTIFACTS}\n`,
+      );
     }
     // The markup is shown, as text.
     const hostilePage = await open(hostileOut, "report-hostile.png");
     assert.ok(hostilePage.text.includes(hostileModel), "the model name is shown as text");
     assert.ok(hostilePage.text.includes(hostileTag), "the tag is shown as text");
     // The server's error body is quoted in the message (as JSON), so its script element is shown whole.
-    assert.ok(hostilePage.text.includes("<script>window.__pwned='error'</script>"), "the server's error message is shown as text");
+    assert.ok(
+      hostilePage.text.includes("<script>window.__pwned='error'</script>"),
+      "the server's error message is shown as text",
+    );
     const html = readFileSync(hostileOut, "utf8");
     for (const raw of [HOSTILE_SCRIPT, hostileModel, hostileTag, "<script>window.__pwned", "<img src=x"]) {
       assert.ok(!html.includes(raw), `no raw ${raw} in the file`);
