@@ -17,14 +17,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { RequestRecord } from "../src/results/RequestRecord.js";
-import { RequestTable } from "../src/results/RequestTable.js";
-import type { RunResult } from "../src/results/RunResult.js";
 import { median } from "../src/stats/descriptive.js";
-import { StatsAccumulator } from "../src/stats/StatsAccumulator.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import type { SqliteRunHistory } from "../src/storage/SqliteRunHistory.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
+import { syntheticRun } from "./syntheticRun.js";
 
 const { values } = parseArgs({
   options: {
@@ -37,87 +34,8 @@ const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const PEAK = fileURLToPath(new URL("./peakRssAtExit.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tokbench-history-bench-"));
 const machine = await collectMachineInfo();
-
-function record(i: number): RequestRecord {
-  const ttft = 20 + (i % 17);
-  return {
-    index: i,
-    planned_offset_ms: i,
-    sent_offset_ms: i + 0.1,
-    dispatch_lag_ms: 0.1,
-    status: 200,
-    ttft_ms: ttft,
-    e2e_ms: ttft + 320,
-    decode_ms: 320,
-    prompt_tokens: 128,
-    output_tokens: 33,
-    token_source: "usage",
-    chunks: 33,
-    decode_tps: 100,
-    decode_tps_source: "client",
-    tpot_ms: 10,
-    prefill_tps: 128000 / ttft,
-    flags: [],
-    error: null,
-    server_timings: null,
-  };
-}
-
-function run(id: string, startedAt: string, requests: number): RunResult {
-  const table = new RequestTable();
-  const ttft = new StatsAccumulator();
-  for (let i = 0; i < requests; i++) {
-    const r = record(i);
-    table.push(r);
-    ttft.add(r.ttft_ms as number);
-  }
-  const d = ttft.stats();
-  return {
-    schema_version: 1,
-    tool: { name: "tokbench", version: "bench" },
-    run_id: id,
-    status: "completed",
-    status_reason: null,
-    started_at: startedAt,
-    ended_at: startedAt,
-    config: {
-      target: "openai-chat",
-      model: `model-${id.length % 3}`,
-      workload: { prompt_tokens: 128, max_tokens: 33 },
-      load: { concurrency: 4 },
-    },
-    machine,
-    summary: {
-      requests: { total: requests, succeeded: requests, failed: 0, cancelled: 0, errors_by_code: {} },
-      ttft_ms: d,
-      e2e_ms: d,
-      itl_ms: d,
-      chunk_gap_ms: d,
-      tpot_ms: d,
-      decode_tps: d,
-      prefill_tps: d,
-      dispatch_lag_ms: d,
-      output_tokens_per_s: 1000,
-      requests_per_s: 30,
-      input_tokens_per_s: 4000,
-      duration_ms: 1000,
-      total_output_tokens: 33 * requests,
-      total_prompt_tokens: 128 * requests,
-      flags: {},
-      token_sources: { usage: requests },
-      server_prefill_tps: d,
-      server_decode_tps: d,
-    },
-    requests: table,
-    tests: [],
-    resources: null,
-    distributions: {
-      encoding: "hdr-v2-base64",
-      value_scale: 1000,
-      histograms: { ttft_ms: ttft.encodedHistogram() as string },
-    },
-  };
-}
+const run = (id: string, startedAt: string, requests: number) =>
+  syntheticRun(machine, id, startedAt, requests);
 
 function timeCommand(args: string[]): { ms: number; peakKb: number } {
   const devnull = openSync("/dev/null", "w");
