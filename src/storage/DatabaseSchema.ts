@@ -58,14 +58,19 @@ export interface RunsTable {
   /** Process that wrote the run, so a `running` row can be told apart from a dead one. */
   writer_pid: number;
   writer_hostname: string;
-  /** What was measured, as a key: runs with equal keys can be compared row for row (`workloadIdentity`). Since schema 2. */
+}
+
+/** What `tokbench runs` lists of a run, beside its row (schema 2). */
+export interface RunFactsTable {
+  run_id: string;
+  /** What was measured, as a key: runs with equal keys can be compared row for row (`workloadIdentity`). */
   workload_key: string | null;
-  /** The same, for people (`pp512+tg128`, `32 req, c4, 128→128 tok`). Since schema 2. */
+  /** The same, for people (`pp512 tg128`, `c4, 128→128 tok`). */
   workload: string | null;
-  /** Requests stored when the run finished; null while running (count the rows). Since schema 2. */
+  /** Requests stored when the run finished; null while running (count the rows). */
   requests_total: number | null;
   requests_failed: number | null;
-  /** JSON of the few figures `tokbench runs` prints (`RunHeadline`); null while running. Since schema 2. */
+  /** JSON of the few figures `tokbench runs` prints (`RunHeadline`); null while running. */
   headline_json: string | null;
 }
 
@@ -179,6 +184,7 @@ export interface DatabaseSchema {
   runs: RunsTable;
   requests: RequestsTable;
   tests: TestsTable;
+  run_facts: RunFactsTable;
   run_tags: RunTagsTable;
   run_distributions: RunDistributionsTable;
   resource_samples: ResourceSamplesTable;
@@ -225,11 +231,6 @@ export const TABLE_COLUMNS: { [Table in keyof DatabaseSchema]: (keyof DatabaseSc
     resources_json: true,
     writer_pid: true,
     writer_hostname: true,
-    workload_key: true,
-    workload: true,
-    requests_total: true,
-    requests_failed: true,
-    headline_json: true,
   }),
   requests: columnList<RequestsTable>({
     run_id: true,
@@ -276,6 +277,14 @@ export const TABLE_COLUMNS: { [Table in keyof DatabaseSchema]: (keyof DatabaseSc
     avg_ts: true,
     stddev_ts: true,
     row_json: true,
+  }),
+  run_facts: columnList<RunFactsTable>({
+    run_id: true,
+    workload_key: true,
+    workload: true,
+    requests_total: true,
+    requests_failed: true,
+    headline_json: true,
   }),
   run_tags: columnList<RunTagsTable>({ run_id: true, tag: true }),
   run_distributions: columnList<RunDistributionsTable>({

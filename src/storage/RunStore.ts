@@ -24,7 +24,13 @@ import { TABLE_COLUMNS } from "./DatabaseSchema.js";
 import { databaseFilePath } from "./databaseFilePath.js";
 import { checkDatabaseOwnership } from "./databaseOwnership.js";
 import { defaultDatabasePath } from "./defaultDatabasePath.js";
-import { runFinishColumns, runStartColumns, writeRunAttachments, writeRunTags } from "./historyRows.js";
+import {
+  runFinishFacts,
+  runStartFacts,
+  writeRunAttachments,
+  writeRunFacts,
+  writeRunTags,
+} from "./historyRows.js";
 import { migrate } from "./migrations.js";
 import type { RunHistory } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
@@ -331,9 +337,9 @@ export class RunStore {
             resources_json: null,
             writer_pid: process.pid,
             writer_hostname: hostname(),
-            ...runStartColumns(input.config),
           };
           this.db.prepare<RunsTable>(insertSql("runs")).run(row);
+          writeRunFacts(this.db, input.run_id, runStartFacts(input.config));
           writeRunTags(this.db, input.run_id, input.tags ?? []);
         })
         .immediate();
@@ -429,7 +435,6 @@ export class RunStore {
             resources_json: result.resources === null ? null : JSON.stringify(result.resources),
             writer_pid: process.pid,
             writer_hostname: hostname(),
-            ...runFinishColumns(result),
           };
           this.db
             .prepare<RunsTable>(
@@ -440,10 +445,7 @@ export class RunStore {
               target_kind = excluded.target_kind, model = excluded.model,
               machine_id = excluded.machine_id, config_json = excluded.config_json,
               summary_json = excluded.summary_json, resources_json = excluded.resources_json,
-              writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname,
-              workload_key = excluded.workload_key, workload = excluded.workload,
-              requests_total = excluded.requests_total, requests_failed = excluded.requests_failed,
-              headline_json = excluded.headline_json`,
+              writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname`,
             )
             .run(row);
           const stored = new Set(
@@ -456,6 +458,7 @@ export class RunStore {
             if (!stored.has(record.index))
               this.insertRequest.run(this.requestRow(result.run_id, record, secrets));
           }
+          writeRunFacts(this.db, result.run_id, runFinishFacts(result));
           if (begun === undefined) writeRunTags(this.db, result.run_id, options.tags ?? []);
           writeRunAttachments(this.db, result, options.terminal_text ?? null, secrets);
           this.db.prepare("DELETE FROM tests WHERE run_id = ?").run(result.run_id);

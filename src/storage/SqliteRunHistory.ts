@@ -13,6 +13,7 @@ import type {
   RequestsTable,
   ResourceSamplesTable,
   RunDistributionsTable,
+  RunFactsTable,
   RunsTable,
   TestsTable,
 } from "./DatabaseSchema.js";
@@ -22,24 +23,15 @@ import { machineFromRow, recordFromRow } from "./storedRows.js";
 
 type LiveStatus = (row: Pick<RunsTable, "status" | "writer_pid" | "writer_hostname">) => StoredRunStatus;
 
+/**
+ * A listed run: only the columns that come before the large JSON columns in a `runs` record (so
+ * SQLite never walks their overflow pages), with the run's facts and its machine's host name.
+ */
 type ListRow = Pick<
   RunsTable,
-  | "id"
-  | "started_at"
-  | "ended_at"
-  | "status"
-  | "status_reason"
-  | "tool_version"
-  | "target_kind"
-  | "model"
-  | "writer_pid"
-  | "writer_hostname"
-  | "workload"
-  | "workload_key"
-  | "requests_total"
-  | "requests_failed"
-  | "headline_json"
-> & { hostname: string; legacy_summary: string | null };
+  "id" | "started_at" | "ended_at" | "status" | "status_reason" | "tool_version" | "target_kind" | "model"
+> &
+  Omit<RunFactsTable, "run_id"> & { hostname: string };
 
 function notFound(ref: string, path: string): TokbenchError {
   return new TokbenchError("RUN_NOT_FOUND", `no run ${ref} in database ${path}`, {
@@ -88,7 +80,7 @@ export class SqliteRunHistory implements RunHistory {
       params.since = filter.since;
     }
     if (filter.workload_key !== undefined) {
-      where.push("r.workload_key = @workload_key");
+      where.push("f.workload_key = @workload_key");
       params.workload_key = filter.workload_key;
     }
     // `running` and `incomplete` are both stored as `running`; which one is decided per row below.
@@ -102,17 +94,17 @@ export class SqliteRunHistory implements RunHistory {
     const rows = this.db
       .prepare<Record<string, unknown>, ListRow>(
         `SELECT r.id, r.started_at, r.ended_at, r.status, r.status_reason, r.tool_version, r.target_kind,
-           r.model, r.writer_pid, r.writer_hostname, r.workload, r.workload_key, r.requests_total,
-           r.requests_failed, r.headline_json, m.hostname,
-           CASE WHEN r.headline_json IS NULL THEN r.summary_json END AS legacy_summary
-         FROM runs r JOIN machines m ON m.id = r.machine_id ${clause}
+           r.model, f.workload, f.workload_key, f.requests_total, f.requests_failed, f.headline_json, m.hostname
+         FROM runs r JOIN machines m ON m.id = r.machine_id LEFT JOIN run_facts f ON f.run_id = r.id ${clause}
          ORDER BY r.started_at DESC, r.id DESC LIMIT @limit`,
       )
       .all({ ...params, limit });
     let total = live
       ? rows.length
       : (this.db
-          .prepare<Record<string, unknown>, number>(`SELECT COUNT(*) FROM runs r ${clause}`)
+          .prepare<Record<string, unknown>, number>(
+            `SELECT COUNT(*) FROM runs r LEFT JOIN run_facts f ON f.run_id = r.id ${clause}`,
+          )
           .pluck()
           .get(params) as number);
     const tags = this.tagsOf(rows.length < 500 ? rows.map((r) => r.id) : null);
@@ -168,6 +160,9 @@ export class SqliteRunHistory implements RunHistory {
     const machine = this.db
       .prepare<[number], MachinesTable>("SELECT * FROM machines WHERE id = ?")
       .get(run.machine_id) as MachinesTable;
+    const facts = this.db
+      .prepare<[string], RunFactsTable>("SELECT * FROM run_facts WHERE run_id = ?")
+      .get(runId);
     const tests = this.db
       .prepare<[string], Pick<TestsTable, "row_json">>(
         "SELECT row_json FROM tests WHERE run_id = ? ORDER BY idx",
@@ -191,8 +186,8 @@ export class SqliteRunHistory implements RunHistory {
       target_kind: run.target_kind,
       request_count: this.requestCount(runId),
       tags: this.tagsOf([runId]).get(runId) ?? [],
-      workload: run.workload,
-      workload_key: run.workload_key,
+      workload: facts?.workload ?? null,
+      workload_key: facts?.workload_key ?? null,
     };
   }
 
@@ -275,8 +270,12 @@ export class SqliteRunHistory implements RunHistory {
 
   async accept(runId: string): Promise<BaselineEntry> {
     const run = this.db
-      .prepare<[string], Pick<RunsTable, "model" | "workload_key" | "config_json" | "status">>(
-        "SELECT model, workload_key, config_json, status FROM runs WHERE id = ?",
+      .prepare<
+        [string],
+        Pick<RunsTable, "model" | "config_json" | "status"> & { workload_key: string | null }
+      >(
+        `SELECT r.model, f.workload_key, r.config_json, r.status
+         FROM runs r LEFT JOIN run_facts f ON f.run_id = r.id WHERE r.id = ?`,
       )
       .get(runId);
     if (run === undefined) throw notFound(runId, this.path);
@@ -330,6 +329,16 @@ export class SqliteRunHistory implements RunHistory {
     );
   }
 
+  /** The live status of a run stored as `running` (its writer may be dead). */
+  private liveStatusOf(runId: string): StoredRunStatus {
+    const row = this.db
+      .prepare<[string], Pick<RunsTable, "status" | "writer_pid" | "writer_hostname">>(
+        "SELECT status, writer_pid, writer_hostname FROM runs WHERE id = ?",
+      )
+      .get(runId);
+    return row === undefined ? "incomplete" : this.liveStatus(row);
+  }
+
   private tagsOf(runIds: string[] | null): Map<string, string[]> {
     const rows =
       runIds === null
@@ -355,8 +364,14 @@ export class SqliteRunHistory implements RunHistory {
   private listItem(row: ListRow, tags: string[]): RunListItem {
     let headline: RunHeadline | null = null;
     if (row.headline_json !== null) headline = JSON.parse(row.headline_json) as RunHeadline;
-    else if (row.legacy_summary !== null)
-      headline = runHeadline(JSON.parse(row.legacy_summary) as RunSummary, []);
+    else if (row.status !== "running") {
+      // A run stored before schema 2: its headline from its summary (the only time this reads one).
+      const summary = this.db
+        .prepare<[string], string | null>("SELECT summary_json FROM runs WHERE id = ?")
+        .pluck()
+        .get(row.id);
+      if (summary != null) headline = runHeadline(JSON.parse(summary) as RunSummary, []);
+    }
     let requests = row.requests_total;
     let failed = row.requests_failed;
     if (requests === null || failed === null) {
@@ -372,7 +387,7 @@ export class SqliteRunHistory implements RunHistory {
       run_id: row.id,
       started_at: row.started_at,
       ended_at: row.ended_at,
-      status: this.liveStatus(row),
+      status: row.status === "running" ? this.liveStatusOf(row.id) : row.status,
       status_reason: row.status_reason,
       tool_version: row.tool_version,
       target_kind: row.target_kind,

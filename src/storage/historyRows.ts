@@ -3,7 +3,7 @@ import { runHeadline } from "../results/RunHeadline.js";
 import type { RunResult } from "../results/RunResult.js";
 import { workloadIdentity } from "../results/workloadIdentity.js";
 import { redactText } from "../secrets/redact.js";
-import type { ResourceSamplesTable, RunDistributionsTable, RunsTable } from "./DatabaseSchema.js";
+import type { ResourceSamplesTable, RunDistributionsTable, RunFactsTable } from "./DatabaseSchema.js";
 import { TABLE_COLUMNS } from "./DatabaseSchema.js";
 
 /**
@@ -12,13 +12,10 @@ import { TABLE_COLUMNS } from "./DatabaseSchema.js";
  * transactions. Plain INSERTs that PostgreSQL accepts as well.
  */
 
-type HistoryRunColumns = Pick<
-  RunsTable,
-  "workload_key" | "workload" | "requests_total" | "requests_failed" | "headline_json"
->;
+type RunFacts = Omit<RunFactsTable, "run_id">;
 
-/** The history columns of a run row that has just started: its workload, nothing measured yet. */
-export function runStartColumns(config: Record<string, unknown>): HistoryRunColumns {
+/** The facts of a run that has just started: its workload, nothing measured yet. */
+export function runStartFacts(config: Record<string, unknown>): RunFacts {
   const workload = workloadIdentity(config);
   return {
     workload_key: workload.key,
@@ -29,10 +26,10 @@ export function runStartColumns(config: Record<string, unknown>): HistoryRunColu
   };
 }
 
-/** The history columns of a finished run: workload, request counts and headline figures. */
-export function runFinishColumns(result: RunResult): HistoryRunColumns {
+/** The facts of a finished run: workload, request counts and headline figures. */
+export function runFinishFacts(result: RunResult): RunFacts {
   return {
-    ...runStartColumns(result.config),
+    ...runStartFacts(result.config),
     requests_total: result.summary.requests.total,
     requests_failed: result.summary.requests.failed,
     headline_json: JSON.stringify(runHeadline(result.summary, result.tests)),
@@ -44,6 +41,17 @@ function insert(db: Database.Database, table: keyof typeof TABLE_COLUMNS): Datab
   return db.prepare(
     `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
   );
+}
+
+/** Writes (or replaces) a run's facts; call inside the transaction that writes its row. */
+export function writeRunFacts(db: Database.Database, runId: string, facts: RunFacts): void {
+  db.prepare(
+    `INSERT INTO run_facts (run_id, workload_key, workload, requests_total, requests_failed, headline_json)
+     VALUES (@run_id, @workload_key, @workload, @requests_total, @requests_failed, @headline_json)
+     ON CONFLICT (run_id) DO UPDATE SET workload_key = excluded.workload_key, workload = excluded.workload,
+       requests_total = excluded.requests_total, requests_failed = excluded.requests_failed,
+       headline_json = excluded.headline_json`,
+  ).run({ run_id: runId, ...facts });
 }
 
 /** Labels a run; call inside the transaction that writes its row. Empty and repeated tags are skipped. */
