@@ -7,7 +7,6 @@ import { TokbenchError } from "../errors/TokbenchError.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import { RequestTable } from "../results/RequestTable.js";
-import type { ResourceUsage } from "../results/ResourceUsage.js";
 import type { RunResult, RunStatus } from "../results/RunResult.js";
 import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
 import type { RunSummary } from "../results/RunSummary.js";
@@ -34,7 +33,6 @@ import {
 import { migrate } from "./migrations.js";
 import type { RunHistory } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
-import { machineFromRow, recordFromRow } from "./storedRows.js";
 
 /**
  * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
@@ -274,6 +272,10 @@ export class RunStore {
    * database, behind the dialect-neutral {@link RunHistory} interface.
    */
   history(): RunHistory {
+    return this.historyReader();
+  }
+
+  private historyReader(): SqliteRunHistory {
     return new SqliteRunHistory(this.db, this.path, (row) => this.liveStatus(row));
   }
 
@@ -479,90 +481,33 @@ export class RunStore {
     }
   }
 
-  /** Stored runs, most recent first, with their request counts. */
+  /** Stored runs, most recent first, with their request counts (see `RunHistory.listRuns` for filters). */
   listRuns(options: ListRunsOptions = {}): RunListEntry[] {
-    type ListRow = Pick<
-      RunsTable,
-      | "id"
-      | "started_at"
-      | "ended_at"
-      | "status"
-      | "status_reason"
-      | "tool_version"
-      | "target_kind"
-      | "model"
-      | "writer_pid"
-      | "writer_hostname"
-    > & { hostname: string; requests: number; failed_requests: number };
-    const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit));
-    const rows = this.db
-      .prepare<[number], ListRow>(
-        `SELECT r.id, r.started_at, r.ended_at, r.status, r.status_reason, r.tool_version, r.target_kind,
-           r.model, r.writer_pid, r.writer_hostname, m.hostname,
-           (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id) AS requests,
-           (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id AND q.error_code IS NOT NULL) AS failed_requests
-         FROM runs r JOIN machines m ON m.id = r.machine_id
-         ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
-      )
-      .all(limit);
-    return rows.map((row) => ({
-      run_id: row.id,
-      started_at: row.started_at,
-      ended_at: row.ended_at,
-      status: this.liveStatus(row),
-      status_reason: row.status_reason,
-      tool_version: row.tool_version,
-      target_kind: row.target_kind,
-      model: row.model,
-      hostname: row.hostname,
-      requests: row.requests,
-      failed_requests: row.failed_requests,
-    }));
+    const limit = options.limit === undefined ? undefined : Math.max(0, Math.floor(options.limit));
+    return this.historyReader().listRunsSync(limit === undefined ? {} : { limit }).runs;
   }
 
   /**
-   * Reads a run back as a {@link StoredRun}, requests in index order.
+   * Reads a run back as a {@link StoredRun}, requests in index order, held in a `RequestTable` (for
+   * one record at a time, read `history().requests(runId)`).
    * @throws TokbenchError `RUN_NOT_FOUND`.
    */
   getRun(runId: string): StoredRun {
-    const run = this.db.prepare<[string], RunsTable>("SELECT * FROM runs WHERE id = ?").get(runId);
-    if (run === undefined) {
-      throw new TokbenchError("RUN_NOT_FOUND", `no run ${runId} in database ${this.path}`, {
-        context: { run_id: runId, path: this.path },
-      });
-    }
-    const machine = this.db
-      .prepare<[number], MachinesTable>("SELECT * FROM machines WHERE id = ?")
-      .get(run.machine_id) as MachinesTable;
+    const history = this.historyReader();
+    const {
+      model: _model,
+      target_kind: _target,
+      request_count: _count,
+      tags: _tags,
+      workload: _w,
+      workload_key: _k,
+      ...run
+    } = history.readRunSync(runId);
     // Row by row into the column store: a 100k-request run never exists as 100k row objects
     // plus 100k records at once.
     const requests = new RequestTable();
-    for (const row of this.db
-      .prepare<[string], RequestsTable>("SELECT * FROM requests WHERE run_id = ? ORDER BY idx")
-      .iterate(runId)) {
-      requests.push(recordFromRow(row));
-    }
-    const tests = this.db
-      .prepare<[string], Pick<TestsTable, "row_json">>(
-        "SELECT row_json FROM tests WHERE run_id = ? ORDER BY idx",
-      )
-      .all(runId)
-      .map((row) => JSON.parse(row.row_json) as Record<string, unknown>);
-    return {
-      schema_version: run.result_schema_version as RunResult["schema_version"],
-      tool: { name: "tokbench", version: run.tool_version },
-      run_id: run.id,
-      status: this.liveStatus(run),
-      status_reason: run.status_reason,
-      started_at: run.started_at,
-      ended_at: run.ended_at,
-      config: JSON.parse(run.config_json) as Record<string, unknown>,
-      machine: machineFromRow(machine),
-      summary: run.summary_json === null ? null : (JSON.parse(run.summary_json) as RunSummary),
-      requests,
-      tests,
-      resources: run.resources_json === null ? null : (JSON.parse(run.resources_json) as ResourceUsage),
-    };
+    for (const record of history.iterateRequests(runId)) requests.push(record);
+    return { ...run, requests };
   }
 
   /** Deletes a run with its requests and tests. Returns false when there was no such run. */

@@ -1,19 +1,13 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { escapeTerminalText } from "../../output/escapeText.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { withRunArgument } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
-  yargs
-    .positional("run", {
-      type: "string",
-      demandOption: true,
-      description: "Run id, a unique prefix of one, or last",
-    })
-    .option("db", {
-      type: "string",
-      description: "SQLite database file (default: in the user data directory)",
-    })
-    .example("$0 accept last", "The last run becomes the baseline of its model and workload");
+  withRunArgument(yargs).example(
+    "$0 accept last",
+    "The last run becomes the baseline of its model and workload",
+  );
 
 type AcceptArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
 

@@ -2,9 +2,10 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { RepetitionTest } from "../../compare/compareRuns.js";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { withDbOption } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
-  yargs
+  withDbOption(yargs)
     .positional("runs", {
       type: "string",
       array: true,
@@ -21,10 +22,6 @@ const builder = (yargs: Argv) =>
       choices: ["welch", "mann-whitney"] as const,
       default: "welch" as const,
       description: "Significance test for repetitions of llama-bench-style rows",
-    })
-    .option("db", {
-      type: "string",
-      description: "SQLite database file (default: in the user data directory)",
     })
     .example("$0 compare 3f2a 9b1c", "Two runs side by side, with a verdict per row")
     .example("$0 compare 3f2a last --format md >> comment.md", "The same, as Markdown");

@@ -14,14 +14,10 @@ import {
 import { type ExportFormat, writeExport } from "../../output/export/writeExport.js";
 import type { RequestRecord } from "../../results/RequestRecord.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { withRunArgument } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
-  yargs
-    .positional("run", {
-      type: "string",
-      demandOption: true,
-      description: "Run id, a unique prefix of one, or last",
-    })
+  withRunArgument(yargs)
     .option("format", {
       choices: ["csv", "jsonl", "md"] as const,
       default: "csv" as const,
@@ -33,10 +29,6 @@ const builder = (yargs: Argv) =>
       description: "One row per request, per summary figure, or per llama-bench-style test",
     })
     .option("out", { type: "string", description: "Write to this file instead of stdout" })
-    .option("db", {
-      type: "string",
-      description: "SQLite database file (default: in the user data directory)",
-    })
     .example("$0 export last > requests.csv", "Every request of the last run, for a spreadsheet")
     .example("$0 export 3f2a --what summary --format md", "The summary as a Markdown table")
     .example("$0 export last --format jsonl --out run.jsonl", "Requests as JSON Lines, for a notebook");

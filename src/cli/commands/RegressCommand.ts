@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { RegressionReport, RegressionThresholds } from "../../compare/judgeRegression.js";
 import { isTokbenchError, TokbenchError } from "../../errors/TokbenchError.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { withDbOption } from "../historyOptions.js";
 
 /** The defaults of `judgeRegression` (DEFAULT_THRESHOLDS), repeated here so that help needs no statistics library; a test keeps them equal. */
 export const REGRESS_DEFAULTS = {
@@ -16,7 +17,7 @@ export const REGRESS_DEFAULTS = {
 const DEFAULT_THRESHOLDS = REGRESS_DEFAULTS;
 
 const builder = (yargs: Argv) =>
-  yargs
+  withDbOption(yargs)
     .option("baseline", {
       type: "string",
       default: "accepted",
@@ -63,10 +64,6 @@ const builder = (yargs: Argv) =>
       choices: ["text", "md", "json"] as const,
       default: "text" as const,
       description: "Output format (md: for a pull-request comment)",
-    })
-    .option("db", {
-      type: "string",
-      description: "SQLite database file (default: in the user data directory)",
     })
     .example("$0 regress --current last", "Judge the last run against the accepted baseline (exit 0/1/2)")
     .example("$0 regress --baseline 3f2a --current 9b1c --format md", "Against a given run, as Markdown");

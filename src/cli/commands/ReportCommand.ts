@@ -3,9 +3,10 @@ import { resolve } from "node:path";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { withDbOption } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
-  yargs
+  withDbOption(yargs)
     .positional("runs", {
       type: "string",
       array: true,
@@ -20,10 +21,6 @@ const builder = (yargs: Argv) =>
     .option("browser", {
       type: "string",
       description: "Chromium executable for --png (default: $TOKBENCH_CHROMIUM or /usr/bin/chromium)",
-    })
-    .option("db", {
-      type: "string",
-      description: "SQLite database file (default: in the user data directory)",
     })
     .example(
       "$0 report last --out report.html",

@@ -3,12 +3,13 @@ import { TokbenchError } from "../../errors/TokbenchError.js";
 import { renderRunList } from "../../output/terminal/renderRunList.js";
 import type { StoredRunStatus } from "../../storage/RunStore.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { withDbOption } from "../historyOptions.js";
 import { parseSince } from "../parseSince.js";
 
 const STATUSES = ["running", "completed", "interrupted", "aborted", "incomplete"] as const;
 
 const builder = (yargs: Argv) =>
-  yargs
+  withDbOption(yargs)
     .option("model", { type: "string", description: "Runs whose model name or file contains this text" })
     .option("target", {
       type: "string",
@@ -32,10 +33,6 @@ const builder = (yargs: Argv) =>
       type: "string",
       description:
         "Retention: delete runs started more than this long ago (90d, 12w) or before a date; accepted baselines are kept",
-    })
-    .option("db", {
-      type: "string",
-      description: "SQLite database file (default: in the user data directory)",
     })
     .example("$0 runs", "The 20 newest runs")
     .example(

@@ -2,22 +2,14 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { colorEnabled } from "../../output/createTable.js";
 import { writeRunJson } from "../../output/writeRunJson.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { withRunArgument } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
-  yargs
-    .positional("run", {
-      type: "string",
-      demandOption: true,
-      description: "Run id, a unique prefix of one, or last",
-    })
+  withRunArgument(yargs)
     .option("json", {
       type: "boolean",
       default: false,
       description: "Print the run's JSON result, as `bench --json` printed it",
-    })
-    .option("db", {
-      type: "string",
-      description: "SQLite database file (default: in the user data directory)",
     })
     .example("$0 show last", "What the last run printed")
     .example("$0 show 3f2a --json > run.json", "A run's full JSON result, requests included");
