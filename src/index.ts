@@ -12,6 +12,16 @@ export {
   type ObserveWhat,
 } from "./engine/observe/GraphObserver.js";
 export { runObservedTests } from "./engine/observe/runObservedTests.js";
+// History: statistics, comparisons, regression verdicts, reports
+export { type ComparableRun, loadComparableRun } from "./compare/ComparableRun.js";
+export { type Comparison, type ComparisonRow, compareRuns, type Verdict } from "./compare/compareRuns.js";
+export {
+  DEFAULT_THRESHOLDS,
+  judgeLongShortItl,
+  judgeRegression,
+  type RegressionReport,
+  type RegressionThresholds,
+} from "./compare/judgeRegression.js";
 export { runLlamaBench } from "./engine/runLlamaBench.js";
 // Errors
 export { ERROR_CODES, type ErrorCode } from "./errors/ErrorCode.js";
@@ -51,6 +61,8 @@ export {
   type ClosedLoopWorkload,
   simulateClosedLoop,
 } from "./mock/simulation/simulateClosedLoop.js";
+export { renderReportHtml } from "./output/html/renderReportHtml.js";
+export { collectReportData } from "./report/collectReportData.js";
 // Results (the public, versioned format)
 export type { DistributionStats } from "./results/DistributionStats.js";
 export type { GpuInfo, MachineInfo } from "./results/MachineInfo.js";
@@ -59,6 +71,7 @@ export type {
   LayerTiming,
   ObservationInfo,
 } from "./results/Observation.js";
+export type { RequestLog, RequestLogWriter } from "./results/RequestLog.js";
 export {
   type RequestRecord,
   type ServerTimingsRecord,
@@ -68,14 +81,31 @@ export {
   type TrustFlag,
 } from "./results/RequestRecord.js";
 export { RequestTable } from "./results/RequestTable.js";
+export type { ResourcePoint } from "./results/ResourceTimeline.js";
 export type { ResourceUsage } from "./results/ResourceUsage.js";
+export type { DistributionMetric, RunDistributions } from "./results/RunDistributions.js";
 export { RESULT_SCHEMA_VERSION, type RunResult, type RunStatus } from "./results/RunResult.js";
 export type { RunSummary } from "./results/RunSummary.js";
+export { type WorkloadIdentity, workloadIdentity } from "./results/workloadIdentity.js";
 export { measureMemoryBandwidth } from "./roofline/measureMemoryBandwidth.js";
 export { decodeCeiling, prefillCeiling } from "./roofline/rooflineMath.js";
+export { bootstrapRatioInterval } from "./stats/bootstrap.js";
+export { mean, median, quantile, sampleStddev } from "./stats/descriptive.js";
+export { compareQuantiles, HistogramBuckets, mannWhitneyHistograms } from "./stats/HistogramBuckets.js";
+export { mannWhitneyU } from "./stats/mannWhitneyU.js";
 export { StatsAccumulator } from "./stats/StatsAccumulator.js";
+export { welchTTest } from "./stats/welchTTest.js";
 // Storage and system
+export type {
+  BaselineEntry,
+  RunFilter,
+  RunHistory,
+  RunListItem,
+  StoredRunHeader,
+} from "./storage/RunHistory.js";
 export { RunStore } from "./storage/RunStore.js";
+export { SpillFileRequestLog } from "./storage/SpillFileRequestLog.js";
+export { StoredRequestLog } from "./storage/StoredRequestLog.js";
 export { listPresets } from "./synth/presets.js";
 export { synthesizeModel } from "./synth/synthesizeModel.js";
 export { collectMachineInfo } from "./system/machineInfo.js";

@@ -31,7 +31,7 @@ import {
   writeRunTags,
 } from "./historyRows.js";
 import { migrate } from "./migrations.js";
-import type { RunHistory } from "./RunHistory.js";
+import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
 
 /**
@@ -85,22 +85,8 @@ export interface FinishRunOptions {
   tags?: readonly string[];
 }
 
-/** One line of {@link RunStore.listRuns}. */
-export interface RunListEntry {
-  run_id: string;
-  started_at: string;
-  ended_at: string | null;
-  status: StoredRunStatus;
-  status_reason: string | null;
-  tool_version: string;
-  target_kind: string | null;
-  model: string | null;
-  hostname: string;
-  /** Requests stored for the run. */
-  requests: number;
-  /** Stored requests that carry an error. */
-  failed_requests: number;
-}
+/** One line of {@link RunStore.listRuns}: the history's list item (see `RunHistory.listRuns`). */
+export type RunListEntry = RunListItem;
 
 /** Options of {@link RunStore.listRuns}. */
 export interface ListRunsOptions {
