@@ -29,9 +29,10 @@ import type { MockServerOptions } from "../src/mock/MockServer.js";
 import { writeRunJson } from "../src/output/writeRunJson.js";
 import { median } from "../src/stats/descriptive.js";
 import { StatsAccumulator } from "../src/stats/StatsAccumulator.js";
+import { RecordedRequestLog } from "../src/storage/RecordedRequestLog.js";
+import { RunRecorder } from "../src/storage/RunRecorder.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import { SpillFileRequestLog } from "../src/storage/SpillFileRequestLog.js";
-import { StoredRequestLog } from "../src/storage/StoredRequestLog.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
 import { OpenAiTarget } from "../src/targets/openai/OpenAiTarget.js";
 import type { Target } from "../src/targets/Target.js";
@@ -338,18 +339,18 @@ async function rssRun(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "tokbench-rss-"));
   const store = mode === "db" || mode === "db+memory" ? RunStore.open(join(dir, "rss.sqlite")) : null;
   const runId = "rss-run";
-  if (store !== null) {
-    store.beginRun({
-      run_id: runId,
-      started_at: new Date().toISOString(),
-      config: { target: target.kind, model: "mock" },
-      machine: await collectMachineInfo(),
-      tool_version: "bench",
-    });
-  }
+  // Storage as the CLI does it: a RunRecorder commits each record as it finishes.
+  const recorder = store === null ? null : new RunRecorder(store);
+  recorder?.beginRun({
+    run_id: runId,
+    started_at: new Date().toISOString(),
+    config: { target: target.kind, model: "mock" },
+    machine: await collectMachineInfo(),
+    tool_version: "bench",
+  });
   const requestLog =
     mode === "db"
-      ? new StoredRequestLog(store as RunStore, runId)
+      ? new RecordedRequestLog(store as RunStore, recorder as RunRecorder, runId)
       : mode === "spill"
         ? new SpillFileRequestLog(dir)
         : undefined;
@@ -357,9 +358,7 @@ async function rssRun(): Promise<void> {
   const started = performance.now();
   const outcome = await runLoad({
     ...(requestLog === undefined ? {} : { requestLog }),
-    ...(mode === "db+memory"
-      ? { hooks: { onRequest: (record) => store?.appendRequest(runId, record) } }
-      : {}),
+    ...(mode === "db+memory" ? { hooks: { onRequest: (record) => recorder?.appendRequest(record) } } : {}),
     target,
     requestAt: source.requestAt,
     prompt_tokens_exact: source.prompt_tokens_exact,

@@ -95,6 +95,7 @@ export { compareQuantiles, HistogramBuckets, mannWhitneyHistograms } from "./sta
 export { mannWhitneyU } from "./stats/mannWhitneyU.js";
 export { StatsAccumulator } from "./stats/StatsAccumulator.js";
 export { welchTTest } from "./stats/welchTTest.js";
+export { RecordedRequestLog } from "./storage/RecordedRequestLog.js";
 // Storage and system
 export type {
   BaselineEntry,
@@ -105,7 +106,6 @@ export type {
 } from "./storage/RunHistory.js";
 export { RunStore } from "./storage/RunStore.js";
 export { SpillFileRequestLog } from "./storage/SpillFileRequestLog.js";
-export { StoredRequestLog } from "./storage/StoredRequestLog.js";
 export { listPresets } from "./synth/presets.js";
 export { synthesizeModel } from "./synth/synthesizeModel.js";
 export { collectMachineInfo } from "./system/machineInfo.js";

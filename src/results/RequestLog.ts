@@ -2,7 +2,7 @@ import type { RequestRecord } from "./RequestRecord.js";
 
 /**
  * A run's request records, wherever they are kept: in memory (`RequestTable`), in the run
- * database (`StoredRequestLog`) or in a spill file (`SpillFileRequestLog`). Iterating gives the
+ * database (`RecordedRequestLog`) or in a spill file (`SpillFileRequestLog`). Iterating gives the
  * records in the order they finished, one object at a time, so a run of a million requests can be
  * read (printed, exported) without holding a million objects. Its JSON is the array of records:
  * the result format's `requests[]`.

@@ -33,6 +33,7 @@ import {
 import { migrate } from "./migrations.js";
 import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
+import { recordFromRow } from "./storedRows.js";
 
 /**
  * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
@@ -83,6 +84,12 @@ export interface FinishRunOptions {
   terminal_text?: string | null;
   /** Labels for the run, when `beginRun` was not called. Defaults to none. */
   tags?: readonly string[];
+  /**
+   * The requests to add, those of them already stored being left as they are: what a recorder
+   * still holds after a lock (`RunRecorder.unstoredRequests`), so `result.requests` need not be
+   * read back. Defaults to `result.requests`.
+   */
+  requests?: Iterable<RequestRecord>;
 }
 
 /** One line of {@link RunStore.listRuns}: the history's list item (see `RunHistory.listRuns`). */
@@ -335,6 +342,14 @@ export class RunStore {
   }
 
   /**
+   * `record` as this database would give it back once stored (its error message redacted and
+   * sanitised), for records of a run not stored yet that are read beside stored ones.
+   */
+  asStored(runId: string, record: RequestRecord): RequestRecord {
+    return recordFromRow(this.requestRow(runId, record, this.secretsByRun.get(runId) ?? []));
+  }
+
+  /**
    * Stores one finished request of a run begun with {@link beginRun}, committed at once.
    * @throws TokbenchError `DB_WRITE_FAILED` when the run is unknown, the index is already stored,
    *   or the disk is full.
@@ -391,9 +406,9 @@ export class RunStore {
 
   /**
    * Records how a run ended: status, reason, end time, summary, resource usage and test rows, in
-   * one transaction. Requests of `result.requests` not yet stored are added (so a whole run can
-   * also be saved at once, without `beginRun`); stored ones are left as they are. The run row is
-   * created if `beginRun` was not called.
+   * one transaction. Requests of `result.requests` (or `options.requests`) not yet stored are added
+   * (so a whole run can also be saved at once, without `beginRun`); stored ones are left as they
+   * are. The run row is created if `beginRun` was not called.
    * @throws TokbenchError `DB_WRITE_FAILED`.
    */
   finishRun(result: RunResult, options: FinishRunOptions = {}): void {
@@ -436,15 +451,12 @@ export class RunStore {
               writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname`,
             )
             .run(row);
-          const stored = new Set(
-            this.db
-              .prepare<[string], number>("SELECT idx FROM requests WHERE run_id = ?")
-              .pluck()
-              .all(result.run_id),
+          // Keyed on (run_id, idx): a request stored as it finished is not written twice.
+          const insertIfNew = this.db.prepare<RequestsTable>(
+            `${insertSql("requests")} ON CONFLICT(run_id, idx) DO NOTHING`,
           );
-          for (const record of result.requests) {
-            if (!stored.has(record.index))
-              this.insertRequest.run(this.requestRow(result.run_id, record, secrets));
+          for (const record of options.requests ?? result.requests) {
+            insertIfNew.run(this.requestRow(result.run_id, record, secrets));
           }
           writeRunFacts(this.db, result.run_id, runFinishFacts(result));
           if (begun === undefined) writeRunTags(this.db, result.run_id, options.tags ?? []);

@@ -33,6 +33,9 @@ type ListRow = Pick<
 > &
   Omit<RunFactsTable, "run_id"> & { hostname: string };
 
+/** Request rows read per query by {@link SqliteRunHistory.iterateRequests}: about 1 MB of rows. */
+const REQUEST_BATCH = 2000;
+
 function notFound(ref: string, path: string): TokbenchError {
   return new TokbenchError("RUN_NOT_FOUND", `no run ${ref} in database ${path}`, {
     context: { run_id: ref, path },
@@ -203,12 +206,21 @@ export class SqliteRunHistory implements RunHistory {
     yield* this.iterateRequests(runId);
   }
 
-  /** The run's records in index order, read row by row (SQLite answers synchronously). */
+  /**
+   * The run's records in index order, read {@link REQUEST_BATCH} rows at a time by index (a seek on
+   * the primary key). No statement stays open between batches, so the connection can write while a
+   * reader is suspended half-way (a run's recorder flushing, `--json` waiting for stdout to drain).
+   */
   *iterateRequests(runId: string): IterableIterator<RequestRecord> {
-    for (const row of this.db
-      .prepare<[string], RequestsTable>("SELECT * FROM requests WHERE run_id = ? ORDER BY idx")
-      .iterate(runId)) {
-      yield recordFromRow(row);
+    const batch = this.db.prepare<{ run: string; after: number; limit: number }, RequestsTable>(
+      "SELECT * FROM requests WHERE run_id = @run AND idx > @after ORDER BY idx LIMIT @limit",
+    );
+    let after = -1;
+    for (;;) {
+      const rows = batch.all({ run: runId, after, limit: REQUEST_BATCH });
+      for (const row of rows) yield recordFromRow(row);
+      if (rows.length < REQUEST_BATCH) return;
+      after = (rows[rows.length - 1] as RequestsTable).idx;
     }
   }
 

@@ -6,9 +6,10 @@ import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import type { ResourcePoint } from "../../src/results/ResourceTimeline.js";
 import { MIGRATIONS } from "../../src/storage/migrations.js";
+import { RecordedRequestLog } from "../../src/storage/RecordedRequestLog.js";
+import { RunRecorder } from "../../src/storage/RunRecorder.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { SpillFileRequestLog } from "../../src/storage/SpillFileRequestLog.js";
-import { StoredRequestLog } from "../../src/storage/StoredRequestLog.js";
 import { MAX_TIMELINE_POINTS, ResourceTimelineBuilder } from "../../src/system/ResourceTimelineBuilder.js";
 import { sampleRecord, sampleRunResult } from "./fixtures/sampleRun.js";
 
@@ -104,19 +105,24 @@ describe("run history storage", () => {
     }
   });
 
-  it("a stored request log writes each record at once and reads them back in order", async () => {
+  it("a recorded request log commits each record at once and reads them back in index order", async () => {
     const store = RunStore.open(join(dir, "log.sqlite"));
     try {
       const run = sampleRunResult("logged", 0);
-      store.beginRun({ ...run, tool_version: "0.1.0" });
-      const log = new StoredRequestLog(store, "logged");
-      for (let i = 0; i < 5; i++) log.push(sampleRecord(i));
+      const recorder = new RunRecorder(store);
+      recorder.beginRun({ ...run, tool_version: "0.1.0" });
+      const log = new RecordedRequestLog(store, recorder, "logged");
+      // Finished out of index order, as concurrent requests do.
+      for (const i of [1, 0, 3, 2, 4]) log.push(sampleRecord(i));
       // Committed before the run ends: another reader sees them.
       assert.equal((await store.history().listRuns()).runs[0]?.requests, 5);
+      assert.equal(recorder.pendingRequests, 0);
       assert.equal(log.finish().length, 5);
       assert.deepEqual(log.toArray(), [0, 1, 2, 3, 4].map(sampleRecord));
-      store.finishRun({ ...run, requests: log });
-      assert.equal(store.getRun("logged").requests.length, 5);
+      const outcome = await recorder.finish({ ...run, requests: log });
+      assert.equal(outcome.saved, true);
+      assert.equal(outcome.stored_requests, 5);
+      assert.deepEqual(store.getRun("logged").requests.toArray(), [0, 1, 2, 3, 4].map(sampleRecord));
     } finally {
       store.close();
     }

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { escapeTerminalText } from "../../output/escapeText.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
 import { withRunArgument } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
@@ -23,7 +23,7 @@ export const acceptCommand: CommandModule<object, AcceptArgs> = {
       const entry = await history.accept(await history.resolveRun(argv.run));
       const run = await history.readRun(entry.run_id);
       process.stdout.write(
-        `run ${entry.run_id} is the accepted baseline of ${escapeTerminalText(entry.model ?? "(no model)")}, ${escapeTerminalText(run.workload ?? "its workload")}\n`,
+        `run ${entry.run_id} is the accepted baseline of ${sanitizeText(entry.model ?? "(no model)")}, ${sanitizeText(run.workload ?? "its workload")}\n`,
       );
     } finally {
       store.close();

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Comparison } from "../../compare/compareRuns.js";
-import { escapeHtml, jsonForScript } from "../escapeText.js";
+import { escapeHtml, jsonForScript } from "../../text/escapeHtml.js";
 import { formatNumber } from "../formatNumber.js";
 import type { ReportData, RunReportData } from "./ReportData.js";
 import { REPORT_SCRIPT } from "./reportScript.js";

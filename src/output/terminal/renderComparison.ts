@@ -1,12 +1,12 @@
 import type { Comparison, ComparisonRow, RowComparison } from "../../compare/compareRuns.js";
 import type { RegressionFinding, RegressionReport } from "../../compare/judgeRegression.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
 import { createTable } from "../createTable.js";
-import { escapeTerminalText } from "../escapeText.js";
 import { formatNumber } from "../formatNumber.js";
 
 /** Text from a run (model names, workloads, hosts): inert on a terminal and in Markdown. */
 function safe(text: string, markdown: boolean): string {
-  const plain = escapeTerminalText(text);
+  const plain = sanitizeText(text);
   return markdown ? plain.replace(/[\\`*_[\]|<>#]/g, (c) => `\\${c}`) : plain;
 }
 

@@ -1,6 +1,6 @@
 import type { RunListItem } from "../../storage/RunHistory.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
 import { createTable } from "../createTable.js";
-import { escapeTerminalText } from "../escapeText.js";
 import { formatNumber } from "../formatNumber.js";
 
 /** Characters of a run id shown in lists: enough to be unique in any real database, and accepted back as a prefix. */
@@ -45,9 +45,9 @@ export function renderRunList(runs: readonly RunListItem[], total: number): stri
     table.push([
       run.run_id.slice(0, SHORT_ID_LENGTH),
       when(run.started_at),
-      escapeTerminalText(run.target_kind ?? "-"),
-      escapeTerminalText(modelName(run.model)),
-      escapeTerminalText(run.workload ?? "-"),
+      sanitizeText(run.target_kind ?? "-"),
+      sanitizeText(modelName(run.model)),
+      sanitizeText(run.workload ?? "-"),
       run.status,
       run.requests === 0
         ? "-"
@@ -55,7 +55,7 @@ export function renderRunList(runs: readonly RunListItem[], total: number): stri
           ? `${run.requests} (${run.failed_requests} failed)`
           : String(run.requests),
       headline(run),
-      escapeTerminalText(run.tags.join(", ")),
+      sanitizeText(run.tags.join(", ")),
     ]);
   }
   const more = total - runs.length;

@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import cliProgress from "cli-progress";
@@ -6,10 +5,10 @@ import type { RunStartInfo } from "../../../benchmark/RunStartInfo.js";
 import type { TokbenchError } from "../../../errors/TokbenchError.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
 import { renderRunSummary } from "../../../output/renderRunSummary.js";
-import { writeRunJson } from "../../../output/writeRunJson.js";
+import { writeRunJson, writeRunJsonFileSync } from "../../../output/writeRunJson.js";
 import type { RequestLogWriter } from "../../../results/RequestLog.js";
-import { RequestTable } from "../../../results/RequestTable.js";
 import type { RunResult } from "../../../results/RunResult.js";
+import { RecordedRequestLog } from "../../../storage/RecordedRequestLog.js";
 import { type RecordingOutcome, RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import { SpillFileRequestLog } from "../../../storage/SpillFileRequestLog.js";
@@ -30,7 +29,10 @@ export interface RunConsumers {
    * started (samplers, child processes). Returns a function that removes it.
    */
   onQuit(hook: (signal: StopSignalName) => void): () => void;
-  /** Where the run's records go: in memory, or a spill file with `--no-save`. */
+  /**
+   * Where the run's records go: the database through the run's recorder as each finishes (read
+   * back from there), or a temporary spill file with `--no-save`; never all in memory.
+   */
   requestLog(runId: string): RequestLogWriter;
 }
 
@@ -53,14 +55,15 @@ function say(line: string): void {
 }
 
 /**
- * Writes `content` beside the database (or, when that folder refuses, in the temp folder), under a
- * name that says what it is. Returns the path, or null when neither place would take it.
+ * Writes the whole result (as `--json` prints it, records streamed from wherever they are) beside
+ * the database, or, when that folder refuses, in the temp folder. Returns the path, or null when
+ * neither place would take it.
  */
-function writeBesideDatabase(dbPath: string, name: string, content: string): string | null {
+function writeResultBesideDatabase(dbPath: string, result: RunResult): string | null {
   for (const folder of [dirname(dbPath), tmpdir()]) {
-    const path = join(folder, name);
+    const path = join(folder, unsavedName(result.run_id, "result.json"));
     try {
-      writeFileSync(path, content);
+      writeRunJsonFileSync(result, result.requests, path);
       return path;
     } catch {
       // Try the next folder.
@@ -76,7 +79,9 @@ function unsavedName(runId: string, what: "result.json" | "requests.ndjson"): st
 /**
  * Runs `run` with the CLI's consumers attached: the SQLite store (through a {@link RunRecorder}: the
  * run row first, then each request as it finishes, so a killed run keeps what it finished; a
- * database locked by another process never blocks the measurement), a progress bar on stderr,
+ * database locked by another process never blocks the measurement; the records are never all in
+ * memory, and are read back from there; with `--no-save` they go to a temporary spill file),
+ * a progress bar on stderr,
  * stop signals (SIGINT, SIGTERM, SIGHUP; see {@link StopSignals}), and at the end the terminal
  * summary or the JSON result, printed before the run is stored so that a slow or failing database
  * never hides it. Returns the process exit code: 0 for a completed run in which something
@@ -133,11 +138,7 @@ export async function runWithConsumers(
     if (store === null || recorder === null || settled) return;
     if (result !== null) {
       // The run is over and its storing waits for a lock: the whole result goes to a file.
-      const file = writeBesideDatabase(
-        store.path,
-        unsavedName(result.run_id, "result.json"),
-        `${JSON.stringify(result, null, 2)}\n`,
-      );
+      const file = writeResultBesideDatabase(store.path, result);
       if (file !== null) recorder.removeSpillFile();
       say(
         file === null
@@ -166,7 +167,7 @@ export async function runWithConsumers(
       },
       hooks: {
         onRequest(record) {
-          recorder?.appendRequest(record);
+          // The record itself went to the request log (the recorder, or the spill file).
           finished++;
           if (record.error !== null) failed++;
           bar?.increment(1, { failed });
@@ -174,8 +175,8 @@ export async function runWithConsumers(
       },
       signal: stop.signal,
       onQuit: (hook) => stop.onQuit(hook),
-      requestLog() {
-        if (store !== null) return new RequestTable();
+      requestLog(runId) {
+        if (store !== null && recorder !== null) return new RecordedRequestLog(store, recorder, runId);
         spill = new SpillFileRequestLog();
         return spill;
       },
@@ -244,11 +245,7 @@ function reportUnsaved(
   recorder: RunRecorder,
 ): void {
   const error = outcome.error as TokbenchError | null;
-  const file = writeBesideDatabase(
-    dbPath,
-    unsavedName(result.run_id, "result.json"),
-    `${JSON.stringify(result, null, 2)}\n`,
-  );
+  const file = writeResultBesideDatabase(dbPath, result);
   if (file !== null) recorder.removeSpillFile();
   say(
     `run ${result.run_id} could not be stored whole: ${error?.message ?? "unknown error"} [${error?.code ?? "DB_WRITE_FAILED"}]`,

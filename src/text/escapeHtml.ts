@@ -1,21 +1,7 @@
 /**
- * The one sanitiser for text that came from a server, a model file or a user on its way to a
- * terminal or a page: nothing such text contains may act on the terminal (escape sequences that
- * move the cursor, retitle the window, clear the screen) or run in a page (markup, script).
+ * Escaping for text on its way into an HTML page (the report): nothing a server, a model file or a
+ * user wrote may become markup or script there. The terminal's counterpart is `sanitizeText.ts`.
  */
-
-/**
- * Shows the control characters of `text` escaped (`\x1b`, `\x07`, C1 controls), so it prints as
- * inert text. Newlines are escaped too: one value stays on one line.
- */
-export function escapeTerminalText(text: string): string {
-  let out = "";
-  for (const char of text) {
-    const code = char.codePointAt(0) as number;
-    out += code < 0x20 || (code >= 0x7f && code < 0xa0) ? `\\x${code.toString(16).padStart(2, "0")}` : char;
-  }
-  return out;
-}
 
 const HTML_ESCAPES: Record<string, string> = {
   "&": "&amp;",
