@@ -6,12 +6,6 @@
 export { type BenchmarkInput, runBenchmark } from "./benchmark/runBenchmark.js";
 export { type EmbeddedBenchOptions, runEmbeddedBench } from "./benchmark/runEmbeddedBench.js";
 export type { WorkloadOptions } from "./benchmark/WorkloadOptions.js";
-export {
-  GraphObserver,
-  type ObservedDecode,
-  type ObserveWhat,
-} from "./engine/observe/GraphObserver.js";
-export { runObservedTests } from "./engine/observe/runObservedTests.js";
 // History: statistics, comparisons, regression verdicts, reports
 export { type ComparableRun, loadComparableRun } from "./compare/ComparableRun.js";
 export { type Comparison, type ComparisonRow, compareRuns, type Verdict } from "./compare/compareRuns.js";
@@ -22,6 +16,12 @@ export {
   type RegressionReport,
   type RegressionThresholds,
 } from "./compare/judgeRegression.js";
+export {
+  GraphObserver,
+  type ObservedDecode,
+  type ObserveWhat,
+} from "./engine/observe/GraphObserver.js";
+export { runObservedTests } from "./engine/observe/runObservedTests.js";
 export { runLlamaBench } from "./engine/runLlamaBench.js";
 // Errors
 export { ERROR_CODES, type ErrorCode } from "./errors/ErrorCode.js";

@@ -1,7 +1,7 @@
 import { freemem } from "node:os";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
-import { mean, stddev } from "../metrics/sampleStats.js";
+import { mean, sampleStddev as stddev } from "../stats/descriptive.js";
 import type { TraceWriter } from "../trace/TraceWriter.js";
 import { seededRandom } from "../workload/seededRandom.js";
 import { type BenchRow, ENGINE_MISMATCH_TOLERANCE, type LoadRow } from "./BenchRow.js";

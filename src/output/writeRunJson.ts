@@ -17,6 +17,9 @@ export type RunJsonHead = Pick<
   | "machine"
   | "tests"
   | "resources"
+  | "observation"
+  | "expert_usage"
+  | "layer_timing"
 > & {
   status: string;
   ended_at: string | null;
@@ -42,6 +45,10 @@ function runJsonParts(head: RunJsonHead): { open: string; close: (empty: boolean
     requests: [],
     tests: head.tests,
     resources: head.resources,
+    // Observation runs only (`--experts`, `--layers`); JSON leaves out what is undefined.
+    observation: head.observation,
+    expert_usage: head.expert_usage,
+    layer_timing: head.layer_timing,
   };
   const text = terminalSafeJson(ordered, 2);
   // Top-level keys are the only ones indented by exactly two spaces.

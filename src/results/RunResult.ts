@@ -1,6 +1,5 @@
 import type { MachineInfo } from "./MachineInfo.js";
 import type { ExpertUsage, LayerTiming, ObservationInfo } from "./Observation.js";
-import type { RequestTable } from "./RequestTable.js";
 import type { RequestLog } from "./RequestLog.js";
 import type { ResourcePoint } from "./ResourceTimeline.js";
 import type { ResourceUsage } from "./ResourceUsage.js";
@@ -47,6 +46,7 @@ export interface RunResult {
   expert_usage?: ExpertUsage;
   /** Per-layer timing per test and phase (`--layers`). */
   layer_timing?: LayerTiming[];
+  /**
    * The whole latency and rate distributions (HDR histograms), for reports and comparisons made
    * later. Not part of the `--json` format. Absent or null when not collected.
    */

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type { DistributionStats } from "../results/DistributionStats.js";
-import { PERCENTILES } from "./sampleStats.js";
+import { PERCENTILES } from "./descriptive.js";
 
 // The package's index also loads its WebAssembly build, which costs ~16 MB of resident memory in
 // every process at import; tokbench uses the plain JavaScript histogram only, so it loads that file

@@ -38,6 +38,29 @@ export function quantile(values: readonly number[], q: number): number {
   return values.length === 0 ? Number.NaN : ss.quantile(values as number[], q);
 }
 
+/** Percentiles tokbench reports, with the fewest samples each needs before it means anything. */
+export const PERCENTILES = [
+  { key: "p50", q: 50, minSamples: 1 },
+  { key: "p90", q: 90, minSamples: 10 },
+  { key: "p95", q: 95, minSamples: 20 },
+  { key: "p99", q: 99, minSamples: 100 },
+] as const;
+
+/**
+ * Nearest-rank percentile q (0-100), the definition of every reported pXX (the streamed
+ * {@link StatsAccumulator} reads the same rank off its histogram): the smallest sample with at least
+ * q % of the samples at or below it. Null when there are fewer samples than {@link PERCENTILES} asks
+ * for that percentile (for a q it does not list: null only without samples). Unlike
+ * {@link quantile}, never a value between two samples.
+ */
+export function percentile(values: ArrayLike<number>, q: number): number | null {
+  const need = PERCENTILES.find((p) => p.q === q)?.minSamples ?? 1;
+  if (values.length < need || values.length === 0) return null;
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.max(1, Math.ceil((q / 100) * sorted.length));
+  return sorted[rank - 1] as number;
+}
+
 /** Standard normal cumulative distribution function Φ(z), through the error function. */
 export function normalCdf(z: number): number {
   if (z === Number.POSITIVE_INFINITY) return 1;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { bootstrapRatioInterval } from "../../src/stats/bootstrap.js";
-import { mean, median, quantile, sampleStddev } from "../../src/stats/descriptive.js";
+import { mean, median, percentile, quantile, sampleStddev } from "../../src/stats/descriptive.js";
 import {
   compareQuantiles,
   HistogramBuckets,
@@ -24,6 +24,18 @@ describe("descriptive statistics", () => {
     assert.equal(median([3, 1, 2]), 2);
     assert.equal(median([4, 1, 3, 2]), 2.5);
     assert.equal(quantile([1, 2, 3, 4, 5], 0.5), 3);
+  });
+  it("percentiles are nearest-rank samples, and none from too few samples", () => {
+    const xs = Float64Array.from({ length: 20 }, (_, i) => 20 - i);
+    // Rank ceil(q/100 * n): p50 of 1..20 is the 10th value, p95 the 19th (never interpolated).
+    assert.equal(percentile(xs, 50), 10);
+    assert.equal(percentile(xs, 90), 18);
+    assert.equal(percentile(xs, 95), 19);
+    assert.equal(percentile(xs, 99), null, "p99 needs 100 samples");
+    assert.equal(percentile(xs.slice(0, 19), 95), null, "p95 needs 20");
+    assert.equal(percentile([7], 50), 7);
+    assert.equal(percentile([], 50), null);
+    assert.equal(percentile([3, 1, 2], 0), 1, "a q not listed: the smallest rank");
   });
 });
 
