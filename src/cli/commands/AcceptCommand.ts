@@ -13,8 +13,6 @@ type AcceptArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>
 
 /** `tokbench accept RUN`: the run becomes the baseline `regress --baseline accepted` compares against. */
 export const acceptCommand: CommandModule<object, AcceptArgs> = {
-  command: "accept <run>",
-  describe: "Mark a completed run as the baseline of its model and workload (for regress)",
   builder: builder as unknown as CommandModule<object, AcceptArgs>["builder"],
   async handler(argv) {
     const store = RunStore.open(argv.db);

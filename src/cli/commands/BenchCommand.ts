@@ -24,8 +24,6 @@ type BenchArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>
 
 /** `tokbench bench`: measure a server (`--url`) or a GGUF model in-process. */
 export const benchCommand: CommandModule<object, BenchArgs> = {
-  command: "bench",
-  describe: "Measure TTFT, prefill and decode speed, latency percentiles and throughput",
   builder: builder as unknown as CommandModule<object, BenchArgs>["builder"],
   async handler(argv) {
     checkTargetFlags(argv as unknown as Record<string, unknown>);

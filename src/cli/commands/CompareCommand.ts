@@ -30,9 +30,6 @@ type CompareArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]
 
 /** `tokbench compare A B [C ...]`. */
 export const compareCommand: CommandModule<object, CompareArgs> = {
-  command: "compare <runs..>",
-  describe:
-    "Compare stored runs side by side: differences first, then every figure with a statistical verdict",
   builder: builder as unknown as CommandModule<object, CompareArgs>["builder"],
   async handler(argv) {
     const refs = (argv.runs as string[]) ?? [];

@@ -44,8 +44,6 @@ async function* mapRows<T>(
 
 /** `tokbench export RUN`: requests, summary or tests as CSV, JSON Lines or Markdown, streamed. */
 export const exportCommand: CommandModule<object, ExportArgs> = {
-  command: "export <run>",
-  describe: "Export a stored run's requests, summary or tests as CSV, JSON Lines or Markdown",
   builder: builder as unknown as CommandModule<object, ExportArgs>["builder"],
   async handler(argv) {
     const store = RunStore.open(argv.db);

@@ -119,9 +119,6 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
 
 /** `tokbench regress`: exit 0 (no regression), 1 (regression) or 2 (cannot judge, including any error). */
 export const regressCommand: CommandModule<object, RegressArgs> = {
-  command: "regress",
-  describe:
-    "Gate a run against a baseline: a regression is worse than a threshold AND significant (exit 0/1/2)",
   builder: builder as unknown as CommandModule<object, RegressArgs>["builder"],
   async handler(argv) {
     let report: RegressionReport;

@@ -35,8 +35,6 @@ type ReportArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>
 
 /** `tokbench report RUN [RUN...] --out report.html [--png DIR]`. */
 export const reportCommand: CommandModule<object, ReportArgs> = {
-  command: "report <runs..>",
-  describe: "Write one self-contained HTML report (charts inlined, works offline) of stored runs",
   builder: builder as unknown as CommandModule<object, ReportArgs>["builder"],
   async handler(argv) {
     const refs = (argv.runs as string[]) ?? [];

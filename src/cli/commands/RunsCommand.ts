@@ -46,8 +46,6 @@ type RunsArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
 
 /** `tokbench runs`: list, delete and prune stored runs. */
 export const runsCommand: CommandModule<object, RunsArgs> = {
-  command: "runs",
-  describe: "List stored runs (newest first), delete them, or apply a retention",
   builder: builder as unknown as CommandModule<object, RunsArgs>["builder"],
   async handler(argv) {
     const limit = argv.limit;

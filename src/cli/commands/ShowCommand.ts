@@ -22,8 +22,6 @@ const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** `tokbench show RUN`: a stored run, as printed when it ran, or its JSON result. */
 export const showCommand: CommandModule<object, ShowArgs> = {
-  command: "show <run>",
-  describe: "Print a stored run as it was printed when it ran (--json: its JSON result)",
   builder: builder as unknown as CommandModule<object, ShowArgs>["builder"],
   async handler(argv) {
     const store = RunStore.open(argv.db);
