@@ -32,6 +32,7 @@ const { values } = parseArgs({
 });
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const PEAK = fileURLToPath(new URL("./peakRssAtExit.js", import.meta.url));
+const EAGER = fileURLToPath(new URL("./loadAllCommands.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tokbench-history-bench-"));
 const machine = await collectMachineInfo();
 const run = (id: string, startedAt: string, requests: number) =>
@@ -92,6 +93,7 @@ const listDb = join(dir, "runs.sqlite");
 // weighs on all of them alike; on a shared machine the figure beside the floor is the one to read.
 const COMMANDS = [
   ["runs (newest 20)", ["runs"]],
+  ["[reference] runs (newest 20), every command module loaded first", ["--import", EAGER, "runs"]],
   ["runs --tag nightly --model model-1", ["runs", "--tag", "nightly", "--model", "model-1"]],
   ["runs --limit 0 --json (every run)", ["runs", "--limit", "0", "--json"]],
 ] as const;
@@ -100,7 +102,8 @@ const commandTimes: number[][] = COMMANDS.map(() => []);
 for (let r = 0; r < repeats; r++) {
   floorTimes.push(timeCommand(["-e", ""]).ms);
   COMMANDS.forEach(([, args], i) => {
-    commandTimes[i]?.push(timeCommand([CLI, ...args, "--db", listDb]).ms);
+    const nodeArgs = args[0] === "--import" ? args.slice(0, 2) : [];
+    commandTimes[i]?.push(timeCommand([...nodeArgs, CLI, ...args.slice(nodeArgs.length), "--db", listDb]).ms);
   });
 }
 const floor = median(floorTimes);

@@ -52,6 +52,8 @@ export interface ComparisonRow {
   context_tokens: number | null;
   /** Metric family, for regression rules: `decode`, `prefill`, `ttft`, `itl`, `e2e`, `tpot`, `throughput`. */
   family: string;
+  /** Tests rows: the matching key of the test (see {@link testRowsByKey}); absent on request rows. */
+  test_key?: string;
 }
 
 /** A difference between the runs in something other than the results. */
@@ -242,7 +244,18 @@ function listDifferences(runs: readonly ComparableRun[]): ComparisonDifference[]
   return out;
 }
 
-function testKey(t: Record<string, unknown>, excluded: Set<string>): string {
+/** A run's test rows (failed ones and model loads left out) by the key rows are matched on. */
+export function testRowsByKey(
+  run: ComparableRun,
+  excluded: ReadonlySet<string> = new Set(),
+): Map<string, Record<string, unknown>> {
+  const map = new Map<string, Record<string, unknown>>();
+  for (const t of run.run.tests)
+    if (t.test !== "load" && t.status !== "failed") map.set(testKey(t, excluded), t);
+  return map;
+}
+
+function testKey(t: Record<string, unknown>, excluded: ReadonlySet<string>): string {
   const knobs = KNOB_FIELDS.filter((f) => !excluded.has(f)).map((f) => `${f}=${str(t[f])}`);
   return [`${str(t.n_prompt)}/${str(t.n_gen)}/${str(t.n_depth)}`, ...knobs].join(" ");
 }
@@ -269,12 +282,7 @@ function testRows(
   alpha: number,
   which: RepetitionTest,
 ): ComparisonRow[] {
-  const byRun = runs.map(({ run }) => {
-    const map = new Map<string, Record<string, unknown>>();
-    for (const t of run.tests)
-      if (t.test !== "load" && t.status !== "failed") map.set(testKey(t, excluded), t);
-    return map;
-  });
+  const byRun = runs.map((run) => testRowsByKey(run, excluded));
   const rows: ComparisonRow[] = [];
   for (const [key, ref] of byRun[0] ?? new Map()) {
     const samples = (t: Record<string, unknown> | undefined): number[] =>
@@ -314,6 +322,7 @@ function testRows(
       comparisons,
       context_tokens: nPrompt + Number(ref.n_depth ?? 0),
       family: nGen > 0 ? "decode" : "prefill",
+      test_key: key,
     });
   }
   return rows;

@@ -1,6 +1,15 @@
+import { bestLoadCorrectedRate } from "../metrics/loadCorrectedRate.js";
+import { mean } from "../stats/descriptive.js";
 import { compareQuantiles } from "../stats/HistogramBuckets.js";
+import { predictionTTest } from "../stats/predictionTTest.js";
 import type { ComparableRun } from "./ComparableRun.js";
-import { type Comparison, type ComparisonRow, compareRuns, type RepetitionTest } from "./compareRuns.js";
+import {
+  type Comparison,
+  type ComparisonRow,
+  compareRuns,
+  type RepetitionTest,
+  testRowsByKey,
+} from "./compareRuns.js";
 
 /** The thresholds of `tokbench regress`, each configurable; the defaults are the ones teams commonly use. */
 export interface RegressionThresholds {
@@ -22,6 +31,11 @@ export interface RegressionThresholds {
   min_repetitions: number;
   /** The test for repetitions. Defaults to `welch`. */
   repetition_test: RepetitionTest;
+  /**
+   * Fewest runs of the baseline's configuration (the baseline and its reference runs) from which a
+   * llama-bench-style row is judged between runs (see {@link judgeRegression}). Defaults to 3.
+   */
+  min_baseline_runs: number;
 }
 
 export const DEFAULT_THRESHOLDS: RegressionThresholds = {
@@ -34,6 +48,7 @@ export const DEFAULT_THRESHOLDS: RegressionThresholds = {
   alpha: 0.05,
   min_repetitions: 3,
   repetition_test: "welch",
+  min_baseline_runs: 3,
 };
 
 /** How one row fared. */
@@ -107,11 +122,20 @@ function ruleOf(row: ComparisonRow, t: RegressionThresholds): { rule: string; th
  * threshold does not either. A row over its threshold whose test cannot reach significance for
  * lack of samples makes the whole verdict `cannot judge`, as do a different workload or model, a
  * knob that differs, or a run that did not complete.
+ *
+ * `references` are earlier runs of the baseline's configuration (in the CLI, the earlier accepted
+ * baselines of the model and workload). With them, llama-bench-style rate rows are judged between
+ * runs: each run's level is its best load-corrected repetition (`bestLoadCorrectedRate`), and the
+ * current run's level is tested against the baseline runs' levels by a prediction t-test, whose
+ * spread is the run-to-run noise of this machine. A repetitions test within two runs cannot see
+ * that noise: on a machine whose speed drifts between runs it calls the drift significant. Rows
+ * with fewer than `min_baseline_runs` baseline runs are judged within the runs, as before.
  */
 export function judgeRegression(
   baseline: ComparableRun,
   current: ComparableRun,
   thresholds: Partial<RegressionThresholds> = {},
+  references: readonly ComparableRun[] = [],
 ): RegressionReport {
   const t = { ...DEFAULT_THRESHOLDS, ...thresholds };
   const reasons: string[] = [];
@@ -138,10 +162,28 @@ export function judgeRegression(
   if (reasons.length > 0) return { ...cannotJudge(baseline, current, reasons), comparison };
 
   const findings: RegressionFinding[] = [];
+  // Reference runs comparable with the baseline: same model, workload and configuration, completed.
+  const peers = references.filter(
+    (r) =>
+      r.run.run_id !== baseline.run.run_id &&
+      r.run.run_id !== current.run.run_id &&
+      r.run.status === "completed" &&
+      r.run.model === baseline.run.model &&
+      r.run.workload_key === baseline.run.workload_key &&
+      compareRuns([baseline, r]).differences.every((d) => d.kind !== "configuration"),
+  );
+  const testMaps = [baseline, current, ...peers].map((r) => testRowsByKey(r));
   for (const row of comparison.rows) {
     const rule = ruleOf(row, t);
     const c = row.comparisons[0];
     if (rule === null || c === undefined) continue;
+    if (row.section === "tests" && row.test_key !== undefined) {
+      const between = judgeBetweenRuns(row, row.test_key, testMaps, rule, t);
+      if (between !== null) {
+        findings.push(between);
+        continue;
+      }
+    }
     const name = `${row.name} ${row.stat}`;
     const worse = c.ratio === null ? null : (row.better === "higher" ? 1 - c.ratio : c.ratio - 1) * 100;
     let status: FindingStatus;
@@ -178,6 +220,49 @@ export function judgeRegression(
     });
   }
   return finalize(baseline, current, findings, comparison);
+}
+
+/**
+ * A llama-bench-style rate row judged between runs: the levels (best load-corrected repetition) of
+ * the baseline and its reference runs against the current run's level. Null when fewer than
+ * `min_baseline_runs` baseline runs have the row (it is then judged within the two runs).
+ */
+function judgeBetweenRuns(
+  row: ComparisonRow,
+  key: string,
+  testMaps: Map<string, Record<string, unknown>>[],
+  rule: { rule: string; threshold: number },
+  t: RegressionThresholds,
+): RegressionFinding | null {
+  const levelOf = (m: Map<string, Record<string, unknown>> | undefined): number | null => {
+    const test = m?.get(key);
+    return test === undefined ? null : bestLoadCorrectedRate(test);
+  };
+  const [baseMap, currentMap, ...peerMaps] = testMaps;
+  const base = levelOf(baseMap);
+  const current = levelOf(currentMap);
+  if (base === null || current === null) return null;
+  const levels = [base, ...peerMaps.map(levelOf).filter((x): x is number => x !== null)];
+  if (levels.length < Math.max(2, t.min_baseline_runs)) return null;
+  const level = mean(levels);
+  const worse = (1 - current / level) * 100;
+  const test = predictionTTest(levels, current);
+  return {
+    rule: rule.rule,
+    row: `${row.name} best load-corrected t/s, against ${levels.length} baseline runs`,
+    baseline: level,
+    current,
+    worse_pct: worse,
+    threshold_pct: rule.threshold,
+    p_value: test.p_value,
+    status:
+      worse <= rule.threshold
+        ? "within threshold"
+        : test.p_value < t.alpha
+          ? "regression"
+          : "over threshold, not significant",
+    reason: null,
+  };
 }
 
 /**

@@ -3,7 +3,7 @@
  * two-sided. `method` names the test, for output and docs.
  */
 export interface SignificanceResult {
-  method: "mann-whitney-u" | "welch-t" | "quantile-interval";
+  method: "mann-whitney-u" | "welch-t" | "quantile-interval" | "prediction-t";
   /** Two-sided p-value; 1 when nothing can be said (too few samples, no spread at all and equal). */
   p_value: number;
   /** The test statistic (U of the current sample, t, or z). */

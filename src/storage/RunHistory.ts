@@ -100,4 +100,9 @@ export interface RunHistory {
   accept(runId: string): Promise<BaselineEntry>;
   /** The most recently accepted baseline for this model and workload, or null. */
   acceptedBaseline(model: string | null, workloadKey: string): Promise<BaselineEntry | null>;
+  /**
+   * The runs accepted as baselines for this model and workload, newest acceptance first, each run
+   * once, at most `limit`: the latest is the baseline, the earlier ones measure run-to-run noise.
+   */
+  acceptedBaselines(model: string | null, workloadKey: string, limit: number): Promise<BaselineEntry[]>;
 }

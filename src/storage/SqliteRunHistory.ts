@@ -341,6 +341,20 @@ export class SqliteRunHistory implements RunHistory {
     );
   }
 
+  async acceptedBaselines(
+    model: string | null,
+    workloadKey: string,
+    limit: number,
+  ): Promise<BaselineEntry[]> {
+    // A run accepted twice counts once, at its latest acceptance.
+    return this.db
+      .prepare<[string, string | null, number], BaselinesTable>(
+        `SELECT run_id, model, workload_key, MAX(accepted_at) AS accepted_at FROM baselines
+         WHERE workload_key = ? AND model IS ? GROUP BY run_id ORDER BY accepted_at DESC LIMIT ?`,
+      )
+      .all(workloadKey, model, limit);
+  }
+
   /** The live status of a run stored as `running` (its writer may be dead). */
   private liveStatusOf(runId: string): StoredRunStatus {
     const row = this.db

@@ -17,7 +17,14 @@ import { sampleRunResult } from "../storage/fixtures/sampleRun.js";
 function run(
   id: string,
   tg: number[],
-  options: { threads?: number; itlScale?: number; promptTokens?: number; startedAt?: string } = {},
+  options: {
+    threads?: number;
+    itlScale?: number;
+    promptTokens?: number;
+    startedAt?: string;
+    /** Each repetition's CPU share (CPU time / (threads x wall time)); no CPU times when absent. */
+    cpuShare?: number;
+  } = {},
 ): RunResult {
   const result = sampleRunResult(id, 0);
   const random = seededRandom(id.length * 7919 + tg.length);
@@ -69,6 +76,14 @@ function run(
       avg_ts: mean,
       stddev_ts: 0,
       samples_ts: tg,
+      ...(options.cpuShare === undefined
+        ? {}
+        : {
+            samples_ns: tg.map((rate) => Math.round((128 * 1e9) / rate)),
+            engine_cpu_ns: tg.map((rate) =>
+              Math.round((options.cpuShare as number) * (options.threads ?? 1) * ((128 * 1e9) / rate)),
+            ),
+          }),
       status: "ok",
     },
   ];
@@ -99,6 +114,17 @@ describe("tokbench compare and regress (CLI, real SQLite)", () => {
       run("other-workload", [100, 100, 100], { promptTokens: 512, startedAt: t(7) }),
       run("two-threads", [150, 151, 149, 150, 150], { threads: 2, startedAt: t(8) }),
       run("itl-up", [100, 101, 99, 100.5, 99.5], { itlScale: 1.25, startedAt: t(9) }),
+      // Long prompts: inter-token latency 1.5x that of the short-prompt runs above.
+      run("long-base", [100, 101, 99, 100.5, 99.5], {
+        promptTokens: 2048,
+        itlScale: 1.5,
+        startedAt: "2025-01-10T00:00:00.000Z",
+      }),
+      run("long", [100.2, 99.8, 100.1, 99.9, 100.4], {
+        promptTokens: 2048,
+        itlScale: 1.5,
+        startedAt: "2025-01-11T00:00:00.000Z",
+      }),
     ]) {
       store.finishRun(r);
     }
@@ -168,6 +194,38 @@ describe("tokbench compare and regress (CLI, real SQLite)", () => {
     assert.equal(itl.report.findings.find((f) => f.row === "inter-token latency p95")?.status, "regression");
   });
 
+  it("regress --short-run applies the long/short prompt rule: p95 ITL with long prompts at most 1.3x", async () => {
+    const plain = await regress("--baseline", "long-base", "--current", "long");
+    assert.equal(plain.code, 0);
+    const ruled = await regress("--baseline", "long-base", "--current", "long", "--short-run", "base");
+    assert.equal(ruled.code, 1, JSON.stringify(ruled.report.findings));
+    const finding = ruled.report.findings.find((f) => f.rule === "long/short prompt ITL p95");
+    assert.equal(finding?.status, "regression");
+    assert.ok(Math.abs((finding?.worse_pct as number) - 50) < 3, String(finding?.worse_pct));
+    const tolerant = await regress(
+      "--baseline",
+      "long-base",
+      "--current",
+      "long",
+      "--short-run",
+      "base",
+      "--max-long-short-itl",
+      "1.6",
+    );
+    assert.equal(tolerant.code, 0);
+    const bad = await cli(
+      "regress",
+      "--current",
+      "long",
+      "--short-run",
+      "base",
+      "--max-long-short-itl",
+      "0.5",
+    );
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--max-long-short-itl must be a ratio >= 1/);
+  });
+
   it("regress exits 2 when it cannot judge: too few repetitions, another workload, other knobs, no baseline, bad input", async () => {
     const few = await regress("--baseline", "base", "--current", "two-reps");
     assert.equal(few.code, 2);
@@ -199,6 +257,74 @@ describe("tokbench compare and regress (CLI, real SQLite)", () => {
     const text = await cli("regress", "--current", "same");
     assert.equal(text.code, 0);
     assert.match(text.stdout, /NO REGRESSION \(exit 0\)/);
+  });
+});
+
+describe("regress between runs: the accepted baselines' spread is the noise (CLI, real SQLite)", () => {
+  let dir: string;
+  let db: string;
+  const regress = async (...args: string[]): Promise<{ code: number | null; report: RegressionReport }> => {
+    const r = await runCli(["regress", "--format", "json", ...args, "--db", db]);
+    return { code: r.code, report: JSON.parse(r.stdout) as RegressionReport };
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokbench-regress-runs-"));
+    db = join(dir, "runs.sqlite");
+    const store = RunStore.open(db);
+    const t = (n: number) => `2025-02-0${n}T00:00:00.000Z`;
+    // Three accepted runs whose best repetitions are 101, 99 and 102 t/s (each had its cores).
+    for (const r of [
+      run("acc-1", [100, 101, 99, 100.5, 99.5], { cpuShare: 1, startedAt: t(1) }),
+      run("acc-2", [98, 99, 97.5, 98.5, 98], { cpuShare: 1, startedAt: t(2) }),
+      run("acc-3", [101, 102, 100.5, 101.5, 101], { cpuShare: 1, startedAt: t(3) }),
+      // The same engine on a busy machine: every repetition waited for a core 15 % of its time.
+      run("busy", [85, 86, 84, 85.5, 85], { cpuShare: 0.85, startedAt: t(4) }),
+      // A slower engine that had its cores.
+      run("slower", [80, 81, 79, 80.5, 80], { cpuShare: 1, startedAt: t(5) }),
+    ]) {
+      store.finishRun(r);
+    }
+    store.close();
+    for (const id of ["acc-1", "acc-2", "acc-3"]) {
+      const accepted = await runCli(["accept", id, "--db", db]);
+      assert.equal(accepted.code, 0, accepted.stderr);
+    }
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a run slowed by the machine's load passes; judged within two runs, the same run is a false alarm", async () => {
+    const busy = await regress("--current", "busy");
+    assert.equal(busy.code, 0, JSON.stringify(busy.report));
+    const finding = busy.report.findings.find((f) => f.rule === "decode rate, short prompt");
+    assert.match(finding?.row ?? "", /best load-corrected t\/s, against 3 baseline runs/);
+    // Best repetition 86 t/s at a 0.85 share: 101.2 t/s corrected, against a mean level of 100.67.
+    assert.ok(Math.abs((finding?.current as number) - 86 / 0.85) < 0.01, String(finding?.current));
+    assert.ok(Math.abs((finding?.baseline as number) - (101 + 99 + 102) / 3) < 0.01);
+    assert.equal(finding?.status, "within threshold");
+    // The old judgment (the repetitions of the latest baseline against the current run's).
+    const within = await regress("--current", "busy", "--noise-runs", "0");
+    assert.equal(within.code, 1);
+    assert.equal(within.report.baseline_run_id, "acc-3");
+  });
+
+  it("a slower engine is a regression against the baseline runs' spread", async () => {
+    const slower = await regress("--current", "slower");
+    assert.equal(slower.code, 1, JSON.stringify(slower.report));
+    const finding = slower.report.findings.find((f) => f.rule === "decode rate, short prompt");
+    assert.equal(finding?.status, "regression");
+    // Levels 101, 99, 102 (mean 100.67, s 1.528); current 81: t = -19.67 / (1.528 * sqrt(4/3)) = -11.15,
+    // 2 degrees of freedom: p = 0.0079 (scipy.stats.t).
+    assert.ok(Math.abs((finding?.p_value as number) - 0.0079) < 0.0005, String(finding?.p_value));
+    assert.ok(Math.abs((finding?.worse_pct as number) - (1 - 81 / 100.6667) * 100) < 0.01);
+  });
+
+  it("--noise-runs is checked", async () => {
+    const bad = await runCli(["regress", "--current", "slower", "--noise-runs", "1.5", "--db", db]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--noise-runs must be a whole number/);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   mannWhitneyHistograms,
 } from "../../src/stats/HistogramBuckets.js";
 import { mannWhitneyU } from "../../src/stats/mannWhitneyU.js";
+import { predictionTTest } from "../../src/stats/predictionTTest.js";
 import { HISTOGRAM_SCALE, StatsAccumulator } from "../../src/stats/StatsAccumulator.js";
 import { welchTTest } from "../../src/stats/welchTTest.js";
 import { seededRandom } from "../../src/workload/seededRandom.js";
@@ -36,6 +37,19 @@ describe("descriptive statistics", () => {
     assert.equal(percentile([7], 50), 7);
     assert.equal(percentile([], 50), null);
     assert.equal(percentile([3, 1, 2], 0), 1, "a q not listed: the smallest rank");
+  });
+});
+
+describe("prediction t-test (one run against the runs of a reference)", () => {
+  it("matches scipy: reference 10, 12, 11, 13, 9 and a new value 6 give t = -2.887, p = 0.04471 (4 df)", () => {
+    const r = predictionTTest([10, 12, 11, 13, 9], 6);
+    close(r.statistic, -5 / (Math.sqrt(2.5) * Math.sqrt(1.2)), 1e-12, "t");
+    close(r.p_value, 0.044708587, 1e-6, "p");
+    assert.equal(r.method, "prediction-t");
+  });
+  it("says nothing from one reference run or references without spread", () => {
+    assert.equal(predictionTTest([10], 1).p_value, 1);
+    assert.equal(predictionTTest([10, 10, 10], 1).p_value, 1);
   });
 });
 

@@ -13,7 +13,11 @@ export const REGRESS_DEFAULTS = {
   long_prompt_tokens: 1024,
   alpha: 0.05,
   min_repetitions: 3,
+  min_baseline_runs: 3,
+  long_short_itl_ratio: 1.3,
 } as const;
+/** Earlier accepted baselines read to measure run-to-run noise, by default. */
+const NOISE_RUNS = 9;
 const DEFAULT_THRESHOLDS = REGRESS_DEFAULTS;
 
 const builder = (yargs: Argv) =>
@@ -60,6 +64,22 @@ const builder = (yargs: Argv) =>
       default: DEFAULT_THRESHOLDS.min_repetitions,
       description: "Fewest repetitions a side to judge a llama-bench-style row",
     })
+    .option("noise-runs", {
+      type: "number",
+      default: NOISE_RUNS,
+      description:
+        "With --baseline accepted: earlier accepted baselines of the model and workload whose spread is the run-to-run noise; from 3 baseline runs on, test rows are judged between runs (0: never)",
+    })
+    .option("short-run", {
+      type: "string",
+      description:
+        "A run of the same model with short prompts: the current run's p95 inter-token latency (long prompts) must stay within --max-long-short-itl of it",
+    })
+    .option("max-long-short-itl", {
+      type: "number",
+      default: DEFAULT_THRESHOLDS.long_short_itl_ratio,
+      description: "Tolerated ratio of p95 inter-token latency with long prompts to that with short ones",
+    })
     .option("format", {
       choices: ["text", "md", "json"] as const,
       default: "text" as const,
@@ -88,7 +108,16 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
     alpha: argv.alpha,
     min_repetitions: Math.max(2, Math.floor(argv.minRepetitions)),
   };
-  const [{ loadComparableRun }, { judgeRegression }] = await Promise.all([
+  if (!(argv.maxLongShortItl >= 1))
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `--max-long-short-itl must be a ratio >= 1, got ${argv.maxLongShortItl}`,
+    );
+  thresholds.long_short_itl_ratio = argv.maxLongShortItl;
+  const noiseRuns = argv.noiseRuns;
+  if (!Number.isInteger(noiseRuns) || noiseRuns < 0)
+    throw new TokbenchError("INVALID_ARGUMENT", `--noise-runs must be a whole number >= 0, got ${noiseRuns}`);
+  const [{ loadComparableRun }, { finalize, judgeLongShortItl, judgeRegression }] = await Promise.all([
     import("../../compare/ComparableRun.js"),
     import("../../compare/judgeRegression.js"),
   ]);
@@ -98,9 +127,17 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
     const currentId = await history.resolveRun(argv.current);
     const current = await loadComparableRun(history, currentId);
     let baselineId: string;
+    let referenceIds: string[] = [];
     if (argv.baseline === "accepted") {
       const key = current.run.workload_key;
-      const entry = key === null ? null : await history.acceptedBaseline(current.run.model, key);
+      const accepted =
+        key === null
+          ? []
+          : (await history.acceptedBaselines(current.run.model, key, noiseRuns + 1)).filter(
+              (e) => e.run_id !== currentId,
+            );
+      const entry = accepted[0] ?? null;
+      referenceIds = accepted.slice(1).map((e) => e.run_id);
       if (entry === null) {
         throw new TokbenchError(
           "RUN_NOT_FOUND",
@@ -111,7 +148,25 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
     } else {
       baselineId = await history.resolveRun(argv.baseline);
     }
-    return judgeRegression(await loadComparableRun(history, baselineId), current, thresholds);
+    const references = await Promise.all(referenceIds.map((id) => loadComparableRun(history, id)));
+    const baseline = await loadComparableRun(history, baselineId);
+    const report = judgeRegression(baseline, current, thresholds, references);
+    if (argv.shortRun === undefined) return report;
+    // The long/short rule: the current run (long prompts) against a run of short prompts.
+    const short = await loadComparableRun(history, await history.resolveRun(argv.shortRun));
+    const finding =
+      short.run.model === current.run.model
+        ? judgeLongShortItl(short, current, thresholds)
+        : {
+            ...judgeLongShortItl(short, current, thresholds),
+            worse_pct: null,
+            p_value: null,
+            status: "cannot judge" as const,
+            reason: `--short-run ${short.run.run_id} is of another model (${short.run.model ?? "-"})`,
+          };
+    // A verdict refused for the runs themselves (other workload, knobs) stays refused.
+    if (report.findings.length === 0 && report.exit_code === 2) return { ...report, findings: [finding] };
+    return finalize(baseline, current, [...report.findings, finding], report.comparison);
   } finally {
     store.close();
   }
