@@ -1,7 +1,7 @@
 import { loadComparableRun } from "../compare/ComparableRun.js";
 import { compareRuns } from "../compare/compareRuns.js";
 import type { DistributionPicture, ReportData, RunReportData } from "../output/html/ReportData.js";
-import { FLAG_MEANING } from "../output/renderRunSummary.js";
+import { FLAG_MEANING } from "../output/terminal/renderRunSummary.js";
 import type { DistributionStats } from "../results/DistributionStats.js";
 import type { RunSummary } from "../results/RunSummary.js";
 import { HistogramBuckets } from "../stats/HistogramBuckets.js";

@@ -3,11 +3,11 @@ import { EMBEDDED_DEFAULTS, runEmbeddedBench } from "../../../benchmark/runEmbed
 import { isEngineEnvApplied, relaunchWithEngineEnv } from "../../../engine/native/engineProcessEnv.js";
 import { getTunedLlama } from "../../../engine/native/getTunedLlama.js";
 import { GraphObserver } from "../../../engine/observe/GraphObserver.js";
-import { renderObservation } from "../../../output/renderObservation.js";
+import { renderEmbeddedTable } from "../../../output/terminal/renderEmbeddedTable.js";
+import { renderObservation } from "../../../output/terminal/renderObservation.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
 import { type EmbeddedArgs, parseEmbeddedArgs } from "./embeddedOptions.js";
-import { renderEmbeddedTable } from "./embeddedTable.js";
 import { type CommonArgs, loadOptionsFromArgs } from "./loadOptionsFromArgs.js";
 import { type ConsumerArgs, runWithConsumers } from "./runWithConsumers.js";
 

@@ -4,7 +4,7 @@ import cliProgress from "cli-progress";
 import type { RunStartInfo } from "../../../benchmark/RunStartInfo.js";
 import type { TokbenchError } from "../../../errors/TokbenchError.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
-import { renderRunSummary } from "../../../output/renderRunSummary.js";
+import { renderRunSummary } from "../../../output/terminal/renderRunSummary.js";
 import { writeRunJson, writeRunJsonFileSync } from "../../../output/writeRunJson.js";
 import type { RequestLogWriter } from "../../../results/RequestLog.js";
 import type { RunResult } from "../../../results/RunResult.js";

@@ -1,9 +1,9 @@
-import type { DistributionStats } from "../results/DistributionStats.js";
-import type { RequestRecord } from "../results/RequestRecord.js";
-import type { RunResult } from "../results/RunResult.js";
-import { sanitizeText } from "../text/sanitizeText.js";
-import { createTable } from "./createTable.js";
-import { formatNumber } from "./formatNumber.js";
+import type { DistributionStats } from "../../results/DistributionStats.js";
+import type { RequestRecord } from "../../results/RequestRecord.js";
+import type { RunResult } from "../../results/RunResult.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
+import { createTable } from "../createTable.js";
+import { formatNumber } from "../formatNumber.js";
 
 const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
   { key: "ttft_ms", label: "TTFT (ms)" },

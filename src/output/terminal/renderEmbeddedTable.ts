@@ -1,6 +1,6 @@
-import { createTable } from "../../../output/createTable.js";
-import type { RunResult } from "../../../results/RunResult.js";
-import { sanitizeText } from "../../../text/sanitizeText.js";
+import type { RunResult } from "../../results/RunResult.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
+import { createTable } from "../createTable.js";
 
 const fmt = (x: unknown, digits = 2): string =>
   typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-";
