@@ -29,7 +29,7 @@ import { ENGINE_PROCESS_ENV } from "../src/engine/native/engineProcessEnv.js";
 import type { LlamaBenchRow } from "../src/engine/native/runLlamaBenchBinary.js";
 import { llamaBenchArgs, runLlamaBenchBinary } from "../src/engine/native/runLlamaBenchBinary.js";
 import type { PpTgBenchmarkResult, TgMode } from "../src/engine/native/runPpTgBenchmark.js";
-import { median } from "./median.js";
+import { median } from "../src/stats/descriptive.js";
 
 /** prebuilt / native: the binary alone; tuned: the native build in a process started with ENGINE_PROCESS_ENV. */
 type Variant = "prebuilt" | "native" | "tuned";

@@ -6,6 +6,7 @@
  * long closed-loop run.
  *
  *   node dist/bench/harness.js [--streams 1,64,512,2000] [--rounds 2] [--itl-ms 50] [--rss-requests 100000] [--busy-poll] [--references node,c|none] [--repeats 1]
+ *   node dist/bench/harness.js --rss-only --rss-requests 1000000 --rss-stores memory,db,spill   (bounded memory)
  *   HARNESS_MOCK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" node dist/bench/harness.js ...  (profile the mock)
  *
  * Timing error of a chunk = client arrival timestamp − the mock's timestamp just after writing it,
@@ -15,18 +16,27 @@
  * any client, and tokbench's p99 is printed as a ratio to theirs.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
+import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildRequestSource } from "../src/benchmark/buildRequestSource.js";
 import { runLoad } from "../src/load/runLoad.js";
-import { StatsAccumulator } from "../src/metrics/StatsAccumulator.js";
 import type { MockServerOptions } from "../src/mock/MockServer.js";
+import { writeRunJson } from "../src/output/writeRunJson.js";
+import { median } from "../src/stats/descriptive.js";
+import { StatsAccumulator } from "../src/stats/StatsAccumulator.js";
+import { RecordedRequestLog } from "../src/storage/RecordedRequestLog.js";
+import { RunRecorder } from "../src/storage/RunRecorder.js";
+import { RunStore } from "../src/storage/RunStore.js";
+import { SpillFileRequestLog } from "../src/storage/SpillFileRequestLog.js";
+import { collectMachineInfo } from "../src/system/machineInfo.js";
 import { OpenAiTarget } from "../src/targets/openai/OpenAiTarget.js";
 import type { Target } from "../src/targets/Target.js";
 import { buildCReferenceReader, readWithC } from "./cReferenceReader.js";
-import { median } from "./median.js";
 import { monotonicOffsetMs } from "./monotonicOffsetMs.js";
 import { readWithNode } from "./nodeReferenceReader.js";
 import { startUrlChild } from "./startUrlChild.js";
@@ -40,6 +50,12 @@ const { values } = parseArgs({
     "rss-requests": { type: "string", default: "100000" },
     "rss-concurrency": { type: "string", default: "64" },
     "rss-only": { type: "boolean", default: false },
+    // Where the records of the RSS run go: `memory` (a RequestTable, the library default), `db`
+    // (the CLI's: each record stored in SQLite as it finishes, nothing kept), `spill` (the CLI's
+    // --no-save), `db+memory` (the CLI before records left memory: stored and kept in a table). With
+    // several, each runs in its own process, one after the other, and the last lines compare them.
+    "rss-stores": { type: "string", default: "memory" },
+    "rss-store": { type: "string", default: "memory" },
     "busy-poll": { type: "boolean", default: false },
     references: { type: "string", default: "node,c" },
     repeats: { type: "string", default: "1" },
@@ -319,9 +335,30 @@ async function rssRun(): Promise<void> {
     },
     target,
   );
+  const mode = String(values["rss-store"]);
+  const dir = mkdtempSync(join(tmpdir(), "tokbench-rss-"));
+  const store = mode === "db" || mode === "db+memory" ? RunStore.open(join(dir, "rss.sqlite")) : null;
+  const runId = "rss-run";
+  // Storage as the CLI does it: a RunRecorder commits each record as it finishes.
+  const recorder = store === null ? null : new RunRecorder(store);
+  recorder?.beginRun({
+    run_id: runId,
+    started_at: new Date().toISOString(),
+    config: { target: target.kind, model: "mock" },
+    machine: await collectMachineInfo(),
+    tool_version: "bench",
+  });
+  const requestLog =
+    mode === "db"
+      ? new RecordedRequestLog(store as RunStore, recorder as RunRecorder, runId)
+      : mode === "spill"
+        ? new SpillFileRequestLog(dir)
+        : undefined;
   const before = process.memoryUsage().rss;
   const started = performance.now();
   const outcome = await runLoad({
+    ...(requestLog === undefined ? {} : { requestLog }),
+    ...(mode === "db+memory" ? { hooks: { onRequest: (record) => recorder?.appendRequest(record) } } : {}),
     target,
     requestAt: source.requestAt,
     prompt_tokens_exact: source.prompt_tokens_exact,
@@ -340,14 +377,58 @@ async function rssRun(): Promise<void> {
   await target.close();
   child.kill();
   const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
+  const peakRun = peakRssBytes();
+  // What `bench --json` then does: the whole result with every record, streamed from where they are.
+  let jsonBytes = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      jsonBytes += chunk.length;
+      callback();
+    },
+  });
+  const jsonStart = performance.now();
+  await writeRunJson(
+    {
+      schema_version: 1,
+      tool: { name: "tokbench", version: "bench" },
+      run_id: runId,
+      status: outcome.status,
+      status_reason: null,
+      started_at: "",
+      ended_at: "",
+      config: {},
+      machine: await collectMachineInfo(),
+      summary: outcome.summary,
+      tests: [],
+      resources: null,
+    },
+    outcome.requests,
+    sink,
+  );
+  const jsonSeconds = (performance.now() - jsonStart) / 1000;
+  store?.close();
+  if (requestLog instanceof SpillFileRequestLog) requestLog.close();
+  rmSync(dir, { recursive: true, force: true });
+  const rate = outcome.requests.length / seconds;
   console.log(
-    `${outcome.requests.length} requests (${outcome.summary.requests.failed} failed) at concurrency ${concurrency} in ${seconds.toFixed(1)} s ` +
-      `(${(outcome.requests.length / seconds).toFixed(0)} req/s): RSS before ${mb(before)} MB, peak ${mb(peakRssBytes())} MB ` +
+    `[${mode}] ${outcome.requests.length} requests (${outcome.summary.requests.failed} failed) at concurrency ${concurrency} in ${seconds.toFixed(1)} s ` +
+      `(${rate.toFixed(0)} req/s): RSS before ${mb(before)} MB, peak during the run ${mb(peakRun)} MB, ` +
+      `peak after streaming the --json result (${(jsonBytes / 2 ** 20).toFixed(0)} MiB in ${jsonSeconds.toFixed(1)} s) ${mb(peakRssBytes())} MB ` +
       `(target <= 200 MB); ${outcome.summary.total_output_tokens} output tokens recorded`,
+  );
+  console.log(
+    `RSS-RESULT ${JSON.stringify({ mode, rate, peak_run_mb: peakRun / 2 ** 20, peak_mb: peakRssBytes() / 2 ** 20 })}`,
   );
 }
 
-if (values["rss-only"]) {
+if (
+  values["rss-only"] &&
+  String(values["rss-stores"]) !== "memory" &&
+  String(values["rss-store"]) === "memory" &&
+  !process.argv.includes("--rss-store")
+) {
+  await rssRuns();
+} else if (values["rss-only"]) {
   await rssRun();
 } else {
   console.log(
@@ -385,10 +466,33 @@ if (values["rss-only"]) {
   }
   if (Number(values["rss-requests"]) > 0) {
     // In a fresh process: the kernel's high-water mark would otherwise include the timing runs.
-    const self = fileURLToPath(import.meta.url);
-    const args = [self, "--rss-only", "--rss-requests", String(values["rss-requests"])];
+    await rssRuns();
+  }
+}
+
+/** One RSS run per `--rss-stores` mode, each in a fresh process (the kernel's high-water mark is per process). */
+async function rssRuns(): Promise<void> {
+  const self = fileURLToPath(import.meta.url);
+  const results: { mode: string; rate: number; peak_mb: number }[] = [];
+  for (const mode of String(values["rss-stores"]).split(",")) {
+    const args = [self, "--rss-only", "--rss-requests", String(values["rss-requests"]), "--rss-store", mode];
     args.push("--rss-concurrency", String(values["rss-concurrency"]));
-    const rss = spawn(process.execPath, args, { stdio: "inherit" });
+    const rss = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    rss.stdout?.on("data", (b: Buffer) => {
+      out += b.toString();
+      process.stdout.write(b);
+    });
     await new Promise((resolve) => rss.on("exit", resolve));
+    const line = out.split("\n").find((l) => l.startsWith("RSS-RESULT "));
+    if (line) results.push(JSON.parse(line.slice("RSS-RESULT ".length)));
+  }
+  const reference = results.find((r) => r.mode === "db+memory") ?? results.find((r) => r.mode === "memory");
+  if (reference !== undefined && results.length > 1) {
+    for (const r of results.filter((x) => x !== reference)) {
+      console.log(
+        `${r.mode} vs ${reference.mode}: request rate ${(r.rate / reference.rate).toFixed(3)}x, peak RSS ${r.peak_mb.toFixed(0)} vs ${reference.peak_mb.toFixed(0)} MB`,
+      );
+    }
   }
 }

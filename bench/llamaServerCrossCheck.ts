@@ -110,7 +110,7 @@ try {
   console.log(
     `TTFT ms p50 ${formatNumber(s.ttft_ms.p50)}, ITL ms p50 ${formatNumber(s.itl_ms.p50)} p99 ${formatNumber(s.itl_ms.p99)}, e2e ms p50 ${formatNumber(s.e2e_ms.p50)}`,
   );
-  const first = result.requests.get(0);
+  const first = result.requests[Symbol.iterator]().next().value;
   console.log(
     `request 0: prompt_tokens ${first?.prompt_tokens} (asked ${values["prompt-tokens"]}), output ${first?.output_tokens}, server ${JSON.stringify(first?.server_timings)}`,
   );

@@ -9,7 +9,7 @@
 import { performance } from "node:perf_hooks";
 import type { SimKvType, SimulationOptions } from "../src/mock/simulation/SimulationConfig.js";
 import { simulateClosedLoop } from "../src/mock/simulation/simulateClosedLoop.js";
-import { median } from "./median.js";
+import { median } from "../src/stats/descriptive.js";
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);

@@ -8,6 +8,7 @@
 import { performance } from "node:perf_hooks";
 import { StringDecoder } from "node:string_decoder";
 import { SseParser } from "../src/http/SseParser.js";
+import { median } from "../src/stats/descriptive.js";
 
 const EVENTS = 100_000;
 
@@ -84,8 +85,7 @@ function measure(
     events = fn(parts);
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  const ms = times[Math.floor(rounds / 2)] ?? Number.NaN;
+  const ms = median(times);
   if (events !== EVENTS) throw new Error(`${name}: ${events} events, expected ${EVENTS}`);
   return { ms, mbps: bytes / 1e6 / (ms / 1000), eps: events / (ms / 1000) };
 }

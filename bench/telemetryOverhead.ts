@@ -24,13 +24,13 @@ import { type LoadHooks, runLoad } from "../src/load/runLoad.js";
 import type { MockServerOptions } from "../src/mock/MockServer.js";
 import type { MachineInfo } from "../src/results/MachineInfo.js";
 import type { RequestRecord } from "../src/results/RequestRecord.js";
+import { median } from "../src/stats/descriptive.js";
 import { OpenAiTarget } from "../src/targets/openai/OpenAiTarget.js";
 import { TIME_PER_OUTPUT_CHUNK } from "../src/telemetry/genAiInstruments.js";
 import { ManyValueHistogram } from "../src/telemetry/ManyValueHistogram.js";
 import { RequestRecorder } from "../src/telemetry/RequestRecorder.js";
 import { startRunTelemetry } from "../src/telemetry/RunTelemetry.js";
 import type { TelemetryOptions } from "../src/telemetry/TelemetryOptions.js";
-import { median } from "./median.js";
 import { startUrlChild } from "./startUrlChild.js";
 
 const { values } = parseArgs({

@@ -6,6 +6,16 @@
 export { type BenchmarkInput, runBenchmark } from "./benchmark/runBenchmark.js";
 export { type EmbeddedBenchOptions, runEmbeddedBench } from "./benchmark/runEmbeddedBench.js";
 export type { WorkloadOptions } from "./benchmark/WorkloadOptions.js";
+// History: statistics, comparisons, regression verdicts, reports
+export { type ComparableRun, loadComparableRun } from "./compare/ComparableRun.js";
+export { type Comparison, type ComparisonRow, compareRuns, type Verdict } from "./compare/compareRuns.js";
+export {
+  DEFAULT_THRESHOLDS,
+  judgeLongShortItl,
+  judgeRegression,
+  type RegressionReport,
+  type RegressionThresholds,
+} from "./compare/judgeRegression.js";
 export {
   GraphObserver,
   type ObservedDecode,
@@ -40,7 +50,6 @@ export type {
   ServerUsage,
 } from "./metrics/RequestObservation.js";
 export { RunSummarizer } from "./metrics/RunSummarizer.js";
-export { StatsAccumulator } from "./metrics/StatsAccumulator.js";
 export { MockServer, type MockServerOptions } from "./mock/MockServer.js";
 export {
   SimulatedServer,
@@ -52,6 +61,8 @@ export {
   type ClosedLoopWorkload,
   simulateClosedLoop,
 } from "./mock/simulation/simulateClosedLoop.js";
+export { renderReportHtml } from "./output/html/renderReportHtml.js";
+export { collectReportData } from "./report/collectReportData.js";
 // Results (the public, versioned format)
 export type { DistributionStats } from "./results/DistributionStats.js";
 export type { GpuInfo, MachineInfo } from "./results/MachineInfo.js";
@@ -60,6 +71,7 @@ export type {
   LayerTiming,
   ObservationInfo,
 } from "./results/Observation.js";
+export type { RequestLog, RequestLogWriter } from "./results/RequestLog.js";
 export {
   type RequestRecord,
   type ServerTimingsRecord,
@@ -69,13 +81,31 @@ export {
   type TrustFlag,
 } from "./results/RequestRecord.js";
 export { RequestTable } from "./results/RequestTable.js";
+export type { ResourcePoint } from "./results/ResourceTimeline.js";
 export type { ResourceUsage } from "./results/ResourceUsage.js";
+export type { DistributionMetric, RunDistributions } from "./results/RunDistributions.js";
 export { RESULT_SCHEMA_VERSION, type RunResult, type RunStatus } from "./results/RunResult.js";
 export type { RunSummary } from "./results/RunSummary.js";
+export { type WorkloadIdentity, workloadIdentity } from "./results/workloadIdentity.js";
 export { measureMemoryBandwidth } from "./roofline/measureMemoryBandwidth.js";
 export { decodeCeiling, prefillCeiling } from "./roofline/rooflineMath.js";
+export { bootstrapRatioInterval } from "./stats/bootstrap.js";
+export { mean, median, quantile, sampleStddev } from "./stats/descriptive.js";
+export { compareQuantiles, HistogramBuckets, mannWhitneyHistograms } from "./stats/HistogramBuckets.js";
+export { mannWhitneyU } from "./stats/mannWhitneyU.js";
+export { StatsAccumulator } from "./stats/StatsAccumulator.js";
+export { welchTTest } from "./stats/welchTTest.js";
+export { RecordedRequestLog } from "./storage/RecordedRequestLog.js";
 // Storage and system
+export type {
+  BaselineEntry,
+  RunFilter,
+  RunHistory,
+  RunListItem,
+  StoredRunHeader,
+} from "./storage/RunHistory.js";
 export { RunStore } from "./storage/RunStore.js";
+export { SpillFileRequestLog } from "./storage/SpillFileRequestLog.js";
 export { listPresets } from "./synth/presets.js";
 export { synthesizeModel } from "./synth/synthesizeModel.js";
 export { collectMachineInfo } from "./system/machineInfo.js";

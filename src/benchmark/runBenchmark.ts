@@ -3,6 +3,8 @@ import type { LoadOptions } from "../load/LoadOptions.js";
 import type { LoadHooks } from "../load/runLoad.js";
 import { runLoad } from "../load/runLoad.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
+import type { RequestLogWriter } from "../results/RequestLog.js";
+import type { ResourcePoint } from "../results/ResourceTimeline.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
 import type { RunResult } from "../results/RunResult.js";
 import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
@@ -36,6 +38,10 @@ export interface BenchmarkInput {
   onRunStart?(run: RunStartInfo): void;
   /** Returns the process resource usage at the end of the run, when something sampled it. */
   stopResources?(): ResourceUsage | null;
+  /** Returns the sampler's time series, called after `stopResources`. Defaults to none. */
+  resourceTimeline?(): ResourcePoint[] | null;
+  /** Where the run's records go, given the run id. Defaults to a `RequestTable` in memory. */
+  requestLog?(runId: string): RequestLogWriter;
   hooks?: LoadHooks;
   signal?: AbortSignal;
 }
@@ -62,7 +68,9 @@ export async function runBenchmark(input: BenchmarkInput): Promise<RunResult> {
     decode_ceiling_tps: input.decode_ceiling_tps ?? null,
     ...(input.hooks === undefined ? {} : { hooks: input.hooks }),
     ...(input.signal === undefined ? {} : { signal: input.signal }),
+    ...(input.requestLog === undefined ? {} : { requestLog: input.requestLog(runId) }),
   });
+  const resources = input.stopResources?.() ?? null;
   return {
     schema_version: RESULT_SCHEMA_VERSION,
     tool: { name: "tokbench", version: TOKBENCH_VERSION },
@@ -76,6 +84,8 @@ export async function runBenchmark(input: BenchmarkInput): Promise<RunResult> {
     summary: outcome.summary,
     requests: outcome.requests,
     tests: [],
-    resources: input.stopResources?.() ?? null,
+    resources,
+    distributions: outcome.distributions,
+    resource_timeline: input.resourceTimeline?.() ?? null,
   };
 }

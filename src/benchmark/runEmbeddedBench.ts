@@ -17,7 +17,9 @@ import type { LoadOptions } from "../load/LoadOptions.js";
 import type { LoadHooks } from "../load/runLoad.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
+import type { RequestLogWriter } from "../results/RequestLog.js";
 import { RequestTable } from "../results/RequestTable.js";
+import type { ResourcePoint } from "../results/ResourceTimeline.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
 import { RESULT_SCHEMA_VERSION, type RunResult } from "../results/RunResult.js";
 import { redactSecrets } from "../secrets/redact.js";
@@ -110,6 +112,10 @@ export interface EmbeddedBenchOptions {
   on_test_progress?: (done: number, total: number, label: string) => void;
   hooks?: LoadHooks;
   stopResources?(): ResourceUsage | null;
+  /** As in `BenchmarkInput.resourceTimeline`. */
+  resourceTimeline?(): ResourcePoint[] | null;
+  /** As in `BenchmarkInput.requestLog`. */
+  requestLog?(runId: string): RequestLogWriter;
   signal?: AbortSignal;
 }
 
@@ -232,6 +238,10 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     ...(observe === null
       ? {}
       : { observation: { ...observe.what, speed_figures: false, observer: observe.observer.path } }),
+    // The request workload, as HTTP runs record it: what `runs`, `compare` and `regress` match on.
+    ...(options.requests === null
+      ? {}
+      : { load: options.requests.load, workload: options.requests.workload }),
   });
   trace?.sessionStart({
     started_at: new Date().toISOString(),
@@ -330,6 +340,8 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
         requests: new RequestTable(),
         tests: [],
         resources: options.stopResources?.() ?? null,
+        distributions: null,
+        resource_timeline: options.resourceTimeline?.() ?? null,
       };
     }
     result.tests = [...tests.map((row) => ({ ...row }) as Record<string, unknown>), ...result.tests];
@@ -498,6 +510,8 @@ async function runRequests(
       ...(options.stopResources === undefined ? {} : { stopResources: options.stopResources }),
       ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.resourceTimeline === undefined ? {} : { resourceTimeline: options.resourceTimeline }),
+      ...(options.requestLog === undefined ? {} : { requestLog: options.requestLog }),
     });
   } finally {
     await target?.close();

@@ -1,27 +1,21 @@
 #!/usr/bin/env node
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { TokbenchError } from "../errors/TokbenchError.js";
 import { redactText } from "../secrets/redact.js";
 import { sanitizeText } from "../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
-import { benchCommand } from "./commands/BenchCommand.js";
-import { engineCommand } from "./commands/EngineCommand.js";
-import { inspectCommand } from "./commands/InspectCommand.js";
-import { mockCommand } from "./commands/MockCommand.js";
-import { rooflineCommand } from "./commands/RooflineCommand.js";
-import { synthCommand } from "./commands/SynthCommand.js";
+import { COMMANDS, type CommandEntry } from "./commandTable.js";
 import { PARSER_CONFIGURATION } from "./parseNumberFlag.js";
 import { reportFatalError } from "./reportFatalError.js";
 
-const cli = yargs(hideBin(process.argv))
+const argv = hideBin(process.argv);
+const commandName = (entry: CommandEntry): string => entry.command.split(" ")[0] as string;
+// The command named on the line (the first word that names one): only its module is loaded.
+const named = argv.find((arg) => COMMANDS.some((entry) => commandName(entry) === arg));
+const cli = yargs(argv)
   .scriptName("tokbench")
   .usage("$0 <command> [options]\n\nMeasure how fast a large language model really runs.")
-  .command(benchCommand)
-  .command(inspectCommand)
-  .command(synthCommand)
-  .command(rooflineCommand)
-  .command(mockCommand)
-  .command(engineCommand)
   .version(TOKBENCH_VERSION)
   .strict()
   // Numbers stay as typed until a command reads them (checkNumberFlag), so a bad one is quoted as typed.
@@ -39,6 +33,18 @@ const cli = yargs(hideBin(process.argv))
     );
     process.exit(2);
   });
+// The others are only their usage line in --help. Their handler runs only when an option's value
+// before the command was a command name (`--tag runs bench`): yargs then took the other one.
+const notLoaded = (): never => {
+  throw new TokbenchError(
+    "INVALID_ARGUMENT",
+    "could not tell which command to run: write the command first (tokbench <command> [options])",
+  );
+};
+for (const entry of COMMANDS) {
+  const module = commandName(entry) === named ? await entry.load() : { handler: notLoaded };
+  cli.command({ ...module, command: entry.command, describe: entry.describe });
+}
 try {
   await cli.parseAsync();
 } catch (error) {

@@ -41,6 +41,13 @@ export interface BenchRow {
   stddev_ts: number | null;
   samples_ns: number[];
   samples_ts: number[];
+  /**
+   * CPU time of the whole process (user + system, all threads) over each repetition's timed span,
+   * ns, beside `samples_ns`. A repetition that waited for a core (another process running) shows a
+   * CPU time well short of `n_threads` × its wall time: how `regress` tells the machine's load
+   * from the engine's speed. Empty where not measured.
+   */
+  engine_cpu_ns: number[];
   /** llama.cpp's own time in multi-token decode calls per repetition (mean), ms. */
   engine_prompt_ms: number | null;
   /** llama.cpp's own time in single-token decode calls per repetition (mean), ms. */

@@ -1,8 +1,8 @@
 import { freemem } from "node:os";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
-import { mean, stddev } from "../metrics/sampleStats.js";
 import { formatBytes } from "../output/units.js";
+import { mean, sampleStddev as stddev } from "../stats/descriptive.js";
 import type { TraceWriter } from "../trace/TraceWriter.js";
 import { seededRandom } from "../workload/seededRandom.js";
 import { type BenchRow, ENGINE_MISMATCH_TOLERANCE, type LoadRow } from "./BenchRow.js";
@@ -328,6 +328,7 @@ function baseRow(
     stddev_ts: null,
     samples_ns: [],
     samples_ts: [],
+    engine_cpu_ns: [],
     engine_prompt_ms: null,
     engine_eval_ms: null,
     engine_ts: null,
@@ -404,6 +405,7 @@ async function runTest(
     }
 
     const samplesNs: number[] = [];
+    const cpuNs: number[] = [];
     const enginePrompt: number[] = [];
     const engineEval: number[] = [];
     let engineOk = true;
@@ -421,6 +423,7 @@ async function runTest(
       const ids = streams.map(
         (s) => `${row.test.replace(/ /g, "")}/t${row.n_threads}${o.trace_point}/r${rep}/s${s}`,
       );
+      const cpuStart = process.cpuUsage();
       const start = performance.now();
       if (o.trace !== null) {
         for (const s of streams) {
@@ -450,6 +453,7 @@ async function runTest(
         ),
       );
       const end = performance.now();
+      const cpu = process.cpuUsage(cpuStart);
       const perf = await o.binding.readPerf(context);
       for (const r of results) {
         if (r.tokens.length !== maxTokens) {
@@ -460,6 +464,7 @@ async function runTest(
         }
       }
       samplesNs.push(Math.round((end - start) * 1e6));
+      cpuNs.push((cpu.user + cpu.system) * 1000);
       if (perf === null) engineOk = false;
       else {
         enginePrompt.push(perf.prompt_ms);
@@ -472,6 +477,7 @@ async function runTest(
     const samplesTs = samplesNs.map((ns) => (tokensPerRep * 1e9) / ns);
     row.samples_ns = samplesNs;
     row.samples_ts = samplesTs.map((x) => Math.round(x * 1000) / 1000);
+    row.engine_cpu_ns = cpuNs;
     row.avg_ns = Math.round(mean(samplesNs));
     row.stddev_ns = Math.round(stddev(samplesNs));
     row.avg_ts = mean(samplesTs);

@@ -59,6 +59,9 @@ export const ERROR_CODES = [
   "RUN_NOT_FOUND",
   // Telemetry: the --prometheus-port cannot be bound (in use, not allowed, not an address here).
   "METRICS_PORT_UNAVAILABLE",
+  // History: reading runs back, comparing, reporting.
+  "RUN_AMBIGUOUS",
+  "BROWSER_UNAVAILABLE",
   // Anything that escaped classification: a bug in tokbench.
   "INTERNAL",
 ] as const;

@@ -3,8 +3,10 @@ import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { computeRequestMetrics } from "../metrics/computeRequestMetrics.js";
 import type { RequestError } from "../metrics/RequestObservation.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
+import type { RequestLog, RequestLogWriter } from "../results/RequestLog.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import { RequestTable } from "../results/RequestTable.js";
+import type { RunDistributions } from "../results/RunDistributions.js";
 import type { RunStatus } from "../results/RunResult.js";
 import type { RunSummary } from "../results/RunSummary.js";
 import type { Target, WorkloadRequest } from "../targets/Target.js";
@@ -29,8 +31,10 @@ export interface LoadHooks {
 export interface LoadOutcome {
   status: RunStatus;
   status_reason: string | null;
-  requests: RequestTable;
+  requests: RequestLog;
   summary: RunSummary;
+  /** The histograms behind the summary. */
+  distributions: RunDistributions;
 }
 
 /** Inputs of {@link runLoad}. */
@@ -46,6 +50,11 @@ export interface RunLoadInput {
   hooks?: LoadHooks;
   /** Stops the run: no new sends, requests in flight are cancelled, the outcome is `interrupted`. */
   signal?: AbortSignal;
+  /**
+   * Where finished records go. Defaults to a `RequestTable` in memory (~180 bytes a request); the
+   * CLI passes the database (or a spill file) so a run of millions of requests stays small.
+   */
+  requestLog?: RequestLogWriter;
 }
 
 /**
@@ -61,7 +70,7 @@ export interface RunLoadInput {
 export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   const { target, load, hooks = {}, signal } = input;
   const summarizer = new RunSummarizer();
-  const requests = new RequestTable();
+  const requests = input.requestLog ?? new RequestTable();
   const stop = new AbortController();
   // One signal for every request: the HTTP client shares one listener among its subscribers
   // (subscribeAbort), and a controller per request cost ~1 KB of heap per request in flight.
@@ -195,7 +204,13 @@ export async function runLoad(input: RunLoadInput): Promise<LoadOutcome> {
   }
 
   signal?.removeEventListener("abort", onAbort);
-  return { status, status_reason: statusReason, requests, summary: summarizer.summary() };
+  return {
+    status,
+    status_reason: statusReason,
+    requests: requests.finish(),
+    summary: summarizer.summary(),
+    distributions: summarizer.distributions(),
+  };
 }
 
 /**

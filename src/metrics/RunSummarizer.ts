@@ -1,7 +1,8 @@
 import type { RequestRecord, TrustFlag } from "../results/RequestRecord.js";
+import type { DistributionMetric, RunDistributions } from "../results/RunDistributions.js";
 import type { RunSummary } from "../results/RunSummary.js";
+import { HISTOGRAM_SCALE, StatsAccumulator } from "../stats/StatsAccumulator.js";
 import type { RequestMetrics } from "./computeRequestMetrics.js";
-import { StatsAccumulator } from "./StatsAccumulator.js";
 
 /**
  * Folds finished requests into the run summary as they arrive, in constant memory: per-request
@@ -62,6 +63,28 @@ export class RunSummarizer {
   /** Counts a request that was stopped by the run ending (SIGINT): not a server failure, not recorded. */
   addCancelled(): void {
     this.cancelled++;
+  }
+
+  /** The histograms behind the summary's distributions, encoded (see {@link RunDistributions}). */
+  distributions(): RunDistributions {
+    const all: Record<DistributionMetric, StatsAccumulator> = {
+      ttft_ms: this.ttft,
+      itl_ms: this.itl,
+      e2e_ms: this.e2e,
+      chunk_gap_ms: this.chunkGap,
+      tpot_ms: this.tpot,
+      decode_tps: this.decode,
+      prefill_tps: this.prefill,
+      dispatch_lag_ms: this.lag,
+      server_prefill_tps: this.serverPrefill,
+      server_decode_tps: this.serverDecode,
+    };
+    const histograms: RunDistributions["histograms"] = {};
+    for (const [metric, accumulator] of Object.entries(all) as [DistributionMetric, StatsAccumulator][]) {
+      const encoded = accumulator.encodedHistogram();
+      if (encoded !== null) histograms[metric] = encoded;
+    }
+    return { encoding: "hdr-v2-base64", value_scale: HISTOGRAM_SCALE, histograms };
   }
 
   /** The summary of everything added so far. */

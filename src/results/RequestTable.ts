@@ -1,5 +1,6 @@
 import type { RequestError } from "../metrics/RequestObservation.js";
 import { growTypedArray } from "./growTypedArray.js";
+import type { RequestLog, RequestLogWriter } from "./RequestLog.js";
 import {
   type RequestRecord,
   type ServerTimingsRecord,
@@ -49,7 +50,7 @@ const INITIAL_CAPACITY = 1024;
  * the run's peak RSS). Records read back ({@link get}, iteration, {@link toJSON}) are equal to the
  * ones pushed, field for field; numbers round-trip exactly (float64).
  */
-export class RequestTable implements Iterable<RequestRecord> {
+export class RequestTable implements RequestLog, RequestLogWriter {
   private numbers = new Float64Array(INITIAL_CAPACITY * STRIDE);
   private flags = new Uint16Array(INITIAL_CAPACITY);
   private tokenSource = new Uint8Array(INITIAL_CAPACITY);
@@ -156,6 +157,11 @@ export class RequestTable implements Iterable<RequestRecord> {
 
   *[Symbol.iterator](): Iterator<RequestRecord> {
     for (let i = 0; i < this.count; i++) yield this.get(i) as RequestRecord;
+  }
+
+  /** The table itself: it is its own log. */
+  finish(): RequestTable {
+    return this;
   }
 
   /** Every record as a plain array (one object each: for output, not for holding). */

@@ -1,7 +1,9 @@
 import type { MachineInfo } from "./MachineInfo.js";
 import type { ExpertUsage, LayerTiming, ObservationInfo } from "./Observation.js";
-import type { RequestTable } from "./RequestTable.js";
+import type { RequestLog } from "./RequestLog.js";
+import type { ResourcePoint } from "./ResourceTimeline.js";
 import type { ResourceUsage } from "./ResourceUsage.js";
+import type { RunDistributions } from "./RunDistributions.js";
 import type { RunSummary } from "./RunSummary.js";
 
 /** Version of the public result format. Bumped on any incompatible change. */
@@ -27,8 +29,11 @@ export interface RunResult {
   config: Record<string, unknown>;
   machine: MachineInfo;
   summary: RunSummary;
-  /** Every measured request; serialised as the array of its records. */
-  requests: RequestTable;
+  /**
+   * Every measured request; serialised as the array of its records. In memory (`RequestTable`) by
+   * default; the CLI keeps them in the database or a spill file instead, so memory stays bounded.
+   */
+  requests: RequestLog;
   /** llama-bench-style test rows (embedded engine); empty for HTTP targets. */
   tests: Record<string, unknown>[];
   resources: ResourceUsage | null;
@@ -41,4 +46,11 @@ export interface RunResult {
   expert_usage?: ExpertUsage;
   /** Per-layer timing per test and phase (`--layers`). */
   layer_timing?: LayerTiming[];
+  /**
+   * The whole latency and rate distributions (HDR histograms), for reports and comparisons made
+   * later. Not part of the `--json` format. Absent or null when not collected.
+   */
+  distributions?: RunDistributions | null;
+  /** The resource sampler's time series. Not part of the `--json` format. Absent or null when not sampled. */
+  resource_timeline?: ResourcePoint[] | null;
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { TokbenchError } from "../errors/TokbenchError.js";
+import { median } from "../stats/descriptive.js";
 
 /** Options of {@link measureMemoryBandwidth}. */
 export interface MeasureBandwidthOptions {
@@ -102,7 +103,7 @@ export async function measureMemoryBandwidth(
     const rates = seconds.map((s) => bytesPerRound / s).sort((a, b) => a - b);
     return {
       bytes_per_second: rates[rates.length - 1] as number,
-      median_bytes_per_second: rates[Math.floor(rates.length / 2)] as number,
+      median_bytes_per_second: median(rates),
       threads,
       bytes_per_thread: bytesPerThread,
       rounds,

@@ -60,6 +60,20 @@ export interface RunsTable {
   writer_hostname: string;
 }
 
+/** What `tokbench runs` lists of a run, beside its row (schema 2). */
+export interface RunFactsTable {
+  run_id: string;
+  /** What was measured, as a key: runs with equal keys can be compared row for row (`workloadIdentity`). */
+  workload_key: string | null;
+  /** The same, for people (`pp512 tg128`, `c4, 128→128 tok`). */
+  workload: string | null;
+  /** Requests stored when the run finished; null while running (count the rows). */
+  requests_total: number | null;
+  requests_failed: number | null;
+  /** JSON of the few figures `tokbench runs` prints (`RunHeadline`); null while running. */
+  headline_json: string | null;
+}
+
 /** One finished request: every `RequestRecord` field as a column. */
 export interface RequestsTable {
   run_id: string;
@@ -115,12 +129,67 @@ export interface TestsTable {
   row_json: string;
 }
 
+/** A label on a run (`bench --tag`). */
+export interface RunTagsTable {
+  run_id: string;
+  tag: string;
+}
+
+/** One latency or rate distribution of a run, lossless to the histogram's 3 significant digits. */
+export interface RunDistributionsTable {
+  run_id: string;
+  /** The summary field it belongs to: `ttft_ms`, `itl_ms`, `e2e_ms`, `chunk_gap_ms`, ... */
+  metric: string;
+  /** `hdr-v2-base64`: HdrHistogram's V2 compressed encoding, base64. */
+  encoding: string;
+  /** Recorded values are the metric's values multiplied by this (1000: µs for ms). */
+  value_scale: number;
+  histogram: string;
+}
+
+/** One point of the resource sampler's time series (merged pairwise beyond 4,096 points). */
+export interface ResourceSamplesTable {
+  run_id: string;
+  idx: number;
+  /** Start of the point since sampling started, ms. */
+  offset_ms: number;
+  /** Time the point covers, ms (one sampling interval, or more after merging). */
+  span_ms: number;
+  rss_bytes: number | null;
+  cpu_percent: number | null;
+  gpu_memory_bytes: number | null;
+  gpu_utilization_percent: number | null;
+  /** Bytes read from storage since sampling started (cumulative). */
+  disk_read_bytes: number | null;
+  disk_write_bytes: number | null;
+}
+
+/** What the run printed on the terminal, for `tokbench show`. */
+export interface RunOutputsTable {
+  run_id: string;
+  terminal_text: string;
+}
+
+/** A run accepted as the baseline of its model and workload (`tokbench accept`). */
+export interface BaselinesTable {
+  run_id: string;
+  model: string | null;
+  workload_key: string;
+  accepted_at: string;
+}
+
 /** The whole database. */
 export interface DatabaseSchema {
   machines: MachinesTable;
   runs: RunsTable;
   requests: RequestsTable;
   tests: TestsTable;
+  run_facts: RunFactsTable;
+  run_tags: RunTagsTable;
+  run_distributions: RunDistributionsTable;
+  resource_samples: ResourceSamplesTable;
+  run_outputs: RunOutputsTable;
+  baselines: BaselinesTable;
 }
 
 /** Every column of `T`, listed once; the mapped type makes the compiler reject a missing or extra name. */
@@ -209,4 +278,34 @@ export const TABLE_COLUMNS: { [Table in keyof DatabaseSchema]: (keyof DatabaseSc
     stddev_ts: true,
     row_json: true,
   }),
+  run_facts: columnList<RunFactsTable>({
+    run_id: true,
+    workload_key: true,
+    workload: true,
+    requests_total: true,
+    requests_failed: true,
+    headline_json: true,
+  }),
+  run_tags: columnList<RunTagsTable>({ run_id: true, tag: true }),
+  run_distributions: columnList<RunDistributionsTable>({
+    run_id: true,
+    metric: true,
+    encoding: true,
+    value_scale: true,
+    histogram: true,
+  }),
+  resource_samples: columnList<ResourceSamplesTable>({
+    run_id: true,
+    idx: true,
+    offset_ms: true,
+    span_ms: true,
+    rss_bytes: true,
+    cpu_percent: true,
+    gpu_memory_bytes: true,
+    gpu_utilization_percent: true,
+    disk_read_bytes: true,
+    disk_write_bytes: true,
+  }),
+  run_outputs: columnList<RunOutputsTable>({ run_id: true, terminal_text: true }),
+  baselines: columnList<BaselinesTable>({ run_id: true, model: true, workload_key: true, accepted_at: true }),
 };

@@ -1,9 +1,10 @@
-import { appendFileSync, rmSync } from "node:fs";
+import { appendFileSync, readFileSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import type { RunResult } from "../results/RunResult.js";
-import type { BeginRunInput, RunStore } from "./RunStore.js";
+import { RecordedRequestLog } from "./RecordedRequestLog.js";
+import type { BeginRunInput, FinishRunOptions, RunStore } from "./RunStore.js";
 
 /** Options of {@link RunRecorder}. */
 export interface RunRecorderOptions {
@@ -17,7 +18,11 @@ export interface RunRecorderOptions {
   finishWaitMs?: number;
   /** How often writes held back by a lock are tried again during the run, in ms. Defaults to 100. */
   retryIntervalMs?: number;
-  /** The file requests go to when they cannot be held in memory (past the ceiling, or on {@link RunRecorder.quit}). Defaults to none: such requests are dropped from the backlog (they stay in the run's result). */
+  /**
+   * The file requests go to when they cannot be held in memory (past the ceiling, or on
+   * {@link RunRecorder.quit}). Defaults to none: they are then held in memory, whatever their number,
+   * since the recorder is the only place a run's records are kept.
+   */
   spillPath?: (runId: string) => string;
   /** Told once per phase when a write finds the database locked, so the user knows why. */
   onLocked?: (phase: "run" | "finish", waitMs: number) => void;
@@ -109,34 +114,49 @@ export class RunRecorder {
     this.flush();
   }
 
-  /** Records one finished request. Never throws: a failure is reported by {@link finish}. */
+  /**
+   * Records one finished request. Never throws and never drops it: a request that cannot be
+   * committed now waits in memory or in the spill file, and a failure is reported by {@link finish}.
+   */
   appendRequest(record: RequestRecord): void {
-    if (this.begin_ === null || this.failure !== null) return;
-    if (this.begun && this.pending.length === 0) {
+    if (this.begin_ !== null && this.failure === null && this.begun && this.pending.length === 0) {
       try {
         this.store.appendRequest(this.begin_.run_id, record);
         return;
       } catch (error) {
-        if (!isLocked(error)) {
-          this.fail(error);
-          return;
-        }
-        this.tellLocked("run");
+        if (isLocked(error)) this.tellLocked("run");
+        else this.fail(error);
       }
     }
     // Behind a backlog, in order; the timer writes it (appending here too would put a batch
-    // insert on the path of every request that finishes while the backlog drains).
-    if (this.pending.length < this.maxPending) this.pending.push(record);
-    else this.spill([record]);
-    this.startTimer();
+    // insert on the path of every request that finishes while the backlog drains). After a
+    // failure nothing retries: what waits is stored by finish(), or goes to the result file.
+    if (this.pending.length >= this.maxPending && this.spill([record])) return;
+    this.pending.push(record);
+    if (this.failure === null && this.begin_ !== null) this.startTimer();
+  }
+
+  /**
+   * The finished requests not in the database yet (waiting in memory or in the spill file), in
+   * index order. Empty in the usual case, where each request is committed as it finishes. Those in
+   * the spill file are read back into memory to be ordered: the spill file only exists after more
+   * than `maxPendingRequests` requests waited on another process's lock.
+   */
+  unstoredRequests(): RequestRecord[] {
+    const records = [...this.readSpillFile(), ...this.pending];
+    return records.sort((a, b) => a.index - b.index);
   }
 
   /**
    * Stores how the run ended, waiting up to `finishWaitMs` for a lock held by another process, or
    * until `signal` aborts (the user does not want to wait). Never throws: the outcome says what
-   * the database holds.
+   * the database holds. `options` go to `RunStore.finishRun` (the printed text, tags).
    */
-  async finish(result: RunResult, signal?: AbortSignal): Promise<RecordingOutcome> {
+  async finish(
+    result: RunResult,
+    signal?: AbortSignal,
+    options: Omit<FinishRunOptions, "secrets"> = {},
+  ): Promise<RecordingOutcome> {
     this.stopTimer();
     const deadline = performance.now() + this.finishWaitMs;
     let error: TokbenchError | null = null;
@@ -146,7 +166,16 @@ export class RunRecorder {
     try {
       for (;;) {
         try {
-          this.store.finishRun(result, { secrets: this.begin_?.secrets ?? [] });
+          this.store.finishRun(result, {
+            ...options,
+            secrets: this.begin_?.secrets ?? [],
+            // A log read back through this recorder: only what it still holds is missing. Any
+            // other result (records kept in memory) is stored whole, less what is there already.
+            requests:
+              result.requests instanceof RecordedRequestLog && result.requests.recorder === this
+                ? this.unstoredRequests()
+                : result.requests,
+          });
           saved = true;
           this.pending.length = 0;
           error = null;
@@ -231,16 +260,29 @@ export class RunRecorder {
     else this.startTimer();
   }
 
-  private spill(records: readonly RequestRecord[]): void {
+  /** Appends `records` to the spill file; false when there is none or it refused them. */
+  private spill(records: readonly RequestRecord[]): boolean {
     const runId = this.begin_?.run_id;
     const path = runId === undefined ? undefined : this.options.spillPath?.(runId);
-    if (path === undefined) return;
+    if (path === undefined) return false;
+    if (records.length === 0) return true;
     try {
       appendFileSync(path, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
       this.spilled += records.length;
+      return true;
     } catch {
-      // Nowhere to put them: they remain in the run's result, which finish() stores.
+      // Nowhere to put them: the caller keeps them in memory.
+      return false;
     }
+  }
+
+  private readSpillFile(): RequestRecord[] {
+    const path = this.spillFile;
+    if (path === null) return [];
+    return readFileSync(path, "utf8")
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => JSON.parse(line) as RequestRecord);
   }
 
   /** Deletes the spill file (once the run is stored whole, or its whole result is elsewhere). */

@@ -5,9 +5,8 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
-import type { RequestRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
+import type { RequestRecord } from "../results/RequestRecord.js";
 import { RequestTable } from "../results/RequestTable.js";
-import type { ResourceUsage } from "../results/ResourceUsage.js";
 import type { RunResult, RunStatus } from "../results/RunResult.js";
 import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
 import type { RunSummary } from "../results/RunSummary.js";
@@ -24,7 +23,17 @@ import { TABLE_COLUMNS } from "./DatabaseSchema.js";
 import { databaseFilePath } from "./databaseFilePath.js";
 import { checkDatabaseOwnership } from "./databaseOwnership.js";
 import { defaultDatabasePath } from "./defaultDatabasePath.js";
+import {
+  runFinishFacts,
+  runStartFacts,
+  writeRunAttachments,
+  writeRunFacts,
+  writeRunTags,
+} from "./historyRows.js";
 import { migrate } from "./migrations.js";
+import type { RunHistory, RunListItem } from "./RunHistory.js";
+import { SqliteRunHistory } from "./SqliteRunHistory.js";
+import { recordFromRow } from "./storedRows.js";
 
 /**
  * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
@@ -59,6 +68,8 @@ export interface BeginRunInput {
    * they appear (error messages a server echoed, URLs). Defaults to none.
    */
   secrets?: readonly string[];
+  /** Labels for the run (`bench --tag`). Defaults to none. */
+  tags?: readonly string[];
 }
 
 /** Options of {@link RunStore.finishRun}. */
@@ -69,24 +80,20 @@ export interface FinishRunOptions {
   model?: string | null;
   /** Added to the secrets given to `beginRun`. Defaults to none. */
   secrets?: readonly string[];
+  /** What the run printed on the terminal, kept for `tokbench show`. Defaults to null (nothing kept). */
+  terminal_text?: string | null;
+  /** Labels for the run, when `beginRun` was not called. Defaults to none. */
+  tags?: readonly string[];
+  /**
+   * The requests to add, those of them already stored being left as they are: what a recorder
+   * still holds after a lock (`RunRecorder.unstoredRequests`), so `result.requests` need not be
+   * read back. Defaults to `result.requests`.
+   */
+  requests?: Iterable<RequestRecord>;
 }
 
-/** One line of {@link RunStore.listRuns}. */
-export interface RunListEntry {
-  run_id: string;
-  started_at: string;
-  ended_at: string | null;
-  status: StoredRunStatus;
-  status_reason: string | null;
-  tool_version: string;
-  target_kind: string | null;
-  model: string | null;
-  hostname: string;
-  /** Requests stored for the run. */
-  requests: number;
-  /** Stored requests that carry an error. */
-  failed_requests: number;
-}
+/** One line of {@link RunStore.listRuns}: the history's list item (see `RunHistory.listRuns`). */
+export type RunListEntry = RunListItem;
 
 /** Options of {@link RunStore.listRuns}. */
 export interface ListRunsOptions {
@@ -253,6 +260,18 @@ export class RunStore {
     }
   }
 
+  /**
+   * The readers of the run history (`runs`, `show`, `compare`, `report`, `export`) over this
+   * database, behind the dialect-neutral {@link RunHistory} interface.
+   */
+  history(): RunHistory {
+    return this.historyReader();
+  }
+
+  private historyReader(): SqliteRunHistory {
+    return new SqliteRunHistory(this.db, this.path, (row) => this.liveStatus(row));
+  }
+
   /** Closes the database. Pending WAL content is checkpointed into the main file. */
   close(): void {
     if (this.db.open) this.db.close();
@@ -315,9 +334,19 @@ export class RunStore {
             writer_hostname: hostname(),
           };
           this.db.prepare<RunsTable>(insertSql("runs")).run(row);
+          writeRunFacts(this.db, input.run_id, runStartFacts(input.config));
+          writeRunTags(this.db, input.run_id, input.tags ?? []);
         })
         .immediate();
     });
+  }
+
+  /**
+   * `record` as this database would give it back once stored (its error message redacted and
+   * sanitised), for records of a run not stored yet that are read beside stored ones.
+   */
+  asStored(runId: string, record: RequestRecord): RequestRecord {
+    return recordFromRow(this.requestRow(runId, record, this.secretsByRun.get(runId) ?? []));
   }
 
   /**
@@ -377,9 +406,9 @@ export class RunStore {
 
   /**
    * Records how a run ended: status, reason, end time, summary, resource usage and test rows, in
-   * one transaction. Requests of `result.requests` not yet stored are added (so a whole run can
-   * also be saved at once, without `beginRun`); stored ones are left as they are. The run row is
-   * created if `beginRun` was not called.
+   * one transaction. Requests of `result.requests` (or `options.requests`) not yet stored are added
+   * (so a whole run can also be saved at once, without `beginRun`); stored ones are left as they
+   * are. The run row is created if `beginRun` was not called.
    * @throws TokbenchError `DB_WRITE_FAILED`.
    */
   finishRun(result: RunResult, options: FinishRunOptions = {}): void {
@@ -422,16 +451,16 @@ export class RunStore {
               writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname`,
             )
             .run(row);
-          const stored = new Set(
-            this.db
-              .prepare<[string], number>("SELECT idx FROM requests WHERE run_id = ?")
-              .pluck()
-              .all(result.run_id),
+          // Keyed on (run_id, idx): a request stored as it finished is not written twice.
+          const insertIfNew = this.db.prepare<RequestsTable>(
+            `${insertSql("requests")} ON CONFLICT(run_id, idx) DO NOTHING`,
           );
-          for (const record of result.requests) {
-            if (!stored.has(record.index))
-              this.insertRequest.run(this.requestRow(result.run_id, record, secrets));
+          for (const record of options.requests ?? result.requests) {
+            insertIfNew.run(this.requestRow(result.run_id, record, secrets));
           }
+          writeRunFacts(this.db, result.run_id, runFinishFacts(result));
+          if (begun === undefined) writeRunTags(this.db, result.run_id, options.tags ?? []);
+          writeRunAttachments(this.db, result, options.terminal_text ?? null, secrets);
           this.db.prepare("DELETE FROM tests WHERE run_id = ?").run(result.run_id);
           result.tests.forEach((test, index) => {
             this.insertTest.run(this.testRow(result.run_id, index, test));
@@ -450,90 +479,33 @@ export class RunStore {
     }
   }
 
-  /** Stored runs, most recent first, with their request counts. */
+  /** Stored runs, most recent first, with their request counts (see `RunHistory.listRuns` for filters). */
   listRuns(options: ListRunsOptions = {}): RunListEntry[] {
-    type ListRow = Pick<
-      RunsTable,
-      | "id"
-      | "started_at"
-      | "ended_at"
-      | "status"
-      | "status_reason"
-      | "tool_version"
-      | "target_kind"
-      | "model"
-      | "writer_pid"
-      | "writer_hostname"
-    > & { hostname: string; requests: number; failed_requests: number };
-    const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit));
-    const rows = this.db
-      .prepare<[number], ListRow>(
-        `SELECT r.id, r.started_at, r.ended_at, r.status, r.status_reason, r.tool_version, r.target_kind,
-           r.model, r.writer_pid, r.writer_hostname, m.hostname,
-           (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id) AS requests,
-           (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id AND q.error_code IS NOT NULL) AS failed_requests
-         FROM runs r JOIN machines m ON m.id = r.machine_id
-         ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
-      )
-      .all(limit);
-    return rows.map((row) => ({
-      run_id: row.id,
-      started_at: row.started_at,
-      ended_at: row.ended_at,
-      status: this.liveStatus(row),
-      status_reason: row.status_reason,
-      tool_version: row.tool_version,
-      target_kind: row.target_kind,
-      model: row.model,
-      hostname: row.hostname,
-      requests: row.requests,
-      failed_requests: row.failed_requests,
-    }));
+    const limit = options.limit === undefined ? undefined : Math.max(0, Math.floor(options.limit));
+    return this.historyReader().listRunsSync(limit === undefined ? {} : { limit }).runs;
   }
 
   /**
-   * Reads a run back as a {@link StoredRun}, requests in index order.
+   * Reads a run back as a {@link StoredRun}, requests in index order, held in a `RequestTable` (for
+   * one record at a time, read `history().requests(runId)`).
    * @throws TokbenchError `RUN_NOT_FOUND`.
    */
   getRun(runId: string): StoredRun {
-    const run = this.db.prepare<[string], RunsTable>("SELECT * FROM runs WHERE id = ?").get(runId);
-    if (run === undefined) {
-      throw new TokbenchError("RUN_NOT_FOUND", `no run ${runId} in database ${this.path}`, {
-        context: { run_id: runId, path: this.path },
-      });
-    }
-    const machine = this.db
-      .prepare<[number], MachinesTable>("SELECT * FROM machines WHERE id = ?")
-      .get(run.machine_id) as MachinesTable;
+    const history = this.historyReader();
+    const {
+      model: _model,
+      target_kind: _target,
+      request_count: _count,
+      tags: _tags,
+      workload: _w,
+      workload_key: _k,
+      ...run
+    } = history.readRunSync(runId);
     // Row by row into the column store: a 100k-request run never exists as 100k row objects
     // plus 100k records at once.
     const requests = new RequestTable();
-    for (const row of this.db
-      .prepare<[string], RequestsTable>("SELECT * FROM requests WHERE run_id = ? ORDER BY idx")
-      .iterate(runId)) {
-      requests.push(recordFromRow(row));
-    }
-    const tests = this.db
-      .prepare<[string], Pick<TestsTable, "row_json">>(
-        "SELECT row_json FROM tests WHERE run_id = ? ORDER BY idx",
-      )
-      .all(runId)
-      .map((row) => JSON.parse(row.row_json) as Record<string, unknown>);
-    return {
-      schema_version: run.result_schema_version as RunResult["schema_version"],
-      tool: { name: "tokbench", version: run.tool_version },
-      run_id: run.id,
-      status: this.liveStatus(run),
-      status_reason: run.status_reason,
-      started_at: run.started_at,
-      ended_at: run.ended_at,
-      config: JSON.parse(run.config_json) as Record<string, unknown>,
-      machine: machineFromRow(machine),
-      summary: run.summary_json === null ? null : (JSON.parse(run.summary_json) as RunSummary),
-      requests,
-      tests,
-      resources: run.resources_json === null ? null : (JSON.parse(run.resources_json) as ResourceUsage),
-    };
+    for (const record of history.iterateRequests(runId)) requests.push(record);
+    return { ...run, requests };
   }
 
   /** Deletes a run with its requests and tests. Returns false when there was no such run. */
@@ -661,59 +633,4 @@ export class RunStore {
       row_json: JSON.stringify(test),
     };
   }
-}
-
-function recordFromRow(row: RequestsTable): RequestRecord {
-  return {
-    index: row.idx,
-    planned_offset_ms: row.planned_offset_ms,
-    sent_offset_ms: row.sent_offset_ms,
-    dispatch_lag_ms: row.dispatch_lag_ms,
-    status: row.http_status,
-    ttft_ms: row.ttft_ms,
-    e2e_ms: row.e2e_ms,
-    decode_ms: row.decode_ms,
-    prompt_tokens: row.prompt_tokens,
-    output_tokens: row.output_tokens,
-    token_source: row.token_source as TokenSource,
-    chunks: row.chunks,
-    decode_tps: row.decode_tps,
-    decode_tps_source: row.decode_tps_source as RequestRecord["decode_tps_source"],
-    tpot_ms: row.tpot_ms,
-    prefill_tps: row.prefill_tps,
-    flags: JSON.parse(row.flags_json) as TrustFlag[],
-    error:
-      row.error_code === null
-        ? null
-        : { code: row.error_code, message: row.error_message ?? "", status: row.error_status },
-    server_timings:
-      row.server_source === null
-        ? null
-        : {
-            source: row.server_source,
-            prompt_tokens: row.server_prompt_tokens,
-            prompt_ms: row.server_prompt_ms,
-            prefill_tps: row.server_prefill_tps,
-            output_tokens: row.server_output_tokens,
-            decode_ms: row.server_decode_ms,
-            decode_tps: row.server_decode_tps,
-            cached_tokens: row.server_cached_tokens,
-          },
-  };
-}
-
-function machineFromRow(row: MachinesTable): MachineInfo {
-  return {
-    hostname: row.hostname,
-    os: row.os,
-    os_release: row.os_release,
-    arch: row.arch,
-    cpu_model: row.cpu_model,
-    cpu_cores: row.cpu_cores,
-    total_memory_bytes: row.total_memory_bytes,
-    node_version: row.node_version,
-    gpus: JSON.parse(row.gpus_json) as MachineInfo["gpus"],
-    engine: row.engine,
-    llama_cpp_version: row.llama_cpp_version,
-  };
 }

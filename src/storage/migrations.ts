@@ -96,6 +96,69 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, idx)
   );
   `,
+  // 2: history — what `runs`, `show`, `compare`, `regress`, `report` and `export` read back. Plain
+  // SQL that PostgreSQL also accepts (no WITHOUT ROWID, no JSON functions, TEXT not BLOB), so the
+  // second dialect can take it as it is. Runs stored before it have NULL in the new run columns;
+  // the readers fall back to the run's summary for them. The facts `tokbench runs` lists sit in a
+  // narrow table of their own: as columns appended to `runs` they would come after the large JSON
+  // columns in every record, and reading them would walk each run's overflow pages (~65 ms per
+  // 1,000 runs).
+  `
+  CREATE TABLE run_facts (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    workload_key TEXT,
+    workload TEXT,
+    requests_total INTEGER,
+    requests_failed INTEGER,
+    headline_json TEXT
+  );
+  CREATE INDEX run_facts_workload_key ON run_facts(workload_key);
+  CREATE INDEX runs_model_started_at ON runs(model, started_at);
+
+  CREATE TABLE run_tags (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+  );
+  CREATE INDEX run_tags_tag ON run_tags(tag);
+
+  CREATE TABLE run_distributions (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    metric TEXT NOT NULL,
+    encoding TEXT NOT NULL,
+    value_scale REAL NOT NULL,
+    histogram TEXT NOT NULL,
+    PRIMARY KEY (run_id, metric)
+  );
+
+  CREATE TABLE resource_samples (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    offset_ms REAL NOT NULL,
+    span_ms REAL NOT NULL,
+    rss_bytes REAL,
+    cpu_percent REAL,
+    gpu_memory_bytes REAL,
+    gpu_utilization_percent REAL,
+    disk_read_bytes REAL,
+    disk_write_bytes REAL,
+    PRIMARY KEY (run_id, idx)
+  );
+
+  CREATE TABLE run_outputs (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    terminal_text TEXT NOT NULL
+  );
+
+  CREATE TABLE baselines (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    model TEXT,
+    workload_key TEXT NOT NULL,
+    accepted_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, accepted_at)
+  );
+  CREATE INDEX baselines_lookup ON baselines(workload_key, accepted_at);
+  `,
 ];
 
 /** The `user_version` a database has once every migration ran. */
@@ -162,6 +225,8 @@ export function migrate(db: BetterSqlite3.Database, path: string): void {
   while (step.immediate()) {
     // One migration per transaction until none is left.
   }
+  // A database of tokbench's from before the id existed, just brought forward.
+  stampApplicationId(db);
 }
 
 /** Adds tokbench's application id to a database of its own written before the id existed. */

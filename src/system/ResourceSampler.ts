@@ -1,9 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { TokbenchError } from "../errors/TokbenchError.js";
-import { StatsAccumulator } from "../metrics/StatsAccumulator.js";
+import type { ResourcePoint } from "../results/ResourceTimeline.js";
 import type { ResourceUsage } from "../results/ResourceUsage.js";
+import { StatsAccumulator } from "../stats/StatsAccumulator.js";
 import { NvidiaSmiMonitor } from "./NvidiaSmiMonitor.js";
 import { createProcessProbe, type ProbeReading, type ProcessProbe } from "./ProcessProbe.js";
+import { ResourceTimelineBuilder } from "./ResourceTimelineBuilder.js";
 
 /** Options of {@link ResourceSampler}. */
 export interface ResourceSamplerOptions {
@@ -68,6 +70,10 @@ export class ResourceSampler {
   private readonly gpuDeviceMemory = new StatsAccumulator();
   private readonly gpuUtilization = new StatsAccumulator();
   private sawProcessGpuMemory = false;
+  private readonly timelinePoints = new ResourceTimelineBuilder();
+  /** When the first sample was taken, and the end of the last timeline point. */
+  private timelineStart: number | null = null;
+  private timelineEnd = 0;
 
   /**
    * @throws TokbenchError `INVALID_ARGUMENT` when `pid` names no running process, or the interval
@@ -157,6 +163,14 @@ export class ResourceSampler {
     return this.stopped;
   }
 
+  /**
+   * The time series of the samples taken so far (bounded: see `ResourceTimelineBuilder`), for
+   * pictures of the run; {@link stop} first to include the last sample.
+   */
+  timeline(): ResourcePoint[] {
+    return this.timelinePoints.toArray();
+  }
+
   private assertAlive(pid: number): void {
     if (!Number.isInteger(pid) || pid <= 0 || !processExists(pid)) {
       throw new TokbenchError("INVALID_ARGUMENT", `no running process with pid ${pid} to sample`, {
@@ -172,16 +186,17 @@ export class ResourceSampler {
    * counts as k samples of its average. Otherwise a few short busy intervals would outweigh one
    * long idle one.
    */
-  private recordCpu(cpuTimeMs: number, at: number): void {
+  private recordCpu(cpuTimeMs: number, at: number): number | null {
     if (this.cpuFrom === null) {
       this.cpuFrom = { cpu_time_ms: cpuTimeMs, at };
-      return;
+      return null;
     }
     const wall = at - this.cpuFrom.at;
-    if (wall < this.intervalMs / 2) return;
+    if (wall < this.intervalMs / 2) return null;
     const percent = Math.max(0, ((cpuTimeMs - this.cpuFrom.cpu_time_ms) / wall) * 100);
     this.cpu.addMany(percent, Math.max(1, Math.round(wall / this.intervalMs)));
     this.cpuFrom = { cpu_time_ms: cpuTimeMs, at };
+    return percent;
   }
 
   private sample(): void {
@@ -209,7 +224,7 @@ export class ResourceSampler {
     this.samples++;
     this.rss.add(reading.rss_bytes);
     this.peakRss = Math.max(this.peakRss ?? 0, reading.rss_bytes, reading.peak_rss_bytes ?? 0);
-    this.recordCpu(reading.cpu_time_ms, at);
+    const cpuPercent = this.recordCpu(reading.cpu_time_ms, at);
     this.first ??= reading;
     this.last = reading;
 
@@ -221,5 +236,42 @@ export class ResourceSampler {
       if (gpu.process_memory_bytes !== null) this.sawProcessGpuMemory = true;
       if (gpu.utilization_percent !== null) this.gpuUtilization.add(gpu.utilization_percent);
     }
+    this.addTimelinePoint(reading, at, cpuPercent, gpu);
+  }
+
+  /** One point per sample, spanning from the previous one (a merged CPU reading spans both). */
+  private addTimelinePoint(
+    reading: ProbeReading,
+    at: number,
+    cpuPercent: number | null,
+    gpu: {
+      process_memory_bytes: number | null;
+      device_memory_bytes: number;
+      utilization_percent: number | null;
+    } | null,
+  ): void {
+    if (this.timelineStart === null) this.timelineStart = at;
+    const offset = at - this.timelineStart;
+    const since = (pick: (r: ProbeReading) => number | null): number | null => {
+      const from = this.first === null ? null : pick(this.first);
+      const to = pick(reading);
+      return from === null || to === null ? null : Math.max(0, to - from);
+    };
+    this.timelinePoints.add({
+      offset_ms: this.timelineEnd,
+      span_ms: Math.max(0, offset - this.timelineEnd),
+      rss_bytes: reading.rss_bytes,
+      cpu_percent: cpuPercent,
+      gpu_memory_bytes:
+        gpu === null
+          ? null
+          : this.sawProcessGpuMemory
+            ? (gpu.process_memory_bytes ?? 0)
+            : gpu.device_memory_bytes,
+      gpu_utilization_percent: gpu?.utilization_percent ?? null,
+      disk_read_bytes: since((r) => r.disk_read_bytes),
+      disk_write_bytes: since((r) => r.disk_write_bytes),
+    });
+    this.timelineEnd = offset;
   }
 }

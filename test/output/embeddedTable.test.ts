@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { renderEmbeddedTable, TABLE_MAX_WIDTH } from "../../src/cli/commands/bench/embeddedTable.js";
+import { renderEmbeddedTable, TABLE_MAX_WIDTH } from "../../src/output/terminal/renderEmbeddedTable.js";
 import type { RunResult } from "../../src/results/RunResult.js";
 import { sampleRunResult } from "../storage/fixtures/sampleRun.js";
 

@@ -6,6 +6,7 @@ import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 import type { RequestRecord } from "../../src/results/RequestRecord.js";
+import { RecordedRequestLog } from "../../src/storage/RecordedRequestLog.js";
 import { RunRecorder } from "../../src/storage/RunRecorder.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { sampleMachine, sampleRunResult } from "./fixtures/sampleRun.js";
@@ -185,6 +186,52 @@ test("locked before the run row is written: the row and the requests wait, in or
     while (recorder.pendingRequests > 0 && performance.now() < deadline) await sleep(20);
     assert.equal(store.countRequests("late-row"), 5);
     assert.equal(store.getRun("late-row").status, "running");
+  } finally {
+    store.close();
+  }
+});
+
+test("read back through the recorder under a lock: stored and held requests (spill file included) merged in index order, each stored once in the end", async () => {
+  const { path, store, runId, result, records, recorder, spill } = setup({ maxPendingRequests: 5 });
+  try {
+    // Requests finish out of index order, as concurrent ones do.
+    const order = [...records].sort((a, b) => ((a.index * 7) % 40) - ((b.index * 7) % 40));
+    for (const record of order.slice(0, 8)) recorder.appendRequest(record);
+    const holder = await holdWriteLock(path, 1500);
+    const log = new RecordedRequestLog(store, recorder, runId);
+    for (const record of order.slice(8)) log.push(record);
+    assert.equal(store.countRequests(runId), 8);
+    assert.equal(recorder.pendingRequests, 5);
+    assert.ok(existsSync(spill), "past the ceiling, the spill file");
+    const sorted = JSON.parse(JSON.stringify(records)) as RequestRecord[];
+    assert.deepEqual(log.toArray(), sorted, "every request, once, in index order, while locked");
+    const outcome = await recorder.finish({ ...result, requests: log });
+    await holder.released;
+    assert.equal(outcome.saved, true);
+    assert.equal(outcome.stored_requests, 40);
+    assert.deepEqual(store.getRun(runId).requests.toArray(), sorted);
+    assert.deepEqual(log.toArray(), sorted, "and the same once stored");
+    assert.equal(existsSync(spill), false);
+  } finally {
+    store.close();
+  }
+});
+
+test("a storage error mid-run drops no request: the rest wait for finish, which reports the error", async () => {
+  const { store, runId, result, records, recorder } = setup();
+  try {
+    for (const record of records.slice(0, 4)) recorder.appendRequest(record);
+    // The run row is gone: every later insert breaks its foreign key (DB_WRITE_FAILED, not a lock).
+    store.deleteRun(runId);
+    for (const record of records.slice(4)) recorder.appendRequest(record);
+    assert.deepEqual(
+      recorder.unstoredRequests().map((r) => r.index),
+      records.slice(4).map((r) => r.index),
+    );
+    const outcome = await recorder.finish(result);
+    // finish() writes the run row again, with every request it holds or the result carries.
+    assert.equal(outcome.saved, true);
+    assert.equal(store.countRequests(runId), 40);
   } finally {
     store.close();
   }

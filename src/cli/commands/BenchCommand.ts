@@ -7,7 +7,6 @@ import { withCommonOptions } from "./bench/commonOptions.js";
 import { withEmbeddedOptions } from "./bench/embeddedOptions.js";
 import { withHttpOptions } from "./bench/httpOptions.js";
 import type { HttpBenchArgs } from "./bench/runHttpBench.js";
-import { runHttpBench } from "./bench/runHttpBench.js";
 import { telemetryOptionsFromArgs } from "./bench/telemetryConsumer.js";
 
 const builder = (yargs: Argv) =>
@@ -26,8 +25,6 @@ type BenchArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>
 
 /** `tokbench bench`: measure a server (`--url`) or a GGUF model in-process. */
 export const benchCommand: CommandModule<object, BenchArgs> = {
-  command: "bench",
-  describe: "Measure TTFT, prefill and decode speed, latency percentiles and throughput",
   builder: builder as unknown as CommandModule<object, BenchArgs>["builder"],
   async handler(argv) {
     checkTargetFlags(argv as unknown as Record<string, unknown>);
@@ -40,10 +37,14 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     // handle (runWithConsumers) takes over once the run is under way.
     const setup = StopSignals.listen({ setup: "before the run started: nothing was measured" });
     try {
-      process.exitCode =
-        argv.url !== undefined
-          ? await runHttpBench(argv as unknown as HttpBenchArgs, setup)
-          : await runEmbeddedFromCli(argv, setup);
+      if (argv.url !== undefined) {
+        // Loaded here, not at startup: its tokenizer pulls in node-llama-cpp (~300 modules), which
+        // every other command (runs, show, compare...) would otherwise load for nothing.
+        const { runHttpBench } = await setup.untilStopped(import("./bench/runHttpBench.js"));
+        process.exitCode = await runHttpBench(argv as unknown as HttpBenchArgs, setup);
+      } else {
+        process.exitCode = await runEmbeddedFromCli(argv, setup);
+      }
     } finally {
       setup.close();
     }

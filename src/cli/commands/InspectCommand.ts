@@ -115,8 +115,6 @@ export function renderInspection(m: ModelInspection, showTensors: boolean): stri
 
 /** `tokbench inspect <file>`: what is inside a GGUF model. */
 export const inspectCommand: CommandModule<object, InspectArgs> = {
-  command: "inspect <file>",
-  describe: "Show a GGUF model's shape, tensors, quantization mix, KV cache and bytes read per token",
   builder: builder as unknown as CommandModule<object, InspectArgs>["builder"],
   async handler(argv) {
     const m = await inspectModelFromArgs(argv);

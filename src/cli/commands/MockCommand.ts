@@ -118,8 +118,6 @@ type MockArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
  * `--simulate`, a simulated llama-server (knobs, slots, batching, memory) for launching and sweeping.
  */
 export const mockCommand: CommandModule<object, MockArgs> = {
-  command: "mock",
-  describe: "Run a scripted OpenAI-compatible streaming server (for tests and demos)",
   builder: builder as unknown as CommandModule<object, MockArgs>["builder"],
   async handler(argv) {
     const given = namedFlags(hideBin(process.argv));

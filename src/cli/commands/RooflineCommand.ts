@@ -33,8 +33,6 @@ type RooflineArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"
 
 /** `tokbench roofline <file>`: the physical speed limit of a model on this machine. */
 export const rooflineCommand: CommandModule<object, RooflineArgs> = {
-  command: "roofline <file>",
-  describe: "Theoretical decode/prefill speed ceiling of a GGUF model on this machine",
   builder: builder as unknown as CommandModule<object, RooflineArgs>["builder"],
   async handler(argv) {
     const model = await inspectModelFromArgs(argv);

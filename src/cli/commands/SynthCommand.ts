@@ -110,8 +110,6 @@ function printList(json: boolean): void {
 
 /** `tokbench synth`: writes a GGUF model of a real model's shape with synthetic weights. */
 export const synthCommand: CommandModule<object, SynthArgs> = {
-  command: "synth",
-  describe: "Write a GGUF model of a real model's shape with deterministic synthetic weights",
   builder: builder as unknown as CommandModule<object, SynthArgs>["builder"],
   async handler(argv) {
     if (argv.list) {

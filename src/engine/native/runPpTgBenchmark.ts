@@ -1,5 +1,6 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { TokbenchError } from "../../errors/TokbenchError.js";
+import { mean, sampleStddev } from "../../stats/descriptive.js";
 import { seededRandom } from "../../workload/seededRandom.js";
 import { DirectDecoder } from "../DirectDecoder.js";
 
@@ -234,16 +235,13 @@ function toTestResult(
 ): PpTgTestResult {
   const tokens = nPrompt + nGen;
   const samplesTs = samplesNs.map((ns) => (tokens * 1e9) / ns);
-  const mean = samplesTs.reduce((a, b) => a + b, 0) / samplesTs.length;
-  const variance =
-    samplesTs.length > 1 ? samplesTs.reduce((a, b) => a + (b - mean) ** 2, 0) / (samplesTs.length - 1) : 0;
   return {
     n_prompt: nPrompt,
     n_gen: nGen,
     n_threads: threads,
     n_batch: batchSize,
-    avg_ts: mean,
-    stddev_ts: Math.sqrt(variance),
+    avg_ts: mean(samplesTs),
+    stddev_ts: sampleStddev(samplesTs),
     samples_ts: samplesTs,
     samples_ns: samplesNs,
   };

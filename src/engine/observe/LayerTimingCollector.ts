@@ -1,5 +1,5 @@
-import { mean, percentile } from "../../metrics/sampleStats.js";
 import type { LayerTime, LayerTiming } from "../../results/Observation.js";
+import { mean, percentile } from "../../stats/descriptive.js";
 import type { ObservedDecode } from "./GraphObserver.js";
 
 type Phase = LayerTiming["phase"];

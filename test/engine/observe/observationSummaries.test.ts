@@ -4,7 +4,7 @@ import { ExpertUsageCounter } from "../../../src/engine/observe/ExpertUsageCount
 import type { ObservedDecode } from "../../../src/engine/observe/GraphObserver.js";
 import { LayerTimingCollector } from "../../../src/engine/observe/LayerTimingCollector.js";
 import { checkExpertUsage } from "../../../src/engine/observe/runObservedTests.js";
-import { heatChar } from "../../../src/output/renderObservation.js";
+import { heatChar } from "../../../src/output/terminal/renderObservation.js";
 
 /** An observed decode with the given counts (layer-major) and per-layer times. */
 function decode(over: Partial<ObservedDecode>): ObservedDecode {

@@ -97,6 +97,12 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
       group: "Output:",
       description: "Store the run in the database (--no-save)",
     })
+    .option("tag", {
+      type: "string",
+      array: true,
+      group: "Output:",
+      description: "Label the stored run (repeatable); find it again with `tokbench runs --tag NAME`",
+    })
     .option("progress", {
       type: "boolean",
       default: true,

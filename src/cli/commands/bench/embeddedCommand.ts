@@ -10,14 +10,14 @@ import { getTunedLlama } from "../../../engine/native/getTunedLlama.js";
 import { GraphObserver } from "../../../engine/observe/GraphObserver.js";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { createProgressBar, type ProgressDisplay } from "../../../output/progressBar.js";
-import { renderObservation } from "../../../output/renderObservation.js";
 import { describeModelFile, describeRequests, describeTests } from "../../../output/runHeader.js";
+import { renderEmbeddedTable } from "../../../output/terminal/renderEmbeddedTable.js";
+import { renderObservation } from "../../../output/terminal/renderObservation.js";
 import { formatDuration } from "../../../output/units.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { ResourceSampler } from "../../../system/ResourceSampler.js";
 import type { StopSignals } from "../../stopSignals.js";
 import { type EmbeddedArgs, parseEmbeddedArgs } from "./embeddedOptions.js";
-import { renderEmbeddedTable } from "./embeddedTable.js";
 import { type CommonArgs, loadOptionsFromArgs } from "./loadOptionsFromArgs.js";
 import { type ConsumerArgs, runWithConsumers } from "./runWithConsumers.js";
 
@@ -139,6 +139,8 @@ export async function runEmbeddedBenchCommand(
           onRunStart: consumers.onRunStart,
           hooks: consumers.hooks,
           stopResources: () => sampler.stop(),
+          resourceTimeline: () => sampler.timeline(),
+          requestLog: consumers.requestLog,
           signal: consumers.signal,
           on_test_progress: (done, total, label) => {
             setup.done();

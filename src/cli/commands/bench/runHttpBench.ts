@@ -196,6 +196,8 @@ export async function runHttpBench(args: HttpBenchArgs, setup?: StopSignals): Pr
           consumers.onRunStart(info);
         },
         stopResources: () => sampler?.stop() ?? null,
+        resourceTimeline: () => sampler?.timeline() ?? null,
+        requestLog: consumers.requestLog,
         hooks: consumers.hooks,
         signal: consumers.signal,
       });

@@ -1,16 +1,19 @@
-import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import type { RunStartInfo } from "../../../benchmark/RunStartInfo.js";
 import type { TokbenchError } from "../../../errors/TokbenchError.js";
 import type { LoadHooks } from "../../../load/runLoad.js";
-import { renderRunSummary } from "../../../output/renderRunSummary.js";
 import { type RunHeader, renderRunHeader } from "../../../output/runHeader.js";
+import { renderRunSummary } from "../../../output/terminal/renderRunSummary.js";
+import { writeRunJson, writeRunJsonFileSync } from "../../../output/writeRunJson.js";
+import type { RequestLogWriter } from "../../../results/RequestLog.js";
 import type { RunResult } from "../../../results/RunResult.js";
+import { RecordedRequestLog } from "../../../storage/RecordedRequestLog.js";
 import { type RecordingOutcome, RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
-import { sanitizeText, terminalSafeJson } from "../../../text/sanitizeText.js";
+import { SpillFileRequestLog } from "../../../storage/SpillFileRequestLog.js";
+import { sanitizeText } from "../../../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { type StopSignalName, StopSignals } from "../../stopSignals.js";
 import { finishTelemetry, startTelemetry, type TelemetryArgs, withTelemetry } from "./telemetryConsumer.js";
@@ -29,6 +32,11 @@ export interface RunConsumers {
   onQuit(hook: (signal: StopSignalName) => void): () => void;
   /** Prints the one-line header (what is measured, the workload, where results go) on stderr. */
   announce(header: Omit<RunHeader, "storage">): void;
+  /**
+   * Where the run's records go: the database through the run's recorder as each finishes (read
+   * back from there), or a temporary spill file with `--no-save`; never all in memory.
+   */
+  requestLog(runId: string): RequestLogWriter;
 }
 
 /** Output flags the consumers read. */
@@ -37,6 +45,8 @@ export interface ConsumerArgs extends TelemetryArgs {
   db?: string | undefined;
   save: boolean;
   progress: boolean;
+  /** `--tag`: labels stored with the run. */
+  tag?: string[] | undefined;
 }
 
 function say(line: string): void {
@@ -48,14 +58,15 @@ function say(line: string): void {
 }
 
 /**
- * Writes `content` beside the database (or, when that folder refuses, in the temp folder), under a
- * name that says what it is. Returns the path, or null when neither place would take it.
+ * Writes the whole result (as `--json` prints it, records streamed from wherever they are) beside
+ * the database, or, when that folder refuses, in the temp folder. Returns the path, or null when
+ * neither place would take it.
  */
-function writeBesideDatabase(dbPath: string, name: string, content: string): string | null {
+function writeResultBesideDatabase(dbPath: string, result: RunResult): string | null {
   for (const folder of [dirname(dbPath), tmpdir()]) {
-    const path = join(folder, name);
+    const path = join(folder, unsavedName(result.run_id, "result.json"));
     try {
-      writeFileSync(path, content);
+      writeRunJsonFileSync(result, result.requests, path);
       return path;
     } catch {
       // Try the next folder.
@@ -71,7 +82,9 @@ function unsavedName(runId: string, what: "result.json" | "requests.ndjson"): st
 /**
  * Runs `run` with the CLI's consumers attached: the SQLite store (through a {@link RunRecorder}: the
  * run row first, then each request as it finishes, so a killed run keeps what it finished; a
- * database locked by another process never blocks the measurement), a progress bar on stderr,
+ * database locked by another process never blocks the measurement; the records are never all in
+ * memory, and are read back from there; with `--no-save` they go to a temporary spill file),
+ * a progress bar on stderr,
  * stop signals (SIGINT, SIGTERM, SIGHUP; see {@link StopSignals}), and at the end the terminal
  * summary or the JSON result, printed before the run is stored so that a slow or failing database
  * never hides it. Returns the process exit code: 0 for a completed run in which something
@@ -121,6 +134,8 @@ export async function runWithConsumers(
   let result: RunResult | null = null;
   /** Set once the result is stored, or written to a file: nothing is left to save. */
   let settled = false;
+  let spill: SpillFileRequestLog | null = null;
+  const tags = args.tag ?? [];
 
   // A second signal: save what is only in memory, then the process exits (StopSignals does).
   stop.onQuit((signal) => {
@@ -128,11 +143,7 @@ export async function runWithConsumers(
     if (store === null || recorder === null || settled) return;
     if (result !== null) {
       // The run is over and its storing waits for a lock: the whole result goes to a file.
-      const file = writeBesideDatabase(
-        store.path,
-        unsavedName(result.run_id, "result.json"),
-        `${JSON.stringify(result, null, 2)}\n`,
-      );
+      const file = writeResultBesideDatabase(store.path, result);
       if (file !== null) recorder.removeSpillFile();
       say(
         file === null
@@ -157,12 +168,12 @@ export async function runWithConsumers(
     result = await run({
       onRunStart(info) {
         stop.runStarts();
-        recorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets });
+        recorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets, tags });
         bar?.start(plannedRequests ?? 0, 0, { failed: 0 });
       },
       hooks: {
         onRequest(record) {
-          recorder?.appendRequest(record);
+          // The record itself went to the request log (the recorder, or the spill file).
           finished++;
           if (record.error !== null) failed++;
           bar?.increment(1, { failed });
@@ -177,19 +188,28 @@ export async function runWithConsumers(
           `${sanitizeText(renderRunHeader({ ...header, storage: store?.path ?? null }))}\n`,
         );
       },
+      requestLog(runId) {
+        if (store !== null && recorder !== null) return new RecordedRequestLog(store, recorder, runId);
+        spill = new SpillFileRequestLog();
+        return spill;
+      },
     });
     bar?.stop();
+    const parts: string[] = [];
+    const extra = renderExtra?.(result);
+    if (extra) parts.push(extra);
+    if (result.requests.length > 0 || (result.tests.length === 0 && result.observation === undefined)) {
+      parts.push(renderRunSummary(result));
+    } else if (result.status !== "completed") {
+      // Tests only: the table above has no status line of its own.
+      parts.push(`run ${result.status}: ${sanitizeText(result.status_reason ?? "")}`);
+    }
+    // Kept with the run for `tokbench show`.
+    const terminalText = parts.length === 0 ? "" : `${parts.join("\n")}\n`;
     if (args.json) {
-      process.stdout.write(`${terminalSafeJson(result, 2)}\n`);
+      await writeRunJson(result, result.requests, process.stdout);
     } else {
-      const extra = renderExtra?.(result);
-      if (extra) process.stdout.write(`${extra}\n`);
-      if (result.requests.length > 0 || (result.tests.length === 0 && result.observation === undefined)) {
-        process.stdout.write(`${renderRunSummary(result)}\n`);
-      } else if (result.status !== "completed") {
-        // Tests only: the table above has no status line of its own.
-        process.stdout.write(`run ${result.status}: ${sanitizeText(result.status_reason ?? "")}\n`);
-      }
+      process.stdout.write(terminalText);
     }
     const code =
       result.status === "interrupted"
@@ -199,7 +219,10 @@ export async function runWithConsumers(
           : 1;
     if (recorder === null || store === null) return stop.exitCode(code);
     // A first signal that comes while storing waits for a lock means: stop waiting.
-    const outcome = await recorder.finish(result, stop.received === null ? stop.signal : undefined);
+    const outcome = await recorder.finish(result, stop.received === null ? stop.signal : undefined, {
+      terminal_text: terminalText,
+      tags,
+    });
     settled = true;
     if (outcome.saved) {
       say(`run ${result.run_id} saved to ${dbPath}`);
@@ -221,6 +244,7 @@ export async function runWithConsumers(
   } finally {
     bar?.stop();
     stop.close();
+    (spill as SpillFileRequestLog | null)?.close();
     store?.close();
     await finishTelemetry(telemetry);
   }
@@ -234,11 +258,7 @@ function reportUnsaved(
   recorder: RunRecorder,
 ): void {
   const error = outcome.error as TokbenchError | null;
-  const file = writeBesideDatabase(
-    dbPath,
-    unsavedName(result.run_id, "result.json"),
-    `${JSON.stringify(result, null, 2)}\n`,
-  );
+  const file = writeResultBesideDatabase(dbPath, result);
   if (file !== null) recorder.removeSpillFile();
   say(
     `run ${result.run_id} could not be stored whole: ${error?.message ?? "unknown error"} [${error?.code ?? "DB_WRITE_FAILED"}]`,

@@ -1,11 +1,11 @@
-import type { DistributionStats } from "../results/DistributionStats.js";
-import type { RequestRecord } from "../results/RequestRecord.js";
-import type { RunResult } from "../results/RunResult.js";
-import { sanitizeText } from "../text/sanitizeText.js";
-import { createTable } from "./createTable.js";
-import { formatNumber } from "./formatNumber.js";
-import { renderResources } from "./renderResources.js";
-import { TERMINAL_WIDTH, wrapLines } from "./wrapText.js";
+import type { DistributionStats } from "../../results/DistributionStats.js";
+import type { RequestRecord } from "../../results/RequestRecord.js";
+import type { RunResult } from "../../results/RunResult.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
+import { createTable } from "../createTable.js";
+import { formatNumber } from "../formatNumber.js";
+import { renderResources } from "../renderResources.js";
+import { TERMINAL_WIDTH, wrapLines } from "../wrapText.js";
 
 const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
   { key: "ttft_ms", label: "TTFT (ms)" },
@@ -94,7 +94,8 @@ function firstFailure(result: RunResult): RequestRecord["error"] {
   return first?.error ?? null;
 }
 
-const FLAG_MEANING: Record<string, string> = {
+/** One line per trust flag: what it means for the figures (docs/metrics.md has the definitions). */
+export const FLAG_MEANING: Record<string, string> = {
   buffered_stream: "tokens arrived in bursts; client decode rate unknowable (server figure used where given)",
   chunk_count_estimate: "no usage or tokenizer: output tokens counted as chunks",
   timing_mismatch: "client and server decode rates differ by more than 20 %",

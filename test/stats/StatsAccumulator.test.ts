@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { StatsAccumulator } from "../../src/metrics/StatsAccumulator.js";
+import { StatsAccumulator } from "../../src/stats/StatsAccumulator.js";
 
 describe("StatsAccumulator", () => {
   it("gives exact moments and nearest-rank percentiles within histogram precision", () => {

@@ -1,20 +1,24 @@
 import { createRequire } from "node:module";
 import type { DistributionStats } from "../results/DistributionStats.js";
-import { PERCENTILES } from "./sampleStats.js";
+import { PERCENTILES } from "./descriptive.js";
 
 // The package's index also loads its WebAssembly build, which costs ~16 MB of resident memory in
-// every process at import; tokbench uses the plain JavaScript histogram only, so it loads that file.
+// every process at import; tokbench uses the plain JavaScript histogram only, so it loads that file
+// (and the file that adds the standard V2 compressed encoding to it).
+const requireHdr = createRequire(import.meta.url);
 const Float64Histogram = (
-  createRequire(import.meta.url)(
+  requireHdr(
     "hdr-histogram-js/dist/Float64Histogram.js",
   ) as typeof import("hdr-histogram-js/dist/Float64Histogram.js")
 ).default;
+requireHdr("hdr-histogram-js/dist/JsHistogram.encoding.js");
 
 /**
  * Values are stored in the histogram as integers of 1/1000 of the unit (µs for milliseconds), so
- * sub-millisecond latencies keep three decimals.
+ * sub-millisecond latencies keep three decimals. Stored histograms carry this scale with them.
  */
-const SCALE = 1000;
+export const HISTOGRAM_SCALE = 1000;
+const SCALE = HISTOGRAM_SCALE;
 
 /**
  * Streams samples into exact moments (count, mean, variance by Welford's method, min, max) and an
@@ -53,6 +57,18 @@ export class StatsAccumulator {
   /** Number of samples added. */
   get count(): number {
     return this.n;
+  }
+
+  /**
+   * The histogram in HdrHistogram's standard V2 compressed encoding, base64 (readable by the
+   * HdrHistogram libraries of every language), of values scaled by {@link HISTOGRAM_SCALE}; null
+   * when no sample was added. Decoded by `HistogramBuckets.decode`.
+   */
+  encodedHistogram(): string | null {
+    if (this.n === 0) return null;
+    return (
+      this.histogram as unknown as { encodeIntoCompressedBase64(): string }
+    ).encodeIntoCompressedBase64();
   }
 
   /** The distribution so far. See {@link DistributionStats} for the exact definitions. */

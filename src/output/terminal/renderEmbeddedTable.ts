@@ -1,10 +1,10 @@
 import { stripVTControlCharacters } from "node:util";
-import { createTable } from "../../../output/createTable.js";
-import { renderResources } from "../../../output/renderResources.js";
-import { formatBytes, formatMeanSpread, formatParameters } from "../../../output/units.js";
-import { TERMINAL_WIDTH, wrapLines } from "../../../output/wrapText.js";
-import type { RunResult } from "../../../results/RunResult.js";
-import { sanitizeText } from "../../../text/sanitizeText.js";
+import type { RunResult } from "../../results/RunResult.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
+import { createTable } from "../createTable.js";
+import { renderResources } from "../renderResources.js";
+import { formatBytes, formatMeanSpread, formatParameters } from "../units.js";
+import { TERMINAL_WIDTH, wrapLines } from "../wrapText.js";
 
 /** Widest table the terminal output aims for: fits a 100-column terminal. */
 export const TABLE_MAX_WIDTH = TERMINAL_WIDTH;

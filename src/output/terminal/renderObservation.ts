@@ -1,6 +1,6 @@
-import type { ExpertUsage, LayerTiming, ObservationInfo } from "../results/Observation.js";
-import type { RunResult } from "../results/RunResult.js";
-import { createTable } from "./createTable.js";
+import type { ExpertUsage, LayerTiming, ObservationInfo } from "../../results/Observation.js";
+import type { RunResult } from "../../results/RunResult.js";
+import { createTable } from "../createTable.js";
 
 /** Heat characters, coldest first, and the count / uniform-expectation ratio each starts at. */
 const RAMP = [" ", ".", ":", "-", "=", "+", "*", "#", "%", "@"] as const;

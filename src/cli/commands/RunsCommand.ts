@@ -1,0 +1,91 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { TokbenchError } from "../../errors/TokbenchError.js";
+import { renderRunList } from "../../output/terminal/renderRunList.js";
+import type { StoredRunStatus } from "../../storage/RunStore.js";
+import { RunStore } from "../../storage/RunStore.js";
+import { withDbOption } from "../historyOptions.js";
+import { parseSince } from "../parseSince.js";
+
+const STATUSES = ["running", "completed", "interrupted", "aborted", "incomplete"] as const;
+
+const builder = (yargs: Argv) =>
+  withDbOption(yargs)
+    .option("model", { type: "string", description: "Runs whose model name or file contains this text" })
+    .option("target", {
+      type: "string",
+      description: "Runs of this target kind (openai-chat, ollama, embedded, ...)",
+    })
+    .option("tag", { type: "string", description: "Runs with this tag (bench --tag)" })
+    .option("since", { type: "string", description: "Runs started since a duration ago (7d, 12h) or a date" })
+    .option("status", { choices: STATUSES, description: "Runs in this state" })
+    .option("limit", {
+      type: "number",
+      default: 20,
+      description: "Newest runs shown (0: all)",
+    })
+    .option("json", { type: "boolean", default: false, description: "Print the list as JSON" })
+    .option("delete", {
+      type: "string",
+      array: true,
+      description: "Delete these runs (id, unique prefix or last) with everything stored for them",
+    })
+    .option("prune", {
+      type: "string",
+      description:
+        "Retention: delete runs started more than this long ago (90d, 12w) or before a date; accepted baselines are kept",
+    })
+    .example("$0 runs", "The 20 newest runs")
+    .example(
+      "$0 runs --model llama --since 7d --status completed",
+      "Last week's completed runs of llama models",
+    )
+    .example("$0 runs --delete 3f2a9c1e", "Delete one run")
+    .example("$0 runs --prune 90d", "Delete runs older than 90 days");
+
+type RunsArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
+
+/** `tokbench runs`: list, delete and prune stored runs. */
+export const runsCommand: CommandModule<object, RunsArgs> = {
+  builder: builder as unknown as CommandModule<object, RunsArgs>["builder"],
+  async handler(argv) {
+    const limit = argv.limit;
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new TokbenchError(
+        "INVALID_ARGUMENT",
+        `--limit must be a whole number >= 0, got ${String(limit)}`,
+      );
+    }
+    const store = RunStore.open(argv.db);
+    try {
+      const history = store.history();
+      if (argv.delete !== undefined || argv.prune !== undefined) {
+        const ids = await Promise.all((argv.delete ?? []).map((ref) => history.resolveRun(ref)));
+        if (argv.prune !== undefined) {
+          ids.push(
+            ...(await history.runsStartedBefore(parseSince("prune", argv.prune), { keepAccepted: true })),
+          );
+        }
+        const unique = [...new Set(ids)];
+        const deleted = await history.deleteRuns(unique);
+        if (argv.json) process.stdout.write(`${JSON.stringify({ deleted: unique }, null, 2)}\n`);
+        else
+          process.stdout.write(
+            `deleted ${deleted} run${deleted === 1 ? "" : "s"}${unique.length > 0 ? `: ${unique.join(", ")}` : ""}\n`,
+          );
+        return;
+      }
+      const { runs, total } = await history.listRuns({
+        ...(argv.model === undefined ? {} : { model: argv.model }),
+        ...(argv.target === undefined ? {} : { target: argv.target }),
+        ...(argv.tag === undefined ? {} : { tag: argv.tag }),
+        ...(argv.since === undefined ? {} : { since: parseSince("since", argv.since) }),
+        ...(argv.status === undefined ? {} : { status: argv.status as StoredRunStatus }),
+        ...(limit === 0 ? {} : { limit }),
+      });
+      if (argv.json) process.stdout.write(`${JSON.stringify({ total, runs }, null, 2)}\n`);
+      else process.stdout.write(`${renderRunList(runs, total)}\n`);
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,104 @@
+import type Database from "better-sqlite3";
+import { runHeadline } from "../results/RunHeadline.js";
+import type { RunResult } from "../results/RunResult.js";
+import { workloadIdentity } from "../results/workloadIdentity.js";
+import { redactText } from "../secrets/redact.js";
+import type { ResourceSamplesTable, RunDistributionsTable, RunFactsTable } from "./DatabaseSchema.js";
+import { TABLE_COLUMNS } from "./DatabaseSchema.js";
+
+/**
+ * The rows of the history tables (schema 2) that a run's writes add beside the run, its requests
+ * and tests: kept out of `RunStore` so its write path stays what it was, and written inside its
+ * transactions. Plain INSERTs that PostgreSQL accepts as well.
+ */
+
+type RunFacts = Omit<RunFactsTable, "run_id">;
+
+/** The facts of a run that has just started: its workload, nothing measured yet. */
+export function runStartFacts(config: Record<string, unknown>): RunFacts {
+  const workload = workloadIdentity(config);
+  return {
+    workload_key: workload.key,
+    workload: workload.label,
+    requests_total: null,
+    requests_failed: null,
+    headline_json: null,
+  };
+}
+
+/** The facts of a finished run: workload, request counts and headline figures. */
+export function runFinishFacts(result: RunResult): RunFacts {
+  return {
+    ...runStartFacts(result.config),
+    requests_total: result.summary.requests.total,
+    requests_failed: result.summary.requests.failed,
+    headline_json: JSON.stringify(runHeadline(result.summary, result.tests)),
+  };
+}
+
+function insert(db: Database.Database, table: keyof typeof TABLE_COLUMNS): Database.Statement {
+  const columns = TABLE_COLUMNS[table] as string[];
+  return db.prepare(
+    `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
+  );
+}
+
+/** Writes (or replaces) a run's facts; call inside the transaction that writes its row. */
+export function writeRunFacts(db: Database.Database, runId: string, facts: RunFacts): void {
+  db.prepare(
+    `INSERT INTO run_facts (run_id, workload_key, workload, requests_total, requests_failed, headline_json)
+     VALUES (@run_id, @workload_key, @workload, @requests_total, @requests_failed, @headline_json)
+     ON CONFLICT (run_id) DO UPDATE SET workload_key = excluded.workload_key, workload = excluded.workload,
+       requests_total = excluded.requests_total, requests_failed = excluded.requests_failed,
+       headline_json = excluded.headline_json`,
+  ).run({ run_id: runId, ...facts });
+}
+
+/** Labels a run; call inside the transaction that writes its row. Empty and repeated tags are skipped. */
+export function writeRunTags(db: Database.Database, runId: string, tags: readonly string[]): void {
+  const statement = insert(db, "run_tags");
+  for (const tag of new Set(tags.map((t) => t.trim()).filter((t) => t !== "")))
+    statement.run({ run_id: runId, tag });
+}
+
+/**
+ * Writes what a finished run keeps besides its summary: the encoded distributions, the resource
+ * time series and the text it printed (secrets redacted), replacing any earlier copy. Call inside
+ * the transaction that finishes the run.
+ */
+export function writeRunAttachments(
+  db: Database.Database,
+  result: RunResult,
+  terminalText: string | null,
+  secrets: readonly string[],
+): void {
+  const runId = result.run_id;
+  for (const table of ["run_distributions", "resource_samples", "run_outputs"] as const) {
+    db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
+  }
+  const distributions = result.distributions;
+  if (distributions != null) {
+    const statement = insert(db, "run_distributions");
+    for (const [metric, histogram] of Object.entries(distributions.histograms)) {
+      const row: RunDistributionsTable = {
+        run_id: runId,
+        metric,
+        encoding: distributions.encoding,
+        value_scale: distributions.value_scale,
+        histogram,
+      };
+      statement.run(row);
+    }
+  }
+  const timeline = result.resource_timeline;
+  if (timeline != null) {
+    const statement = insert(db, "resource_samples");
+    timeline.forEach((point, idx) => {
+      const row: ResourceSamplesTable = { run_id: runId, idx, ...point };
+      statement.run(row);
+    });
+  }
+  if (terminalText !== null) {
+    insert(db, "run_outputs").run({ run_id: runId, terminal_text: redactText(terminalText, secrets) });
+  }
+}

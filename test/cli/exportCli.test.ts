@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { MockServer } from "../../src/mock/MockServer.js";
+import { writeExport } from "../../src/output/export/writeExport.js";
+import type { RequestRecord } from "../../src/results/RequestRecord.js";
+import { RunStore } from "../../src/storage/RunStore.js";
+import { runCli } from "./runCli.js";
+
+describe("tokbench export (CLI, real SQLite)", () => {
+  let dir: string;
+  let db: string;
+  let mock: MockServer;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokbench-export-"));
+    db = join(dir, "runs.sqlite");
+    mock = new MockServer({ ttftMs: 2, itlMs: 1, timings: true, errorRate: 0.3, seed: 3 });
+    const url = await mock.start();
+    const run = await runCli([
+      "bench",
+      "--url",
+      url,
+      "--model",
+      "m",
+      "-n",
+      "15",
+      "-c",
+      "3",
+      "--max-tokens",
+      "5",
+      "--prompt-tokens",
+      "8",
+      "--db",
+      db,
+    ]);
+    assert.ok(run.code === 0, run.stderr);
+  });
+  after(async () => {
+    await mock.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("exports every request exactly, as JSON Lines and as CSV", async () => {
+    const store = RunStore.open(db);
+    const stored = store.getRun(await store.history().resolveRun("last")).requests.toArray();
+    store.close();
+    const jsonl = await runCli(["export", "last", "--format", "jsonl", "--db", db]);
+    assert.equal(jsonl.code, 0, jsonl.stderr);
+    const lines = jsonl.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 15);
+    lines.forEach((row, i) => {
+      const r = stored[i] as RequestRecord;
+      assert.equal(row.ttft_ms, r.ttft_ms);
+      assert.equal(row.e2e_ms, r.e2e_ms);
+      assert.equal(row.error_code, r.error?.code ?? null);
+      assert.equal(row.server_decode_ms, r.server_timings?.decode_ms ?? null);
+    });
+    assert.ok(
+      lines.some((row) => row.error_code !== null),
+      "the mock failed some requests",
+    );
+    const out = join(dir, "requests.csv");
+    const csv = await runCli(["export", "last", "--db", db, "--out", out]);
+    assert.equal(csv.code, 0, csv.stderr);
+    const text = await readFile(out, "utf8");
+    const rows = text.trim().split("\n");
+    assert.equal(rows.length, 16);
+    assert.match(rows[0] as string, /^index,planned_offset_ms,sent_offset_ms,/);
+    const ok = stored.findIndex((r) => r.ttft_ms !== null);
+    assert.equal(Number((rows[ok + 1] as string).split(",")[5]), stored[ok]?.ttft_ms);
+  });
+
+  it("exports the summary and the tests, and refuses unknown formats", async () => {
+    const md = await runCli(["export", "last", "--what", "summary", "--format", "md", "--db", db]);
+    assert.equal(md.code, 0, md.stderr);
+    assert.match(md.stdout, /^\| metric \| count \| mean /);
+    assert.match(md.stdout, /\| ttft\\_ms \| \d+ \|/);
+    assert.match(md.stdout, /\| requests\\_total \| {2}\| 15 \|/);
+    const tests = await runCli(["export", "last", "--what", "tests", "--db", db]);
+    assert.equal(tests.code, 0, tests.stderr);
+    assert.equal(tests.stdout.trim().split("\n").length, 1, "header only: an HTTP run has no tests");
+    const bad = await runCli(["export", "last", "--format", "xlsx", "--db", db]);
+    assert.equal(bad.code, 2);
+    const missing = await runCli(["export", "nope", "--db", db]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /RUN_NOT_FOUND/);
+  });
+
+  it("keeps server text inert: no spreadsheet formula, no Markdown table break", async () => {
+    let csv = "";
+    let md = "";
+    const sink = (append: (s: string) => void) =>
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          append(chunk.toString());
+          cb();
+        },
+      });
+    const rows = [{ a: '=HYPERLINK("http://x")', b: "x | y\nz" }];
+    await writeExport(
+      ["a", "b"],
+      rows,
+      "csv",
+      sink((s) => (csv += s)),
+    );
+    await writeExport(
+      ["a", "b"],
+      rows,
+      "md",
+      sink((s) => (md += s)),
+    );
+    assert.match(csv, /^a,b\n"'=HYPERLINK\(""http:\/\/x""\)","x \| y\nz"\n$/);
+    assert.equal(md.trim().split("\n").length, 3);
+    assert.match(md, /x \\\| y z/);
+  });
+});
