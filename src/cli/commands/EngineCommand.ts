@@ -14,8 +14,6 @@ type StatusArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof statusBuilder>["a
 
 /** `tokbench engine`: which llama.cpp build the embedded engine uses and why; `engine build` makes the tuned one. */
 export const engineCommand: CommandModule<object, StatusArgs> = {
-  command: "engine",
-  describe: "Which llama.cpp build the embedded engine uses, and why (`engine build` compiles the tuned one)",
   builder: statusBuilder as unknown as CommandModule<object, StatusArgs>["builder"],
   async handler(argv) {
     const { describeEngineSetup } = await import("../../engine/native/describeEngineSetup.js");
