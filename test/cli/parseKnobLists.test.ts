@@ -4,7 +4,6 @@ import {
   parseCacheTypeList,
   parseFlashAttnList,
   parseGpuLayersList,
-  parseIntList,
   parsePgList,
 } from "../../src/cli/parseKnobLists.js";
 import {
@@ -15,6 +14,7 @@ import {
   resolveGpuLayers,
 } from "../../src/engine/EngineGrid.js";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
+import { parseIntList } from "../../src/search/parseListValues.js";
 
 const invalid = (fn: () => unknown, flag: string) =>
   assert.throws(

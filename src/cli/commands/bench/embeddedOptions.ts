@@ -1,6 +1,7 @@
 import type { Argv } from "yargs";
 import type { BenchTestPlan, EngineKnobs } from "../../../engine/EngineGrid.js";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
+import { parseIntList } from "../../../search/parseListValues.js";
 import { TRACE_LEVELS, type TraceLevel } from "../../../trace/TraceEvent.js";
 import {
   type KnobInput,
@@ -8,7 +9,6 @@ import {
   parseCacheTypeList,
   parseFlashAttnList,
   parseGpuLayersList,
-  parseIntList,
   parsePgList,
 } from "../../parseKnobLists.js";
 import { checkNumberFlag } from "../../parseNumberFlag.js";
