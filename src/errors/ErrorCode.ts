@@ -62,6 +62,10 @@ export const ERROR_CODES = [
   // History: reading runs back, comparing, reporting.
   "RUN_AMBIGUOUS",
   "BROWSER_UNAVAILABLE",
+  // Launching servers and sweeping.
+  "SERVER_LAUNCH_FAILED",
+  "SWEEP_NOT_FOUND",
+  "SWEEP_FILE_INVALID",
   // Anything that escaped classification: a bug in tokbench.
   "INTERNAL",
 ] as const;

@@ -75,6 +75,10 @@ export interface KvCacheInspection {
   readonly type: string;
   /** Bytes of K plus V for one token over all layers. */
   readonly bytes_per_token: number;
+  /** Elements of K for one token over all layers (n_head_kv × key_length, summed over layers). */
+  readonly k_elements_per_token: number;
+  /** Elements of V for one token over all layers (n_head_kv × value_length, summed over layers). */
+  readonly v_elements_per_token: number;
   /** Context length the next figure is for. */
   readonly context_length: number;
   /** bytes_per_token × context_length. */
@@ -290,7 +294,9 @@ export function inspectGguf(file: GgufFile, options: InspectModelOptions = {}): 
     arch === null ? [] : perLayer(file, `${arch}.attention.head_count_kv`, blocks, hp.head_count ?? 0);
   const keyLen = hp.key_length ?? headDim;
   const valueLen = hp.value_length ?? headDim;
-  const kvElementsPerToken = kvHeads.reduce((s, h) => s + h * (keyLen + valueLen), 0);
+  const kElementsPerToken = kvHeads.reduce((s, h) => s + h * keyLen, 0);
+  const vElementsPerToken = kvHeads.reduce((s, h) => s + h * valueLen, 0);
+  const kvElementsPerToken = kElementsPerToken + vElementsPerToken;
   const kvType = kvElementBytes(options.kvType ?? "f16");
   const contextLength = options.contextLength ?? hp.context_length ?? 4096;
   if (!Number.isInteger(contextLength) || contextLength <= 0) {
@@ -358,6 +364,8 @@ export function inspectGguf(file: GgufFile, options: InspectModelOptions = {}): 
     kv_cache: {
       type: kvType.name,
       bytes_per_token: kvPerToken,
+      k_elements_per_token: kElementsPerToken,
+      v_elements_per_token: vElementsPerToken,
       context_length: contextLength,
       bytes_at_context: kvPerToken * contextLength,
     },
