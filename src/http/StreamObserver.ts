@@ -5,6 +5,7 @@ import type {
   ServerReportedTimings,
   ServerUsage,
 } from "../metrics/RequestObservation.js";
+import { StopTokenScanner } from "../metrics/StopTokenScanner.js";
 import { growTypedArray } from "../results/growTypedArray.js";
 import { httpRequestError, safeExcerpt } from "./httpRequestError.js";
 import type { HttpStreamResult } from "./streamHttp.js";
@@ -40,6 +41,8 @@ export class StreamObserver {
   usage: ServerUsage | null = null;
   /** The server's own timings, as last reported in the stream; null when none. */
   serverTimings: ServerReportedTimings | null = null;
+  /** Looks for chat-template stop tokens in the generated text. */
+  readonly stopTokens = new StopTokenScanner();
   /** Arrival of the read that carried the stream's explicit end (`[DONE]`, `done: true`); null until then. */
   private doneAt: number | null = null;
   private emptyChunks = 0;
@@ -232,6 +235,7 @@ export class StreamObserver {
       prompt_tokens_client: findings.prompt_tokens_client,
       output_tokens_tokenizer: findings.output_tokens_tokenizer,
       error: this.error,
+      leaked_stop_token: this.stopTokens.found,
     };
   }
 }

@@ -31,6 +31,11 @@ export interface RequestObservation {
   output_tokens_tokenizer: number | null;
   /** The failure, if the request failed; the chunks received before it are kept. */
   error: RequestError | null;
+  /**
+   * The first chat-template stop token (`<|im_end|>`, `</s>`, ...) found in the generated text,
+   * when the target looked (`StopTokenScanner`); null or absent when none was found or nobody looked.
+   */
+  leaked_stop_token?: string | null;
 }
 
 /** One token-bearing chunk. */

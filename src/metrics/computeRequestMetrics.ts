@@ -212,6 +212,7 @@ export function computeRequestMetrics(obs: RequestObservation, ctx: RequestMetri
 
   if (obs.error === null && ctx.max_tokens !== null && outputTokens < ctx.max_tokens)
     flags.push("short_output");
+  if (obs.leaked_stop_token != null) flags.push("stop_token_leak");
   const usageCached = obs.usage?.cached_prompt_tokens;
   const timingsCached = timingsPlausible ? obs.server_timings?.cached_tokens : null;
   const cached = isTokenCount(usageCached) ? usageCached : isTokenCount(timingsCached) ? timingsCached : null;

@@ -17,6 +17,7 @@ export const TRUST_FLAGS = [
   "impossible_decode_rate",
   "usage_implausible",
   "timings_implausible",
+  "stop_token_leak",
 ] as const;
 
 /** Trust flags: reasons a request's figures should be read with care. See docs/metrics.md. */

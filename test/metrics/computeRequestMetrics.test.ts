@@ -290,3 +290,18 @@ describe("computeRequestMetrics", () => {
     close(m.record.e2e_ms, 2.5);
   });
 });
+
+describe("stop_token_leak", () => {
+  it("is raised when the target found a chat template's stop token in the text", async () => {
+    const { StopTokenScanner } = await import("../../src/metrics/StopTokenScanner.js");
+    const scanner = new StopTokenScanner();
+    for (const piece of ["Hello", " world<|im", "_e", "nd|>", " more"]) scanner.push(piece);
+    assert.equal(scanner.found, "<|im_end|>");
+    const clean = new StopTokenScanner();
+    for (const piece of ["a < b", " and <b>bold</b>", " x</", "p>"]) clean.push(piece);
+    assert.equal(clean.found, null);
+    const eos = new StopTokenScanner();
+    for (const piece of ["done.<", "/", "s>"]) eos.push(piece);
+    assert.equal(eos.found, "</s>");
+  });
+});

@@ -398,6 +398,24 @@ describe("OpenAiTarget against hand-written streams", () => {
     assert.equal(cut.chunks.length, 2);
   });
 
+  it("a chat template's stop token in the text, split across chunks, is reported; ordinary text is not", async () => {
+    const leaky = await rawV1Server((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(sse(delta("The answer.<|im"), delta("_end|>"), delta("<|im_start|>user", "length"), "[DONE]"));
+    });
+    const obs = await send(target({ baseUrl: leaky, model: "m", tokenizeOutput: false }));
+    assert.equal(obs.error, null);
+    assert.equal(obs.leaked_stop_token, "<|im_end|>");
+    const clean = await rawV1Server((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(sse(delta("if a < b then"), delta(" <b>x</b>", "length"), "[DONE]"));
+    });
+    assert.equal(
+      (await send(target({ baseUrl: clean, model: "m", tokenizeOutput: false }))).leaked_stop_token,
+      null,
+    );
+  });
+
   it("malformed JSON is REQUEST_MALFORMED_JSON, keeping earlier chunks", async () => {
     const url = await rawV1Server((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });

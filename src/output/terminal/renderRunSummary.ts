@@ -107,4 +107,5 @@ export const FLAG_MEANING: Record<string, string> = {
     "the server's token counts cannot be true (negative, fractional, above max_tokens, ...); not used",
   timings_implausible:
     "the server's own timings cannot be true (negative, longer than the request, ...); not used",
+  stop_token_leak: "a chat template's stop token appeared in the generated text",
 };

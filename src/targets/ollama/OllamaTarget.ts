@@ -3,6 +3,7 @@ import { NdjsonParser } from "../../http/NdjsonParser.js";
 import { StreamObserver } from "../../http/StreamObserver.js";
 import { bodyComplete } from "../../http/streamHttp.js";
 import type { RequestObservation } from "../../metrics/RequestObservation.js";
+import type { StopTokenScanner } from "../../metrics/StopTokenScanner.js";
 import { redactUrl, secretValues } from "../../secrets/redact.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 
@@ -91,7 +92,7 @@ export class OllamaTarget implements Target {
         stream.serverError(typeof value.error === "string" ? value.error : JSON.stringify(value.error));
         return;
       }
-      stream.generated(generatedChars(value), null);
+      stream.generated(generatedChars(value, stream.stopTokens), null);
       if (value.done === true) {
         stream.end();
         const promptTokens = reported(value.prompt_eval_count);
@@ -146,13 +147,16 @@ export class OllamaTarget implements Target {
   }
 }
 
-/** Characters of generated text in one Ollama object: content, thinking, tool calls. */
-function generatedChars(value: Record<string, unknown>): number {
+/** Characters of generated text in one Ollama object (content, thinking, tool calls); the text goes to `scanner`. */
+function generatedChars(value: Record<string, unknown>, scanner: StopTokenScanner): number {
   let chars = 0;
   const holder = isObject(value.message) ? value.message : value;
   for (const field of ["content", "response", "thinking"]) {
     const text = holder[field];
-    if (typeof text === "string") chars += text.length;
+    if (typeof text === "string") {
+      chars += text.length;
+      scanner.push(text);
+    }
   }
   if (Array.isArray(holder.tool_calls)) {
     for (const call of holder.tool_calls) chars += JSON.stringify(call).length;

@@ -125,7 +125,10 @@ export class OpenAiTarget implements Target {
       if (info.timings !== null) stream.serverTimings = info.timings;
       if (info.finished) finished = true;
       stream.generated(info.text.length, info.tokens);
-      if (info.text.length > 0) text.append(info.text);
+      if (info.text.length > 0) {
+        text.append(info.text);
+        stream.stopTokens.push(info.text);
+      }
       options.onChunk?.(value, stream.lastReadAt);
     };
     const parser = new SseParser({ onEvent: (event) => handle(event.data) });
