@@ -178,6 +178,73 @@ export interface BaselinesTable {
   accepted_at: string;
 }
 
+/** `running` until the sweep ends; a sweep whose process died keeps it (read back as `incomplete`). */
+export type StoredSweepRowStatus = "running" | "completed" | "interrupted" | "aborted";
+
+/** One sweep (`tokbench sweep`): what it was asked to do and how it ended. */
+export interface SweepsTable {
+  id: string;
+  tool_version: string;
+  started_at: string;
+  ended_at: string | null;
+  status: StoredSweepRowStatus;
+  status_reason: string | null;
+  /** The `SweepSpec` as JSON: enough to plan the same sweep again (`--resume`). */
+  spec_json: string;
+  /** Cells in the plan. */
+  planned_cells: number;
+  /** `SweepTiming` as JSON (where the wall time went); null while running. */
+  timing_json: string | null;
+  writer_pid: number;
+  writer_hostname: string;
+}
+
+/** One finished cell of a sweep (a cell not yet run has no row). */
+export interface SweepCellsTable {
+  sweep_id: string;
+  /** Stable identity of the cell: its knob and workload values. */
+  cell_key: string;
+  /** Position in the plan's run order. */
+  idx: number;
+  knobs_json: string;
+  workload_json: string;
+  status: "feasible" | "infeasible" | "failed" | "skipped" | "wont_fit";
+  reason: string | null;
+  /** Failure class (`oom`, `crash`, `ready_timeout`, `bad_args`, `port_in_use`) when a server failed. */
+  failure: string | null;
+  /** 1 when the failure means memory: heavier cells are skipped. */
+  memory_failure: SqliteBoolean;
+  /** JSON array of up to three distinct (status, error) pairs. */
+  notes_json: string;
+  /** The cell's figures (median over replicates) as JSON; null when nothing was measured. */
+  summary_json: string | null;
+  /** The run of the first replicate, when there is one. */
+  run_id: string | null;
+  /** Index of the cell whose failure made this one skipped. */
+  skipped_because: number | null;
+  /** The server's log of the launch that served (or failed) this cell. */
+  log_path: string | null;
+  finished_at: string;
+}
+
+/** One measurement (replicate) of a cell: an ordinary run, linked to its sweep. */
+export interface SweepRunsTable {
+  sweep_id: string;
+  cell_key: string;
+  /** 0-based. */
+  replicate: number;
+  run_id: string;
+  feasible: SqliteBoolean;
+  /** 1 when requests failed or the run stopped early (not a gate-only failure). */
+  errors: SqliteBoolean;
+  reason: string | null;
+  /** `CellFigures` as JSON. */
+  figures_json: string;
+  /** The gate's checks as JSON. */
+  checks_json: string;
+  notes_json: string;
+}
+
 /** The whole database. */
 export interface DatabaseSchema {
   machines: MachinesTable;
@@ -190,6 +257,9 @@ export interface DatabaseSchema {
   resource_samples: ResourceSamplesTable;
   run_outputs: RunOutputsTable;
   baselines: BaselinesTable;
+  sweeps: SweepsTable;
+  sweep_cells: SweepCellsTable;
+  sweep_runs: SweepRunsTable;
 }
 
 /** Every column of `T`, listed once; the mapped type makes the compiler reject a missing or extra name. */
@@ -308,4 +378,46 @@ export const TABLE_COLUMNS: { [Table in keyof DatabaseSchema]: (keyof DatabaseSc
   }),
   run_outputs: columnList<RunOutputsTable>({ run_id: true, terminal_text: true }),
   baselines: columnList<BaselinesTable>({ run_id: true, model: true, workload_key: true, accepted_at: true }),
+  sweeps: columnList<SweepsTable>({
+    id: true,
+    tool_version: true,
+    started_at: true,
+    ended_at: true,
+    status: true,
+    status_reason: true,
+    spec_json: true,
+    planned_cells: true,
+    timing_json: true,
+    writer_pid: true,
+    writer_hostname: true,
+  }),
+  sweep_cells: columnList<SweepCellsTable>({
+    sweep_id: true,
+    cell_key: true,
+    idx: true,
+    knobs_json: true,
+    workload_json: true,
+    status: true,
+    reason: true,
+    failure: true,
+    memory_failure: true,
+    notes_json: true,
+    summary_json: true,
+    run_id: true,
+    skipped_because: true,
+    log_path: true,
+    finished_at: true,
+  }),
+  sweep_runs: columnList<SweepRunsTable>({
+    sweep_id: true,
+    cell_key: true,
+    replicate: true,
+    run_id: true,
+    feasible: true,
+    errors: true,
+    reason: true,
+    figures_json: true,
+    checks_json: true,
+    notes_json: true,
+  }),
 };

@@ -33,6 +33,7 @@ import {
 import { migrate } from "./migrations.js";
 import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
+import { SweepStore } from "./SweepStore.js";
 import { recordFromRow } from "./storedRows.js";
 
 /**
@@ -195,6 +196,7 @@ export class RunStore {
   private readonly insertRequest: Database.Statement<[RequestsTable]>;
   private readonly insertTest: Database.Statement<[TestsTable]>;
   private readonly defaultBusyTimeoutMs: number;
+  private sweepStore: SweepStore | null = null;
 
   private constructor(path: string, db: Database.Database, busyTimeoutMs: number) {
     this.path = path;
@@ -270,6 +272,12 @@ export class RunStore {
 
   private historyReader(): SqliteRunHistory {
     return new SqliteRunHistory(this.db, this.path, (row) => this.liveStatus(row));
+  }
+
+  /** The sweep tables of this database (sweeps, their cells and the runs of each cell). */
+  sweeps(): SweepStore {
+    this.sweepStore ??= new SweepStore(this.db, this.path);
+    return this.sweepStore;
   }
 
   /** Closes the database. Pending WAL content is checkpointed into the main file. */

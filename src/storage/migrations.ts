@@ -159,6 +159,58 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX baselines_lookup ON baselines(workload_key, accepted_at);
   `,
+  // 3: sweeps, their cells, and the runs (replicates) of each cell. Plain SQL as in 2, so PostgreSQL
+  // can take it too.
+  `
+  CREATE TABLE sweeps (
+    id TEXT PRIMARY KEY,
+    tool_version TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'aborted')),
+    status_reason TEXT,
+    spec_json TEXT NOT NULL,
+    planned_cells INTEGER NOT NULL,
+    timing_json TEXT,
+    writer_pid INTEGER NOT NULL,
+    writer_hostname TEXT NOT NULL
+  );
+  CREATE INDEX sweeps_started_at ON sweeps(started_at);
+
+  CREATE TABLE sweep_cells (
+    sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    cell_key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    knobs_json TEXT NOT NULL,
+    workload_json TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('feasible', 'infeasible', 'failed', 'skipped', 'wont_fit')),
+    reason TEXT,
+    failure TEXT,
+    memory_failure INTEGER NOT NULL,
+    notes_json TEXT NOT NULL,
+    summary_json TEXT,
+    run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+    skipped_because INTEGER,
+    log_path TEXT,
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (sweep_id, cell_key)
+  );
+
+  CREATE TABLE sweep_runs (
+    sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    cell_key TEXT NOT NULL,
+    replicate INTEGER NOT NULL,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    feasible INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    reason TEXT,
+    figures_json TEXT NOT NULL,
+    checks_json TEXT NOT NULL,
+    notes_json TEXT NOT NULL,
+    PRIMARY KEY (sweep_id, cell_key, replicate)
+  );
+  CREATE INDEX sweep_runs_run_id ON sweep_runs(run_id);
+  `,
 ];
 
 /** The `user_version` a database has once every migration ran. */

@@ -1,0 +1,271 @@
+import { hostname } from "node:os";
+import type Database from "better-sqlite3";
+import { TokbenchError } from "../errors/TokbenchError.js";
+import type { CellResult, ReplicateResult, SweepStatus } from "../results/SweepResult.js";
+import type { SweepCellsTable, SweepRunsTable, SweepsTable } from "./DatabaseSchema.js";
+import { TABLE_COLUMNS } from "./DatabaseSchema.js";
+
+/** A sweep read back: its row, its finished cells and their replicates. */
+export interface StoredSweep {
+  sweep_id: string;
+  tool_version: string;
+  started_at: string;
+  ended_at: string | null;
+  /** `incomplete` when the process writing it died before it ended. */
+  status: SweepStatus | "incomplete";
+  status_reason: string | null;
+  /** The spec as stored (parse with the sweep's own types). */
+  spec: unknown;
+  planned_cells: number;
+  timing: unknown;
+  /** Finished cells, in run order. */
+  cells: CellResult[];
+  /** Replicates stored for cells not yet finished (a sweep interrupted mid-cell), by cell key. */
+  pending_replicates: Map<string, ReplicateResult[]>;
+}
+
+/** One line of {@link SweepStore.list}. */
+export interface SweepListEntry {
+  sweep_id: string;
+  started_at: string;
+  status: SweepStatus | "incomplete";
+  planned_cells: number;
+  finished_cells: number;
+}
+
+function insertSql(table: "sweeps" | "sweep_cells" | "sweep_runs"): string {
+  const columns = TABLE_COLUMNS[table] as string[];
+  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * The sweep tables of a tokbench database (`RunStore.sweeps()`): a sweep's row when it starts,
+ * each replicate as it is measured (linked to its run), each cell once it is finished, and the
+ * sweep's end. Each call commits on its own, so a sweep killed at any moment keeps every finished
+ * cell and replicate, and `--resume` measures none of them again.
+ */
+export class SweepStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+  ) {}
+
+  private write<T>(what: string, action: () => T): T {
+    try {
+      return action();
+    } catch (error) {
+      throw new TokbenchError(
+        "DB_WRITE_FAILED",
+        `cannot ${what} in database ${this.path}: ${error instanceof Error ? error.message : String(error)}`,
+        { context: { path: this.path }, cause: error },
+      );
+    }
+  }
+
+  /** Records a sweep that starts, with status `running`. */
+  begin(input: {
+    sweep_id: string;
+    tool_version: string;
+    started_at: string;
+    spec: unknown;
+    planned_cells: number;
+  }): void {
+    const row: SweepsTable = {
+      id: input.sweep_id,
+      tool_version: input.tool_version,
+      started_at: input.started_at,
+      ended_at: null,
+      status: "running",
+      status_reason: null,
+      spec_json: JSON.stringify(input.spec),
+      planned_cells: input.planned_cells,
+      timing_json: null,
+      writer_pid: process.pid,
+      writer_hostname: hostname(),
+    };
+    this.write(`begin sweep ${input.sweep_id}`, () =>
+      this.db.prepare<SweepsTable>(insertSql("sweeps")).run(row),
+    );
+  }
+
+  /** Marks a stored sweep as running again in this process (`--resume`). */
+  resume(sweepId: string): void {
+    this.write(`resume sweep ${sweepId}`, () =>
+      this.db
+        .prepare(
+          "UPDATE sweeps SET status = 'running', status_reason = NULL, ended_at = NULL, writer_pid = ?, writer_hostname = ? WHERE id = ?",
+        )
+        .run(process.pid, hostname(), sweepId),
+    );
+  }
+
+  /** Stores one measured replicate of a cell. */
+  addReplicate(sweepId: string, cellKey: string, replicate: ReplicateResult): void {
+    const row: SweepRunsTable = {
+      sweep_id: sweepId,
+      cell_key: cellKey,
+      replicate: replicate.replicate,
+      run_id: replicate.run_id,
+      feasible: replicate.feasible ? 1 : 0,
+      errors: replicate.errors ? 1 : 0,
+      reason: replicate.reason,
+      figures_json: JSON.stringify(replicate.figures),
+      checks_json: JSON.stringify(replicate.checks),
+      notes_json: JSON.stringify(replicate.notes),
+    };
+    this.write(`store replicate ${replicate.replicate} of a cell of sweep ${sweepId}`, () =>
+      this.db.prepare<SweepRunsTable>(insertSql("sweep_runs")).run(row),
+    );
+  }
+
+  /** Stores a finished cell (its replicates were stored as they finished). */
+  addCell(sweepId: string, cell: CellResult): void {
+    const row: SweepCellsTable = {
+      sweep_id: sweepId,
+      cell_key: cell.key,
+      idx: cell.index,
+      knobs_json: JSON.stringify(cell.knobs),
+      workload_json: JSON.stringify(cell.workload),
+      status: cell.status,
+      reason: cell.reason,
+      failure: cell.failure,
+      memory_failure: cell.memory_failure ? 1 : 0,
+      notes_json: JSON.stringify(cell.notes),
+      summary_json: cell.summary === null ? null : JSON.stringify(cell.summary),
+      run_id: cell.run_id,
+      skipped_because: cell.skipped_because,
+      log_path: cell.log_path,
+      finished_at: new Date().toISOString(),
+    };
+    this.write(`store cell ${cell.index} of sweep ${sweepId}`, () =>
+      this.db.prepare<SweepCellsTable>(insertSql("sweep_cells")).run(row),
+    );
+  }
+
+  /** Records how the sweep ended. */
+  finish(
+    sweepId: string,
+    status: Exclude<SweepStatus, "running">,
+    reason: string | null,
+    timing: unknown,
+  ): void {
+    this.write(`finish sweep ${sweepId}`, () =>
+      this.db
+        .prepare(
+          "UPDATE sweeps SET status = ?, status_reason = ?, ended_at = ?, timing_json = ? WHERE id = ?",
+        )
+        .run(status, reason, new Date().toISOString(), JSON.stringify(timing), sweepId),
+    );
+  }
+
+  /**
+   * Reads a sweep back. A sweep id may be abbreviated to a unique prefix (8 characters or more).
+   * @throws TokbenchError `SWEEP_NOT_FOUND`.
+   */
+  get(sweepIdOrPrefix: string): StoredSweep {
+    const rows = this.db
+      .prepare<[string, string, string], SweepsTable>(
+        "SELECT * FROM sweeps WHERE id = ? OR (length(?) >= 8 AND substr(id, 1, length(?)) = ?3)",
+      )
+      .all(sweepIdOrPrefix, sweepIdOrPrefix, sweepIdOrPrefix);
+    const exact = rows.find((r) => r.id === sweepIdOrPrefix);
+    const row = exact ?? (rows.length === 1 ? rows[0] : undefined);
+    if (row === undefined) {
+      throw new TokbenchError(
+        "SWEEP_NOT_FOUND",
+        rows.length > 1
+          ? `sweep id "${sweepIdOrPrefix}" is ambiguous in ${this.path}`
+          : `no sweep "${sweepIdOrPrefix}" in ${this.path}`,
+        { context: { sweep_id: sweepIdOrPrefix, path: this.path } },
+      );
+    }
+    const replicates = new Map<string, ReplicateResult[]>();
+    for (const r of this.db
+      .prepare<[string], SweepRunsTable>(
+        "SELECT * FROM sweep_runs WHERE sweep_id = ? ORDER BY cell_key, replicate",
+      )
+      .all(row.id)) {
+      const list = replicates.get(r.cell_key) ?? [];
+      list.push({
+        replicate: r.replicate,
+        run_id: r.run_id,
+        feasible: r.feasible === 1,
+        errors: r.errors === 1,
+        reason: r.reason,
+        figures: JSON.parse(r.figures_json),
+        checks: JSON.parse(r.checks_json),
+        notes: JSON.parse(r.notes_json),
+      });
+      replicates.set(r.cell_key, list);
+    }
+    const cells: CellResult[] = this.db
+      .prepare<[string], SweepCellsTable>("SELECT * FROM sweep_cells WHERE sweep_id = ? ORDER BY idx")
+      .all(row.id)
+      .map((c) => {
+        const reps = replicates.get(c.cell_key) ?? [];
+        replicates.delete(c.cell_key);
+        return {
+          index: c.idx,
+          key: c.cell_key,
+          knobs: JSON.parse(c.knobs_json),
+          workload: JSON.parse(c.workload_json),
+          status: c.status,
+          reason: c.reason,
+          failure: c.failure,
+          memory_failure: c.memory_failure === 1,
+          notes: JSON.parse(c.notes_json),
+          run_id: c.run_id,
+          run_ids: reps.map((r) => r.run_id),
+          summary: c.summary_json === null ? null : JSON.parse(c.summary_json),
+          replicates: reps,
+          skipped_because: c.skipped_because,
+          log_path: c.log_path,
+        };
+      });
+    const status =
+      row.status === "running" && row.writer_hostname === hostname() && !alive(row.writer_pid)
+        ? "incomplete"
+        : row.status;
+    return {
+      sweep_id: row.id,
+      tool_version: row.tool_version,
+      started_at: row.started_at,
+      ended_at: row.ended_at,
+      status,
+      status_reason: row.status_reason,
+      spec: JSON.parse(row.spec_json),
+      planned_cells: row.planned_cells,
+      timing: row.timing_json === null ? null : JSON.parse(row.timing_json),
+      cells,
+      pending_replicates: replicates,
+    };
+  }
+
+  /** Sweeps, most recent first. */
+  list(limit = 50): SweepListEntry[] {
+    return this.db
+      .prepare<[number], SweepsTable & { finished_cells: number }>(
+        "SELECT s.*, (SELECT count(*) FROM sweep_cells c WHERE c.sweep_id = s.id) AS finished_cells FROM sweeps s ORDER BY started_at DESC LIMIT ?",
+      )
+      .all(limit)
+      .map((row) => ({
+        sweep_id: row.id,
+        started_at: row.started_at,
+        status:
+          row.status === "running" && row.writer_hostname === hostname() && !alive(row.writer_pid)
+            ? "incomplete"
+            : row.status,
+        planned_cells: row.planned_cells,
+        finished_cells: row.finished_cells,
+      }));
+  }
+}
