@@ -52,6 +52,13 @@ export const COMMANDS: readonly CommandEntry[] = [
       (await import("./commands/EngineCommand.js")).engineCommand as CommandModule<object, never>,
   },
   {
+    command: "sweep",
+    describe:
+      "Launch a server per configuration and sweep its knobs and the workload behind a feasibility gate",
+    load: async () =>
+      (await import("./commands/SweepCommand.js")).sweepCommand as CommandModule<object, never>,
+  },
+  {
     command: "runs",
     describe: "List stored runs (newest first), delete them, or apply a retention",
     load: async () => (await import("./commands/RunsCommand.js")).runsCommand as CommandModule<object, never>,

@@ -1,4 +1,5 @@
-import type { AxisValue } from "../search/Axis.js";
+/** A value of a sweep axis: a number (context size, concurrency), a name (a KV type, a model file) or a switch. */
+export type AxisValue = number | string | boolean;
 
 /**
  * How a cell of a sweep ended:
@@ -47,16 +48,18 @@ export interface ErrorNote {
   count: number;
 }
 
-/** The figures of one measurement of a cell, or of a cell (the median over its replicates). */
+/** Percentiles of a cell's distribution; p95 (and p99) is the maximum when there are too few samples for it (under 20, 100). */
+export interface CellPercentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** The figures of one measurement of a cell, or of a cell (each the median over its replicates). */
 export interface CellFigures {
-  ttft_p50_ms: number | null;
-  /** TTFT p95; with fewer than 20 requests, the maximum (all a p95 of so few samples can be). */
-  ttft_p95_ms: number | null;
-  ttft_p99_ms: number | null;
-  itl_p50_ms: number | null;
-  /** ITL p95; with fewer than 20 samples, the maximum. */
-  itl_p95_ms: number | null;
-  e2e_p95_ms: number | null;
+  ttft_ms: CellPercentiles;
+  itl_ms: CellPercentiles;
+  e2e_ms: CellPercentiles;
   output_tokens_per_s: number | null;
   requests_per_s: number | null;
   /** Requests per second that met every budget on their own. */
@@ -65,6 +68,16 @@ export interface CellFigures {
   goodput_share: number | null;
   requests: number;
   failed: number;
+}
+
+/** A figure of a cell by its path, e.g. `output_tokens_per_s` or `ttft_ms.p95`. */
+export type FigurePath = "output_tokens_per_s" | "requests_per_s" | "goodput_rps" | "ttft_ms.p95";
+
+/** Reads a figure by its path; null when unknown. */
+export function figureAt(figures: CellFigures | null | undefined, path: FigurePath): number | null {
+  if (figures === null || figures === undefined) return null;
+  const value = path === "ttft_ms.p95" ? figures.ttft_ms.p95 : figures[path];
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 /** One replicate of a cell: an ordinary stored run. */
@@ -116,4 +129,63 @@ export interface CellResult {
   skipped_because: number | null;
   /** The server log of the launch that served or failed this cell. */
   log_path: string | null;
+}
+
+/** Where a sweep's wall time went, in milliseconds. */
+export interface SweepTiming {
+  wall_ms: number;
+  /** Measured phases of the runs: from each run's first measured send to its last end. */
+  measuring_ms: number;
+  /** Starting servers and waiting until they answer (the embedded engine: loading, creating contexts). */
+  launching_ms: number;
+  /** Warmup requests and each run's setup (prompts, tokenizer) around the measured phase. */
+  warmup_ms: number;
+  /** Stopping servers and waiting for their ports. */
+  stopping_ms: number;
+  /** Everything else: memory pre-checks, storage, bookkeeping. */
+  other_ms: number;
+  launches: number;
+}
+
+/** One axis of a sweep. */
+export interface SweepAxis {
+  name: string;
+  /** A server knob (one launch per combination) or a workload axis (cells of one launch). */
+  kind: "knob" | "workload";
+  values: AxisValue[];
+  /** `ascending`: later values are heavier; `none`: unordered alternatives. */
+  order: "ascending" | "none";
+}
+
+/** How far an axis went. */
+export interface AxisLimits {
+  axis: string;
+  values: AxisValue[];
+  /** The largest value at which at least one cell was feasible; null when none was. */
+  highest_passing: AxisValue | null;
+  /** The smallest value at which no cell was feasible (failed, infeasible, skipped or won't fit); null when every value had a feasible cell. */
+  first_failing: AxisValue | null;
+}
+
+/** The whole result of a sweep: what `--json` prints and the terminal report reads. */
+export interface SweepResult {
+  sweep_id: string;
+  /** `incomplete` when read back from a sweep whose process died. */
+  status: SweepStatus | "incomplete";
+  status_reason: string | null;
+  /** What the best cell maximises (`throughput`, `goodput`, `requests`) or minimises (`latency`). */
+  objective: string;
+  /** The cell figure the objective reads, and its unit. */
+  objective_field: FigurePath;
+  objective_unit: string;
+  higher_is_better: boolean;
+  axes: SweepAxis[];
+  planned_cells: number;
+  /** Every finished cell, in run order (a cell not yet run is absent). */
+  cells: CellResult[];
+  /** Index of the best feasible cell; null when none is feasible. */
+  best_cell: number | null;
+  /** Per axis with more than one value. */
+  axis_limits: AxisLimits[];
+  timing: SweepTiming | null;
 }

@@ -215,7 +215,9 @@ export class ServerProcess {
           failure.class === "ready_timeout" ? failure : { ...failure, exit: this.exit },
         );
       }
-      await Promise.race([sleep(delay), this.exited]);
+      const timer = new AbortController();
+      await Promise.race([sleep(delay, null, { signal: timer.signal }).catch(() => null), this.exited]);
+      timer.abort();
       delay = Math.min(250, delay * 2);
     }
   }
@@ -257,7 +259,13 @@ export class ServerProcess {
     if (this.exit === null) {
       this.stopping = true;
       this.signalGroup("SIGTERM");
-      const ended = await Promise.race([this.exited, sleep(grace).then(() => null)]);
+      // The grace timer is cancelled once the server exits, so it never holds tokbench open.
+      const timer = new AbortController();
+      const ended = await Promise.race([
+        this.exited,
+        sleep(grace, null, { signal: timer.signal }).catch(() => null),
+      ]);
+      timer.abort();
       if (ended === null) this.signalGroup("SIGKILL");
     }
     const exit = await this.exited;

@@ -173,10 +173,10 @@ export class SweepStore {
    */
   get(sweepIdOrPrefix: string): StoredSweep {
     const rows = this.db
-      .prepare<[string, string, string], SweepsTable>(
-        "SELECT * FROM sweeps WHERE id = ? OR (length(?) >= 8 AND substr(id, 1, length(?)) = ?3)",
+      .prepare<{ id: string }, SweepsTable>(
+        "SELECT * FROM sweeps WHERE id = @id OR (length(@id) >= 8 AND substr(id, 1, length(@id)) = @id)",
       )
-      .all(sweepIdOrPrefix, sweepIdOrPrefix, sweepIdOrPrefix);
+      .all({ id: sweepIdOrPrefix });
     const exact = rows.find((r) => r.id === sweepIdOrPrefix);
     const row = exact ?? (rows.length === 1 ? rows[0] : undefined);
     if (row === undefined) {

@@ -1,18 +1,31 @@
-import type { CellFigures, CellStatus, ReplicateResult } from "../results/SweepResult.js";
+import type { CellFigures, CellPercentiles, CellStatus, ReplicateResult } from "../results/SweepResult.js";
 import { median } from "../stats/descriptive.js";
 
 /** A cell's figures: each figure the median of the replicates' (nulls left out). */
 export function medianFigures(replicates: readonly ReplicateResult[]): CellFigures | null {
   if (replicates.length === 0) return null;
-  const first = replicates[0] as ReplicateResult;
-  const out = {} as Record<keyof CellFigures, number | null>;
-  for (const key of Object.keys(first.figures) as (keyof CellFigures)[]) {
+  const med = (pick: (f: CellFigures) => number | null): number | null => {
     const values = replicates
-      .map((r) => r.figures[key])
+      .map((r) => pick(r.figures))
       .filter((v): v is number => typeof v === "number" && Number.isFinite(v));
-    out[key] = values.length === 0 ? null : median(values);
-  }
-  return out as CellFigures;
+    return values.length === 0 ? null : median(values);
+  };
+  const pct = (pick: (f: CellFigures) => CellPercentiles): CellPercentiles => ({
+    p50: med((f) => pick(f).p50),
+    p95: med((f) => pick(f).p95),
+    p99: med((f) => pick(f).p99),
+  });
+  return {
+    ttft_ms: pct((f) => f.ttft_ms),
+    itl_ms: pct((f) => f.itl_ms),
+    e2e_ms: pct((f) => f.e2e_ms),
+    output_tokens_per_s: med((f) => f.output_tokens_per_s),
+    requests_per_s: med((f) => f.requests_per_s),
+    goodput_rps: med((f) => f.goodput_rps),
+    goodput_share: med((f) => f.goodput_share),
+    requests: med((f) => f.requests) ?? 0,
+    failed: med((f) => f.failed) ?? 0,
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { DistributionStats } from "../results/DistributionStats.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import type { RunResult } from "../results/RunResult.js";
-import type { CellFigures, ErrorNote, GateCheck } from "../results/SweepResult.js";
+import type { CellFigures, CellPercentiles, ErrorNote, GateCheck } from "../results/SweepResult.js";
 import { cleanLogLine } from "../servers/classifyFailure.js";
 import type { SweepBudgets } from "./SweepSpec.js";
 
@@ -32,6 +32,11 @@ export interface GateVerdict {
 function p95(stats: DistributionStats): { value: number | null; estimated: boolean } {
   if (stats.p95 !== null) return { value: stats.p95, estimated: false };
   return { value: stats.max, estimated: stats.max !== null };
+}
+
+/** p50, p95, p99 of a distribution, a missing high percentile replaced by the maximum. */
+function percentiles(stats: DistributionStats): CellPercentiles {
+  return { p50: stats.p50, p95: stats.p95 ?? stats.max, p99: stats.p99 ?? stats.max };
 }
 
 function errorNotes(requests: Iterable<RequestRecord>): ErrorNote[] {
@@ -140,12 +145,9 @@ export function evaluateGate(result: RunResult, budgets: SweepBudgets, maxTokens
     reason: failedChecks.length === 0 ? null : failedChecks.map((c) => c.detail).join("; "),
     notes: errorNotes(result.requests),
     figures: {
-      ttft_p50_ms: s.ttft_ms.p50,
-      ttft_p95_ms: ttft.value,
-      ttft_p99_ms: s.ttft_ms.p99,
-      itl_p50_ms: s.itl_ms.p50,
-      itl_p95_ms: itl.value,
-      e2e_p95_ms: p95(s.e2e_ms).value,
+      ttft_ms: percentiles(s.ttft_ms),
+      itl_ms: percentiles(s.itl_ms),
+      e2e_ms: percentiles(s.e2e_ms),
       output_tokens_per_s: s.output_tokens_per_s,
       requests_per_s: s.requests_per_s,
       goodput_rps: seconds > 0 ? met / seconds : null,

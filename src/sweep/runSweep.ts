@@ -4,7 +4,7 @@ import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
 import type { MachineInfo } from "../results/MachineInfo.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import type { RunResult } from "../results/RunResult.js";
-import type { CellResult, ReplicateResult } from "../results/SweepResult.js";
+import type { CellResult, ReplicateResult, SweepTiming } from "../results/SweepResult.js";
 import { compareLoad } from "../search/loadOrder.js";
 import type { FitCheck } from "../servers/checkMemoryFit.js";
 import type { LaunchFailure } from "../servers/LaunchFailure.js";
@@ -14,22 +14,6 @@ import { medianFigures, statusFromReplicates } from "./combineReplicates.js";
 import { evaluateGate } from "./evaluateGate.js";
 import type { PlannedCell, PlannedConfiguration, SweepPlan } from "./planSweep.js";
 import type { SweepSpec } from "./SweepSpec.js";
-
-/** Where a sweep's wall time went, in milliseconds. */
-export interface SweepTiming {
-  wall_ms: number;
-  /** Measured phases of the runs: from each run's first measured send to its last end. */
-  measuring_ms: number;
-  /** Starting servers and waiting until they answer (the embedded engine: loading, creating contexts). */
-  launching_ms: number;
-  /** Warmup requests and each run's setup (prompts, tokenizer) around the measured phase. */
-  warmup_ms: number;
-  /** Stopping servers and waiting for their ports. */
-  stopping_ms: number;
-  /** Everything else: memory pre-checks, storage, bookkeeping. */
-  other_ms: number;
-  launches: number;
-}
 
 /** How a sweep ended. */
 export interface SweepOutcome {
@@ -70,7 +54,7 @@ export interface RunSweepInput {
   launcher: ConfigurationLauncher;
   machine: MachineInfo;
   /** The memory pre-check of a configuration; null when it cannot be estimated (not a GGUF model). */
-  checkFit(knobs: Readonly<Record<string, unknown>>): FitCheck | null;
+  checkFit(knobs: Readonly<Record<string, unknown>>): Promise<FitCheck | null> | FitCheck | null;
   /** Cells finished by an earlier session of this sweep (`--resume`). Defaults to none. */
   finished?: readonly CellResult[];
   /** Replicates measured by an earlier session for cells it did not finish, by cell key. Defaults to none. */
@@ -221,7 +205,7 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
       const toRun = pending.filter((c) => !done.has(c.key));
       if (toRun.length === 0) continue;
 
-      const fit = input.checkFit(configuration.knobs);
+      const fit = await input.checkFit(configuration.knobs);
       if (fit !== null && !fit.fits) {
         for (const cell of toRun) finish(notRun(cell, { status: "wont_fit", reason: fit.reason }));
         continue;

@@ -1,21 +1,18 @@
-import type { CellFigures, CellResult } from "../results/SweepResult.js";
+import {
+  type AxisLimits,
+  type CellResult,
+  type FigurePath,
+  figureAt,
+  type SweepResult,
+  type SweepTiming,
+} from "../results/SweepResult.js";
 import type { AxisValue } from "../search/Axis.js";
 import type { SweepPlan } from "./planSweep.js";
 import type { SweepObjective } from "./SweepSpec.js";
 
-/** Per axis: how far it went. */
-export interface AxisSummary {
-  axis: string;
-  values: AxisValue[];
-  /** The largest value at which at least one cell was feasible; null when none was. */
-  highest_passing: AxisValue | null;
-  /** The smallest value at which no cell was feasible (failed, infeasible, skipped or won't fit); null when every value had a feasible cell. */
-  first_failing: AxisValue | null;
-}
-
 /** The figure an objective ranks by, and which way is better. */
 export function objectiveFigure(objective: SweepObjective): {
-  field: keyof CellFigures;
+  field: FigurePath;
   higher_is_better: boolean;
   unit: string;
 } {
@@ -27,14 +24,13 @@ export function objectiveFigure(objective: SweepObjective): {
     case "requests":
       return { field: "requests_per_s", higher_is_better: true, unit: "req/s" };
     case "latency":
-      return { field: "ttft_p95_ms", higher_is_better: false, unit: "ms TTFT p95" };
+      return { field: "ttft_ms.p95", higher_is_better: false, unit: "ms TTFT p95" };
   }
 }
 
 /** A cell's value for the objective; null when it was not measured. */
 export function objectiveValue(cell: CellResult, objective: SweepObjective): number | null {
-  const value = cell.summary?.[objectiveFigure(objective).field];
-  return typeof value === "number" ? value : null;
+  return figureAt(cell.summary, objectiveFigure(objective).field);
 }
 
 /** The best feasible cell for the objective (ties: lower TTFT p95); null when none is feasible. */
@@ -53,16 +49,16 @@ export function bestCell(cells: readonly CellResult[], objective: SweepObjective
     const better = higher_is_better ? value > bestValue : value < bestValue;
     const tie =
       value === bestValue &&
-      (cell.summary?.ttft_p95_ms ?? Infinity) < (best.summary?.ttft_p95_ms ?? Infinity);
+      (cell.summary?.ttft_ms.p95 ?? Infinity) < (best.summary?.ttft_ms.p95 ?? Infinity);
     if (better || tie) best = cell;
   }
   return best;
 }
 
 /** For every axis with more than one value, the highest passing and the first failing value. */
-export function summarizeAxes(plan: SweepPlan, cells: readonly CellResult[]): AxisSummary[] {
+export function summarizeAxes(plan: SweepPlan, cells: readonly CellResult[]): AxisLimits[] {
   const byKey = new Map(cells.map((c) => [c.key, c]));
-  const out: AxisSummary[] = [];
+  const out: AxisLimits[] = [];
   for (const axis of plan.axes) {
     if (axis.values.length < 2) continue;
     let highest: AxisValue | null = null;
@@ -82,4 +78,40 @@ export function summarizeAxes(plan: SweepPlan, cells: readonly CellResult[]): Ax
     });
   }
   return out;
+}
+
+/** The sweep's result as `--json` prints it and the terminal report reads it. */
+export function buildSweepResult(input: {
+  sweep_id: string;
+  status: SweepResult["status"];
+  status_reason: string | null;
+  plan: SweepPlan;
+  cells: readonly CellResult[];
+  objective: SweepObjective;
+  timing: SweepTiming | null;
+}): SweepResult {
+  const { plan, objective } = input;
+  const figure = objectiveFigure(objective);
+  const workload = new Set(plan.workload_axes.map((a) => a.name));
+  const best = bestCell(input.cells, objective);
+  return {
+    sweep_id: input.sweep_id,
+    status: input.status,
+    status_reason: input.status_reason,
+    objective,
+    objective_field: figure.field,
+    objective_unit: figure.unit,
+    higher_is_better: figure.higher_is_better,
+    axes: plan.axes.map((a) => ({
+      name: a.name,
+      kind: workload.has(a.name) ? "workload" : "knob",
+      values: [...a.values],
+      order: a.order,
+    })),
+    planned_cells: plan.cells.length,
+    cells: [...input.cells],
+    best_cell: best?.index ?? null,
+    axis_limits: summarizeAxes(plan, input.cells),
+    timing: input.timing,
+  };
 }

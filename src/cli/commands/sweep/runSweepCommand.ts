@@ -1,0 +1,306 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { TokbenchError } from "../../../errors/TokbenchError.js";
+import { formatNumber } from "../../../output/formatNumber.js";
+import { describeCell, renderSweep } from "../../../output/renderSweep.js";
+import type { CellResult, ReplicateResult, SweepResult } from "../../../results/SweepResult.js";
+import { providerFor } from "../../../servers/providerFor.js";
+import { RunStore } from "../../../storage/RunStore.js";
+import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
+import { prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
+import { type PlannedCell, planSweep, type SweepPlan } from "../../../sweep/planSweep.js";
+import { processLauncher } from "../../../sweep/processLauncher.js";
+import { replayLines } from "../../../sweep/replayLines.js";
+import { assertSameSweep, runSweep } from "../../../sweep/runSweep.js";
+import type { SweepSpec } from "../../../sweep/SweepSpec.js";
+import { buildSweepResult } from "../../../sweep/summarizeSweep.js";
+import { collectMachineInfo } from "../../../system/machineInfo.js";
+import { TOKBENCH_VERSION } from "../../../toolVersion.js";
+import { DEFINING_FLAGS, type SweepArgs, specFromArgs } from "./specFromArgs.js";
+
+/** Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a file. */
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (cause) {
+    throw new TokbenchError("FILE_UNWRITABLE", `cannot write ${path}: ${(cause as Error).message}`, {
+      cause,
+      context: { path },
+    });
+  }
+}
+
+function cellLine(cell: CellResult, total: number): string {
+  const f = cell.summary;
+  const figures =
+    f === null
+      ? ""
+      : ` ${formatNumber(f.output_tokens_per_s)} tok/s, TTFT p95 ${formatNumber(f.ttft_ms.p95)} ms, goodput ${formatNumber(f.goodput_rps)} req/s`;
+  return `[${cell.index + 1}/${total}] ${describeCell(cell)}: ${cell.status}${figures}${cell.reason ? ` (${cell.reason})` : ""}\n`;
+}
+
+/** Prints the plan of `--dry-run`; nothing is launched or stored. */
+async function dryRun(args: SweepArgs, spec: SweepSpec, plan: SweepPlan): Promise<number> {
+  const precheck = await prepareMemoryPrecheck(spec);
+  const verdicts = await Promise.all(plan.configurations.map((c) => precheck.check(c.knobs)));
+  const wontFit = plan.configurations.filter((_c, i) => verdicts[i]?.fits === false);
+  const cells = plan.cells.map((cell) => {
+    const fit = verdicts[cell.configuration];
+    return {
+      index: cell.index,
+      knobs: cell.knobs,
+      workload: cell.workload,
+      status: fit?.fits === false ? "wont_fit" : "planned",
+      reason: fit?.fits === false ? fit.reason : null,
+    };
+  });
+  const summary = {
+    dry_run: true,
+    provider: spec.provider,
+    configurations: plan.configurations.length,
+    cells: plan.cells.length,
+    launches: plan.launches,
+    wont_fit_configurations: wontFit.length,
+    requests: plan.requests,
+    estimated_duration_s: Math.round(plan.estimate.seconds),
+    estimate_assumes: plan.estimate.assumptions,
+  };
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, axes: plan.axes, planned: cells }, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `dry run: ${plan.configurations.length} configurations x ${plan.workload_axes.reduce((n, a) => n * a.values.length, 1)} workload cells = ${plan.cells.length} cells, ` +
+      `${plan.launches} launches, ${plan.requests} requests (replicates and warmups included)`,
+    `estimated duration: ${Math.round(plan.estimate.seconds)} s (rough: ${plan.estimate.assumptions})`,
+    ...plan.axes.map((a) => `  ${a.name}: ${a.values.join(", ")}${a.order === "none" ? " (unordered)" : ""}`),
+  ];
+  if (wontFit.length > 0) {
+    lines.push(`${wontFit.length} configurations will not fit in memory (marked wont_fit, not launched):`);
+    for (const c of wontFit.slice(0, 10)) {
+      lines.push(
+        `  ${Object.entries(c.knobs)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" ")}: ${verdicts[c.index]?.reason}`,
+      );
+    }
+  }
+  if (spec.provider !== "embedded") {
+    const provider = providerFor(
+      spec.provider,
+      spec.server_cmd === null ? undefined : { command: spec.server_cmd },
+    );
+    const first = plan.configurations[0];
+    if (first !== undefined) {
+      const { model, ...knobs } = first.knobs;
+      const cmd = provider.command({
+        program: spec.program,
+        model: model === undefined ? spec.model : String(model),
+        host: "127.0.0.1",
+        port: 0,
+        knobs,
+        model_layers: precheck.layers(model === undefined ? null : String(model)),
+      });
+      lines.push(`first launch: ${cmd.argv.join(" ")} (a free port replaces 0)`);
+    }
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+/**
+ * `tokbench sweep`: plans the sweep (or reads it back with `--resume`), runs it with the database,
+ * progress and signals attached, and prints the grids or the JSON result. Returns the exit code:
+ * 0 when the sweep completed (whatever its cells say), 130 interrupted, 1 aborted.
+ */
+export async function runSweepCommand(args: SweepArgs): Promise<number> {
+  let spec: SweepSpec;
+  let sweepId: string;
+  let finished: readonly CellResult[] = [];
+  let pending: ReadonlyMap<string, readonly ReplicateResult[]> = new Map();
+  let resuming = false;
+  if (args.resume !== undefined) {
+    const given = DEFINING_FLAGS.filter(
+      (flag) => (args as unknown as Record<string, unknown>)[flag] !== undefined,
+    );
+    if (given.length > 0) {
+      throw new TokbenchError(
+        "INVALID_ARGUMENT",
+        `--resume continues the sweep with its stored settings: drop ${given.map((f) => `--${f}`).join(", ")}`,
+      );
+    }
+  }
+  const store = args["dry-run"] && args.resume === undefined ? null : RunStore.open(args.db);
+  try {
+    if (args.resume !== undefined) {
+      const stored = (store as RunStore).sweeps().get(args.resume);
+      if (stored.status === "running") {
+        throw new TokbenchError(
+          "INVALID_ARGUMENT",
+          `sweep ${stored.sweep_id} is still running in another tokbench process`,
+        );
+      }
+      spec = stored.spec as SweepSpec;
+      sweepId = stored.sweep_id;
+      finished = stored.cells;
+      pending = stored.pending_replicates;
+      resuming = true;
+    } else {
+      spec = await specFromArgs(args);
+      sweepId = randomUUID();
+    }
+    const plan = planSweep(spec);
+    if (resuming) assertSameSweep((store as RunStore).sweeps().get(sweepId).planned_cells, plan.cells.length);
+    if (args["dry-run"]) return await dryRun(args, spec, plan);
+    return await execute(args, store as RunStore, spec, plan, sweepId, finished, pending, resuming);
+  } finally {
+    store?.close();
+  }
+}
+
+async function execute(
+  args: SweepArgs,
+  store: RunStore,
+  spec: SweepSpec,
+  plan: SweepPlan,
+  sweepId: string,
+  finished: readonly CellResult[],
+  pending: ReadonlyMap<string, readonly ReplicateResult[]>,
+  resuming: boolean,
+): Promise<number> {
+  const progress = args.progress;
+  const say = (text: string) => {
+    if (progress) process.stderr.write(text);
+  };
+  const precheck = await prepareMemoryPrecheck(spec);
+  const machine = await collectMachineInfo(spec.provider === "embedded" ? { engine: "node-llama-cpp" } : {});
+  const logDir = resolve(args["log-dir"] ?? join(dirname(store.path), "sweep-logs", sweepId));
+  mkdirSync(logDir, { recursive: true });
+
+  let launcher: ConfigurationLauncher;
+  if (spec.provider === "embedded") {
+    const { openEmbeddedLauncher } = await import("./openEmbeddedLauncher.js");
+    const opened = await openEmbeddedLauncher(spec);
+    if (opened === "relaunch") {
+      const { relaunchWithEngineEnv } = await import("../../../engine/native/engineProcessEnv.js");
+      store.close();
+      return relaunchWithEngineEnv();
+    }
+    launcher = opened;
+  } else {
+    launcher = processLauncher({
+      provider: providerFor(
+        spec.provider,
+        spec.server_cmd === null ? undefined : { command: spec.server_cmd },
+      ),
+      spec,
+      log_dir: logDir,
+      log_prefix: "server",
+      model_layers: (model) => precheck.layers(model),
+      on_launch: (argv, logPath) => say(`  launching: ${argv.join(" ")}\n  log: ${logPath}\n`),
+    });
+  }
+
+  const sweeps = store.sweeps();
+  if (resuming) sweeps.resume(sweepId);
+  else {
+    sweeps.begin({
+      sweep_id: sweepId,
+      tool_version: TOKBENCH_VERSION,
+      started_at: new Date().toISOString(),
+      spec,
+      planned_cells: plan.cells.length,
+    });
+  }
+  say(
+    `sweep ${sweepId}${resuming ? ` resumed: ${finished.length} of ${plan.cells.length} cells already done` : ""}: ` +
+      `${plan.configurations.length} configurations, ${plan.cells.length} cells, ${spec.replicates} replicate(s) of ${spec.requests} requests\n`,
+  );
+
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(
+        `\ntokbench: ${signal}: stopping the sweep (again to quit at once); finished cells are kept\n`,
+      );
+      abort.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
+    const handler = () => onSignal(signal);
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  const cellsOut = args["cells-out"];
+  let outcome: Awaited<ReturnType<typeof runSweep>>;
+  try {
+    outcome = await runSweep({
+      sweep_id: sweepId,
+      spec,
+      plan,
+      launcher,
+      machine,
+      checkFit: (knobs) => precheck.check(knobs as never),
+      finished,
+      pending_replicates: pending,
+      config: { provider: spec.provider, model: spec.model },
+      signal: abort.signal,
+      hooks: {
+        onRunStart: (info) => store.beginRun({ ...info, tool_version: TOKBENCH_VERSION }),
+        onRequest: (runId, record) => store.appendRequest(runId, record),
+        onRunEnd: (result) => store.finishRun(result),
+        onReplicate: (cell: PlannedCell, replicate) => sweeps.addReplicate(sweepId, cell.key, replicate),
+        onCell: (cell) => {
+          sweeps.addCell(sweepId, cell);
+          say(cellLine(cell, plan.cells.length));
+        },
+        onLaunch: (configuration, event, detail) => {
+          const knobs = Object.entries(configuration.knobs)
+            .map(([k, v]) => `${k}=${k === "model" ? String(v).split("/").pop() : v}`)
+            .join(" ");
+          if (event === "start")
+            say(`configuration ${configuration.index + 1}/${plan.configurations.length}: ${knobs}\n`);
+          else if (event === "failed") say(`  launch failed: ${detail}\n`);
+        },
+      },
+    });
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  }
+  sweeps.finish(sweepId, outcome.status, outcome.status_reason, outcome.timing);
+  const result: SweepResult = buildSweepResult({
+    sweep_id: sweepId,
+    status: outcome.status,
+    status_reason: outcome.status_reason,
+    plan,
+    cells: outcome.cells,
+    objective: spec.objective,
+    timing: outcome.timing,
+  });
+  if (cellsOut !== undefined) {
+    writeAtomically(
+      cellsOut,
+      replayLines(outcome.cells)
+        .map((line) => `${JSON.stringify(line)}\n`)
+        .join(""),
+    );
+    say(`cells written to ${cellsOut} (replay format)\n`);
+  }
+  if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else process.stdout.write(`${renderSweep(result)}\n`);
+  process.stderr.write(`sweep ${sweepId} saved to ${store.path}; server logs in ${logDir}\n`);
+  if (outcome.status === "interrupted") {
+    process.stderr.write(
+      `resume it with: tokbench sweep --resume ${sweepId}${args.db ? ` --db ${args.db}` : ""}\n`,
+    );
+  }
+  return outcome.status === "completed" ? 0 : outcome.status === "interrupted" ? 130 : 1;
+}

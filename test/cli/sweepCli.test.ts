@@ -1,0 +1,420 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { RunStore } from "../../src/storage/RunStore.js";
+import { CLI, runCli } from "./runCli.js";
+
+const MINI = fileURLToPath(new URL("../sweep/fixtures/miniServer.js", import.meta.url));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function pids(file: string): Promise<number[]> {
+  if (!existsSync(file)) return [];
+  return (await readFile(file, "utf8")).split("\n").filter(Boolean).map(Number);
+}
+
+async function allGone(list: number[], timeoutMs = 8000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!list.some(alive)) return true;
+    await sleep(50);
+  }
+  return !list.some(alive);
+}
+
+/** Finished cells of a sweep in a database file, read without tokbench. */
+function finishedCells(db: string): { cell_key: string; run_id: string | null; status: string }[] {
+  if (!existsSync(db)) return [];
+  let conn: Database.Database | null = null;
+  try {
+    conn = new Database(db, { readonly: true, fileMustExist: true });
+    return conn.prepare("SELECT cell_key, run_id, status FROM sweep_cells ORDER BY idx").all() as never;
+  } catch {
+    return [];
+  } finally {
+    conn?.close();
+  }
+}
+
+describe("tokbench sweep", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokbench-sweep-cli-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("--json prints the contract's shape, every cell's run is stored and linked, --cells-out writes replay lines", async () => {
+    const db = join(dir, "json.sqlite");
+    const cellsOut = join(dir, "cells.jsonl");
+    const run = await runCli([
+      "sweep",
+      "--server-cmd",
+      `${process.execPath} ${MINI} --port {port} --ctx {ctx} --parallel {parallel} --budget-bytes 5000000 --ttft-ms 5 --itl-ms 5 --startup-ms 20`,
+      "--knob",
+      "ctx=2048,8192",
+      "--knob",
+      "parallel=1,2",
+      "--concurrency",
+      "1,2",
+      "--prompt-tokens",
+      "16",
+      "--max-tokens",
+      "6",
+      "--requests",
+      "4",
+      "--model",
+      "m",
+      "--max-ttft-p95-ms",
+      "2000",
+      "--stop-grace",
+      "2",
+      "--json",
+      "--db",
+      db,
+      "--cells-out",
+      cellsOut,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout);
+    assert.equal(typeof result.sweep_id, "string");
+    assert.equal(result.status, "completed");
+    assert.equal(result.cells.length, 8);
+    for (const cell of result.cells) {
+      for (const key of ["knobs", "workload", "status", "reason", "notes", "run_id", "summary"]) {
+        assert.ok(key in cell, `cell lacks ${key}`);
+      }
+      assert.deepEqual(Object.keys(cell.knobs).sort(), ["ctx", "parallel"]);
+      assert.deepEqual(Object.keys(cell.workload).sort(), ["concurrency", "max_tokens", "prompt_tokens"]);
+    }
+    const ok = result.cells.filter((c: { status: string }) => c.status === "feasible");
+    assert.equal(ok.length, 4, "ctx 2048 fits in the 5 MB budget (1 KB a token), 8192 does not");
+    for (const cell of ok) {
+      for (const key of ["ttft_ms", "itl_ms", "output_tokens_per_s", "requests_per_s", "goodput_rps"]) {
+        assert.ok(cell.summary[key] !== null && cell.summary[key] !== undefined, `summary lacks ${key}`);
+      }
+      assert.ok(cell.summary.ttft_ms.p95 > 0);
+    }
+    const oom = result.cells.filter((c: { failure: string }) => c.failure === "oom");
+    const skipped = result.cells.filter((c: { status: string }) => c.status === "skipped");
+    assert.equal(oom.length, 2, "ctx=8192 parallel=1 ran out of memory at launch");
+    assert.equal(skipped.length, 2, "ctx=8192 parallel=2 is heavier: skipped");
+    assert.match(run.stderr, /saved to/);
+
+    const store = RunStore.open(db);
+    try {
+      const stored = store.sweeps().get(result.sweep_id);
+      assert.equal(stored.status, "completed");
+      assert.equal(stored.cells.length, 8);
+      for (const cell of ok) {
+        const runRow = store.getRun(cell.run_id);
+        assert.equal(runRow.status, "completed");
+        assert.equal(runRow.requests.length, 4);
+        assert.equal(runRow.config.sweep_id, result.sweep_id);
+      }
+    } finally {
+      store.close();
+    }
+    const lines = (await readFile(cellsOut, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 6, "4 measured replicates + 2 failed launches; skipped cells give no line");
+    assert.deepEqual(Object.keys(lines[0]).sort(), [
+      "cell",
+      "feasible",
+      "goodput_rps",
+      "itl_p95_ms",
+      "knobs",
+      "output_tokens_per_s",
+      "replicate",
+      "requests_per_s",
+      "status",
+      "ttft_p95_ms",
+      "workload",
+    ]);
+  });
+
+  it("the terminal shows a grid, the best feasible cell and where the time went", async () => {
+    const run = await runCli([
+      "sweep",
+      "--server-cmd",
+      `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 5 --startup-ms 20`,
+      "--knob",
+      "parallel=1,2",
+      "-c",
+      "1,2,4",
+      "--prompt-tokens",
+      "16",
+      "--max-tokens",
+      "6",
+      "-n",
+      "4",
+      "--stop-grace",
+      "2",
+      "--db",
+      join(dir, "grid.sqlite"),
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /concurrency \\ parallel|parallel \\ concurrency/);
+    assert.match(run.stdout, /best feasible cell for throughput: parallel=\d concurrency=\d/);
+    assert.match(run.stdout, /wall \d+\.\d s: measuring \d+ % .* launching and waiting for ready \d+ %/);
+    assert.match(run.stderr, /\[6\/6\] /);
+  });
+
+  it("--dry-run of 1,000 cells plans without launching anything or touching the database", async () => {
+    const db = join(dir, "dry.sqlite");
+    const t0 = performance.now();
+    const run = await runCli([
+      "sweep",
+      "--server-cmd",
+      "llama-server -m m.gguf --port {port} -c {ctx} -np {parallel}",
+      "--knob",
+      "ctx=1-10",
+      "--knob",
+      "parallel=1-10",
+      "--concurrency",
+      "1-10",
+      "--dry-run",
+      "--json",
+      "--db",
+      db,
+    ]);
+    const wall = performance.now() - t0;
+    assert.equal(run.code, 0, run.stderr);
+    const plan = JSON.parse(run.stdout);
+    assert.equal(plan.cells, 1000);
+    assert.equal(plan.configurations, 100);
+    assert.equal(plan.launches, 100);
+    assert.equal(plan.planned.length, 1000);
+    assert.ok(plan.estimated_duration_s > 0);
+    assert.equal(existsSync(db), false);
+    // The speed target itself is measured in bench/sweepDryRun.ts; this only guards against a blow-up.
+    assert.ok(wall < 30_000, `${wall} ms`);
+  });
+
+  it("refuses bad input with one line: unknown placeholder, a knob without a placeholder, --resume with settings", async () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ["--server-cmd", "srv --port {port} -c {ctx}"],
+        /placeholder \{ctx\} has no value: give it with --knob ctx=/,
+      ],
+      [["--server-cmd", "srv --port {port}", "--knob", "ctx=1,2"], /knob "ctx" has no \{ctx\} placeholder/],
+      [["--server-cmd", "srv -c {ctx}", "--knob", "ctx=1"], /must contain \{port\}/],
+      [
+        ["--server", "mlx-lm", "--model-file", "m", "--ctx-size", "4096"],
+        /--ctx-size has no equivalent for mlx-lm/,
+      ],
+      [
+        ["--server", "llama-server", "--model-file", "m.gguf", "--cache-type-k", "q9"],
+        /--cache-type-k: invalid value "q9"/,
+      ],
+      [
+        ["--resume", "abc", "--knob", "x=1"],
+        /--resume continues the sweep with its stored settings: drop --knob/,
+      ],
+      [["--resume", "no-such-sweep-id"], /no sweep "no-such-sweep-id"/],
+      [[], /name the server/],
+    ];
+    for (const [args, pattern] of cases) {
+      const run = await runCli(["sweep", ...args, "--db", join(dir, "bad.sqlite")]);
+      assert.equal(run.code, 1, `${args.join(" ")}: ${run.stderr}`);
+      assert.match(run.stderr, pattern, args.join(" "));
+      assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+    }
+  });
+
+  it("reads a YAML sweep file; flags win over it", async () => {
+    const file = join(dir, "sweep.yaml");
+    await writeFile(
+      file,
+      [
+        `server_cmd: "${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 5 --startup-ms 20"`,
+        "knobs:",
+        "  parallel: [1, 2]",
+        "workload:",
+        "  concurrency: 1-2",
+        "  prompt_tokens: 16",
+        "  max_tokens: 6",
+        "requests: 3",
+        "stop_grace_s: 2",
+        "budgets:",
+        "  max_ttft_p95_ms: 5000",
+        "",
+      ].join("\n"),
+    );
+    const run = await runCli([
+      "sweep",
+      "--file",
+      file,
+      "--knob",
+      "parallel=2",
+      "--json",
+      "--db",
+      join(dir, "file.sqlite"),
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout);
+    assert.deepEqual(
+      result.cells.map((c: { knobs: { parallel: number }; workload: { concurrency: number } }) => [
+        c.knobs.parallel,
+        c.workload.concurrency,
+      ]),
+      [
+        [2, 1],
+        [2, 2],
+      ],
+    );
+    await writeFile(join(dir, "bad.yaml"), "knobs:\n  parallel: [1, 2]\nbogus: 1\n");
+    const bad = await runCli(["sweep", "--file", join(dir, "bad.yaml"), "--db", join(dir, "file.sqlite")]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /sweep file .*bad\.yaml: top level: Unrecognized key\(s\) in object: 'bogus' \[SWEEP_FILE_INVALID\]/,
+    );
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} stops the sweep, leaves no server, marks it interrupted; --resume finishes it`, async () => {
+      const db = join(dir, `${signal}.sqlite`);
+      const pidFile = join(dir, `${signal}.pids`);
+      const args = [
+        "sweep",
+        "--server-cmd",
+        `${process.execPath} ${MINI} --port {port} --itl-ms {itl} --ttft-ms 5 --startup-ms 20 --pid-file ${pidFile}`,
+        "--knob",
+        "itl=5,6",
+        "-c",
+        "1,2",
+        "--prompt-tokens",
+        "16",
+        "--max-tokens",
+        "10",
+        "-n",
+        "6",
+        "--stop-grace",
+        "2",
+        "--db",
+        db,
+      ];
+      let child: ReturnType<typeof spawn> | null = null;
+      const pending = runCli(args, { onStart: (c) => (child = c) });
+      const deadline = Date.now() + 60_000;
+      while (finishedCells(db).length < 1 && Date.now() < deadline) await sleep(50);
+      assert.ok(finishedCells(db).length >= 1, "the sweep did not get going");
+      (child as unknown as ReturnType<typeof spawn>).kill(signal);
+      const run = await pending;
+      assert.equal(run.code, 130, run.stderr);
+      assert.match(run.stderr, /stopping the sweep/);
+      assert.match(run.stderr, /resume it with: tokbench sweep --resume/);
+      assert.ok(await allGone(await pids(pidFile)), "a server survived");
+      const id = /sweep ([0-9a-f-]{36}): interrupted/.exec(run.stdout)?.[1];
+      assert.ok(id, run.stdout);
+      const before = finishedCells(db);
+      assert.ok(before.length < 4);
+
+      const resumed = await runCli(["sweep", "--resume", id, "--db", db, "--json"]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const result = JSON.parse(resumed.stdout);
+      assert.equal(result.status, "completed");
+      assert.equal(result.cells.length, 4);
+      for (const b of before) {
+        const after = result.cells.find((c: { key: string }) => c.key === b.cell_key);
+        assert.equal(after.run_id, b.run_id, "a finished cell is not measured again");
+      }
+      assert.ok(await allGone(await pids(pidFile)));
+    });
+  }
+
+  it("SIGKILL of tokbench: no server survives; --resume continues and measures no finished cell twice", async () => {
+    const db = join(dir, "kill.sqlite");
+    const pidFile = join(dir, "kill.pids");
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        "sweep",
+        "--server-cmd",
+        `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 8 --startup-ms 20 --pid-file ${pidFile}`,
+        "--knob",
+        "parallel=1,2",
+        "-c",
+        "1,2,3",
+        "--prompt-tokens",
+        "16",
+        "--max-tokens",
+        "10",
+        "-n",
+        "6",
+        "--stop-grace",
+        "2",
+        "--db",
+        db,
+        "--no-progress",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    const deadline = Date.now() + 60_000;
+    while (finishedCells(db).length < 2 && Date.now() < deadline) await sleep(25);
+    const before = finishedCells(db);
+    assert.ok(before.length >= 2, `the sweep did not get going: ${stderr}`);
+    child.kill("SIGKILL");
+    await exited;
+    const servers = await pids(pidFile);
+    assert.ok(servers.length >= 1);
+    assert.ok(await allGone(servers), `server(s) ${servers.filter(alive)} survived the SIGKILL of tokbench`);
+
+    const store = RunStore.open(db);
+    const [sweep] = store.sweeps().list();
+    store.close();
+    assert.equal(sweep?.status, "incomplete");
+    const resumed = await runCli([
+      "sweep",
+      "--resume",
+      (sweep?.sweep_id as string).slice(0, 8),
+      "--db",
+      db,
+      "--json",
+    ]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const result = JSON.parse(resumed.stdout);
+    assert.equal(result.cells.length, 6);
+    for (const b of finishedCells(db).filter((c) => before.some((x) => x.cell_key === c.cell_key))) {
+      assert.equal(b.run_id, before.find((x) => x.cell_key === b.cell_key)?.run_id);
+    }
+    // Every cell has exactly one completed run: none measured twice.
+    const conn = new Database(db, { readonly: true });
+    try {
+      const rows = conn
+        .prepare(
+          "SELECT json_extract(config_json, '$.cell_key') AS cell, count(*) AS n FROM runs WHERE status = 'completed' GROUP BY cell",
+        )
+        .all() as { cell: string; n: number }[];
+      assert.equal(rows.length, 6);
+      for (const row of rows) assert.equal(row.n, 1, `cell ${row.cell} has ${row.n} completed runs`);
+    } finally {
+      conn.close();
+    }
+    assert.ok(await allGone(await pids(pidFile)));
+  });
+});
