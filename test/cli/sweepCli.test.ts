@@ -387,11 +387,12 @@ describe("tokbench sweep", () => {
     const store = RunStore.open(db);
     const [sweep] = store.sweeps().list();
     store.close();
-    assert.equal(sweep?.status, "incomplete");
+    assert.ok(sweep !== undefined);
+    assert.equal(sweep.status, "incomplete");
     const resumed = await runCli([
       "sweep",
       "--resume",
-      (sweep?.sweep_id as string).slice(0, 8),
+      sweep.sweep_id.slice(0, 8),
       "--db",
       db,
       "--json",
