@@ -389,14 +389,7 @@ describe("tokbench sweep", () => {
     store.close();
     assert.ok(sweep !== undefined);
     assert.equal(sweep.status, "incomplete");
-    const resumed = await runCli([
-      "sweep",
-      "--resume",
-      sweep.sweep_id.slice(0, 8),
-      "--db",
-      db,
-      "--json",
-    ]);
+    const resumed = await runCli(["sweep", "--resume", sweep.sweep_id.slice(0, 8), "--db", db, "--json"]);
     assert.equal(resumed.code, 0, resumed.stderr);
     const result = JSON.parse(resumed.stdout);
     assert.equal(result.cells.length, 6);
