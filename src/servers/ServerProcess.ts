@@ -148,11 +148,11 @@ export class ServerProcess {
     const log = openSync(launch.log_path, "w");
     let child: ChildProcess;
     try {
-      child = spawn(argv[0] as string, argv.slice(1), {
-        detached: true,
-        stdio: ["ignore", log, log],
-        env: { ...process.env, ...launch.env },
-      });
+      const env: NodeJS.ProcessEnv = { ...process.env, ...launch.env };
+      // Under an address-space limit, glibc's per-thread malloc arenas (64 MiB of address space
+      // each, mostly never touched) would make the limit depend on the thread count, not memory.
+      if (launch.memory_limit_bytes != null && env.MALLOC_ARENA_MAX === undefined) env.MALLOC_ARENA_MAX = "2";
+      child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ["ignore", log, log], env });
     } finally {
       closeSync(log);
     }

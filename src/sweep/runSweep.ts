@@ -198,18 +198,19 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
     for (const configuration of plan.configurations) {
       if (interrupted() || status !== "completed") break;
       const pending = configuration.cells.filter((c) => !done.has(c.key));
+      if (pending.length === 0) continue;
+      // The estimate first: "won't fit" says more than "skipped" about a configuration that never runs.
+      const fit = await input.checkFit(configuration.knobs);
+      if (fit !== null && !fit.fits) {
+        for (const cell of pending) finish(notRun(cell, { status: "wont_fit", reason: fit.reason }));
+        continue;
+      }
       for (const cell of pending) {
         const cause = skippedBy(cell);
         if (cause !== null) skip(cell, cause);
       }
       const toRun = pending.filter((c) => !done.has(c.key));
       if (toRun.length === 0) continue;
-
-      const fit = await input.checkFit(configuration.knobs);
-      if (fit !== null && !fit.fits) {
-        for (const cell of toRun) finish(notRun(cell, { status: "wont_fit", reason: fit.reason }));
-        continue;
-      }
 
       for (const cell of toRun) {
         if (interrupted() || status !== "completed") break;
