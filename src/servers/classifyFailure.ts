@@ -1,3 +1,4 @@
+import { sanitizeText } from "../text/sanitizeText.js";
 import type { FailureClass, LaunchFailure, ServerExit } from "./LaunchFailure.js";
 
 /** Out-of-memory lines of the servers tokbench launches (case-insensitive). */
@@ -52,18 +53,17 @@ const BAD_ARGS_PATTERNS: readonly RegExp[] = [
   /^Error: invalid argument/im,
 ];
 
-/** ANSI escape sequences: CSI (`ESC [ ... m`) and OSC (`ESC ] ... BEL`). */
+/** ANSI escape sequences: CSI (`ESC [ ... m`, colours) and OSC (`ESC ] ... BEL`). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what is removed
 const ESCAPE_SEQUENCES = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?/g;
-/** C0 and C1 control characters other than tab and newline. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
-const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
-/** Removes ANSI escape sequences and shows other control characters as `\xNN`, so a log line cannot drive the terminal. */
+/**
+ * A server's log line made safe for a terminal: colour and other escape sequences removed (vLLM
+ * and Ollama colour their logs), then every other control character shown escaped by the one
+ * sanitiser.
+ */
 export function cleanLogLine(line: string): string {
-  return line
-    .replace(ESCAPE_SEQUENCES, "")
-    .replace(CONTROL_CHARACTERS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return sanitizeText(line.replace(ESCAPE_SEQUENCES, ""));
 }
 
 /** The non-empty lines of a log text, cleaned, the last `count` of them. */

@@ -268,6 +268,9 @@ export function migrate(db: BetterSqlite3.Database, path: string): void {
         );
       }
       db.pragma(`application_id = ${TOKBENCH_APPLICATION_ID}`);
+    } else if (db.pragma("application_id", { simple: true }) === 0) {
+      // A database of tokbench's written before the id existed, brought forward: stamp it too.
+      db.pragma(`application_id = ${TOKBENCH_APPLICATION_ID}`);
     }
     db.exec(MIGRATIONS[version] as string);
     // PRAGMA cannot take bound parameters; `version` is an integer we computed.

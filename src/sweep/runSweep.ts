@@ -30,8 +30,8 @@ export interface SweepHooks {
   onRunStart?(info: RunStartInfo): void;
   /** A request of that run finished. */
   onRequest?(runId: string, record: RequestRecord): void;
-  /** That run ended (also when interrupted). */
-  onRunEnd?(result: RunResult): void;
+  /** That run ended (also when interrupted); the sweep waits for what this returns (storage finishing). */
+  onRunEnd?(result: RunResult): void | Promise<void>;
   /** A replicate was measured and judged. */
   onReplicate?(cell: PlannedCell, replicate: ReplicateResult): void;
   /** A cell is finished. */
@@ -310,7 +310,8 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
             server_argv: server.argv,
             sweep_id: input.sweep_id,
             cell: cell.index,
-            cell_key: cell.key,
+            // Not "cell_key": names ending in "key" are redacted as credentials.
+            cell_point: cell.key,
             replicate: r,
             knobs: cell.knobs,
             workload: cell.workload,
@@ -338,7 +339,7 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
       const elapsed = t.elapsed();
       timing.measuring_ms += result.summary.duration_ms;
       timing.warmup_ms += Math.max(0, elapsed - result.summary.duration_ms);
-      hooks.onRunEnd?.(result);
+      await hooks.onRunEnd?.(result);
       death = server.died();
       if (interrupted()) return;
       const verdict = evaluateGate(result, spec.budgets, cell.workload.max_tokens);

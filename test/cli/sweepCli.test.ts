@@ -65,7 +65,7 @@ describe("tokbench sweep", () => {
     const run = await runCli([
       "sweep",
       "--server-cmd",
-      `${process.execPath} ${MINI} --port {port} --ctx {ctx} --parallel {parallel} --budget-bytes 5000000 --ttft-ms 5 --itl-ms 5 --startup-ms 20`,
+      `${process.execPath} ${MINI} --port {port} --ctx {ctx} --parallel {parallel} --budget-bytes 5000000 --ttft-ms 5 --itl-ms 15 --startup-ms 20`,
       "--knob",
       "ctx=2048,8192",
       "--knob",
@@ -154,7 +154,7 @@ describe("tokbench sweep", () => {
     const run = await runCli([
       "sweep",
       "--server-cmd",
-      `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 5 --startup-ms 20`,
+      `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 15 --startup-ms 20`,
       "--knob",
       "parallel=1,2",
       "-c",
@@ -209,6 +209,7 @@ describe("tokbench sweep", () => {
   });
 
   it("refuses bad input with one line: unknown placeholder, a knob without a placeholder, --resume with settings", async () => {
+    // A wrong command line exits 2; a sweep id that is not in the database, 1.
     const cases: [string[], RegExp][] = [
       [
         ["--server-cmd", "srv --port {port} -c {ctx}"],
@@ -233,7 +234,7 @@ describe("tokbench sweep", () => {
     ];
     for (const [args, pattern] of cases) {
       const run = await runCli(["sweep", ...args, "--db", join(dir, "bad.sqlite")]);
-      assert.equal(run.code, 1, `${args.join(" ")}: ${run.stderr}`);
+      assert.equal(run.code, args[1] === "no-such-sweep-id" ? 1 : 2, `${args.join(" ")}: ${run.stderr}`);
       assert.match(run.stderr, pattern, args.join(" "));
       assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
     }
@@ -244,7 +245,7 @@ describe("tokbench sweep", () => {
     await writeFile(
       file,
       [
-        `server_cmd: "${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 5 --startup-ms 20"`,
+        `server_cmd: "${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 15 --startup-ms 20"`,
         "knobs:",
         "  parallel: [1, 2]",
         "workload:",
@@ -298,7 +299,7 @@ describe("tokbench sweep", () => {
         "--server-cmd",
         `${process.execPath} ${MINI} --port {port} --itl-ms {itl} --ttft-ms 5 --startup-ms 20 --pid-file ${pidFile}`,
         "--knob",
-        "itl=5,6",
+        "itl=15,16",
         "-c",
         "1,2",
         "--prompt-tokens",
@@ -319,8 +320,8 @@ describe("tokbench sweep", () => {
       assert.ok(finishedCells(db).length >= 1, "the sweep did not get going");
       (child as unknown as ReturnType<typeof spawn>).kill(signal);
       const run = await pending;
-      assert.equal(run.code, 130, run.stderr);
-      assert.match(run.stderr, /stopping the sweep/);
+      assert.equal(run.code, signal === "SIGINT" ? 130 : 143, run.stderr);
+      assert.match(run.stderr, /stopping cleanly/);
       assert.match(run.stderr, /resume it with: tokbench sweep --resume/);
       assert.ok(await allGone(await pids(pidFile)), "a server survived");
       const id = /sweep ([0-9a-f-]{36}): interrupted/.exec(run.stdout)?.[1];
@@ -350,7 +351,7 @@ describe("tokbench sweep", () => {
         CLI,
         "sweep",
         "--server-cmd",
-        `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 8 --startup-ms 20 --pid-file ${pidFile}`,
+        `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 15 --startup-ms 20 --pid-file ${pidFile}`,
         "--knob",
         "parallel=1,2",
         "-c",
@@ -401,7 +402,7 @@ describe("tokbench sweep", () => {
     try {
       const rows = conn
         .prepare(
-          "SELECT json_extract(config_json, '$.cell_key') AS cell, count(*) AS n FROM runs WHERE status = 'completed' GROUP BY cell",
+          "SELECT json_extract(config_json, '$.cell_point') AS cell, count(*) AS n FROM runs WHERE status = 'completed' GROUP BY cell",
         )
         .all() as { cell: string; n: number }[];
       assert.equal(rows.length, 6);

@@ -60,11 +60,11 @@ describe("runSweep against real server processes", () => {
   it("finds the out-of-memory launch, skips the heavier configuration, gates slow cells without skipping", async () => {
     const spec = sweepSpec({
       provider: "template",
-      server_cmd: `${process.execPath} ${MINI} --port {port} --ctx {ctx} --parallel {parallel} --kv-bytes-per-token 1000 --budget-bytes 10000000 --ttft-ms 20 --itl-ms 5 --startup-ms 50`,
+      server_cmd: `${process.execPath} ${MINI} --port {port} --ctx {ctx} --parallel {parallel} --kv-bytes-per-token 1000 --budget-bytes 10000000 --ttft-ms 50 --itl-ms 20 --startup-ms 50`,
       knob_axes: [makeAxis("ctx", [2000, 8000, 20000]), makeAxis("parallel", [1, 2])],
       workload: { concurrency: [1, 4], prompt_tokens: [16], max_tokens: [8] },
       requests: 8,
-      budgets: { max_ttft_p95_ms: 160, max_itl_p95_ms: null },
+      budgets: { max_ttft_p95_ms: 420, max_itl_p95_ms: null },
       stop_grace_s: 2,
     });
     const { plan, outcome } = await sweep(spec);
@@ -83,10 +83,11 @@ describe("runSweep against real server processes", () => {
       assert.equal(skipped.run_id, null);
     }
     for (const ctx of [2000, 8000]) {
-      // Queued behind one slot, the last of 4 waits for 3 requests of ~55 ms: TTFT p95 > 160 ms.
+      // A request takes ~190 ms (50 ms to the first token, 7 more every 20 ms). Queued behind one
+      // slot, the last of 4 waits for 3 of them (TTFT ~620 ms); two slots, for one (~240 ms).
       const slow = cell(outcome.cells, { ctx, parallel: 1 }, 4);
       assert.equal(slow.status, "infeasible", JSON.stringify(slow.replicates[0]?.checks));
-      assert.match(slow.reason ?? "", /TTFT p95 .* > 160 ms/);
+      assert.match(slow.reason ?? "", /TTFT p95 .* > 420 ms/);
       assert.equal(cell(outcome.cells, { ctx, parallel: 2 }, 4).status, "feasible");
       assert.equal(cell(outcome.cells, { ctx, parallel: 1 }, 1).status, "feasible");
       assert.equal(cell(outcome.cells, { ctx, parallel: 2 }, 1).status, "feasible");
@@ -121,7 +122,7 @@ describe("runSweep against real server processes", () => {
   it("request errors above a lighter cell that passed mean memory: heavier cells are skipped", async () => {
     const spec = sweepSpec({
       provider: "template",
-      server_cmd: `${process.execPath} ${MINI} --port {port} --parallel {parallel} --fail-above 2 --ttft-ms 5 --itl-ms 5 --startup-ms 20`,
+      server_cmd: `${process.execPath} ${MINI} --port {port} --parallel {parallel} --fail-above 2 --ttft-ms 5 --itl-ms 15 --startup-ms 20`,
       knob_axes: [makeAxis("parallel", [8])],
       workload: { concurrency: [1, 2, 4, 8], prompt_tokens: [16], max_tokens: [8] },
       requests: 8,
@@ -145,7 +146,7 @@ describe("runSweep against real server processes", () => {
   it("a server that dies under load fails its cell as oom, and the next configuration gets a new server", async () => {
     const spec = sweepSpec({
       provider: "template",
-      server_cmd: `${process.execPath} ${MINI} --port {port} --parallel {parallel} --die-above 3 --ttft-ms 5 --itl-ms 5 --startup-ms 20`,
+      server_cmd: `${process.execPath} ${MINI} --port {port} --parallel {parallel} --die-above 3 --ttft-ms 5 --itl-ms 15 --startup-ms 20`,
       knob_axes: [makeAxis("parallel", [4, 1], { order: "none" })],
       workload: { concurrency: [1, 4, 8], prompt_tokens: [16], max_tokens: [8] },
       requests: 8,
@@ -166,7 +167,7 @@ describe("runSweep against real server processes", () => {
   it("--abort-on-error stops the sweep at the first failed cell", async () => {
     const spec = sweepSpec({
       provider: "template",
-      server_cmd: `${process.execPath} ${MINI} --port {port} --parallel 8 --fail-above {fail} --ttft-ms 5 --itl-ms 5 --startup-ms 20`,
+      server_cmd: `${process.execPath} ${MINI} --port {port} --parallel 8 --fail-above {fail} --ttft-ms 5 --itl-ms 15 --startup-ms 20`,
       knob_axes: [makeAxis("fail", [2])],
       workload: { concurrency: [1, 4, 8], prompt_tokens: [16], max_tokens: [4] },
       abort_on_error: true,
@@ -187,7 +188,7 @@ describe("runSweep against real server processes", () => {
   it("a stop-token leak makes a cell infeasible; replicates give a median and every run", async () => {
     const spec = sweepSpec({
       provider: "template",
-      server_cmd: `${process.execPath} ${MINI} --port {port} --ttft-ms {ttft} --itl-ms 5 --startup-ms 20 --leak`,
+      server_cmd: `${process.execPath} ${MINI} --port {port} --ttft-ms {ttft} --itl-ms 15 --startup-ms 20 --leak`,
       knob_axes: [makeAxis("ttft", [5])],
       workload: { concurrency: [2], prompt_tokens: [16], max_tokens: [4] },
       requests: 6,

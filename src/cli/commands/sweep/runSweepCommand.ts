@@ -6,6 +6,7 @@ import { formatNumber } from "../../../output/formatNumber.js";
 import { describeCell, renderSweep } from "../../../output/renderSweep.js";
 import type { CellResult, ReplicateResult, SweepResult } from "../../../results/SweepResult.js";
 import { providerFor } from "../../../servers/providerFor.js";
+import { RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
 import { prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
@@ -17,6 +18,7 @@ import type { SweepSpec } from "../../../sweep/SweepSpec.js";
 import { buildSweepResult } from "../../../sweep/summarizeSweep.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
+import { StopSignals } from "../../stopSignals.js";
 import { DEFINING_FLAGS, type SweepArgs, specFromArgs } from "./specFromArgs.js";
 
 /** Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a file. */
@@ -221,23 +223,12 @@ async function execute(
       `${plan.configurations.length} configurations, ${plan.cells.length} cells, ${spec.replicates} replicate(s) of ${spec.requests} requests\n`,
   );
 
-  const abort = new AbortController();
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write(
-        `\ntokbench: ${signal}: stopping the sweep (again to quit at once); finished cells are kept\n`,
-      );
-      abort.abort();
-    } else {
-      process.exit(130);
-    }
-  };
-  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
-    const handler = () => onSignal(signal);
-    process.on(signal, handler);
-    return [signal, handler] as const;
+  const stop = StopSignals.listen();
+  // One recorder per run (replicate): storage never makes a measurement wait on another
+  // process's lock, and a second signal stores what is still in memory before quitting.
+  let recorder: RunRecorder | null = null;
+  stop.onQuit((signal) => {
+    recorder?.quit(`stopped by ${signal}`);
   });
   const cellsOut = args["cells-out"];
   let outcome: Awaited<ReturnType<typeof runSweep>>;
@@ -252,11 +243,22 @@ async function execute(
       finished,
       pending_replicates: pending,
       config: { provider: spec.provider, model: spec.model },
-      signal: abort.signal,
+      signal: stop.signal,
       hooks: {
-        onRunStart: (info) => store.beginRun({ ...info, tool_version: TOKBENCH_VERSION }),
-        onRequest: (runId, record) => store.appendRequest(runId, record),
-        onRunEnd: (result) => store.finishRun(result),
+        onRunStart: (info) => {
+          recorder = new RunRecorder(store);
+          recorder.beginRun({ ...info, tool_version: TOKBENCH_VERSION });
+        },
+        onRequest: (_runId, record) => recorder?.appendRequest(record),
+        onRunEnd: async (result) => {
+          const outcome = await (recorder as RunRecorder).finish(result);
+          recorder = null;
+          if (!outcome.saved) {
+            process.stderr.write(
+              `tokbench: run ${result.run_id} not fully stored (${outcome.error?.message ?? "unknown"}); the sweep goes on\n`,
+            );
+          }
+        },
         onReplicate: (cell: PlannedCell, replicate) => sweeps.addReplicate(sweepId, cell.key, replicate),
         onCell: (cell) => {
           sweeps.addCell(sweepId, cell);
@@ -273,7 +275,7 @@ async function execute(
       },
     });
   } finally {
-    for (const [signal, handler] of handlers) process.off(signal, handler);
+    stop.close();
   }
   sweeps.finish(sweepId, outcome.status, outcome.status_reason, outcome.timing);
   const result: SweepResult = buildSweepResult({
@@ -302,5 +304,5 @@ async function execute(
       `resume it with: tokbench sweep --resume ${sweepId}${args.db ? ` --db ${args.db}` : ""}\n`,
     );
   }
-  return outcome.status === "completed" ? 0 : outcome.status === "interrupted" ? 130 : 1;
+  return stop.exitCode(outcome.status === "completed" ? 0 : outcome.status === "interrupted" ? 130 : 1);
 }
