@@ -27,7 +27,10 @@ export interface WorkloadAxes {
  * numbers and strings), no secrets.
  */
 export interface SweepSpec {
-  provider: ProviderName;
+  /** The server to launch per configuration; `url` for a server already running at {@link url} (no knobs, nothing launched). */
+  provider: ProviderName | "url";
+  /** The running server's base URL for provider `url` (OpenAI: ending in /v1; Ollama: its root); null otherwise. */
+  url?: string | null;
   /** The command template (`--server-cmd`), for the `template` provider; null otherwise. */
   server_cmd: string | null;
   /** Program to run instead of the provider's default (`--server-bin`); null for the default. */

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import { MockServer } from "../../src/mock/MockServer.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { CLI, runCli } from "./runCli.js";
 
@@ -237,6 +238,75 @@ describe("tokbench sweep", () => {
       assert.equal(run.code, args[1] === "no-such-sweep-id" ? 1 : 2, `${args.join(" ")}: ${run.stderr}`);
       assert.match(run.stderr, pattern, args.join(" "));
       assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+    }
+  });
+
+  it("--url sweeps the workload of a server already running; bench points list values to it", async () => {
+    const mock = new MockServer({ ttftMs: 5, itlMs: 15 });
+    const base = await mock.start();
+    try {
+      const run = await runCli([
+        "sweep",
+        "--url",
+        base,
+        "--model",
+        "m",
+        "-c",
+        "1,2",
+        "--max-tokens",
+        "4,6",
+        "--prompt-tokens",
+        "8",
+        "-n",
+        "3",
+        "--json",
+        "--db",
+        join(dir, "url.sqlite"),
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout);
+      assert.equal(result.cells.length, 4);
+      for (const cell of result.cells) {
+        assert.deepEqual(cell.knobs, {});
+        assert.equal(cell.status, "feasible", JSON.stringify(cell.replicates[0]?.checks));
+      }
+      assert.equal(result.timing.launches, 1, "attached once, nothing launched");
+      const refused = await runCli(["sweep", "--url", base, "--model", "m", "--ctx-size", "1,2"]);
+      assert.equal(refused.code, 2);
+      assert.match(
+        refused.stderr,
+        /--url sweeps the workload of a server that is already running: --ctx-size cannot apply/,
+      );
+
+      const bench = await runCli([
+        "bench",
+        "--url",
+        base,
+        "--model",
+        "m",
+        "--concurrency",
+        "1,2,4",
+        "--no-save",
+      ]);
+      assert.equal(bench.code, 2);
+      assert.match(
+        bench.stderr,
+        /--concurrency takes one value in bench \(got "1,2,4"\); to measure each of several, sweep them: tokbench sweep --url ".*" --model "m" --concurrency 1,2,4/,
+      );
+      const range = await runCli([
+        "bench",
+        "--url",
+        base,
+        "--model",
+        "m",
+        "--max-tokens",
+        "16-64*2",
+        "--no-save",
+      ]);
+      assert.match(range.stderr, /--max-tokens takes one value in bench \(got "16-64\*2"\)/);
+      assert.doesNotMatch(range.stderr, /got null/);
+    } finally {
+      await mock.close();
     }
   });
 

@@ -61,6 +61,7 @@ export async function runEmbeddedBenchCommand(
           "max-tokens": args["max-tokens"] ?? EMBEDDED_QUICK_START.max_tokens,
         }
       : args,
+    `--server embedded --model-file ${args.model ? JSON.stringify(args.model) : "MODEL.gguf"}`,
   );
   const plan = quickStart
     ? { pp: [...EMBEDDED_QUICK_START.pp], tg: [...EMBEDDED_QUICK_START.tg], pg: [], depth: [0] }

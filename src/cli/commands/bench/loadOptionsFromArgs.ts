@@ -1,4 +1,5 @@
 import type { WorkloadOptions } from "../../../benchmark/WorkloadOptions.js";
+import { TokbenchError } from "../../../errors/TokbenchError.js";
 import type { LoadOptions } from "../../../load/LoadOptions.js";
 import { checkNumberFlag } from "../../parseNumberFlag.js";
 
@@ -44,8 +45,38 @@ export interface CommonArgs {
   "unique-prefix": boolean;
 }
 
-/** Checks the load and workload flags and turns them into options; throws INVALID_ARGUMENT on bad values. */
-export function loadOptionsFromArgs(args: CommonArgs): { load: LoadOptions; workload: WorkloadOptions } {
+/** Load and workload flags that `tokbench sweep` takes as lists. */
+const SWEEPABLE = ["concurrency", "rate", "prompt-tokens", "max-tokens"] as const;
+
+/**
+ * Refuses a list or a range (`--concurrency 1,2,4`, `1-8`) where bench takes one value, and says
+ * how to measure several: `tokbench sweep` with the same target (`target`, e.g. `--url URL --model m`).
+ */
+function refuseLists(args: CommonArgs, target: string): void {
+  for (const flag of SWEEPABLE) {
+    const value = args[flag];
+    if (value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(",") : String(value);
+    if (Array.isArray(value) || /,/.test(text) || /^\s*\d+\s*-\s*\d+/.test(text)) {
+      throw new TokbenchError(
+        "INVALID_ARGUMENT",
+        `--${flag} takes one value in bench (got "${text}"); to measure each of several, sweep them: tokbench sweep ${target} --${flag} ${text.replace(/\s+/g, "")}`,
+        { context: { flag } },
+      );
+    }
+  }
+}
+
+/**
+ * Checks the load and workload flags and turns them into options; throws INVALID_ARGUMENT on bad
+ * values. `target` is how `tokbench sweep` would name the same target, for the message that
+ * refuses a list. Defaults to `--url URL --model NAME`.
+ */
+export function loadOptionsFromArgs(
+  args: CommonArgs,
+  target = "--url URL --model NAME",
+): { load: LoadOptions; workload: WorkloadOptions } {
+  refuseLists(args, target);
   const duration =
     args.duration === undefined
       ? null

@@ -98,7 +98,10 @@ function parseExtraBody(text: string | undefined): Record<string, unknown> {
  * (the server's check can wait up to --timeout). Returns the exit code.
  */
 export async function runHttpBench(args: HttpBenchArgs, setup?: StopSignals): Promise<number> {
-  const { load, workload } = loadOptionsFromArgs(args);
+  const { load, workload } = loadOptionsFromArgs(
+    args,
+    `--url ${JSON.stringify(redactUrl(args.url))}${args.model ? ` --model ${JSON.stringify(args.model)}` : ""}${args.api === "ollama" ? " --api ollama" : ""}`,
+  );
   if (args.model === undefined || args.model === "") {
     throw new TokbenchError(
       "INVALID_ARGUMENT",

@@ -8,6 +8,7 @@ import type { CellResult, ReplicateResult, SweepResult } from "../../../results/
 import { providerFor } from "../../../servers/providerFor.js";
 import { RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
+import { attachedLauncher } from "../../../sweep/attachedLauncher.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
 import { prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
 import { type PlannedCell, planSweep, type SweepPlan } from "../../../sweep/planSweep.js";
@@ -91,7 +92,9 @@ async function dryRun(args: SweepArgs, spec: SweepSpec, plan: SweepPlan): Promis
       );
     }
   }
-  if (spec.provider !== "embedded") {
+  if (spec.provider === "url") {
+    lines.push(`server: ${spec.url} (already running; nothing is launched)`);
+  } else if (spec.provider !== "embedded") {
     const provider = providerFor(
       spec.provider,
       spec.server_cmd === null ? undefined : { command: spec.server_cmd },
@@ -193,6 +196,8 @@ async function execute(
       return relaunchWithEngineEnv();
     }
     launcher = opened;
+  } else if (spec.provider === "url") {
+    launcher = attachedLauncher(spec as SweepSpec & { url: string; model: string });
   } else {
     launcher = processLauncher({
       provider: providerFor(

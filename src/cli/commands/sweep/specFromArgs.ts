@@ -14,6 +14,7 @@ import { checkNumberFlag } from "../../parseNumberFlag.js";
 
 /** The flags of `tokbench sweep` as yargs hands them over. */
 export interface SweepArgs {
+  url?: string | undefined;
   "server-cmd"?: string | undefined;
   server?: Exclude<ProviderName, "template"> | undefined;
   "server-bin"?: string | undefined;
@@ -73,6 +74,7 @@ const NATIVE_FLAGS = {
 
 /** Flags that define the sweep (not how it is shown): refused with --resume, which takes the stored ones. */
 export const DEFINING_FLAGS = [
+  "url",
   "server-cmd",
   "server",
   "server-bin",
@@ -133,6 +135,103 @@ function checkStandardValues(name: string, values: readonly AxisValue[]): AxisVa
   });
 }
 
+/** The spec of a sweep of a server already running at `--url`: the workload varies, nothing is launched. */
+function attachedSpec(args: SweepArgs, file: SweepFile): SweepSpec {
+  const launching = [
+    "server-cmd",
+    "server",
+    "server-bin",
+    "model-file",
+    "ready-path",
+    "knob",
+    ...Object.keys(NATIVE_FLAGS),
+    "server-memory-limit",
+    "memory-budget",
+    "ready-timeout",
+    "stop-grace",
+  ].filter((flag) => (args as unknown as Record<string, unknown>)[flag] !== undefined);
+  if (
+    launching.length > 0 ||
+    file.knobs !== undefined ||
+    file.server !== undefined ||
+    file.server_cmd !== undefined
+  ) {
+    const what =
+      launching.length > 0 ? launching.map((f) => `--${f}`).join(", ") : "the sweep file's server and knobs";
+    throw invalid(
+      `--url sweeps the workload of a server that is already running: ${what} cannot apply to it`,
+    );
+  }
+  const model = args.model ?? file.model;
+  if (model === undefined) throw invalid("--url needs --model: the model name sent to the server");
+  return {
+    ...commonFields(args, file),
+    provider: "url",
+    url: args.url as string,
+    server_cmd: null,
+    program: null,
+    ready_path: null,
+    api: args.api ?? file.api ?? "chat",
+    model,
+    knob_axes: [],
+  };
+}
+
+/** The settings every sweep has, whatever its server: workload, budgets, limits. */
+function commonFields(
+  args: SweepArgs,
+  file: SweepFile,
+): Omit<
+  SweepSpec,
+  "provider" | "url" | "server_cmd" | "program" | "ready_path" | "api" | "model" | "knob_axes"
+> {
+  const w = file.workload ?? {};
+  const ints = (flag: string, cli: string[] | undefined, fromFileValue: unknown, fallback: number[]) => {
+    const input = cli ?? listFromFile(fromFileValue);
+    return input === undefined ? fallback : parseIntList(flag, input, 1);
+  };
+  const rateInput = args.rate ?? listFromFile(w.rate);
+  const num = (
+    flag: string,
+    value: number | undefined,
+    fallback: number,
+    opts: { min?: number; integer?: boolean },
+  ) => (value === undefined ? fallback : checkNumberFlag(flag, value, opts));
+  const mib = (flag: string, cli: number | undefined, fileValue: number | undefined): number | null => {
+    const value = cli ?? fileValue;
+    return value === undefined ? null : Math.round(checkNumberFlag(flag, value, { min: 1 }) * 2 ** 20);
+  };
+  const ttft = args["max-ttft-p95-ms"] ?? file.budgets?.max_ttft_p95_ms;
+  const itl = args["max-itl-p95-ms"] ?? file.budgets?.max_itl_p95_ms;
+  return {
+    workload: {
+      concurrency: ints("concurrency", args.concurrency, w.concurrency, []),
+      rate: rateInput === undefined ? [] : parseNumberList("rate", rateInput, 0.001),
+      prompt_tokens: ints("prompt-tokens", args["prompt-tokens"], w.prompt_tokens, [128]),
+      max_tokens: ints("max-tokens", args["max-tokens"], w.max_tokens, [128]),
+    },
+    requests: num("requests", args.requests ?? file.requests, 8, { min: 1, integer: true }),
+    warmup: num("warmup", args.warmup ?? file.warmup, 1, { min: 0, integer: true }),
+    replicates: num("replicates", args.replicates ?? file.replicates, 1, { min: 1, integer: true }),
+    budgets: {
+      max_ttft_p95_ms: ttft === undefined ? null : checkNumberFlag("max-ttft-p95-ms", ttft, { min: 0.001 }),
+      max_itl_p95_ms: itl === undefined ? null : checkNumberFlag("max-itl-p95-ms", itl, { min: 0.001 }),
+    },
+    objective: args.objective ?? file.objective ?? "throughput",
+    abort_on_error: args["abort-on-error"] ?? file.abort_on_error ?? false,
+    ready_timeout_s: num("ready-timeout", args["ready-timeout"] ?? file.ready_timeout_s, 300, { min: 0.001 }),
+    stop_grace_s: num("stop-grace", args["stop-grace"] ?? file.stop_grace_s, 10, { min: 0 }),
+    request_timeout_s: num("timeout", args.timeout ?? file.request_timeout_s, 600, { min: 0 }),
+    memory_budget_bytes: mib("memory-budget", args["memory-budget"], file.memory_budget_mib),
+    server_memory_limit_bytes: mib(
+      "server-memory-limit",
+      args["server-memory-limit"],
+      file.server_memory_limit_mib,
+    ),
+    seed: num("seed", args.seed ?? file.seed, 0, { integer: true }),
+  };
+}
+
 function listFromFile(input: unknown): ListInput {
   if (input === undefined) return undefined;
   if (Array.isArray(input)) return input.map(String);
@@ -146,6 +245,7 @@ function listFromFile(input: unknown): ListInput {
  */
 export async function specFromArgs(args: SweepArgs): Promise<SweepSpec> {
   const file: SweepFile = args.file === undefined ? {} : await readSweepFile(args.file);
+  if (args.url !== undefined) return attachedSpec(args, file);
   const serverCmd = args["server-cmd"] ?? (args.server === undefined ? file.server_cmd : undefined);
   const serverName = args.server ?? (args["server-cmd"] === undefined ? file.server : undefined);
   if (serverCmd !== undefined && serverName !== undefined && serverName !== "template") {
@@ -247,26 +347,9 @@ export async function specFromArgs(args: SweepArgs): Promise<SweepSpec> {
     }
   }
 
-  const w = file.workload ?? {};
-  const ints = (flag: string, cli: string[] | undefined, fromFileValue: unknown, fallback: number[]) => {
-    const input = cli ?? listFromFile(fromFileValue);
-    return input === undefined ? fallback : parseIntList(flag, input, 1);
-  };
-  const rateInput = args.rate ?? listFromFile(w.rate);
-  const num = (
-    flag: string,
-    value: number | undefined,
-    fallback: number,
-    opts: { min?: number; integer?: boolean },
-  ) => (value === undefined ? fallback : checkNumberFlag(flag, value, opts));
-  const mib = (flag: string, cli: number | undefined, fileValue: number | undefined): number | null => {
-    const value = cli ?? fileValue;
-    return value === undefined ? null : Math.round(checkNumberFlag(flag, value, { min: 1 }) * 2 ** 20);
-  };
-  const ttft = args["max-ttft-p95-ms"] ?? file.budgets?.max_ttft_p95_ms;
-  const itl = args["max-itl-p95-ms"] ?? file.budgets?.max_itl_p95_ms;
   const program = args["server-bin"] ?? file.server_bin;
   return {
+    ...commonFields(args, file),
     provider,
     server_cmd: serverCmd ?? null,
     program: program === undefined ? null : [program],
@@ -274,30 +357,5 @@ export async function specFromArgs(args: SweepArgs): Promise<SweepSpec> {
     api: args.api ?? file.api ?? (provider === "ollama" ? "ollama" : "chat"),
     model,
     knob_axes: knobAxes,
-    workload: {
-      concurrency: ints("concurrency", args.concurrency, w.concurrency, []),
-      rate: rateInput === undefined ? [] : parseNumberList("rate", rateInput, 0.001),
-      prompt_tokens: ints("prompt-tokens", args["prompt-tokens"], w.prompt_tokens, [128]),
-      max_tokens: ints("max-tokens", args["max-tokens"], w.max_tokens, [128]),
-    },
-    requests: num("requests", args.requests ?? file.requests, 8, { min: 1, integer: true }),
-    warmup: num("warmup", args.warmup ?? file.warmup, 1, { min: 0, integer: true }),
-    replicates: num("replicates", args.replicates ?? file.replicates, 1, { min: 1, integer: true }),
-    budgets: {
-      max_ttft_p95_ms: ttft === undefined ? null : checkNumberFlag("max-ttft-p95-ms", ttft, { min: 0.001 }),
-      max_itl_p95_ms: itl === undefined ? null : checkNumberFlag("max-itl-p95-ms", itl, { min: 0.001 }),
-    },
-    objective: args.objective ?? file.objective ?? "throughput",
-    abort_on_error: args["abort-on-error"] ?? file.abort_on_error ?? false,
-    ready_timeout_s: num("ready-timeout", args["ready-timeout"] ?? file.ready_timeout_s, 300, { min: 0.001 }),
-    stop_grace_s: num("stop-grace", args["stop-grace"] ?? file.stop_grace_s, 10, { min: 0 }),
-    request_timeout_s: num("timeout", args.timeout ?? file.request_timeout_s, 600, { min: 0 }),
-    memory_budget_bytes: mib("memory-budget", args["memory-budget"], file.memory_budget_mib),
-    server_memory_limit_bytes: mib(
-      "server-memory-limit",
-      args["server-memory-limit"],
-      file.server_memory_limit_mib,
-    ),
-    seed: num("seed", args.seed ?? file.seed, 0, { integer: true }),
   };
 }

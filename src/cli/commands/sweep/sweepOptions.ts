@@ -11,6 +11,12 @@ export function withSweepOptions<T>(yargs: Argv<T>) {
     description,
   });
   return yargs
+    .option("url", {
+      type: "string",
+      group: "Server:",
+      description:
+        "A server that is already running (OpenAI: base URL ending in /v1; Ollama: its root, with --api ollama): sweep the workload only, launch nothing",
+    })
     .option("server-cmd", {
       type: "string",
       group: "Server:",
