@@ -112,6 +112,9 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
   let status: SweepOutcome["status"] = "completed";
   let statusReason: string | null = null;
   const interrupted = () => signal?.aborted === true;
+  // Stable for a sweep (a resumed one included), different between sweeps of the same server.
+  const sweepSalt =
+    (Number.parseInt(input.sweep_id.replace(/[^0-9a-f]/gi, "").slice(0, 6), 16) || 0) * 1_000_000;
 
   const finish = (cell: CellResult): void => {
     done.set(cell.key, cell);
@@ -278,6 +281,9 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
       const onAbort = () => stop.abort();
       signal?.addEventListener("abort", onAbort, { once: true });
       void server.death.then(() => stop.abort("the server died during the run"));
+      // Prompts unique to this sweep, cell and replicate: with the same seed every cell would send
+      // the same prompts, and a server's prompt cache would serve the later cells' prefill.
+      const seed = sweepSalt + spec.seed + cell.index * 1000 + r;
       const t = new Stopwatch();
       let result: RunResult;
       let runId: string | null = null;
@@ -290,7 +296,7 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
             max_tokens: cell.workload.max_tokens,
             force_output_length: true,
             unique_prefix: true,
-            seed: spec.seed + r,
+            seed,
           },
           load: {
             requests: spec.requests,
@@ -300,7 +306,7 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
             arrival: "constant",
             warmup: spec.warmup,
             max_errors: null,
-            seed: spec.seed + r,
+            seed,
           },
           machine: input.machine,
           config: {

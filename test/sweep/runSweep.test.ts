@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -183,6 +183,24 @@ describe("runSweep against real server processes", () => {
         [4, "failed"],
       ],
     );
+  });
+
+  it("every cell and replicate sends prompts of its own: no server prompt cache serves a later cell", async () => {
+    const log = join(dir, "prompts.log");
+    const spec = sweepSpec({
+      provider: "template",
+      server_cmd: `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 2 --itl-ms 15 --startup-ms 20 --prompt-log ${log}`,
+      knob_axes: [makeAxis("parallel", [1, 2])],
+      workload: { concurrency: [1, 2], prompt_tokens: [32], max_tokens: [3] },
+      requests: 4,
+      replicates: 2,
+      stop_grace_s: 2,
+    });
+    await sweep(spec);
+    const prompts = (await readFile(log, "utf8")).trim().split("\n");
+    // 4 cells x 2 replicates x (4 measured + 1 warmup), plus the tokenizer's calibration on its own endpoint.
+    assert.equal(prompts.length, 40);
+    assert.equal(new Set(prompts).size, prompts.length, "a prompt was sent twice");
   });
 
   it("a stop-token leak makes a cell infeasible; replicates give a median and every run", async () => {
