@@ -162,6 +162,17 @@ describe("ServerProcess", () => {
     const third = await launch("ready");
     await (await third.start).stop();
   });
+
+  it("classifies a server killed by a signal it did not get from tokbench as a crash, with its last log line", async () => {
+    const { start } = await launch("segfault-after-ready", { delay: 50 });
+    const server = await start;
+    const exit = await server.whenExited();
+    assert.equal(exit.signal, "SIGSEGV");
+    const failure = server.failure();
+    assert.equal(failure.class, "crash");
+    assert.match(failure.message, /killed by SIGSEGV; last log line: slot update: id 0 \| processing/);
+    await server.stop();
+  });
 });
 
 describe("no server outlives the process that launched it", () => {
