@@ -271,7 +271,17 @@ describe("tokbench sweep", () => {
         assert.equal(cell.status, "feasible", JSON.stringify(cell.replicates[0]?.checks));
       }
       assert.equal(result.timing.launches, 1, "attached once, nothing launched");
-      const refused = await runCli(["sweep", "--url", base, "--model", "m", "--ctx-size", "1,2"]);
+      const refused = await runCli([
+        "sweep",
+        "--url",
+        base,
+        "--model",
+        "m",
+        "--ctx-size",
+        "1,2",
+        "--db",
+        join(dir, "url.sqlite"),
+      ]);
       assert.equal(refused.code, 2);
       assert.match(
         refused.stderr,

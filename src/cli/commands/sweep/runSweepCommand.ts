@@ -139,10 +139,13 @@ export async function runSweepCommand(args: SweepArgs): Promise<number> {
       );
     }
   }
+  // A new sweep's settings are checked before the database is opened: bad input is refused the
+  // same way whatever state the database is in.
+  const fresh = args.resume === undefined ? await specFromArgs(args) : null;
   const store = args["dry-run"] && args.resume === undefined ? null : RunStore.open(args.db);
   try {
-    if (args.resume !== undefined) {
-      const stored = (store as RunStore).sweeps().get(args.resume);
+    if (fresh === null) {
+      const stored = (store as RunStore).sweeps().get(args.resume as string);
       if (stored.status === "running") {
         throw new TokbenchError(
           "INVALID_ARGUMENT",
@@ -155,7 +158,7 @@ export async function runSweepCommand(args: SweepArgs): Promise<number> {
       pending = stored.pending_replicates;
       resuming = true;
     } else {
-      spec = await specFromArgs(args);
+      spec = fresh;
       sweepId = randomUUID();
     }
     const plan = planSweep(spec);
