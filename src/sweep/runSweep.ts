@@ -15,6 +15,28 @@ import { evaluateGate } from "./evaluateGate.js";
 import type { PlannedCell, PlannedConfiguration, SweepPlan } from "./planSweep.js";
 import type { SweepSpec } from "./SweepSpec.js";
 
+/**
+ * How long a run that ended with request errors waits for its server's exit to be seen. A server
+ * that aborts (llama.cpp's GGML_ASSERT after a failed allocation) drops its connections first and
+ * exits a moment later: without the wait the requests' errors win the race, and the cell would
+ * lose the reason the server's log gives (seen with the simulated server on a loaded machine).
+ */
+const DEATH_SETTLE_MS = 1500;
+
+/** The server's failure if it died on its own, waiting up to {@link DEATH_SETTLE_MS} for its exit. */
+async function settledDeath(server: RunningConfiguration): Promise<LaunchFailure | null> {
+  if (server.died() !== null) return server.died();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    server.death,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, DEATH_SETTLE_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  return server.died();
+}
+
 /** How a sweep ended. */
 export interface SweepOutcome {
   status: "completed" | "interrupted" | "aborted";
@@ -336,8 +358,9 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
       } catch (error) {
         signal?.removeEventListener("abort", onAbort);
         // A target that cannot even prepare (the server died before the first request) is a failed cell.
-        if (!isTokbenchError(error) || server.died() === null) throw error;
-        death = server.died();
+        if (!isTokbenchError(error)) throw error;
+        death = interrupted() ? server.died() : await settledDeath(server);
+        if (death === null) throw error;
         break;
       } finally {
         signal?.removeEventListener("abort", onAbort);
@@ -346,7 +369,10 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
       timing.measuring_ms += result.summary.duration_ms;
       timing.warmup_ms += Math.max(0, elapsed - result.summary.duration_ms);
       await hooks.onRunEnd?.(result);
-      death = server.died();
+      death =
+        !interrupted() && (result.summary.requests.failed > 0 || result.status !== "completed")
+          ? await settledDeath(server)
+          : server.died();
       if (interrupted()) return;
       const verdict = evaluateGate(result, spec.budgets, cell.workload.max_tokens);
       const errors = result.summary.requests.failed > 0 || result.status !== "completed" || death !== null;
