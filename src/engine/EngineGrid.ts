@@ -1,5 +1,4 @@
 import { TokbenchError } from "../errors/TokbenchError.js";
-import { cartesianProduct } from "../search/cartesianProduct.js";
 import type { GpuLayersSpec, KvCacheType } from "./knobValues.js";
 
 /**
@@ -93,37 +92,30 @@ export interface BenchTestPlan {
  * An empty list contributes nothing, so the grid is empty; callers fill in defaults first.
  */
 export function expandGrid(knobs: EngineKnobs): EngineGridPoint[] {
-  const nesting: (keyof EngineKnobs)[] = [
-    "gpu_layers",
-    "threads",
-    "batch_size",
-    "ubatch_size",
-    "ctx_size",
-    "flash_attn",
-    "type_k",
-    "type_v",
-    "parallel",
-  ];
-  // Object values (GPU-layer specs) and null context sizes are carried by index through the
-  // generic product, which only knows plain values.
-  const indices = cartesianProduct(
-    nesting.map((name) => ({ name, values: knobs[name].map((_value, index) => index) })),
-  );
-  return indices.map((point) => {
-    const pick = <K extends keyof EngineKnobs>(name: K) =>
-      knobs[name][point[name] as number] as EngineGridPoint[K];
-    return {
-      threads: pick("threads"),
-      batch_size: pick("batch_size"),
-      ubatch_size: pick("ubatch_size"),
-      ctx_size: pick("ctx_size"),
-      gpu_layers: pick("gpu_layers"),
-      flash_attn: pick("flash_attn"),
-      type_k: pick("type_k"),
-      type_v: pick("type_v"),
-      parallel: pick("parallel"),
-    };
-  });
+  // llama-bench's own nesting (GPU layers outermost). Written out rather than through
+  // search/cartesianProduct: the engine sits below search, which nothing under benchmark imports.
+  const out: EngineGridPoint[] = [];
+  for (const gpu_layers of knobs.gpu_layers)
+    for (const threads of knobs.threads)
+      for (const batch_size of knobs.batch_size)
+        for (const ubatch_size of knobs.ubatch_size)
+          for (const ctx_size of knobs.ctx_size)
+            for (const flash_attn of knobs.flash_attn)
+              for (const type_k of knobs.type_k)
+                for (const type_v of knobs.type_v)
+                  for (const parallel of knobs.parallel)
+                    out.push({
+                      threads,
+                      batch_size,
+                      ubatch_size,
+                      ctx_size,
+                      gpu_layers,
+                      flash_attn,
+                      type_k,
+                      type_v,
+                      parallel,
+                    });
+  return out;
 }
 
 /**
