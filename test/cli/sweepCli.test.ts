@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { MockServer } from "../../src/mock/MockServer.js";
 import { RunStore } from "../../src/storage/RunStore.js";
+import { finishedCells } from "../sweep/fixtures/finishedCells.js";
 import { CLI, runCli } from "./runCli.js";
 
 const MINI = fileURLToPath(new URL("../sweep/fixtures/miniServer.js", import.meta.url));
@@ -35,20 +36,6 @@ async function allGone(list: number[], timeoutMs = 8000): Promise<boolean> {
     await sleep(50);
   }
   return !list.some(alive);
-}
-
-/** Finished cells of a sweep in a database file, read without tokbench. */
-function finishedCells(db: string): { cell_key: string; run_id: string | null; status: string }[] {
-  if (!existsSync(db)) return [];
-  let conn: Database.Database | null = null;
-  try {
-    conn = new Database(db, { readonly: true, fileMustExist: true });
-    return conn.prepare("SELECT cell_key, run_id, status FROM sweep_cells ORDER BY idx").all() as never;
-  } catch {
-    return [];
-  } finally {
-    conn?.close();
-  }
 }
 
 describe("tokbench sweep", () => {

@@ -14,12 +14,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
+import { findProcesses } from "../servers/fixtures/findProcesses.js";
+import { finishedCells } from "../sweep/fixtures/finishedCells.js";
 import { CLI, runCli } from "./runCli.js";
 
 interface JsonCell {
@@ -39,18 +41,8 @@ interface JsonCell {
 }
 
 /** Pids of the simulated servers carrying `marker` as one argument (their own argv, not a shell's). */
-async function serversWith(marker: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = (await readFile(`/proc/${entry}/cmdline`, "utf8")).split("\0");
-      if (argv.includes(marker) && argv.includes("--simulate")) out.push(Number(entry));
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return out;
+function serversWith(marker: string): Promise<number[]> {
+  return findProcesses((argv) => argv.includes(marker) && argv.includes("--simulate"));
 }
 
 /** Watches /proc until stopped: every server pid seen, and the most alive at one time. */
@@ -88,19 +80,6 @@ async function noneLeft(marker: string, timeoutMs = 10_000): Promise<number[]> {
 /** The simulated server as a `--server-cmd` template; `marker` is its alias, to find it in /proc. */
 function simulatedServer(marker: string, extra: string): string {
   return `${process.execPath} ${CLI} mock --simulate --port {port} --alias ${marker} --startup-ms 200 ${extra}`;
-}
-
-function finishedCells(db: string): { cell_key: string; run_id: string | null }[] {
-  if (!existsSync(db)) return [];
-  let conn: Database.Database | null = null;
-  try {
-    conn = new Database(db, { readonly: true, fileMustExist: true });
-    return conn.prepare("SELECT cell_key, run_id FROM sweep_cells ORDER BY idx").all() as never;
-  } catch {
-    return [];
-  } finally {
-    conn?.close();
-  }
 }
 
 describe("tokbench sweep on the simulated llama-server", () => {

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -26,6 +26,7 @@ import { synthesizeModel } from "../../src/synth/synthesizeModel.js";
 import { collectMachineInfo } from "../../src/system/machineInfo.js";
 import { OpenAiTarget } from "../../src/targets/openai/OpenAiTarget.js";
 import { runCli } from "../cli/runCli.js";
+import { findProcesses } from "../servers/fixtures/findProcesses.js";
 
 const LLAMA_SERVER = process.env.LLAMA_SERVER;
 const MAX_TOKENS = 32;
@@ -37,19 +38,10 @@ function vmPeakBytes(pid: number): number {
 }
 
 /** llama-server processes serving a model from `dir`, found in /proc. */
-async function serversOf(dir: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = (await readFile(`/proc/${entry}/cmdline`, "utf8")).split("\0");
-      if (cmd.some((a) => a.endsWith("llama-server")) && cmd.some((a) => a.startsWith(dir)))
-        out.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out;
+function serversOf(dir: string): Promise<number[]> {
+  return findProcesses(
+    (argv) => argv.some((a) => a.endsWith("llama-server")) && argv.some((a) => a.startsWith(dir)),
+  );
 }
 
 describe("tokbench sweep against a real llama-server", {

@@ -213,7 +213,7 @@ describe("runSweep against real server processes", () => {
   it("a stop-token leak makes a cell infeasible; replicates give a median and every run", async () => {
     const spec = sweepSpec({
       provider: "template",
-      server_cmd: `${process.execPath} ${MINI} --port {port} --ttft-ms {ttft} --itl-ms 15 --startup-ms 20 --leak`,
+      server_cmd: `${process.execPath} ${MINI} --port {port} --ttft-ms {ttft} --itl-ms 30 --startup-ms 20 --leak`,
       knob_axes: [makeAxis("ttft", [5])],
       workload: { concurrency: [2], prompt_tokens: [16], max_tokens: [4] },
       requests: 6,
@@ -230,7 +230,9 @@ describe("runSweep against real server processes", () => {
     const clean = sweepSpec({ ...spec, server_cmd: (spec.server_cmd as string).replace(" --leak", "") });
     const { outcome: ok } = await sweep(clean);
     const [c] = ok.cells;
-    assert.equal(c?.status, "feasible");
+    // Tokens 30 ms apart: closer ones can be read in bursts on a loaded machine, which the gate
+    // rightly does not trust (seen in a full `npm test` with 15 ms).
+    assert.equal(c?.status, "feasible", JSON.stringify(c?.replicates.map((r) => r.reason)));
     assert.equal(c?.replicates.length, 3);
     assert.equal(new Set(c?.run_ids).size, 3);
     const throughputs = c?.replicates
