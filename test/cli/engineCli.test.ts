@@ -20,6 +20,8 @@ describe("tokbench engine", () => {
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^engine in use {2}/m);
     assert.match(text.stdout, /^why {2,}/m);
+    // llama.cpp's long feature line and the tools' versions wrap under their label.
+    for (const line of text.stdout.split("\n")) assert.ok(line.length <= 100, `${line.length}: ${line}`);
   });
 
   it("engine build names the missing tools in one line instead of starting a build it cannot finish", async () => {

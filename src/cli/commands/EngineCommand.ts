@@ -2,6 +2,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { TunedEngineBuildProgress } from "../../engine/native/buildTunedEngine.js";
 import { createProgressBar, type ProgressDisplay } from "../../output/progressBar.js";
 import { formatDuration } from "../../output/units.js";
+import { TERMINAL_WIDTH, wrapLines } from "../../output/wrapText.js";
+import { sanitizeText, terminalSafeJson } from "../../text/sanitizeText.js";
 
 const statusBuilder = (yargs: Argv) =>
   yargs
@@ -19,7 +21,7 @@ export const engineCommand: CommandModule<object, StatusArgs> = {
     const { describeEngineSetup } = await import("../../engine/native/describeEngineSetup.js");
     const setup = await describeEngineSetup();
     if (argv.json) {
-      process.stdout.write(`${JSON.stringify(setup, null, 2)}\n`);
+      process.stdout.write(`${terminalSafeJson(setup, 2)}\n`);
       return;
     }
     const tools = setup.build_tools
@@ -40,8 +42,16 @@ export const engineCommand: CommandModule<object, StatusArgs> = {
       ["build tools", tools],
       ["package folder", setup.package_dir],
     ];
+    // Values quote llama.cpp, the build tools and paths: sanitised, and wrapped under their label
+    // to fit 100 columns.
     const width = Math.max(...rows.map(([k]) => k.length));
-    process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`);
+    const lines = rows.flatMap(([k, v]) =>
+      wrapLines(sanitizeText(v), TERMINAL_WIDTH, {
+        first: `${k.padEnd(width)}  `,
+        rest: " ".repeat(width + 2),
+      }),
+    );
+    process.stdout.write(`${lines.join("\n")}\n`);
   },
 };
 
@@ -105,7 +115,7 @@ function engineBuildCommand(): CommandModule<object, BuildArgs> {
         }
         process.stdout.write(
           result.built
-            ? `built the tuned engine in ${formatDuration(result.duration_ms)}: ${result.system_info}\n` +
+            ? `built the tuned engine in ${formatDuration(result.duration_ms)}: ${sanitizeText(result.system_info)}\n` +
                 "`tokbench bench` now uses it for CPU runs (`tokbench engine` shows why)\n"
             : "the tuned engine is already built (--force compiles it again); `tokbench engine` shows it\n",
         );
