@@ -162,6 +162,9 @@ export async function runEmbeddedBenchCommand(
       }
     },
     (result) => [renderEmbeddedTable(result), renderObservation(result)].filter((s) => s !== "").join("\n"),
+    // Creating the default model and probing the bandwidth stop at once on a signal and end the
+    // command with one line (runEmbeddedBench's RUN_INTERRUPTED): nothing to say before that.
+    { quietUntilStarted: true },
   );
   if (tuned?.build === "prebuilt" && tuned.llama.gpu === false) {
     process.stderr.write(`${prebuiltEngineNote(threadsUsed, tuned.llama.cpuMathCores)}\n`);

@@ -97,15 +97,21 @@ export async function runWithConsumers(
   secrets: readonly string[],
   run: (consumers: RunConsumers) => Promise<RunResult>,
   renderExtra?: (result: RunResult) => string,
+  options: {
+    /**
+     * The run has setup work that stops at once and says so in its own one-line error (the
+     * default model's creation, the bandwidth probe): a first signal before the run starts (its
+     * header, or onRunStart) prints nothing of its own. Defaults to false: "stopping cleanly" at once.
+     */
+    quietUntilStarted?: boolean;
+  } = {},
 ): Promise<number> {
   // Telemetry (OTLP, Prometheus) is one more consumer of finished requests; null when not asked for.
   const telemetry = await startTelemetry(args);
   run = withTelemetry(telemetry, run);
   const store = args.save ? RunStore.open(args.db) : null;
   const dbPath = store === null ? "" : sanitizeText(store.path);
-  // Quiet until the run starts (its header line): a stop during the work before it (the default
-  // model's creation, the bandwidth probe) ends in one line, the error that work ends with.
-  const stop = StopSignals.listen({ quietUntilStarted: true });
+  const stop = StopSignals.listen({ quietUntilStarted: options.quietUntilStarted === true });
   const recorder =
     store === null
       ? null
