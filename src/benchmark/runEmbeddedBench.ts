@@ -208,15 +208,19 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
   // The roofline ceiling, before anything is measured: on a first run the bandwidth probe takes
   // seconds of both cores and 256 MiB a thread, which must not overlap the measured work.
   // An observation run has no speed rows and needs no ceiling.
+  const machineCeiling =
+    observe === null && options.decode_ceiling === undefined
+      ? await machineDecodeCeiling(
+          file.inspection,
+          setup === undefined ? undefined : (done, total) => setup({ phase: "bandwidth", done, total }),
+          options.signal,
+        )
+      : null;
   const ceiling =
     observe !== null
       ? null
       : options.decode_ceiling === undefined
-        ? await machineDecodeCeiling(
-            file.inspection,
-            setup === undefined ? undefined : (done, total) => setup({ phase: "bandwidth", done, total }),
-            options.signal,
-          )
+        ? (machineCeiling?.ceiling ?? null)
         : options.decode_ceiling;
   // A stop during the setup (the default model's creation, the bandwidth probe) ends the run
   // before it starts: no model is loaded, nothing is stored.
@@ -235,6 +239,8 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     tests: options.plan,
     repetitions: options.repetitions ?? EMBEDDED_DEFAULTS.repetitions,
     trace: options.trace ?? null,
+    // What eff % rests on; a figure probed on an overloaded machine is likely low (eff % high).
+    ...(machineCeiling === null ? {} : { roofline_bandwidth: machineCeiling.bandwidth }),
     ...(observe === null
       ? {}
       : { observation: { ...observe.what, speed_figures: false, observer: observe.observer.path } }),
@@ -378,15 +384,24 @@ function stoppedBeforeRun(signal: AbortSignal): TokbenchError {
   );
 }
 
+/** The bandwidth behind a run's roofline ceiling, as the run's configuration records it. */
+export interface RooflineBandwidth {
+  bytes_per_second: number;
+  /** `cached`: an earlier probe's figure; `probed`: measured by this run. */
+  source: "cached" | "probed";
+  /** The load average while probing, when it exceeded the CPUs (the figure is likely low); else null. */
+  load_average_over_cpus: { load_average: number; cpus: number } | null;
+}
+
 /**
  * The roofline ceiling from the cached bandwidth probe and the model's bytes per token as `inspect`
- * counts them; null when the probe fails.
+ * counts them, and the bandwidth it rests on; null when the probe fails.
  */
 async function machineDecodeCeiling(
   inspection: ModelInspection,
   onProbeProgress: ((done: number, total: number) => void) | undefined,
   signal: AbortSignal | undefined,
-): Promise<DecodeCeiling | null> {
+): Promise<{ ceiling: DecodeCeiling; bandwidth: RooflineBandwidth } | null> {
   try {
     const [{ getMemoryBandwidth }, { lastLevelCacheBytes }] = await Promise.all([
       import("../roofline/getMemoryBandwidth.js"),
@@ -398,7 +413,14 @@ async function machineDecodeCeiling(
       ...(signal === undefined ? {} : { signal }),
       ...(onProbeProgress === undefined ? {} : { onProgress: onProbeProgress }),
     });
-    return engineDecodeCeiling(inspection, bandwidth.bytes_per_second, lastLevelCacheBytes());
+    return {
+      ceiling: engineDecodeCeiling(inspection, bandwidth.bytes_per_second, lastLevelCacheBytes()),
+      bandwidth: {
+        bytes_per_second: bandwidth.bytes_per_second,
+        source: bandwidth.cached ? "cached" : "probed",
+        load_average_over_cpus: bandwidth.under_load ?? null,
+      },
+    };
   } catch {
     return null;
   }

@@ -26,6 +26,12 @@ export interface CachedBandwidth extends BandwidthMeasurement {
   readonly cached: boolean;
   /** Identity of the machine the figure belongs to. */
   readonly machine: string;
+  /**
+   * Set when the figure was probed now on a machine with more runnable threads than CPUs: the
+   * probe's threads waited for a core, so the figure is likely low (a ceiling too low, an
+   * efficiency too high). Such a figure is not cached. Absent otherwise.
+   */
+  readonly under_load?: { readonly load_average: number; readonly cpus: number };
 }
 
 /** What makes two runs "the same machine" for a bandwidth figure. */
@@ -73,7 +79,10 @@ export async function getMemoryBandwidth(options: GetMemoryBandwidthOptions = {}
   // On a machine with more runnable threads than CPUs the probe's threads wait for a core, so
   // even its best round is slow: a figure too low, which would then stand as the ceiling (and
   // call real rates impossible) for 30 days. It serves this run only; the next run probes again.
-  if (Math.max(loadBefore, load()) > availableParallelism()) return result;
+  const loadAverage = Math.max(loadBefore, load());
+  if (loadAverage > availableParallelism()) {
+    return { ...result, under_load: { load_average: loadAverage, cpus: availableParallelism() } };
+  }
   try {
     await mkdir(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;

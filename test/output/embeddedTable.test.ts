@@ -116,3 +116,26 @@ it("prints no ± for a single repetition", () => {
   assert.doesNotMatch(text, /±/);
   assert.match(text, /one repetition/);
 });
+
+it("says when eff % rests on a bandwidth probed on an overloaded machine", () => {
+  const quiet = resultWith({}, 3);
+  quiet.config.roofline_bandwidth = {
+    bytes_per_second: 3.3e10,
+    source: "cached",
+    load_average_over_cpus: null,
+  };
+  assert.doesNotMatch(renderEmbeddedTable(quiet), /probed with the machine loaded/);
+
+  const loaded = resultWith({}, 3);
+  loaded.config.roofline_bandwidth = {
+    bytes_per_second: 1.01e10,
+    source: "probed",
+    load_average_over_cpus: { load_average: 7.62, cpus: 2 },
+  };
+  const text = renderEmbeddedTable(loaded);
+  assert.match(
+    text.replace(/\n/g, " "),
+    /The memory bandwidth \(10\.1 GB\/s\) was probed with the machine loaded \(load average 7\.6 on 2 CPUs\): the ceiling is likely low and eff % high/,
+  );
+  assert.ok(widest(text) <= TABLE_MAX_WIDTH);
+});

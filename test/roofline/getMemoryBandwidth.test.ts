@@ -16,10 +16,14 @@ it("a probe taken on a machine busier than its cores serves its run but is not c
   assert.equal(busy.cached, false);
   assert.ok(busy.bytes_per_second > 0);
   assert.equal(existsSync(join(dir, "memory-bandwidth.json")), false);
+  // It says so, for whoever shows an efficiency from it.
+  assert.equal(busy.under_load?.load_average, 1e6);
+  assert.ok((busy.under_load?.cpus ?? 0) >= 1);
 
   const quiet = await getMemoryBandwidth({ ...probe, cacheDir: dir, loadAverage: () => 0 });
   assert.equal(quiet.cached, false);
   assert.ok(existsSync(join(dir, "memory-bandwidth.json")));
+  assert.equal(quiet.under_load, undefined);
   const again = await getMemoryBandwidth({ ...probe, cacheDir: dir, loadAverage: () => 1e6 });
   assert.equal(again.cached, true);
   assert.equal(again.bytes_per_second, quiet.bytes_per_second);

@@ -3,7 +3,7 @@ import type { RunResult } from "../../results/RunResult.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 import { createTable } from "../createTable.js";
 import { renderResources } from "../renderResources.js";
-import { formatBytes, formatMeanSpread, formatParameters } from "../units.js";
+import { formatBandwidth, formatBytes, formatMeanSpread, formatParameters } from "../units.js";
 import { TERMINAL_WIDTH, wrapLines } from "../wrapText.js";
 
 /** Widest table the terminal output aims for: fits a 100-column terminal. */
@@ -143,7 +143,7 @@ export function renderEmbeddedTable(result: RunResult): string {
         `failed: ${String(r.test)}${where === "" ? "" : ` (${where})`}: ${sanitizeText(String(r.error ?? ""))}`,
       );
     }
-    lines.push(...footnote([...constant, ...varying], repetitions, rows));
+    lines.push(...footnote([...constant, ...varying], repetitions, rows, result.config));
     lines.push(...failures);
   }
   for (const l of loads) {
@@ -171,11 +171,29 @@ function sweptKnobs(config: Record<string, unknown>): Set<string> {
   );
 }
 
+/**
+ * When eff % rests on a bandwidth probed on an overloaded machine (`config.roofline_bandwidth`):
+ * the probe's threads waited for a core, so the ceiling is likely low and eff % high.
+ */
+function loadedProbeNote(config: Record<string, unknown>, rows: readonly Record<string, unknown>[]): string {
+  const bandwidth = config.roofline_bandwidth as
+    | { bytes_per_second?: number; load_average_over_cpus?: { load_average: number; cpus: number } | null }
+    | undefined;
+  const load = bandwidth?.load_average_over_cpus;
+  if (load == null || !rows.some((r) => typeof r.efficiency_pct === "number")) return "";
+  return (
+    ` The memory bandwidth (${formatBandwidth(bandwidth?.bytes_per_second)}) was probed with the machine loaded ` +
+    `(load average ${load.load_average.toFixed(1)} on ${load.cpus} CPUs): the ceiling is likely low and eff % high; ` +
+    "it is probed again on the next run."
+  );
+}
+
 /** What the columns and abbreviations mean, only for those shown, wrapped to the table width. */
 function footnote(
   shown: readonly KnobColumn[],
   repetitions: number,
   rows: readonly Record<string, unknown>[],
+  config: Record<string, unknown>,
 ): string[] {
   const spread =
     repetitions >= 2
@@ -187,6 +205,7 @@ function footnote(
   const text =
     `t/s: tokens per second, ${spread}. engine t/s: llama.cpp's own counters over the same span${mismatch}. ` +
     "eff %: t/s as a share of the roofline decode ceiling (tg rows; - when the model fits in the CPU cache)." +
+    loadedProbeNote(config, rows) +
     (shown.length > 0
       ? ` ${KNOB_COLUMNS.filter((c) => shown.includes(c))
           .map((c) => `${c.header}: ${c.meaning}`)
