@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
-import { lastErrorLine, parseBuildStep } from "../../src/engine/native/buildTunedEngine.js";
+import { lastErrorLine, parseBuildStep, runLogged } from "../../src/engine/native/buildTunedEngine.js";
+import { TokbenchError } from "../../src/errors/TokbenchError.js";
 import { runCli } from "./runCli.js";
 
 describe("tokbench engine", () => {
@@ -58,4 +61,41 @@ describe("tokbench engine", () => {
     );
     assert.equal(lastErrorLine("just one line\n"), "just one line");
   });
+
+  it("a stopped build ends the compile's whole process group, not only its first process", async () => {
+    // A stand-in for cmake driving compilers: a shell whose child outlives it unless its group ends.
+    const controller = new AbortController();
+    let grandchild = 0;
+    const reason = new TokbenchError("RUN_INTERRUPTED", "stopped by SIGTERM while building");
+    const run = runLogged(
+      "sh",
+      ["-c", "sleep 60 & echo $!; wait"],
+      new PassThrough(),
+      (line) => {
+        grandchild = Number(line);
+        controller.abort(reason);
+      },
+      {},
+      controller.signal,
+    );
+    await assert.rejects(run, (e: unknown) => e === reason);
+    assert.ok(grandchild > 0);
+    const deadline = performance.now() + 5000;
+    while (alive(grandchild) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(alive(grandchild), false, "the compile's children are stopped too");
+  });
 });
+
+/** True while `pid` runs (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}

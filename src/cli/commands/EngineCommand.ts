@@ -4,6 +4,7 @@ import { createProgressBar, type ProgressDisplay } from "../../output/progressBa
 import { formatDuration } from "../../output/units.js";
 import { TERMINAL_WIDTH, wrapLines } from "../../output/wrapText.js";
 import { sanitizeText, terminalSafeJson } from "../../text/sanitizeText.js";
+import { StopSignals } from "../stopSignals.js";
 
 const statusBuilder = (yargs: Argv) =>
   yargs
@@ -88,9 +89,13 @@ function engineBuildCommand(): CommandModule<object, BuildArgs> {
       let phase: TunedEngineBuildProgress["phase"] | null = null;
       let bar: ProgressDisplay | null = null;
       const started = performance.now();
+      // A stop signal ends the compile's whole process group and the command, in one line (exit
+      // 128 + n) instead of the default death that would leave the compilers running.
+      const stop = StopSignals.listen({ setup: "while building: no tuned build was installed" });
       try {
         const result = await buildTunedEngine({
           force: argv.force,
+          signal: stop.signal,
           onProgress(p) {
             if (p.phase !== phase) {
               bar?.stop();
@@ -120,6 +125,7 @@ function engineBuildCommand(): CommandModule<object, BuildArgs> {
             : "the tuned engine is already built (--force compiles it again); `tokbench engine` shows it\n",
         );
       } finally {
+        stop.close();
         (bar as ProgressDisplay | null)?.stop();
       }
     },

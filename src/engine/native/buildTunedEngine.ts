@@ -28,6 +28,12 @@ export interface BuildTunedEngineOptions {
   logFile?: string;
   /** Called at each phase and compile step; the library prints nothing. Defaults to none. */
   onProgress?: (progress: TunedEngineBuildProgress) => void;
+  /**
+   * Stops the build: the compile's whole process group (cmake, the compilers) is ended and the
+   * signal's reason (a `RUN_INTERRUPTED` TokbenchError) thrown; no tuned build is installed, a
+   * later build starts again. Defaults to none.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@link buildTunedEngine} did. */
@@ -162,17 +168,25 @@ export async function buildTunedEngine(
         log,
         () => undefined,
         { NODE_LLAMA_CPP_SKIP_DOWNLOAD: "false" },
+        options.signal,
       );
     }
     progress?.({ phase: "configure" });
     const child = fileURLToPath(new URL("./buildTunedEngineChild.js", import.meta.url));
     let compiling = false;
-    const output = await runLogged(process.execPath, [child], log, (line) => {
-      const step = parseBuildStep(line);
-      if (step === null) return;
-      compiling = true;
-      progress?.({ phase: "compile", ...step });
-    });
+    const output = await runLogged(
+      process.execPath,
+      [child],
+      log,
+      (line) => {
+        const step = parseBuildStep(line);
+        if (step === null) return;
+        compiling = true;
+        progress?.({ phase: "compile", ...step });
+      },
+      {},
+      options.signal,
+    );
     if (!compiling) progress?.({ phase: "compile" });
     progress?.({ phase: "verify" });
     const systemInfo = await loadTuned();
@@ -192,6 +206,7 @@ export async function buildTunedEngine(
     };
   } catch (error) {
     if (error instanceof TokbenchError) throw error;
+    if (options.signal?.aborted === true) throw options.signal.reason;
     const detail = lastErrorLine(String((error as { output?: string }).output ?? ""));
     throw new TokbenchError(
       "ENGINE_BUILD_FAILED",
@@ -245,20 +260,36 @@ async function defaultCacheDir(): Promise<string> {
 
 /**
  * Runs a command with its stdout and stderr appended to `log` and handed line by line to
- * `onLine`; rejects (with the output's tail in `output`) when it exits non-zero.
+ * `onLine`; rejects (with the output's tail in `output`) when it exits non-zero. It runs in a
+ * process group of its own: `signal` ends the whole group (a build's cmake and compilers too, not
+ * only the command) and rejects with the signal's reason.
  */
-function runLogged(
+export function runLogged(
   command: string,
   args: string[],
   log: NodeJS.WritableStream,
   onLine: (line: string) => void,
   env: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
     const child = spawn(command, args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...env },
+      detached: true,
     });
+    const stopGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    };
+    signal?.addEventListener("abort", stopGroup, { once: true });
     let tail = "";
     let partial = "";
     const onData = (chunk: Buffer): void => {
@@ -272,12 +303,14 @@ function runLogged(
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     child.on("error", (error) => reject(Object.assign(error, { output: tail })));
-    child.on("close", (code, signal) => {
+    child.on("close", (code, exitSignal) => {
+      signal?.removeEventListener("abort", stopGroup);
       if (partial !== "") onLine(partial);
-      if (code === 0) resolve(tail);
+      if (signal?.aborted === true) reject(signal.reason);
+      else if (code === 0) resolve(tail);
       else
         reject(
-          Object.assign(new Error(`${command} exited with ${code ?? signal}`), {
+          Object.assign(new Error(`${command} exited with ${code ?? exitSignal}`), {
             output: tail,
           }),
         );
