@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { lastErrorLine, parseBuildStep, runLogged } from "../../src/engine/native/buildTunedEngine.js";
 import { TokbenchError } from "../../src/errors/TokbenchError.js";
-import { runCli } from "./runCli.js";
+import { alive, runCli, waitFor } from "./runCli.js";
 
 describe("tokbench engine", () => {
   it("says which llama.cpp build is in use and why", async () => {
@@ -80,22 +79,7 @@ describe("tokbench engine", () => {
     );
     await assert.rejects(run, (e: unknown) => e === reason);
     assert.ok(grandchild > 0);
-    const deadline = performance.now() + 5000;
-    while (alive(grandchild) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(alive(grandchild), false, "the compile's children are stopped too");
+    // The compile's children are stopped too.
+    await waitFor("the grandchild to end", () => !alive(grandchild), 5000);
   });
 });
-
-/** True while `pid` runs (a zombie counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}

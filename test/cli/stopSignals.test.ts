@@ -22,27 +22,13 @@ import type { RequestRecord } from "../../src/results/RequestRecord.js";
 import { machineFingerprint } from "../../src/roofline/getMemoryBandwidth.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { synthesizeModel } from "../../src/synth/synthesizeModel.js";
-import { type CliRun, mockBenchArgs, startCli, storedRequests, waitFor } from "./runCli.js";
+import { alive, type CliRun, mockBenchArgs, startCli, storedRequests, waitFor } from "./runCli.js";
 
 const MAX_TOKENS = 6;
 
 /** The conventional exit codes: 128 + the signal's number. */
 const EXIT_CODE = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 type StopSignalName = keyof typeof EXIT_CODE;
-
-/** True while `pid` is a live process (a zombie no container init reaps counts as dead). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 /** Whether process `pid` has `path` open: the run's database is opened just before the run starts. */
 function hasOpen(pid: number, path: string): boolean {
