@@ -312,7 +312,9 @@ test("the peak RSS of tokbench's own process counts from the start of sampling, 
   });
   await new Promise((resolve) => child.on("close", resolve));
   const { peak, hwm } = JSON.parse(out) as { peak: number; hwm: number };
-  assert.ok(hwm >= peak, "the reset peak is the OS's own high-water mark");
+  // The OS's own high-water mark, within what Linux's per-thread RSS counters may lag it by (they
+  // are folded in every 64 page faults, so a sampled VmRSS can briefly exceed VmHWM).
+  assert.ok(hwm + 4 * MiB >= peak, `the reset peak (${peak}) is the OS's own high-water mark (${hwm})`);
   assert.ok(
     peak < 250 * MiB,
     `peak ${Math.round(peak / MiB)} MiB still counts the 300 MiB freed before start`,
