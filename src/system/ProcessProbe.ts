@@ -48,15 +48,33 @@ function statusKb(text: string, field: string): number | null {
   return match === undefined ? null : Number(match) * 1024;
 }
 
-/** Samples tokbench's own process through Node's APIs (no file reads except /proc/self/io on Linux). */
+/**
+ * The peak RSS of tokbench's own process. On Linux, VmHWM: the high-water mark that
+ * `/proc/self/clear_refs` resets when sampling starts. Not getrusage's ru_maxrss there: the kernel
+ * folds the high-water mark into it whenever a thread exits (Node's worker and pool threads do),
+ * so an old peak from before the reset can come back.
+ */
+function selfPeakRss(): number {
+  if (process.platform === "linux") {
+    try {
+      const hwm = statusKb(readFileSync("/proc/self/status", "utf8"), "VmHWM");
+      if (hwm !== null) return hwm;
+    } catch {
+      // No /proc: the portable figure below.
+    }
+  }
+  // getrusage's ru_maxrss, in kB on every platform once libuv has normalised it.
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** Samples tokbench's own process through Node's APIs (and /proc/self/io and status on Linux). */
 class SelfProbe implements ProcessProbe {
   read(): ProbeReading {
     const cpu = process.cpuUsage();
     const io = process.platform === "linux" ? procIo("self") : { read: null, write: null };
     return {
       rss_bytes: process.memoryUsage.rss(),
-      // getrusage's ru_maxrss, in kB on every platform once libuv has normalised it.
-      peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+      peak_rss_bytes: selfPeakRss(),
       cpu_time_ms: (cpu.user + cpu.system) / 1000,
       disk_read_bytes: io.read,
       disk_write_bytes: io.write,
