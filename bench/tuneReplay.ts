@@ -13,6 +13,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTable } from "../src/output/createTable.js";
+import { productSize } from "../src/search/cartesianProduct.js";
 import type { AxisValue } from "../src/search/Axis.js";
 import type { ProviderName } from "../src/servers/ServerProvider.js";
 import { defaultBaseline } from "../src/tune/defaultBaseline.js";
@@ -97,14 +98,15 @@ for (const file of files) {
   }
   const feasibleValues = [...gridValue.values()].filter((v): v is number => v !== null);
   const optimum = Math.max(...feasibleValues);
-  const size = source.configurations.length;
+  // The grid a full sweep planned (configurations it skipped after an OOM are absent from the file).
+  const size = productSize(source.axes);
   const baseline = defaultBaseline(axes, provider, 2);
   const baselineValue = gridValue.get(
     configurationKey(candidates.length === 1 ? { ...baseline, model: candidates[0] as AxisValue } : baseline),
   );
   const within = (share: number) => feasibleValues.filter((v) => v >= share * optimum).length;
   process.stdout.write(
-    `${basename(file)}: ${size} configurations (${feasibleValues.length} feasible, ${size - feasibleValues.length} failed or infeasible), ${replicates} replicates, ` +
+    `${basename(file)}: ${size} configurations (${feasibleValues.length} feasible, ${size - feasibleValues.length} failed, infeasible or skipped after an OOM), ${replicates} replicates, ` +
       `optimum ${optimum.toFixed(3)} tok/s, baseline ${baselineValue?.toFixed(3) ?? "infeasible"} (${baselineValue ? ((100 * baselineValue) / optimum).toFixed(1) : "-"} %), ` +
       `${within(0.97)} configurations within 3 % of it, ${within(0.9)} within 10 %\n`,
   );

@@ -124,7 +124,7 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
     let centerScore = (await evaluate(center)) ?? Number.NEGATIVE_INFINITY;
     for (;;) {
       let moved = false;
-      for (const axis of shuffled(axes, random)) {
+      for (const axis of shuffled(axes, random).sort((a, b) => b.values.length - a.values.length)) {
         const at = axis.values.indexOf(center[axis.name] as AxisValue);
         if (axis.ordinal && at !== -1) {
           // Try both neighbours first, then walk on from the better one while it keeps improving.
@@ -132,14 +132,23 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
           for (const d of directions) {
             let i = at + d;
             let improvedHere = false;
+            // A value that failed the gate (not memory) may be a fluke of the moment, so the walk
+            // looks one value past it; after an out-of-memory nothing heavier is tried.
+            let skips = 1;
             while (i >= 0 && i < axis.values.length) {
               const knobs = { ...center, [axis.name]: axis.values[i] as AxisValue };
               const s = await evaluate(knobs);
+              if (s === null && skips > 0 && !ruledOut(full(knobs)) && log.find(full(knobs))?.failure !== "oom") {
+                skips--;
+                i += d;
+                continue;
+              }
               if (s === null || s <= centerScore) break;
               center = knobs;
               centerScore = s;
               moved = true;
               improvedHere = true;
+              skips = 1;
               i += d;
             }
             if (improvedHere) break;
@@ -182,17 +191,38 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
       }
       let next: Configuration | null = null;
       let nextScore = centerScore;
-      for (const knobs of shuffled(neighbours, random)) {
+      const consider = async (knobs: Configuration): Promise<number | null> => {
         const s = await evaluate(knobs);
         if (s !== null && s > nextScore) {
           next = knobs;
           nextScore = s;
+        }
+        return s;
+      };
+      for (const knobs of shuffled(neighbours, random)) {
+        const s = await consider(knobs);
+        // Past a neighbour that failed the gate (not memory), one more step on an ordered axis.
+        if (s === null && !ruledOut(full(knobs)) && log.find(full(knobs))?.failure !== "oom") {
+          const beyond = stepBeyond(center, knobs);
+          if (beyond !== null) await consider(beyond);
         }
       }
       if (next === null) return;
       center = next;
       centerScore = nextScore;
     }
+  }
+
+  /** The configuration one more step from `center` through `neighbour` on the ordered axis they differ on; null when none. */
+  function stepBeyond(center: Configuration, neighbour: Configuration): Configuration | null {
+    for (const axis of axes) {
+      if (!axis.ordinal || center[axis.name] === neighbour[axis.name]) continue;
+      const a = axis.values.indexOf(center[axis.name] as AxisValue);
+      const b = axis.values.indexOf(neighbour[axis.name] as AxisValue);
+      const v = axis.values[b + (b - a)];
+      return v === undefined ? null : { ...neighbour, [axis.name]: v };
+    }
+    return null;
   }
 
   async function randomSearch(): Promise<void> {
