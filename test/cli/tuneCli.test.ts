@@ -1,0 +1,328 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { CLI, runCli, startCli, waitFor } from "./runCli.js";
+
+/**
+ * The simulated llama-server (`tokbench mock --simulate`), as a real process. TOKBENCH_SIM_CLI
+ * points at another build of tokbench that has it, while this branch waits for it to land.
+ */
+const SIM_CLI = process.env.TOKBENCH_SIM_CLI ?? CLI;
+const simAvailable = (() => {
+  const text = readFileSync(join(SIM_CLI, "..", "commands", "MockCommand.js"), "utf8");
+  return text.includes("simulate");
+})();
+
+function sim(extra = ""): string {
+  return `${process.execPath} ${SIM_CLI} mock --simulate --port {port} -c {ctx} -np {parallel} --memory-budget-mib 600 --decode-tps 50 --prefill-tps 1000 --startup-ms 100 --seed 3${extra}`;
+}
+
+const LIVE = [
+  "--knob",
+  "ctx=4096,16384,32768",
+  "--knob",
+  "parallel=1,2,4",
+  "--concurrency",
+  "2",
+  "--prompt-tokens",
+  "16",
+  "--max-tokens",
+  "4",
+  "--requests",
+  "4",
+  "--warmup",
+  "0",
+  "--model",
+  "sim",
+];
+
+function line(knobs: Record<string, unknown>, tps: number, ttft: number): string {
+  return JSON.stringify({
+    knobs,
+    status: "ok",
+    output_tokens_per_s: tps,
+    ttft_p95_ms: ttft,
+    itl_p95_ms: 5,
+    requests_per_s: tps / 10,
+    goodput_rps: tps / 10,
+  });
+}
+
+/** A small recorded grid: throughput grows with parallel and batch, parallel 8 runs out of memory. */
+function grid(): string {
+  const lines: string[] = [];
+  for (const parallel of [1, 2, 4, 8])
+    for (const batch of [256, 512, 1024, 2048]) {
+      if (parallel === 8) {
+        lines.push(JSON.stringify({ knobs: { parallel, batch }, status: "oom" }));
+        continue;
+      }
+      for (const r of [0, 1, 2])
+        lines.push(line({ parallel, batch }, 10 * parallel + batch / 256 + r * 0.1, 100 * parallel));
+    }
+  return `${lines.join("\n")}\n`;
+}
+
+function tuneTrials(db: string): { idx: number; kind: string; replicates_json: string }[] {
+  if (!existsSync(db)) return [];
+  let conn: Database.Database | null = null;
+  try {
+    conn = new Database(db, { readonly: true, fileMustExist: true });
+    return conn.prepare("SELECT idx, kind, replicates_json FROM tune_trials ORDER BY idx").all() as never;
+  } catch {
+    return [];
+  } finally {
+    conn?.close();
+  }
+}
+
+describe("tokbench tune", () => {
+  let dir: string;
+  let cells: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokbench-tune-cli-"));
+    cells = join(dir, "cells.jsonl");
+    await writeFile(cells, grid());
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("--replay --json prints the contract's shape; the same inputs give the same recipe hash, another input another", async () => {
+    const db = join(dir, "replay.sqlite");
+    const args = [
+      "tune",
+      "--replay",
+      cells,
+      "--objective",
+      "throughput",
+      "--max-trials",
+      "8",
+      "--json",
+      "--db",
+      db,
+      "--no-progress",
+    ];
+    const a = await runCli(args);
+    assert.equal(a.code, 0, a.stderr);
+    const out = JSON.parse(a.stdout);
+    for (const key of [
+      "tune_id",
+      "exit_reason",
+      "recommendation",
+      "baseline",
+      "trials",
+      "trials_used",
+      "recipe_hash",
+    ])
+      assert.ok(key in out, `${key} missing`);
+    for (const key of ["model", "knobs", "command", "value"])
+      assert.ok(key in out.recommendation, `recommendation.${key}`);
+    for (const key of ["knobs", "status", "value", "replicates"])
+      assert.ok(key in out.trials[0], `trials[].${key}`);
+    assert.equal(out.exit_reason, "found");
+    assert.deepEqual(out.recommendation.knobs, { parallel: 4, batch: 2048 });
+    assert.ok(
+      out.trials.every((t: { knobs: { parallel: number } }) => t.knobs.parallel !== 8 || t),
+      "ran",
+    );
+    // The recipe is stored with the tune and its trials.
+    const conn = new Database(db, { readonly: true });
+    assert.equal(
+      (conn.prepare("SELECT count(*) AS n FROM tune_trials").get() as { n: number }).n,
+      out.trials_used,
+    );
+    assert.equal(
+      JSON.parse((conn.prepare("SELECT recipe_json FROM tunes").get() as { recipe_json: string }).recipe_json)
+        .recipe_hash,
+      out.recipe_hash,
+    );
+    conn.close();
+
+    const b = JSON.parse((await runCli(args)).stdout);
+    assert.notEqual(b.tune_id, out.tune_id);
+    assert.equal(b.recipe_hash, out.recipe_hash);
+    const c = JSON.parse((await runCli([...args, "--max-ttft-p95-ms", "500"])).stdout);
+    assert.notEqual(c.recipe_hash, out.recipe_hash);
+    const d = JSON.parse((await runCli([...args, "--replicates", "2"])).stdout);
+    assert.notEqual(d.recipe_hash, out.recipe_hash);
+  });
+
+  it("reports drift above 10 % when the re-measured baseline moved", async () => {
+    const drifting = join(dir, "drift.jsonl");
+    const lines = [80, 80, 80, 100, 100, 100].map((v) => line({ parallel: 1, batch: 256 }, v, 100));
+    for (const parallel of [1, 2, 4])
+      for (const batch of [256, 512, 1024])
+        if (!(parallel === 1 && batch === 256))
+          for (const r of [0, 1, 2])
+            lines.push(line({ parallel, batch }, 80 + parallel + batch / 512 + r * 0.01, 100));
+    await writeFile(drifting, `${lines.join("\n")}\n`);
+    const run = await runCli([
+      "tune",
+      "--replay",
+      drifting,
+      "--baseline",
+      "parallel=1,batch=256",
+      "--anchor-every",
+      "2",
+      "--json",
+      "--db",
+      join(dir, "drift.sqlite"),
+      "--no-progress",
+    ]);
+    const out = JSON.parse(run.stdout);
+    assert.ok(out.drift.anchors.length >= 1);
+    assert.ok(Math.abs(out.drift.max - 0.25) < 1e-9, `drift ${out.drift.max}`);
+    assert.equal(out.drift.warning, true);
+    assert.match(run.stderr, /drift 25\.0 % of the baseline/);
+  });
+
+  it("--out writes the recipe and --apply writes the script, keeping the earlier file as a backup", async () => {
+    const script = join(dir, "serve.sh");
+    await writeFile(script, "#!/bin/sh\necho mine\n");
+    const recipe = join(dir, "recipe.json");
+    const run = await runCli([
+      "tune",
+      "--replay",
+      cells,
+      "--server-cmd",
+      "my-server --port {port} -np {parallel} -b {batch}",
+      "--out",
+      recipe,
+      "--apply",
+      script,
+      "--db",
+      join(dir, "apply.sqlite"),
+      "--no-progress",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const written = JSON.parse(await readFile(recipe, "utf8"));
+    assert.match(written.recipe_hash, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(written.recommendation.command, "my-server --port 8080 -np 4 -b 2048");
+    assert.equal(await readFile(`${script}.bak`, "utf8"), "#!/bin/sh\necho mine\n");
+    assert.match(await readFile(script, "utf8"), /^exec my-server --port 8080 -np 4 -b 2048$/m);
+    assert.match(run.stdout, /recommendation: parallel=4 batch=2048/);
+  });
+
+  it("refuses a workload list and a replay file with a bad line, in one line each", async () => {
+    const list = await runCli([
+      "tune",
+      "--server-cmd",
+      "x --port {port}",
+      "--concurrency",
+      "1,2",
+      "--db",
+      join(dir, "e.sqlite"),
+    ]);
+    assert.equal(list.code, 2);
+    assert.match(list.stderr, /a tune measures one workload/);
+    const bad = join(dir, "bad.jsonl");
+    await writeFile(bad, '{"knobs": {"parallel": 1}, "status": "fine"}\n');
+    const run = await runCli(["tune", "--replay", bad, "--db", join(dir, "e.sqlite")]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /bad\.jsonl:1: "status" must be one of ok, oom, crash, timeout, error/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /);
+  });
+
+  it("tunes the simulated server live: the out-of-memory context is never recommended, every trial is stored", {
+    skip: !simAvailable && "this build has no `mock --simulate`",
+  }, async () => {
+    const db = join(dir, "live.sqlite");
+    const run = await runCli([
+      "tune",
+      "--server-cmd",
+      sim(),
+      ...LIVE,
+      "--replicates",
+      "2",
+      "--max-trials",
+      "6",
+      "--json",
+      "--db",
+      db,
+      "--no-progress",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout);
+    assert.ok(["found", "budget_exhausted"].includes(out.exit_reason));
+    assert.notEqual(out.recommendation.knobs.ctx, 32768);
+    assert.equal(tuneTrials(db).length, out.trials_used);
+    for (const t of out.trials) if (t.status === "feasible") assert.equal(t.replicates.length, 2);
+    const conn = new Database(db, { readonly: true });
+    // Every replicate is an ordinary stored run.
+    const runs = (
+      conn.prepare("SELECT count(*) AS n FROM runs WHERE status = 'completed'").get() as { n: number }
+    ).n;
+    conn.close();
+    assert.equal(
+      runs,
+      out.trials.reduce((n: number, t: { replicates: unknown[] }) => n + t.replicates.length, 0),
+    );
+  });
+
+  it("--resume after SIGKILL measures nothing already stored", {
+    skip: !simAvailable && "this build has no `mock --simulate`",
+  }, async () => {
+    const db = join(dir, "resume.sqlite");
+    const started = startCli([
+      "tune",
+      "--server-cmd",
+      sim(" --noise 0.05"),
+      ...LIVE,
+      "--replicates",
+      "2",
+      "--max-trials",
+      "7",
+      "--anchor-every",
+      "3",
+      "--json",
+      "--db",
+      db,
+    ]);
+    await waitFor("two stored trials", () => tuneTrials(db).length >= 2, 120_000);
+    started.child.kill("SIGKILL");
+    await started.done;
+    const before = tuneTrials(db);
+    const tuneId = /tune ([0-9a-f-]{36})/.exec(started.stderr())?.[1];
+    assert.ok(tuneId, started.stderr());
+    const resumed = await runCli([
+      "tune",
+      "--resume",
+      tuneId as string,
+      "--json",
+      "--db",
+      db,
+      "--no-progress",
+    ]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const out = JSON.parse(resumed.stdout);
+    assert.equal(out.resumed_trials, before.length);
+    const afterTrials = tuneTrials(db);
+    // The stored trials are the same rows with the same runs: served, not measured again.
+    for (const t of before) assert.equal(afterTrials[t.idx]?.replicates_json, t.replicates_json);
+    const conn = new Database(db, { readonly: true });
+    const runIds = afterTrials.flatMap((t) =>
+      JSON.parse(t.replicates_json).map((m: { run_id: string }) => m.run_id),
+    );
+    assert.equal(new Set(runIds).size, runIds.length, "a run belongs to two trials");
+    // Runs stored after the kill belong only to trials measured after it.
+    const laterRuns = conn
+      .prepare("SELECT id FROM runs WHERE json_extract(config_json, '$.tune_id') = ?")
+      .all(tuneId)
+      .map((r) => (r as { id: string }).id);
+    conn.close();
+    const beforeRuns = new Set(
+      before.flatMap((t) => JSON.parse(t.replicates_json).map((m: { run_id: string }) => m.run_id)),
+    );
+    const measuredAgain = afterTrials
+      .filter((t) => t.idx >= before.length)
+      .flatMap((t) => JSON.parse(t.replicates_json).map((m: { run_id: string }) => m.run_id))
+      .filter((id: string) => beforeRuns.has(id));
+    assert.deepEqual(measuredAgain, []);
+    assert.ok(laterRuns.length >= runIds.length);
+  });
+});
