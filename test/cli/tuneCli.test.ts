@@ -264,6 +264,60 @@ describe("tokbench tune", () => {
     );
   });
 
+  it("biggest fit on the simulated server: the largest file runs out of memory, the next is tuned, the smallest is never launched", {
+    skip: !simAvailable && "this build has no `mock --simulate`",
+  }, async () => {
+    const files: Record<string, string> = {};
+    for (const type of ["f32", "f16", "q4_0"]) {
+      files[type] = join(dir, `tiny-${type}.gguf`);
+      const made = await runCli([
+        "synth",
+        "--preset",
+        "tiny",
+        "--type",
+        type,
+        "--out",
+        files[type] as string,
+      ]);
+      assert.equal(made.code, 0, made.stderr);
+    }
+    const db = join(dir, "fit.sqlite");
+    const run = await runCli([
+      "tune",
+      "--server-cmd",
+      `${process.execPath} ${SIM_CLI} mock --simulate --port {port} -m {model} -c {ctx} -np {parallel} --memory-budget-mib 20 --decode-tps 50 --prefill-tps 1000 --startup-ms 100`,
+      // Largest first is the default order; given here as the contract it is.
+      "--candidates",
+      `${files.f32},${files.f16},${files.q4_0}`,
+      ...LIVE.slice(0, 4).map((a) => a.replace("ctx=4096,16384,32768", "ctx=2048,4096")),
+      ...LIVE.slice(4),
+      "--replicates",
+      "1",
+      "--max-trials",
+      "5",
+      "--json",
+      "--db",
+      db,
+      "--no-progress",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout);
+    assert.equal(out.recipe.evidence.rejected_candidates[0]?.model, files.f32);
+    assert.match(out.recipe.evidence.rejected_candidates[0]?.reason, /oom|allocate/);
+    assert.equal(out.recommendation.model.path, files.f16);
+    assert.match(out.recommendation.model.sha256, /^sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(out.recipe.evidence.not_measured_candidates, [files.q4_0]);
+    assert.ok(out.trials.every((t: { knobs: { model?: string } }) => t.knobs.model !== files.q4_0));
+    const conn = new Database(db, { readonly: true });
+    const configs = conn.prepare("SELECT config_json FROM runs").all() as { config_json: string }[];
+    conn.close();
+    assert.ok(configs.length > 0);
+    assert.ok(
+      configs.every((c) => !c.config_json.includes("tiny-q4_0")),
+      "the smallest candidate was measured",
+    );
+  });
+
   it("--resume after SIGKILL measures nothing already stored", {
     skip: !simAvailable && "this build has no `mock --simulate`",
   }, async () => {
