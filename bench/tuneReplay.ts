@@ -12,9 +12,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sampleStddev } from "../src/metrics/sampleStatistics.js";
 import { createTable } from "../src/output/createTable.js";
-import { productSize } from "../src/search/cartesianProduct.js";
 import type { AxisValue } from "../src/search/Axis.js";
+import { productSize } from "../src/search/cartesianProduct.js";
 import type { ProviderName } from "../src/servers/ServerProvider.js";
 import { defaultBaseline } from "../src/tune/defaultBaseline.js";
 import { configurationKey } from "../src/tune/Measurement.js";
@@ -105,10 +106,33 @@ for (const file of files) {
     configurationKey(candidates.length === 1 ? { ...baseline, model: candidates[0] as AxisValue } : baseline),
   );
   const within = (share: number) => feasibleValues.filter((v) => v >= share * optimum).length;
+  // How reproducible the grid is: the noise of one measurement (pooled relative standard
+  // deviation of the replicates), and what a full sweep that had only the first replicate would
+  // pick, judged by the other replicates (its share of their optimum). Where that is low, the
+  // grid's optimum is a draw of the noise and no search can be expected to reach it.
+  const spreads: number[] = [];
+  const firstHalf = new Map<string, number>();
+  const secondHalf = new Map<string, number>();
+  for (const [key, lines] of source.lines) {
+    if (gridValue.get(key) === null || gridValue.get(key) === undefined) continue;
+    const values = lines.map((l) => l.measurement.output_tokens_per_s).filter((v): v is number => v !== null);
+    const m = median(values);
+    if (values.length >= 2 && m > 0) spreads.push(sampleStddev(values) / m);
+    if (values.length >= 2) {
+      firstHalf.set(key, values[0] as number);
+      secondHalf.set(key, median(values.slice(1)));
+    }
+  }
+  const cv = Math.sqrt(spreads.reduce((a, x) => a + x * x, 0) / Math.max(1, spreads.length));
+  let pickA: string | null = null;
+  for (const [key, v] of firstHalf) if (pickA === null || v > (firstHalf.get(pickA) as number)) pickA = key;
+  const maxB = Math.max(...secondHalf.values());
+  const repeat = pickA === null ? Number.NaN : (secondHalf.get(pickA) as number) / maxB;
   process.stdout.write(
     `${basename(file)}: ${size} configurations (${feasibleValues.length} feasible, ${size - feasibleValues.length} failed, infeasible or skipped after an OOM), ${replicates} replicates, ` +
       `optimum ${optimum.toFixed(3)} tok/s, baseline ${baselineValue?.toFixed(3) ?? "infeasible"} (${baselineValue ? ((100 * baselineValue) / optimum).toFixed(1) : "-"} %), ` +
-      `${within(0.97)} configurations within 3 % of it, ${within(0.9)} within 10 %\n`,
+      `${within(0.97)} configurations within 3 % of it, ${within(0.9)} within 10 %; ` +
+      `noise of one measurement ${(100 * cv).toFixed(1)} %, a sweep of the first replicates alone picks ${(100 * repeat).toFixed(1)} % of the optimum of the others\n`,
   );
 
   for (const setting of SETTINGS) {
