@@ -138,7 +138,12 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
             while (i >= 0 && i < axis.values.length) {
               const knobs = { ...center, [axis.name]: axis.values[i] as AxisValue };
               const s = await evaluate(knobs);
-              if (s === null && skips > 0 && !ruledOut(full(knobs)) && log.find(full(knobs))?.failure !== "oom") {
+              if (
+                s === null &&
+                skips > 0 &&
+                !ruledOut(full(knobs)) &&
+                log.find(full(knobs))?.failure !== "oom"
+              ) {
                 skips--;
                 i += d;
                 continue;
