@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { renderTune, trialLine } from "../../../output/renderTune.js";
 import type { KnobValue } from "../../../results/TuneResult.js";
@@ -109,6 +110,24 @@ async function serverVersion(program: string[], provider: string): Promise<strin
       done(line === undefined ? null : line.trim().slice(0, 200));
     });
   });
+}
+
+/** node-llama-cpp's version, for the embedded engine; null when unknown. */
+function embeddedEngineVersion(): string | null {
+  try {
+    let dir = dirname(fileURLToPath(import.meta.resolve("node-llama-cpp")));
+    for (let i = 0; i < 6; i++) {
+      const pkg = join(dir, "package.json");
+      if (existsSync(pkg)) {
+        const json = JSON.parse(readFileSync(pkg, "utf8")) as { name?: string; version?: string };
+        if (json.name === "node-llama-cpp") return `node-llama-cpp ${json.version}`;
+      }
+      dir = dirname(dir);
+    }
+  } catch {
+    // Not resolvable: the version stays unknown.
+  }
+  return null;
 }
 
 async function recipeModel(
