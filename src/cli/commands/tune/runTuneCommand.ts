@@ -444,7 +444,9 @@ async function execute(
     name: s.provider === "template" ? (s.server_cmd?.trim().split(/\s+/)[0] ?? "template") : s.provider,
     version:
       s.provider === "embedded"
-        ? machine.llama_cpp_version
+        ? live
+          ? (machine.llama_cpp_version ?? embeddedEngineVersion())
+          : null
         : live
           ? await serverVersion(program, s.provider)
           : null,
