@@ -224,6 +224,13 @@ export async function runTune(input: TuneInput): Promise<TuneOutcome> {
         "the budget ran out before a feasible configuration was found",
         searchEnd,
       );
+    // The server refused its arguments for every configuration: the command line is wrong.
+    if (searched.length > 0 && searched.every((t) => /^bad_args\b/.test(t.reason ?? "")))
+      return finish(
+        "config_error",
+        `the server rejected its arguments: ${searched[0]?.reason ?? ""}`,
+        searchEnd,
+      );
     if (searched.length > 0 && searched.every((t) => t.failure === "crash" || t.failure === "error"))
       return finish(
         "server_failed",

@@ -239,6 +239,35 @@ describe("runTune on replayed measurements", () => {
     assert.notEqual(outcome.best?.status, "failed");
   });
 
+  it("the latency objective prefers the lowest TTFT p95; a server that rejects its arguments is a config_error", async () => {
+    const lines = [
+      ...[0, 1, 2].map(() => ok({ parallel: 1 }, 10, 90)),
+      ...[0, 1, 2].map(() => ok({ parallel: 2 }, 20, 60)),
+      ...[0, 1, 2].map(() => ok({ parallel: 4 }, 40, 150)),
+    ];
+    const latency = await runTune({
+      axes: [parallel],
+      candidates: [],
+      baseline: { parallel: 1 },
+      settings: settings({ objective: "latency", tie_band: 0 }),
+      measure: replaySource(records(lines)).measure,
+    });
+    assert.equal(latency.best?.configuration.parallel, 2);
+    assert.ok(Math.abs((latency.gain ?? 0) - 0.5) < 1e-9, `gain ${latency.gain}`);
+    const refused = await runTune({
+      axes: [parallel],
+      candidates: [],
+      baseline: { parallel: 1 },
+      settings: settings(),
+      measure: async () => ({
+        replicates: [],
+        failure: { status: "error", reason: "bad_args: unknown flag -np" },
+      }),
+    });
+    assert.equal(refused.exit_reason, "config_error");
+    assert.equal(refused.best, null);
+  });
+
   it("stops at the trial budget with budget_exhausted and the best so far", async () => {
     const lines: Line[] = [];
     for (const p of [1, 2, 4]) for (let r = 0; r < 3; r++) lines.push(ok({ parallel: p }, p));
