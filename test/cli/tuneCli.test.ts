@@ -220,6 +220,9 @@ describe("tokbench tune", () => {
     ]);
     assert.equal(list.code, 2);
     assert.match(list.stderr, /a tune measures one workload/);
+    const url = await runCli(["tune", "--url", "http://127.0.0.1:9/v1", "--db", join(dir, "e.sqlite")]);
+    assert.equal(url.code, 2);
+    assert.match(url.stderr, /a tune launches the server once per configuration/);
     const bad = join(dir, "bad.jsonl");
     await writeFile(bad, '{"knobs": {"parallel": 1}, "status": "fine"}\n');
     const run = await runCli(["tune", "--replay", bad, "--db", join(dir, "e.sqlite")]);

@@ -155,7 +155,7 @@ function commandOf(
   layers: number | null,
 ): ServerCommand | null {
   const s = spec.sweep;
-  if (s.provider === "embedded") return null;
+  if (s.provider === "embedded" || s.provider === "url") return null;
   if (s.provider === "template" && s.server_cmd === null) return null;
   const provider = providerFor(s.provider, s.server_cmd === null ? undefined : { command: s.server_cmd });
   const { model, ...knobs } = configuration;
@@ -342,6 +342,8 @@ async function execute(
       }
       launcher = opened;
     } else {
+      if (s.provider === "url")
+        throw new TokbenchError("INVALID_ARGUMENT", "a tune needs a server it can launch");
       launcher = processLauncher({
         provider: providerFor(s.provider, s.server_cmd === null ? undefined : { command: s.server_cmd }),
         spec: s,

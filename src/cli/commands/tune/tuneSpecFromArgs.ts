@@ -185,7 +185,15 @@ export async function tuneSpecFromArgs(args: TuneArgs): Promise<TuneSpec> {
     "dry-run": false,
     ...(args.candidates === undefined ? {} : { "model-file": [splitFiles(args.candidates).join(",")] }),
   };
+  if (args.url !== undefined) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      "--url: a tune launches the server once per configuration it tries; give --server-cmd or --server (to sweep the workload of a running server: tokbench sweep --url)",
+    );
+  }
   const full = await specFromArgs(sweepArgs);
+  if (full.provider === "url")
+    throw new TokbenchError("INVALID_ARGUMENT", "a tune needs a server it can launch");
   const w = full.workload;
   const workload = {
     concurrency: single("concurrency", w.concurrency, null),
@@ -212,7 +220,12 @@ export async function tuneSpecFromArgs(args: TuneArgs): Promise<TuneSpec> {
     source: { kind: "live" },
     sweep,
     candidates,
-    baseline: defaultBaseline(axes, full.provider, cpus().length, parseBaselineFlags(args.baseline)),
+    baseline: defaultBaseline(
+      axes,
+      full.provider as ProviderName,
+      cpus().length,
+      parseBaselineFlags(args.baseline),
+    ),
     settings: settingsFromArgs(args, sweep, gridSize, candidates.length),
   };
 }
