@@ -3,7 +3,7 @@ import type Database from "better-sqlite3";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { TrialRecord } from "../results/TuneResult.js";
 import type { StoredTuneRowStatus, TunesTable, TuneTrialsTable } from "./DatabaseSchema.js";
-import { TABLE_COLUMNS } from "./DatabaseSchema.js";
+import { insertSql, processAlive, writeOrFail } from "./tableWrites.js";
 
 /** A tune read back: its row and its trials. */
 export interface StoredTune {
@@ -21,20 +21,6 @@ export interface StoredTune {
   trials: TrialRecord[];
 }
 
-function insertSql(table: "tunes" | "tune_trials"): string {
-  const columns = TABLE_COLUMNS[table] as string[];
-  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * The tune tables of a tokbench database (`RunStore.tunes()`): a tune's row when it starts, each
  * trial as it finishes, the recipe when it ends. Each call commits on its own, so a tune killed at
@@ -47,15 +33,7 @@ export class TuneStore {
   ) {}
 
   private write<T>(what: string, action: () => T): T {
-    try {
-      return action();
-    } catch (error) {
-      throw new TokbenchError(
-        "DB_WRITE_FAILED",
-        `cannot ${what} in database ${this.path}: ${error instanceof Error ? error.message : String(error)}`,
-        { context: { path: this.path }, cause: error },
-      );
-    }
+    return writeOrFail(this.path, what, action);
   }
 
   /** Records a tune that starts, with status `running`. */
@@ -163,7 +141,7 @@ export class TuneStore {
         elapsed_ms: t.elapsed_ms,
       }));
     const status =
-      row.status === "running" && row.writer_hostname === hostname() && !alive(row.writer_pid)
+      row.status === "running" && row.writer_hostname === hostname() && !processAlive(row.writer_pid)
         ? "incomplete"
         : row.status;
     return {

@@ -1,3 +1,4 @@
+import { TokbenchError } from "../errors/TokbenchError.js";
 import type { SweepBudgets } from "../sweep/SweepSpec.js";
 import { type Configuration, configurationKey, type MeasureFn } from "./Measurement.js";
 import { objectiveSpec, relativeGain, type TuneObjective } from "./objective.js";
@@ -105,7 +106,17 @@ export class TrialLog {
     const index = this.trials.length;
     const stored = this.options.stored?.[index];
     let trial: Trial;
-    if (stored !== undefined && configurationKey(stored.configuration) === configurationKey(configuration)) {
+    if (stored !== undefined) {
+      // The search is deterministic: resumed, it asks for the stored trials in their order.
+      if (
+        configurationKey(stored.configuration) !== configurationKey(configuration) ||
+        stored.kind !== kind
+      ) {
+        throw new TokbenchError(
+          "INVALID_ARGUMENT",
+          `cannot resume: stored trial ${index + 1} measured ${configurationKey(stored.configuration)} (${stored.kind}), this tokbench's search asks for ${configurationKey(configuration)} (${kind})`,
+        );
+      }
       trial = stored;
       this.resumed++;
     } else {

@@ -9,6 +9,7 @@ import type { KnobValue } from "../../../results/TuneResult.js";
 import type { AxisValue } from "../../../search/Axis.js";
 import { providerFor } from "../../../servers/providerFor.js";
 import type { ServerCommand } from "../../../servers/ServerProvider.js";
+import { RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
 import { knobAxis } from "../../../sweep/knobAxes.js";
@@ -39,6 +40,7 @@ import {
 } from "../../../tune/replaySource.js";
 import { runTune, type TuneOutcome } from "../../../tune/runTune.js";
 import type { Trial } from "../../../tune/Trial.js";
+import { DEFINING_FLAGS } from "../sweep/specFromArgs.js";
 import {
   replayIsFile,
   replayTuneSpec,
@@ -58,36 +60,11 @@ const USUAL_PORT: Record<string, number> = {
   embedded: 0,
 };
 
-/** Flags that define a tune: refused with --resume, which takes the stored ones. */
+/** Flags that define a tune (the sweep's and the tune's own): refused with --resume, which takes the stored ones. */
 const DEFINING = [
-  "server-cmd",
-  "server",
-  "server-bin",
-  "model",
-  "model-file",
+  ...DEFINING_FLAGS,
   "candidates",
   "replay",
-  "knob",
-  "ctx-size",
-  "parallel",
-  "threads",
-  "batch-size",
-  "ubatch-size",
-  "cache-type-k",
-  "cache-type-v",
-  "flash-attn",
-  "gpu-layers",
-  "concurrency",
-  "rate",
-  "prompt-tokens",
-  "max-tokens",
-  "requests",
-  "warmup",
-  "replicates",
-  "seed",
-  "max-ttft-p95-ms",
-  "max-itl-p95-ms",
-  "objective",
   "max-trials",
   "time-budget",
   "tie-band",
@@ -353,6 +330,7 @@ async function execute(
         on_launch: (argv) => say(`  launching: ${argv.join(" ")}\n`),
       });
     }
+    let recorder: RunRecorder | null = null;
     measure = liveMeasure({
       spec: s,
       launcher,
@@ -360,9 +338,21 @@ async function execute(
       checkFit: (knobs) => precheck.check(knobs as never),
       tune_id: tuneId,
       hooks: {
-        onRunStart: (info) => store.beginRun({ ...info, tool_version: TOKBENCH_VERSION }),
-        onRequest: (runId, record) => store.appendRequest(runId, record),
-        onRunEnd: (result) => store.finishRun(result),
+        // As the sweep stores them: a recorder per run, so the measurement never waits on a lock.
+        onRunStart: (info) => {
+          recorder = new RunRecorder(store);
+          recorder.beginRun({ ...info, tool_version: TOKBENCH_VERSION });
+        },
+        onRequest: (_runId, record) => recorder?.appendRequest(record),
+        onRunEnd: async (result) => {
+          const outcome = await (recorder as RunRecorder).finish(result);
+          recorder = null;
+          if (!outcome.saved) {
+            process.stderr.write(
+              `tokbench: run ${result.run_id} not fully stored (${outcome.error?.message ?? "unknown"}); the tune goes on\n`,
+            );
+          }
+        },
       },
     });
   }
