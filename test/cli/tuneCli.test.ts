@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { CLI, runCli, startCli, waitFor } from "./runCli.js";
 
@@ -169,6 +170,8 @@ describe("tokbench tune", () => {
       "parallel=1,batch=256",
       "--anchor-every",
       "2",
+      "--replicates",
+      "3",
       "--json",
       "--db",
       join(dir, "drift.sqlite"),
@@ -206,6 +209,70 @@ describe("tokbench tune", () => {
     assert.equal(await readFile(`${script}.bak`, "utf8"), "#!/bin/sh\necho mine\n");
     assert.match(await readFile(script, "utf8"), /^exec my-server --port 8080 -np 4 -b 2048$/m);
     assert.match(run.stdout, /recommendation: parallel=4 batch=2048/);
+  });
+
+  it("replays a real sweep: its --cells-out file and its id in the database give the same recommendation", async () => {
+    const mini = fileURLToPath(new URL("../sweep/fixtures/miniServer.js", import.meta.url));
+    const db = join(dir, "sweep.sqlite");
+    const cellsOut = join(dir, "sweep-cells.jsonl");
+    const sweep = await runCli([
+      "sweep",
+      "--server-cmd",
+      `${process.execPath} ${mini} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 20 --startup-ms 20`,
+      "--knob",
+      "parallel=1,2,4",
+      "--concurrency",
+      "4",
+      "--prompt-tokens",
+      "8",
+      "--max-tokens",
+      "4",
+      "--requests",
+      "4",
+      "--replicates",
+      "2",
+      "--model",
+      "m",
+      "--cells-out",
+      cellsOut,
+      "--json",
+      "--db",
+      db,
+      "--no-progress",
+    ]);
+    assert.equal(sweep.code, 0, sweep.stderr);
+    const sweepId = JSON.parse(sweep.stdout).sweep_id as string;
+    const fromFile = await runCli([
+      "tune",
+      "--replay",
+      cellsOut,
+      "--tie-band",
+      "0",
+      "--json",
+      "--db",
+      db,
+      "--no-progress",
+    ]);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const fromId = await runCli([
+      "tune",
+      "--replay",
+      sweepId,
+      "--tie-band",
+      "0",
+      "--json",
+      "--db",
+      db,
+      "--no-progress",
+    ]);
+    assert.equal(fromId.code, 0, fromId.stderr);
+    const a = JSON.parse(fromFile.stdout);
+    const b = JSON.parse(fromId.stdout);
+    // Four requests in flight: four slots serve them without queueing.
+    assert.deepEqual(a.recommendation.knobs, { parallel: 4 });
+    assert.deepEqual(b.recommendation.knobs, a.recommendation.knobs);
+    assert.equal(b.recipe.inputs.source.sweep_id, sweepId);
+    assert.equal(a.trials[0].replicates.length, 2);
   });
 
   it("refuses a workload list and a replay file with a bad line, in one line each", async () => {

@@ -132,6 +132,7 @@ function settingsFromArgs(
   sweep: SweepSpec,
   gridSize: number,
   candidates: number,
+  defaultReplicates = 3,
 ): TuneSettings {
   const tieBand = args["tie-band"];
   return {
@@ -139,7 +140,7 @@ function settingsFromArgs(
     budgets: sweep.budgets,
     replicates:
       args.replicates === undefined
-        ? 3
+        ? defaultReplicates
         : checkNumberFlag("replicates", args.replicates, { min: 1, integer: true }),
     limits: {
       max_trials:
@@ -304,7 +305,14 @@ export function replayTuneSpec(
       sweep,
       candidates,
       baseline: defaultBaseline(axes, provider, cpus().length, parseBaselineFlags(args.baseline)),
-      settings: settingsFromArgs(args, sweep, gridSize, candidates.length),
+      // A replay measures each configuration as often as it was recorded, so its medians are the sweep's.
+      settings: settingsFromArgs(
+        args,
+        sweep,
+        gridSize,
+        candidates.length,
+        Math.max(1, ...[...replay.lines.values()].map((l) => l.length)),
+      ),
     },
     axes,
   };
