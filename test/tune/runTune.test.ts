@@ -268,6 +268,42 @@ describe("runTune on replayed measurements", () => {
     assert.equal(refused.best, null);
   });
 
+  it("stops at the time budget (the trials' wall time), and when interrupted", async () => {
+    const lines: Line[] = [];
+    for (const p of [1, 2, 4]) for (let r = 0; r < 3; r++) lines.push(ok({ parallel: p }, p));
+    const source = replaySource(records(lines));
+    let now = 0;
+    // Each measurement takes 10 s of the fake clock.
+    const slow: typeof source.measure = async (c, r, s) => {
+      now += 10_000;
+      return source.measure(c, r, s);
+    };
+    const timed = await runTune({
+      axes: [parallel],
+      candidates: [],
+      baseline: { parallel: 1 },
+      settings: settings({ limits: { max_trials: 50, time_budget_ms: 15_000 } }),
+      measure: slow,
+      clock: () => now,
+    });
+    assert.equal(timed.exit_reason, "budget_exhausted");
+    assert.equal(timed.trials.length, 2);
+    const stop = new AbortController();
+    const interrupted = await runTune({
+      axes: [parallel],
+      candidates: [],
+      baseline: { parallel: 1 },
+      settings: settings(),
+      measure: async (c, r, s) => {
+        stop.abort();
+        return source.measure(c, r, s);
+      },
+      signal: stop.signal,
+    });
+    assert.equal(interrupted.exit_reason, "interrupted");
+    assert.equal(interrupted.trials.length, 0);
+  });
+
   it("stops at the trial budget with budget_exhausted and the best so far", async () => {
     const lines: Line[] = [];
     for (const p of [1, 2, 4]) for (let r = 0; r < 3; r++) lines.push(ok({ parallel: p }, p));
