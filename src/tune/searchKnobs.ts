@@ -177,23 +177,73 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
           }
         }
       }
-      if (!moved) return;
+      if (!moved) break;
     }
+    await polish();
+  }
+
+  /**
+   * After the coordinate passes converge: while the budget lasts, the recommendation as it stands
+   * and then the other configurations measured within the noise of the best (at least 2 %) have
+   * every one-step neighbour measured, best first. A coordinate walk moves one axis at a time, so it stops where two axes must change
+   * together (llama-server's slots and batch size); a near-best configuration measured on the way
+   * is where such a pair is found. Ends when no near-best configuration has an unmeasured
+   * neighbour. Running out of budget here is still a converged search.
+   */
+  async function polish(): Promise<void> {
+    const expanded = new Set<string>();
+    try {
+      for (;;) {
+        const measured = new Map<string, { knobs: Configuration; score: number }>();
+        for (const t of log.trials) {
+          if ((t.stage !== "search" && t !== log.baselineTrial) || t.kind === "anchor") continue;
+          const key = configurationKey(t.configuration);
+          const score = log.configurationScore(t.configuration);
+          if (score === null || measured.has(key)) continue;
+          const knobs: Record<string, AxisValue> = {};
+          for (const axis of input.axes) knobs[axis.name] = t.configuration[axis.name] as AxisValue;
+          measured.set(key, { knobs, score });
+        }
+        const top = Math.max(...[...measured.values()].map((m) => m.score));
+        const margin = Math.max(log.tieBand(), 0.02);
+        // The recommendation as it stands first (it should be a local optimum), then the other
+        // near-best configurations, best first.
+        const current = log.best();
+        const currentKey = current === null ? null : configurationKey(current.configuration);
+        const next = [...measured.entries()]
+          .filter(([key, m]) => !expanded.has(key) && (key === currentKey || m.score >= top / (1 + margin)))
+          .sort(
+            (a, b) => Number(b[0] === currentKey) - Number(a[0] === currentKey) || b[1].score - a[1].score,
+          )[0];
+        if (next === undefined) return;
+        expanded.add(next[0]);
+        for (const knobs of neighboursOf(next[1].knobs)) await evaluate(knobs);
+      }
+    } catch (error) {
+      if (error instanceof TuneStop && error.reason === "budget_exhausted") return;
+      throw error;
+    }
+  }
+
+  /** One step on each ordered axis, every other value of each unordered one, in a seeded order. */
+  function neighboursOf(center: Configuration): Configuration[] {
+    const out: Configuration[] = [];
+    for (const axis of axes) {
+      const at = axis.values.indexOf(center[axis.name] as AxisValue);
+      const candidates =
+        axis.ordinal && at !== -1
+          ? [axis.values[at - 1], axis.values[at + 1]].filter((v) => v !== undefined)
+          : axis.values.filter((v) => v !== center[axis.name]);
+      for (const v of candidates) out.push({ ...center, [axis.name]: v as AxisValue });
+    }
+    return shuffled(out, random);
   }
 
   async function neighbourhood(): Promise<void> {
     let center: Configuration = { ...input.baseline };
     let centerScore = (await evaluate(center)) ?? Number.NEGATIVE_INFINITY;
     for (;;) {
-      const neighbours: Configuration[] = [];
-      for (const axis of axes) {
-        const at = axis.values.indexOf(center[axis.name] as AxisValue);
-        const candidates =
-          axis.ordinal && at !== -1
-            ? [axis.values[at - 1], axis.values[at + 1]].filter((v) => v !== undefined)
-            : axis.values.filter((v) => v !== center[axis.name]);
-        for (const v of candidates) neighbours.push({ ...center, [axis.name]: v as AxisValue });
-      }
+      const neighbours = neighboursOf(center);
       let next: Configuration | null = null;
       let nextScore = centerScore;
       const consider = async (knobs: Configuration): Promise<number | null> => {
@@ -204,7 +254,7 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
         }
         return s;
       };
-      for (const knobs of shuffled(neighbours, random)) {
+      for (const knobs of neighbours) {
         const s = await consider(knobs);
         // Past a neighbour that failed the gate (not memory), one more step on an ordered axis.
         if (s === null && !ruledOut(full(knobs)) && log.find(full(knobs))?.failure !== "oom") {

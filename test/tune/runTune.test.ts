@@ -149,6 +149,32 @@ describe("runTune on replayed measurements", () => {
     assert.equal((await run(0)).best?.configuration.parallel, 4);
   });
 
+  it("after the coordinate walk converges, the recommendation's own neighbours are measured (a two-axis move)", async () => {
+    // From the baseline (1,1) no single-axis step improves, so the walk stops there; (2,1) is a
+    // tie with a lower TTFT, so it is the recommendation, and its neighbour (2,2) is the optimum.
+    const cells: [number, number, number, number][] = [
+      [1, 1, 100, 200],
+      [2, 1, 98, 100],
+      [1, 2, 50, 100],
+      [2, 2, 120, 150],
+    ];
+    const lines = cells.flatMap(([x, y, v, ttft]) => [0, 1, 2].map(() => ok({ x, y }, v, ttft)));
+    const source = replaySource(records(lines));
+    const s = spy(source);
+    const outcome = await runTune({
+      axes: [makeAxis("x", [1, 2]), makeAxis("y", [1, 2])],
+      candidates: [],
+      baseline: { x: 1, y: 1 },
+      settings: settings({ tie_band: 0.05 }),
+      measure: s.measure,
+    });
+    assert.deepEqual(outcome.best?.configuration, { x: 2, y: 2 });
+    assert.equal(outcome.exit_reason, "found");
+    // Each configuration measured once.
+    assert.equal(new Set(s.asked).size, s.asked.length);
+    assert.equal(s.asked.length, 4);
+  });
+
   it("the noise band comes from the replicates when no tie band is given", async () => {
     const lines = [
       ...[40, 50, 60].map((v) => ok({ parallel: 1 }, v, 100)),
