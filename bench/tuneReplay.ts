@@ -12,18 +12,17 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sampleStddev } from "../src/metrics/sampleStatistics.js";
 import { createTable } from "../src/output/createTable.js";
 import type { AxisValue } from "../src/search/Axis.js";
 import { productSize } from "../src/search/cartesianProduct.js";
 import type { ProviderName } from "../src/servers/ServerProvider.js";
+import { median, sampleStddev } from "../src/stats/descriptive.js";
 import { defaultBaseline } from "../src/tune/defaultBaseline.js";
 import { configurationKey } from "../src/tune/Measurement.js";
 import { readReplayFile, replaySource } from "../src/tune/replaySource.js";
 import { runTune, type TuneSettings } from "../src/tune/runTune.js";
 import { SEARCH_STRATEGIES, type SearchStrategy } from "../src/tune/searchKnobs.js";
 import { judgeTrial } from "../src/tune/Trial.js";
-import { median } from "./median.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {

@@ -211,7 +211,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sweep_runs_run_id ON sweep_runs(run_id);
   `,
-  // 3: tunes and their trials (each trial: a configuration, its replicates' figures, the verdict).
+  // 4: tunes and their trials (each trial: a configuration, its replicates' figures, the verdict).
   `
   CREATE TABLE tunes (
     id TEXT PRIMARY KEY,

@@ -1,5 +1,5 @@
-import { median, sampleStddev } from "../metrics/sampleStatistics.js";
 import type { Measurement, TrialRecord } from "../results/TuneResult.js";
+import { median, sampleStddev } from "../stats/descriptive.js";
 import type { SweepBudgets } from "../sweep/SweepSpec.js";
 import type { TrialMeasurement } from "./Measurement.js";
 import { measurementValue, type TuneObjective } from "./objective.js";
@@ -7,6 +7,11 @@ import { measurementValue, type TuneObjective } from "./objective.js";
 /** One configuration measured with its replicates, as the tuner judged it (see `results/TuneResult.ts`). */
 export type Trial = TrialRecord;
 export type { TrialKind, TrialStatus } from "../results/TuneResult.js";
+
+/** The median, or null for no values. */
+function medianOrNull(values: readonly number[]): number | null {
+  return values.length === 0 ? null : median(values);
+}
 
 /**
  * Judges the replicates of a configuration: feasible only if every replicate ran (`ok`), passed the
@@ -19,8 +24,10 @@ export function judgeTrial(
 ): Pick<Trial, "replicates" | "status" | "failure" | "reason" | "value" | "ttft_p95_ms" | "spread"> {
   const replicates = measured.replicates;
   const values = replicates.map((m) => measurementValue(m, objective)).filter((v): v is number => v !== null);
-  const value = median(values);
-  const ttft = median(replicates.map((m) => m.ttft_p95_ms).filter((v): v is number => typeof v === "number"));
+  const value = medianOrNull(values);
+  const ttft = medianOrNull(
+    replicates.map((m) => m.ttft_p95_ms).filter((v): v is number => typeof v === "number"),
+  );
   const spread = values.length >= 2 && value !== null && value !== 0 ? sampleStddev(values) / value : null;
   const base = { replicates, value, ttft_p95_ms: ttft, spread };
   if (measured.failure !== null) {
