@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,18 +8,8 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { CLI, runCli, startCli, waitFor } from "./runCli.js";
 
-/**
- * The simulated llama-server (`tokbench mock --simulate`), as a real process. TOKBENCH_SIM_CLI
- * points at another build of tokbench that has it, while this branch waits for it to land.
- */
-const SIM_CLI = process.env.TOKBENCH_SIM_CLI ?? CLI;
-const simAvailable = (() => {
-  const text = readFileSync(join(SIM_CLI, "..", "commands", "MockCommand.js"), "utf8");
-  return text.includes("simulate");
-})();
-
 function sim(extra = ""): string {
-  return `${process.execPath} ${SIM_CLI} mock --simulate --port {port} -c {ctx} -np {parallel} --memory-budget-mib 600 --decode-tps 50 --prefill-tps 1000 --startup-ms 100 --seed 3${extra}`;
+  return `${process.execPath} ${CLI} mock --simulate --port {port} -c {ctx} -np {parallel} --memory-budget-mib 600 --decode-tps 50 --prefill-tps 1000 --startup-ms 100 --seed 3${extra}`;
 }
 
 const LIVE = [
@@ -298,9 +288,7 @@ describe("tokbench tune", () => {
     assert.doesNotMatch(run.stderr, /\n\s+at /);
   });
 
-  it("tunes the simulated server live: the out-of-memory context is never recommended, every trial is stored", {
-    skip: !simAvailable && "this build has no `mock --simulate`",
-  }, async () => {
+  it("tunes the simulated server live: the out-of-memory context is never recommended, every trial is stored", async () => {
     const db = join(dir, "live.sqlite");
     const run = await runCli([
       "tune",
@@ -334,9 +322,7 @@ describe("tokbench tune", () => {
     );
   });
 
-  it("biggest fit on the simulated server: the largest file runs out of memory, the next is tuned, the smallest is never launched", {
-    skip: !simAvailable && "this build has no `mock --simulate`",
-  }, async () => {
+  it("biggest fit on the simulated server: the largest file runs out of memory, the next is tuned, the smallest is never launched", async () => {
     const files: Record<string, string> = {};
     for (const type of ["f32", "f16", "q4_0"]) {
       files[type] = join(dir, `tiny-${type}.gguf`);
@@ -355,7 +341,7 @@ describe("tokbench tune", () => {
     const run = await runCli([
       "tune",
       "--server-cmd",
-      `${process.execPath} ${SIM_CLI} mock --simulate --port {port} -m {model} -c {ctx} -np {parallel} --memory-budget-mib 20 --decode-tps 50 --prefill-tps 1000 --startup-ms 100`,
+      `${process.execPath} ${CLI} mock --simulate --port {port} -m {model} -c {ctx} -np {parallel} --memory-budget-mib 20 --decode-tps 50 --prefill-tps 1000 --startup-ms 100`,
       // Largest first is the default order; given here as the contract it is.
       "--candidates",
       `${files.f32},${files.f16},${files.q4_0}`,
@@ -388,9 +374,7 @@ describe("tokbench tune", () => {
     );
   });
 
-  it("--resume after SIGKILL measures nothing already stored", {
-    skip: !simAvailable && "this build has no `mock --simulate`",
-  }, async () => {
+  it("--resume after SIGKILL measures nothing already stored", async () => {
     const db = join(dir, "resume.sqlite");
     const started = startCli([
       "tune",
