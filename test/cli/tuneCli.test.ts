@@ -280,6 +280,20 @@ describe("tokbench tune", () => {
     const url = await runCli(["tune", "--url", "http://127.0.0.1:9/v1", "--db", join(dir, "e.sqlite")]);
     assert.equal(url.code, 2);
     assert.match(url.stderr, /a tune launches the server once per configuration/);
+    const good = join(dir, "objective.jsonl");
+    await writeFile(good, grid());
+    const objective = await runCli([
+      "tune",
+      "--replay",
+      good,
+      "--objective",
+      "requests",
+      "--db",
+      join(dir, "e.sqlite"),
+    ]);
+    assert.equal(objective.code, 2);
+    assert.match(objective.stderr, /--objective requests: a tune optimises throughput, latency, goodput/);
+    assert.doesNotMatch(objective.stderr, /internal error/);
     const bad = join(dir, "bad.jsonl");
     await writeFile(bad, '{"knobs": {"parallel": 1}, "status": "fine"}\n');
     const run = await runCli(["tune", "--replay", bad, "--db", join(dir, "e.sqlite")]);

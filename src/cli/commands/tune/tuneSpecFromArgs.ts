@@ -9,7 +9,7 @@ import { parseKnobValues } from "../../../sweep/knobAxes.js";
 import { type SweepSpec, sweepSpec } from "../../../sweep/SweepSpec.js";
 import { defaultBaseline } from "../../../tune/defaultBaseline.js";
 import type { Configuration } from "../../../tune/Measurement.js";
-import type { TuneObjective } from "../../../tune/objective.js";
+import { TUNE_OBJECTIVES, type TuneObjective } from "../../../tune/objective.js";
 import type { ReplayRecord } from "../../../tune/replaySource.js";
 import { replaySource } from "../../../tune/replaySource.js";
 import type { TuneSettings } from "../../../tune/runTune.js";
@@ -135,6 +135,13 @@ function settingsFromArgs(
   defaultReplicates = 3,
 ): TuneSettings {
   const tieBand = args["tie-band"];
+  // The sweep's --objective also offers `requests`, which yargs keeps among the choices.
+  if (args.objective !== undefined && !TUNE_OBJECTIVES.includes(args.objective)) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `--objective ${String(args.objective)}: a tune optimises ${TUNE_OBJECTIVES.join(", ")}`,
+    );
+  }
   return {
     objective: args.objective ?? "throughput",
     budgets: sweep.budgets,
