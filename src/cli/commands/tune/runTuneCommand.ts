@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
-import { renderTune, trialLine } from "../../../output/renderTune.js";
+import { renderTune, trialLine } from "../../../output/terminal/renderTune.js";
 import type { KnobValue } from "../../../results/TuneResult.js";
 import type { AxisValue } from "../../../search/Axis.js";
 import { providerFor } from "../../../servers/providerFor.js";

@@ -1,6 +1,7 @@
-import type { KnobValue, TrialRecord } from "../results/TuneResult.js";
-import { createTable } from "./createTable.js";
-import { formatNumber } from "./formatNumber.js";
+import type { KnobValue, TrialRecord } from "../../results/TuneResult.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
+import { createTable } from "../createTable.js";
+import { formatNumber } from "../formatNumber.js";
 
 /** What the terminal report of a tune reads. */
 export interface TuneReport {
@@ -42,6 +43,14 @@ function pct(v: number | null): string {
   return v === null ? "-" : `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} %`;
 }
 
+/** A trial's reason without the failure class it starts with (`crash: ...`), which the line shows already. */
+function withoutClass(trial: TrialRecord): string {
+  const reason = trial.reason ?? "";
+  return trial.failure !== null && reason.startsWith(`${trial.failure}: `)
+    ? reason.slice(trial.failure.length + 2)
+    : reason;
+}
+
 /** One progress line of a finished trial. */
 export function trialLine(
   trial: TrialRecord,
@@ -53,12 +62,13 @@ export function trialLine(
   const figure =
     trial.status === "feasible"
       ? `${formatNumber(trial.value)} ${unit}${trial.spread === null ? "" : ` ±${(100 * trial.spread).toFixed(1)} %`}`
-      : `${trial.status}${trial.failure ? ` (${trial.failure})` : ""}: ${trial.reason ?? ""}`;
+      : `${trial.status}${trial.failure ? ` (${trial.failure})` : ""}: ${withoutClass(trial)}`;
   const bestText =
     best === null
       ? "no feasible configuration yet"
       : `best ${formatNumber(best.value)} ${unit} (${pct(gain)} over the baseline)`;
-  return `trial ${trial.index + 1} of at most ${max} [${trial.kind}] ${describeKnobs(trial.configuration)}: ${figure}; ${bestText}\n`;
+  // The reason can quote a server's log line, and knobs and paths come from the user.
+  return `${sanitizeText(`trial ${trial.index + 1} of at most ${max} [${trial.kind}] ${describeKnobs(trial.configuration)}: ${figure}; ${bestText}`)}\n`;
 }
 
 /** The terminal report of a tune: trials, the recommendation and the evidence. */
@@ -79,7 +89,8 @@ export function renderTune(report: TuneReport): string {
       formatNumber(t.ttft_p95_ms),
     ]);
   }
-  const lines = [table.toString()];
+  // Table cells are sanitised by createTable; these lines here, at the end.
+  const lines: string[] = [];
   for (const r of report.rejected) lines.push(`candidate ${name(r.model)}: ${r.verdict} (${r.reason})`);
   if (report.chosen_model !== null) lines.push(`biggest fit: ${name(report.chosen_model)}`);
   if (report.not_measured.length > 0)
@@ -101,5 +112,5 @@ export function renderTune(report: TuneReport): string {
   if (report.command !== null) lines.push(`  serve: ${report.command}`);
   if (report.bench_command !== null) lines.push(`  verify: ${report.bench_command}`);
   lines.push(`recipe ${report.recipe_hash}`);
-  return lines.join("\n");
+  return [table.toString(), ...lines.map((line) => sanitizeText(line))].join("\n");
 }
