@@ -447,4 +447,47 @@ describe("tokbench tune", () => {
     assert.deepEqual(measuredAgain, []);
     assert.ok(laterRuns.length >= runIds.length);
   });
+
+  it("SIGTERM stops after the trial under way: its trials kept, the tune stored as interrupted, exit 143, no server left", async () => {
+    const db = join(dir, "term.sqlite");
+    const started = startCli([
+      "tune",
+      "--server-cmd",
+      sim(),
+      ...LIVE,
+      "--replicates",
+      "2",
+      "--max-trials",
+      "9",
+      "--json",
+      "--db",
+      db,
+    ]);
+    await waitFor("a stored trial", () => tuneTrials(db).length >= 1, 120_000);
+    started.child.kill("SIGTERM");
+    const run = await started.done;
+    assert.equal(run.code, 143, run.stderr);
+    assert.match(run.stderr, /SIGTERM: stopping cleanly/);
+    assert.match(run.stderr, /resume it with: tokbench tune --resume [0-9a-f-]{36}/);
+    const out = JSON.parse(run.stdout);
+    assert.equal(out.exit_reason, "interrupted");
+    assert.equal(out.trials_used, tuneTrials(db).length);
+    assert.ok(out.trials_used < 9);
+    const conn = new Database(db, { readonly: true });
+    const tune = conn.prepare("SELECT status, exit_reason FROM tunes").get() as {
+      status: string;
+      exit_reason: string;
+    };
+    conn.close();
+    assert.deepEqual(tune, { status: "interrupted", exit_reason: "interrupted" });
+    // The simulated server the trial launched was stopped with it.
+    const port = /--port (\d+)/.exec(run.stderr)?.[1];
+    if (port !== undefined) {
+      const alive = await fetch(`http://127.0.0.1:${port}/health`).then(
+        () => true,
+        () => false,
+      );
+      assert.equal(alive, false, "the server outlived the tune");
+    }
+  });
 });

@@ -9,7 +9,6 @@ import type { KnobValue } from "../../../results/TuneResult.js";
 import type { AxisValue } from "../../../search/Axis.js";
 import { providerFor } from "../../../servers/providerFor.js";
 import type { ServerCommand } from "../../../servers/ServerProvider.js";
-import { RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
 import { knobAxis } from "../../../sweep/knobAxes.js";
@@ -40,6 +39,8 @@ import {
 } from "../../../tune/replaySource.js";
 import { runTune, type TuneOutcome } from "../../../tune/runTune.js";
 import type { Trial } from "../../../tune/Trial.js";
+import { StopSignals } from "../../stopSignals.js";
+import { type RunStorage, runStorage } from "../sweep/runStorageHooks.js";
 import { DEFINING_FLAGS } from "../sweep/specFromArgs.js";
 import {
   replayIsFile,
@@ -217,7 +218,7 @@ function sweepRecords(store: RunStore, sweepId: string): { records: ReplayRecord
 /**
  * `tokbench tune`: builds the tune (or reads it back with `--resume`), runs it with the database,
  * progress and signals attached, writes the recipe (`--out`), applies it (`--apply`) and prints it.
- * Returns the exit code: 0 with a recommendation, 1 without, 130 interrupted.
+ * Returns the exit code: 0 with a recommendation, 1 without, 128 + the signal's number interrupted (130 for Ctrl-C).
  */
 export async function runTuneCommand(args: TuneArgs): Promise<number> {
   if (args.resume !== undefined) {
@@ -297,6 +298,7 @@ async function execute(
 
   let launcher: ConfigurationLauncher | null = null;
   let measure: MeasureFn;
+  let storage: RunStorage | null = null;
   if (!live) {
     // The workload the spec was built for (the lines of other workloads are left out).
     const workload: Record<string, unknown> = {
@@ -330,30 +332,15 @@ async function execute(
         on_launch: (argv) => say(`  launching: ${argv.join(" ")}\n`),
       });
     }
-    let recorder: RunRecorder | null = null;
+    storage = runStorage(store, "tune");
     measure = liveMeasure({
       spec: s,
       launcher,
       machine,
       checkFit: (knobs) => precheck.check(knobs as never),
       tune_id: tuneId,
-      hooks: {
-        // As the sweep stores them: a recorder per run, so the measurement never waits on a lock.
-        onRunStart: (info) => {
-          recorder = new RunRecorder(store);
-          recorder.beginRun({ ...info, tool_version: TOKBENCH_VERSION });
-        },
-        onRequest: (_runId, record) => recorder?.appendRequest(record),
-        onRunEnd: async (result) => {
-          const outcome = await (recorder as RunRecorder).finish(result);
-          recorder = null;
-          if (!outcome.saved) {
-            process.stderr.write(
-              `tokbench: run ${result.run_id} not fully stored (${outcome.error?.message ?? "unknown"}); the tune goes on\n`,
-            );
-          }
-        },
-      },
+      // As the sweep stores them: every replicate an ordinary run.
+      hooks: storage.hooks,
     });
   }
 
@@ -372,22 +359,10 @@ async function execute(
       `${spec.settings.replicates} replicate(s) per trial, at most ${spec.settings.limits.max_trials} trials, objective ${spec.settings.objective}\n`,
   );
 
-  const abort = new AbortController();
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write(
-        `\ntokbench: ${signal}: stopping the tune (again to quit at once); finished trials are kept\n`,
-      );
-      abort.abort();
-    } else process.exit(130);
-  };
-  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
-    const handler = () => onSignal(signal);
-    process.on(signal, handler);
-    return [signal, handler] as const;
-  });
+  // The stop signals every long command shares: the first stops after the trial under way (its
+  // finished requests kept), a second quits at once after storing what is only in memory.
+  const stop = StopSignals.listen();
+  stop.onQuit((signal) => storage?.quit(signal));
   let outcome: TuneOutcome;
   try {
     outcome = await runTune({
@@ -398,7 +373,7 @@ async function execute(
       measure,
       checkFit: (configuration) => precheck.check(configuration),
       stored,
-      signal: abort.signal,
+      signal: stop.signal,
       onTrial: (trial, log) => {
         if (trial.index >= stored.length) tunes.addTrial(tuneId, trial);
         const best = log.best();
@@ -411,7 +386,7 @@ async function execute(
         say(`candidate ${basename(String(model))}: ${verdict}${reason ? ` (${reason})` : ""}\n`),
     });
   } finally {
-    for (const [signal, handler] of handlers) process.off(signal, handler);
+    stop.close();
     await launcher?.close();
   }
 
@@ -596,7 +571,7 @@ async function execute(
     process.stderr.write(
       `resume it with: tokbench tune --resume ${tuneId}${args.db ? ` --db ${args.db}` : ""}\n`,
     );
-    return 130;
+    return stop.exitCode(130);
   }
   return outcome.best === null ? 1 : 0;
 }
