@@ -59,6 +59,11 @@ export const COMMANDS: readonly CommandEntry[] = [
       (await import("./commands/SweepCommand.js")).sweepCommand as CommandModule<object, never>,
   },
   {
+    command: "tune",
+    describe: "Find the biggest model that fits and its fastest knobs with few trials; write a recipe",
+    load: async () => (await import("./commands/TuneCommand.js")).tuneCommand as CommandModule<object, never>,
+  },
+  {
     command: "runs",
     describe: "List stored runs (newest first), delete them, or apply a retention",
     load: async () => (await import("./commands/RunsCommand.js")).runsCommand as CommandModule<object, never>,

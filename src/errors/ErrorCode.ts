@@ -66,6 +66,9 @@ export const ERROR_CODES = [
   "SERVER_LAUNCH_FAILED",
   "SWEEP_NOT_FOUND",
   "SWEEP_FILE_INVALID",
+  // Tuning.
+  "REPLAY_INVALID",
+  "TUNE_NOT_FOUND",
   // Anything that escaped classification: a bug in tokbench.
   "INTERNAL",
 ] as const;

@@ -245,6 +245,50 @@ export interface SweepRunsTable {
   notes_json: string;
 }
 
+/** `running` until the tune ends; a tune whose process died keeps it (read back as `incomplete`). */
+export type StoredTuneRowStatus = "running" | "completed" | "interrupted";
+
+/** One tune (`tokbench tune`): its inputs, how it ended and its recipe. */
+export interface TunesTable {
+  id: string;
+  tool_version: string;
+  started_at: string;
+  ended_at: string | null;
+  status: StoredTuneRowStatus;
+  /** The recipe's `exit_reason` once the tune ended. */
+  exit_reason: string | null;
+  /** The tune's spec as JSON: enough to run the same tune again (`--resume`). */
+  spec_json: string;
+  /** The recipe as JSON once the tune ended. */
+  recipe_json: string | null;
+  writer_pid: number;
+  writer_hostname: string;
+}
+
+/** One trial of a tune: a configuration measured with its replicates, stored as it finishes. */
+export interface TuneTrialsTable {
+  tune_id: string;
+  /** Position in the tune (0-based). */
+  idx: number;
+  stage: "fit" | "search";
+  kind: "probe" | "baseline" | "candidate" | "anchor";
+  configuration_json: string;
+  status: "feasible" | "infeasible" | "failed";
+  failure: string | null;
+  reason: string | null;
+  /** The objective's figure (median over replicates). */
+  value: number | null;
+  ttft_p95_ms: number | null;
+  /** Relative standard deviation of the replicates' values. */
+  spread: number | null;
+  /** The baseline value the trial is compared against. */
+  reference: number | null;
+  elapsed_ms: number;
+  /** The replicates' measurements (with their run ids) as JSON. */
+  replicates_json: string;
+  finished_at: string;
+}
+
 /** The whole database. */
 export interface DatabaseSchema {
   machines: MachinesTable;
@@ -260,6 +304,8 @@ export interface DatabaseSchema {
   sweeps: SweepsTable;
   sweep_cells: SweepCellsTable;
   sweep_runs: SweepRunsTable;
+  tunes: TunesTable;
+  tune_trials: TuneTrialsTable;
 }
 
 /** Every column of `T`, listed once; the mapped type makes the compiler reject a missing or extra name. */
@@ -419,5 +465,34 @@ export const TABLE_COLUMNS: { [Table in keyof DatabaseSchema]: (keyof DatabaseSc
     figures_json: true,
     checks_json: true,
     notes_json: true,
+  }),
+  tunes: columnList<TunesTable>({
+    id: true,
+    tool_version: true,
+    started_at: true,
+    ended_at: true,
+    status: true,
+    exit_reason: true,
+    spec_json: true,
+    recipe_json: true,
+    writer_pid: true,
+    writer_hostname: true,
+  }),
+  tune_trials: columnList<TuneTrialsTable>({
+    tune_id: true,
+    idx: true,
+    stage: true,
+    kind: true,
+    configuration_json: true,
+    status: true,
+    failure: true,
+    reason: true,
+    value: true,
+    ttft_p95_ms: true,
+    spread: true,
+    reference: true,
+    elapsed_ms: true,
+    replicates_json: true,
+    finished_at: true,
   }),
 };

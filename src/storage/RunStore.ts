@@ -35,6 +35,7 @@ import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
 import { SweepStore } from "./SweepStore.js";
 import { recordFromRow } from "./storedRows.js";
+import { TuneStore } from "./TuneStore.js";
 
 /**
  * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
@@ -197,6 +198,7 @@ export class RunStore {
   private readonly insertTest: Database.Statement<[TestsTable]>;
   private readonly defaultBusyTimeoutMs: number;
   private sweepStore: SweepStore | null = null;
+  private tuneStore: TuneStore | null = null;
 
   private constructor(path: string, db: Database.Database, busyTimeoutMs: number) {
     this.path = path;
@@ -278,6 +280,12 @@ export class RunStore {
   sweeps(): SweepStore {
     this.sweepStore ??= new SweepStore(this.db, this.path);
     return this.sweepStore;
+  }
+
+  /** The tune tables of this database (tunes and their trials). */
+  tunes(): TuneStore {
+    this.tuneStore ??= new TuneStore(this.db, this.path);
+    return this.tuneStore;
   }
 
   /** Closes the database. Pending WAL content is checkpointed into the main file. */

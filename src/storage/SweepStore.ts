@@ -3,7 +3,7 @@ import type Database from "better-sqlite3";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { CellResult, ReplicateResult, SweepStatus } from "../results/SweepResult.js";
 import type { SweepCellsTable, SweepRunsTable, SweepsTable } from "./DatabaseSchema.js";
-import { TABLE_COLUMNS } from "./DatabaseSchema.js";
+import { insertSql, processAlive, writeOrFail } from "./tableWrites.js";
 
 /** A sweep read back: its row, its finished cells and their replicates. */
 export interface StoredSweep {
@@ -33,20 +33,6 @@ export interface SweepListEntry {
   finished_cells: number;
 }
 
-function insertSql(table: "sweeps" | "sweep_cells" | "sweep_runs"): string {
-  const columns = TABLE_COLUMNS[table] as string[];
-  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * The sweep tables of a tokbench database (`RunStore.sweeps()`): a sweep's row when it starts,
  * each replicate as it is measured (linked to its run), each cell once it is finished, and the
@@ -60,15 +46,7 @@ export class SweepStore {
   ) {}
 
   private write<T>(what: string, action: () => T): T {
-    try {
-      return action();
-    } catch (error) {
-      throw new TokbenchError(
-        "DB_WRITE_FAILED",
-        `cannot ${what} in database ${this.path}: ${error instanceof Error ? error.message : String(error)}`,
-        { context: { path: this.path }, cause: error },
-      );
-    }
+    return writeOrFail(this.path, what, action);
   }
 
   /** Records a sweep that starts, with status `running`. */
@@ -232,7 +210,7 @@ export class SweepStore {
         };
       });
     const status =
-      row.status === "running" && row.writer_hostname === hostname() && !alive(row.writer_pid)
+      row.status === "running" && row.writer_hostname === hostname() && !processAlive(row.writer_pid)
         ? "incomplete"
         : row.status;
     return {
@@ -261,7 +239,7 @@ export class SweepStore {
         sweep_id: row.id,
         started_at: row.started_at,
         status:
-          row.status === "running" && row.writer_hostname === hostname() && !alive(row.writer_pid)
+          row.status === "running" && row.writer_hostname === hostname() && !processAlive(row.writer_pid)
             ? "incomplete"
             : row.status,
         planned_cells: row.planned_cells,

@@ -211,6 +211,41 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sweep_runs_run_id ON sweep_runs(run_id);
   `,
+  // 4: tunes and their trials (each trial: a configuration, its replicates' figures, the verdict).
+  `
+  CREATE TABLE tunes (
+    id TEXT PRIMARY KEY,
+    tool_version TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted')),
+    exit_reason TEXT,
+    spec_json TEXT NOT NULL,
+    recipe_json TEXT,
+    writer_pid INTEGER NOT NULL,
+    writer_hostname TEXT NOT NULL
+  );
+  CREATE INDEX tunes_started_at ON tunes(started_at);
+
+  CREATE TABLE tune_trials (
+    tune_id TEXT NOT NULL REFERENCES tunes(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    stage TEXT NOT NULL CHECK (stage IN ('fit', 'search')),
+    kind TEXT NOT NULL CHECK (kind IN ('probe', 'baseline', 'candidate', 'anchor')),
+    configuration_json TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('feasible', 'infeasible', 'failed')),
+    failure TEXT,
+    reason TEXT,
+    value REAL,
+    ttft_p95_ms REAL,
+    spread REAL,
+    reference REAL,
+    elapsed_ms REAL NOT NULL,
+    replicates_json TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (tune_id, idx)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The `user_version` a database has once every migration ran. */

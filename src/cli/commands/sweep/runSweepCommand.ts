@@ -6,7 +6,6 @@ import { formatNumber } from "../../../output/formatNumber.js";
 import { describeCell, renderSweep } from "../../../output/renderSweep.js";
 import type { CellResult, ReplicateResult, SweepResult } from "../../../results/SweepResult.js";
 import { providerFor } from "../../../servers/providerFor.js";
-import { RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import { attachedLauncher } from "../../../sweep/attachedLauncher.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
@@ -20,6 +19,7 @@ import { buildSweepResult } from "../../../sweep/summarizeSweep.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { StopSignals } from "../../stopSignals.js";
+import { runStorage } from "./runStorageHooks.js";
 import { DEFINING_FLAGS, type SweepArgs, specFromArgs } from "./specFromArgs.js";
 
 /** Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a file. */
@@ -234,10 +234,8 @@ async function execute(
   const stop = StopSignals.listen();
   // One recorder per run (replicate): storage never makes a measurement wait on another
   // process's lock, and a second signal stores what is still in memory before quitting.
-  let recorder: RunRecorder | null = null;
-  stop.onQuit((signal) => {
-    recorder?.quit(`stopped by ${signal}`);
-  });
+  const storage = runStorage(store, "sweep");
+  stop.onQuit((signal) => storage.quit(signal));
   const cellsOut = args["cells-out"];
   let outcome: Awaited<ReturnType<typeof runSweep>>;
   try {
@@ -253,20 +251,7 @@ async function execute(
       config: { provider: spec.provider, model: spec.model },
       signal: stop.signal,
       hooks: {
-        onRunStart: (info) => {
-          recorder = new RunRecorder(store);
-          recorder.beginRun({ ...info, tool_version: TOKBENCH_VERSION });
-        },
-        onRequest: (_runId, record) => recorder?.appendRequest(record),
-        onRunEnd: async (result) => {
-          const outcome = await (recorder as RunRecorder).finish(result);
-          recorder = null;
-          if (!outcome.saved) {
-            process.stderr.write(
-              `tokbench: run ${result.run_id} not fully stored (${outcome.error?.message ?? "unknown"}); the sweep goes on\n`,
-            );
-          }
-        },
+        ...storage.hooks,
         onReplicate: (cell: PlannedCell, replicate) => sweeps.addReplicate(sweepId, cell.key, replicate),
         onCell: (cell) => {
           sweeps.addCell(sweepId, cell);

@@ -1,0 +1,224 @@
+/**
+ * How good the tuner's search is, on complete recorded grids (bench/grids/*.jsonl, each written by
+ * `tokbench sweep --cells-out` over every configuration of a grid): for each grid and search
+ * setting, over many seeds, the share of the grid optimum the recommendation reaches and the
+ * configurations measured. The grid optimum is what a full sweep of the same grid with the same
+ * replicates picks (the best median among configurations feasible in every replicate); a
+ * recommendation's worth is its value in the grid, judged the same way. Prints figures, asserts
+ * nothing.
+ *
+ *   node dist/bench/tuneReplay.js [--seeds 50] [--grid NAME] [--json]
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createTable } from "../src/output/createTable.js";
+import type { AxisValue } from "../src/search/Axis.js";
+import { productSize } from "../src/search/cartesianProduct.js";
+import type { ProviderName } from "../src/servers/ServerProvider.js";
+import { median, sampleStddev } from "../src/stats/descriptive.js";
+import { defaultBaseline } from "../src/tune/defaultBaseline.js";
+import { configurationKey } from "../src/tune/Measurement.js";
+import { readReplayFile, replaySource } from "../src/tune/replaySource.js";
+import { runTune, type TuneSettings } from "../src/tune/runTune.js";
+import { SEARCH_STRATEGIES, type SearchStrategy } from "../src/tune/searchKnobs.js";
+import { judgeTrial } from "../src/tune/Trial.js";
+
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? undefined : args[i + 1];
+};
+const seeds = Number(flag("seeds") ?? 50);
+const only = flag("grid");
+const here = dirname(fileURLToPath(import.meta.url));
+// dist/bench -> bench/grids in the checkout
+const gridDir = flag("dir") ?? join(here, "..", "..", "bench", "grids");
+
+interface Setting {
+  name: string;
+  strategy: SearchStrategy;
+  /** Share of the grid's configurations the trial budget allows. */
+  budget: number;
+  tie_band: number | null;
+  anchor_every: number;
+}
+
+const SETTINGS: Setting[] = [
+  ...SEARCH_STRATEGIES.map((s) => ({
+    name: `${s} 10%`,
+    strategy: s,
+    budget: 0.1,
+    tie_band: null,
+    anchor_every: 0,
+  })),
+  { name: "coordinate 5%", strategy: "coordinate", budget: 0.05, tie_band: null, anchor_every: 0 },
+  { name: "coordinate 20%", strategy: "coordinate", budget: 0.2, tie_band: null, anchor_every: 0 },
+  { name: "coordinate 10% band 0", strategy: "coordinate", budget: 0.1, tie_band: 0, anchor_every: 0 },
+  { name: "coordinate 10% anchor 8", strategy: "coordinate", budget: 0.1, tie_band: null, anchor_every: 8 },
+];
+
+function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))] as number;
+}
+
+const rows: Record<string, unknown>[] = [];
+const files = readdirSync(gridDir)
+  .filter((f) => f.endsWith(".jsonl"))
+  .filter((f) => only === undefined || f.includes(only))
+  .sort();
+for (const file of files) {
+  const path = join(gridDir, file);
+  const header = readFileSync(path, "utf8").split("\n", 1)[0] ?? "";
+  const provider = (/provider: ([a-z-]+)/.exec(header)?.[1] ?? "template") as ProviderName;
+  const records = readReplayFile(path);
+  const source = replaySource(records);
+  const modelAxis = source.axes.find((a) => a.name === "model");
+  const axes = source.axes.filter((a) => a.name !== "model");
+  const candidates: AxisValue[] = modelAxis === undefined ? [] : [...modelAxis.values];
+  const replicates = Math.max(...[...source.lines.values()].map((l) => l.length));
+  const objective = "throughput" as const;
+  const budgets = { max_ttft_p95_ms: null, max_itl_p95_ms: null };
+
+  // The grid as a full sweep sees it: every configuration judged on all its recorded replicates.
+  const gridValue = new Map<string, number | null>();
+  for (const [key, lines] of source.lines) {
+    const judged = judgeTrial(
+      {
+        replicates: lines.filter((l) => l.measured).map((l) => l.measurement),
+        failure: lines.some((l) => !l.measured && l.measurement.status !== "ok")
+          ? { status: "error", reason: "failed" }
+          : null,
+      },
+      objective,
+      budgets,
+    );
+    gridValue.set(key, judged.status === "feasible" ? judged.value : null);
+  }
+  const feasibleValues = [...gridValue.values()].filter((v): v is number => v !== null);
+  const optimum = Math.max(...feasibleValues);
+  // The grid a full sweep planned (configurations it skipped after an OOM are absent from the file).
+  const size = productSize(source.axes);
+  const baseline = defaultBaseline(axes, provider, 2);
+  const baselineValue = gridValue.get(
+    configurationKey(candidates.length === 1 ? { ...baseline, model: candidates[0] as AxisValue } : baseline),
+  );
+  const within = (share: number) => feasibleValues.filter((v) => v >= share * optimum).length;
+  // How reproducible the grid is: the noise of one measurement (pooled relative standard
+  // deviation of the replicates), and what a full sweep that had only the first replicate would
+  // pick, judged by the other replicates (its share of their optimum). Where that is low, the
+  // grid's optimum is a draw of the noise and no search can be expected to reach it.
+  const spreads: number[] = [];
+  const firstHalf = new Map<string, number>();
+  const secondHalf = new Map<string, number>();
+  for (const [key, lines] of source.lines) {
+    if (gridValue.get(key) === null || gridValue.get(key) === undefined) continue;
+    const values = lines.map((l) => l.measurement.output_tokens_per_s).filter((v): v is number => v !== null);
+    const m = median(values);
+    if (values.length >= 2 && m > 0) spreads.push(sampleStddev(values) / m);
+    if (values.length >= 2) {
+      firstHalf.set(key, values[0] as number);
+      secondHalf.set(key, median(values.slice(1)));
+    }
+  }
+  const cv = Math.sqrt(spreads.reduce((a, x) => a + x * x, 0) / Math.max(1, spreads.length));
+  let pickA: string | null = null;
+  for (const [key, v] of firstHalf) if (pickA === null || v > (firstHalf.get(pickA) as number)) pickA = key;
+  const maxB = Math.max(...secondHalf.values());
+  const repeat = pickA === null ? Number.NaN : (secondHalf.get(pickA) as number) / maxB;
+  process.stdout.write(
+    `${basename(file)}: ${size} configurations (${feasibleValues.length} feasible, ${size - feasibleValues.length} failed, infeasible or skipped after an OOM), ${replicates} replicates, ` +
+      `optimum ${optimum.toFixed(3)} tok/s, baseline ${baselineValue?.toFixed(3) ?? "infeasible"} (${baselineValue ? ((100 * baselineValue) / optimum).toFixed(1) : "-"} %), ` +
+      `${within(0.97)} configurations within 3 % of it, ${within(0.9)} within 10 %; ` +
+      `noise of one measurement ${(100 * cv).toFixed(1)} %, a sweep of the first replicates alone picks ${(100 * repeat).toFixed(1)} % of the optimum of the others\n`,
+  );
+
+  for (const setting of SETTINGS) {
+    const shares: number[] = [];
+    const measured: number[] = [];
+    const trials: number[] = [];
+    let infeasible = 0;
+    let none = 0;
+    const maxTrials = Math.max(3, Math.floor(setting.budget * size));
+    for (let seed = 1; seed <= seeds; seed++) {
+      const fresh = replaySource(records);
+      const settings: TuneSettings = {
+        objective,
+        budgets,
+        replicates,
+        limits: { max_trials: maxTrials, time_budget_ms: null },
+        tie_band: setting.tie_band,
+        strategy: setting.strategy,
+        anchor_every: setting.anchor_every,
+        seed,
+      };
+      const outcome = await runTune({
+        axes,
+        candidates,
+        baseline,
+        settings,
+        measure: fresh.measure,
+      });
+      trials.push(outcome.trials.length);
+      measured.push(outcome.configurations_measured / size);
+      if (outcome.best === null) {
+        none++;
+        shares.push(0);
+        continue;
+      }
+      const value = gridValue.get(configurationKey(outcome.best.configuration));
+      if (value === null || value === undefined) {
+        infeasible++;
+        shares.push(0);
+      } else shares.push(value / optimum);
+    }
+    rows.push({
+      grid: basename(file, ".jsonl"),
+      setting: setting.name,
+      max_trials: maxTrials,
+      median_share: median(shares),
+      p10_share: quantile(shares, 0.1),
+      min_share: Math.min(...shares),
+      median_measured: median(measured),
+      max_measured: Math.max(...measured),
+      median_trials: median(trials),
+      infeasible_recommendations: infeasible,
+      no_recommendation: none,
+    });
+  }
+}
+
+if (args.includes("--json")) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+else {
+  const pct = (v: unknown) => `${(100 * (v as number)).toFixed(1)}`;
+  const table = createTable({
+    head: [
+      "grid",
+      "setting",
+      "max trials",
+      "median % of opt",
+      "p10 %",
+      "min %",
+      "measured % (median / max)",
+      "trials",
+      "infeasible recs",
+      "none",
+    ],
+  });
+  for (const r of rows) {
+    table.push([
+      r.grid as string,
+      r.setting as string,
+      String(r.max_trials),
+      pct(r.median_share),
+      pct(r.p10_share),
+      pct(r.min_share),
+      `${pct(r.median_measured)} / ${pct(r.max_measured)}`,
+      String(r.median_trials),
+      String(r.infeasible_recommendations),
+      String(r.no_recommendation),
+    ]);
+  }
+  process.stdout.write(`${table.toString()}\n(${seeds} seeds per setting)\n`);
+}
