@@ -9,6 +9,10 @@ import { renderRunSummary } from "../../../output/terminal/renderRunSummary.js";
 import { writeRunJson, writeRunJsonFileSync } from "../../../output/writeRunJson.js";
 import type { RequestLogWriter } from "../../../results/RequestLog.js";
 import type { RunResult } from "../../../results/RunResult.js";
+import { isPostgresUrl } from "../../../storage/databaseFilePath.js";
+import { defaultDatabasePath } from "../../../storage/defaultDatabasePath.js";
+import type { PostgresRunRecorder } from "../../../storage/postgres/PostgresRunRecorder.js";
+import type { PostgresStore } from "../../../storage/postgres/PostgresStore.js";
 import { RecordedRequestLog } from "../../../storage/RecordedRequestLog.js";
 import { type RecordingOutcome, RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
@@ -98,11 +102,22 @@ export async function runWithConsumers(
   run: (consumers: RunConsumers) => Promise<RunResult>,
   renderExtra?: (result: RunResult) => string,
 ): Promise<number> {
+  // A PostgreSQL URL (--db or TOKBENCH_DB) selects the team's store; anything else is a SQLite file.
+  const location = args.db ?? defaultDatabasePath();
+  // Loaded only then: the driver is of no use to a SQLite run.
+  const postgres: PostgresStore | null =
+    args.save && isPostgresUrl(location)
+      ? await (await import("../../../storage/postgres/PostgresStore.js")).PostgresStore.open(location)
+      : null;
   // Telemetry (OTLP, Prometheus) is one more consumer of finished requests; null when not asked for.
   const telemetry = await startTelemetry(args);
   run = withTelemetry(telemetry, run);
-  const store = args.save ? RunStore.open(args.db) : null;
-  const dbPath = store === null ? "" : sanitizeText(store.path);
+  const store = args.save && postgres === null ? RunStore.open(args.db) : null;
+  const pgRecorder: PostgresRunRecorder | null =
+    postgres === null
+      ? null
+      : new (await import("../../../storage/postgres/PostgresRunRecorder.js")).PostgresRunRecorder(postgres);
+  const dbPath = store === null ? (postgres?.shownUrl ?? "") : sanitizeText(store.path);
   // Quiet until the run starts (its header line): a stop during the work before it (the default
   // model's creation, the bandwidth probe) ends in one line, the error that work ends with.
   const stop = StopSignals.listen({ quietUntilStarted: true });
@@ -140,6 +155,13 @@ export async function runWithConsumers(
   // A second signal: save what is only in memory, then the process exits (StopSignals does).
   stop.onQuit((signal) => {
     bar?.stop();
+    if (pgRecorder !== null && !settled && pgRecorder.runId !== null) {
+      // No synchronous write to a network database: what the batched writer committed stays.
+      say(
+        `run ${pgRecorder.runId}: ${pgRecorder.committedRequests} of ${finished} finished requests are in ${dbPath}; the run stays 'running' there`,
+      );
+      return;
+    }
     if (store === null || recorder === null || settled) return;
     if (result !== null) {
       // The run is over and its storing waits for a lock: the whole result goes to a file.
@@ -169,12 +191,14 @@ export async function runWithConsumers(
       onRunStart(info) {
         stop.runStarts();
         recorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets, tags });
+        pgRecorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets, tags });
         bar?.start(plannedRequests ?? 0, 0, { failed: 0 });
       },
       hooks: {
         onRequest(record) {
           // The record itself went to the request log (the recorder, or the spill file).
           finished++;
+          pgRecorder?.appendRequest(record);
           if (record.error !== null) failed++;
           bar?.increment(1, { failed });
         },
@@ -185,7 +209,7 @@ export async function runWithConsumers(
         stop.runStarts();
         // The model path and name are the user's, the architecture comes from the file: sanitised.
         process.stderr.write(
-          `${sanitizeText(renderRunHeader({ ...header, storage: store?.path ?? null }))}\n`,
+          `${sanitizeText(renderRunHeader({ ...header, storage: store?.path ?? postgres?.shownUrl ?? null }))}\n`,
         );
       },
       requestLog(runId) {
@@ -217,6 +241,22 @@ export async function runWithConsumers(
         : result.status === "completed" && !nothingSucceeded(result)
           ? 0
           : 1;
+    if (pgRecorder !== null) {
+      const outcome = await pgRecorder.finish(result, { terminal_text: terminalText, tags });
+      settled = true;
+      if (outcome.saved) {
+        say(`run ${result.run_id} saved to ${dbPath}`);
+        return stop.exitCode(code);
+      }
+      const file = writeResultBesideDatabase(join(tmpdir(), "tokbench"), result);
+      say(
+        `run ${result.run_id} could not be stored whole: ${outcome.error?.message ?? "unknown error"} [${outcome.error?.code ?? "DB_WRITE_FAILED"}]`,
+      );
+      say(
+        `${outcome.stored_requests === null ? "the database could not be read back" : `the database holds ${outcome.stored_requests} of its ${result.requests.length} requests`}${file === null ? "" : `; the complete result (as --json prints it) is in ${sanitizeText(file)}`}`,
+      );
+      return stop.exitCode(code === 0 ? 1 : code);
+    }
     if (recorder === null || store === null) return stop.exitCode(code);
     // A first signal that comes while storing waits for a lock means: stop waiting.
     const outcome = await recorder.finish(result, stop.received === null ? stop.signal : undefined, {
@@ -246,6 +286,7 @@ export async function runWithConsumers(
     stop.close();
     (spill as SpillFileRequestLog | null)?.close();
     store?.close();
+    await postgres?.close().catch(() => {});
     await finishTelemetry(telemetry);
   }
 }
