@@ -173,6 +173,22 @@ function processAlive(pid: number): boolean {
  * All methods are synchronous (better-sqlite3): a request insert takes tens of microseconds, less
  * than an `await` round trip would cost, and keeps the write ordered with the run.
  */
+/** Every row of one run, table by table, and its machine's row ({@link RunStore.runRows}). */
+export type RunRows = { machine: MachinesTable; runs: RunsTable } & {
+  [T in RunTable]: DatabaseSchema[T][];
+};
+
+/** The tables whose rows belong to one run (keyed by `run_id`); sweeps are not a run's. */
+type RunTable =
+  | "run_facts"
+  | "requests"
+  | "tests"
+  | "run_tags"
+  | "run_distributions"
+  | "resource_samples"
+  | "run_outputs"
+  | "baselines";
+
 export class RunStore {
   /** Absolute path of the database file. */
   readonly path: string;
@@ -263,6 +279,46 @@ export class RunStore {
   sweeps(): SweepStore {
     this.sweepStore ??= new SweepStore(this.db, this.path);
     return this.sweepStore;
+  }
+
+  /** Ids of every stored run, oldest first. */
+  runIds(): string[] {
+    return this.db
+      .prepare<[], string>("SELECT id FROM runs ORDER BY started_at, id")
+      .pluck()
+      .all() as string[];
+  }
+
+  /**
+   * Every row a run has, table by table, with its machine's row: what `tokbench db copy` moves to
+   * another store. Held in memory whole (about 0.4 KB a request).
+   * @throws TokbenchError `RUN_NOT_FOUND`.
+   */
+  runRows(runId: string): RunRows {
+    const all = <T extends keyof DatabaseSchema>(table: T) =>
+      this.db.prepare(`SELECT * FROM ${table} WHERE run_id = ?`).all(runId) as DatabaseSchema[T][];
+    const run = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(runId) as RunsTable | undefined;
+    if (run === undefined)
+      throw new TokbenchError("RUN_NOT_FOUND", `no run ${runId} in database ${this.path}`, {
+        context: { runId },
+      });
+    const machine = this.db
+      .prepare("SELECT * FROM machines WHERE id = ?")
+      .get(run.machine_id) as MachinesTable;
+    return {
+      machine,
+      runs: run,
+      run_facts: all("run_facts"),
+      requests: this.db
+        .prepare("SELECT * FROM requests WHERE run_id = ? ORDER BY idx")
+        .all(runId) as RequestsTable[],
+      tests: all("tests"),
+      run_tags: all("run_tags"),
+      run_distributions: all("run_distributions"),
+      resource_samples: all("resource_samples"),
+      run_outputs: all("run_outputs"),
+      baselines: all("baselines"),
+    };
   }
 
   /** Closes the database. Pending WAL content is checkpointed into the main file. */

@@ -11,7 +11,7 @@ import { sanitizeText } from "../../text/sanitizeText.js";
 import { type DatabaseSchema, TABLE_COLUMNS } from "../DatabaseSchema.js";
 import { runAttachmentRows, runFinishFacts, runStartFacts } from "../historyRows.js";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "../migrations.js";
-import type { BeginRunInput, FinishRunOptions } from "../RunStore.js";
+import type { BeginRunInput, FinishRunOptions, RunRows } from "../RunStore.js";
 import { migrationSql } from "../sqlDialect.js";
 import { machineRow, requestRow, testRow } from "../storedRows.js";
 
@@ -305,6 +305,42 @@ export class PostgresStore {
     return Number(found.rows[0]?.id);
   }
 
+  /**
+   * Adds a run copied from another store (`RunStore.runRows`), all its rows in one transaction.
+   * A run whose id is here already is left as it is and false is returned, so copying the same
+   * history twice adds nothing. The machine is matched by fingerprint (ids differ between stores).
+   * @throws TokbenchError `DB_WRITE_FAILED`.
+   */
+  async importRun(rows: RunRows): Promise<boolean> {
+    let added = false;
+    await this.transaction(`copy run ${rows.runs.id}`, async (client) => {
+      const { id: _id, ...machine } = rows.machine;
+      await insert(client, "machines", [machine], "ON CONFLICT (fingerprint) DO NOTHING");
+      const found = await client.query<{ id: number }>("SELECT id FROM machines WHERE fingerprint = $1", [
+        machine.fingerprint,
+      ]);
+      const run = { ...rows.runs, machine_id: Number(found.rows[0]?.id) };
+      const inserted = await insert(client, "runs", [run], "ON CONFLICT (id) DO NOTHING");
+      if (inserted === 0) return;
+      added = true;
+      for (const table of [
+        "run_facts",
+        "tests",
+        "run_tags",
+        "run_distributions",
+        "resource_samples",
+        "run_outputs",
+        "baselines",
+      ] as const) {
+        await insert(client, table, rows[table] as Partial<DatabaseSchema[typeof table]>[]);
+      }
+      for (let start = 0; start < rows.requests.length; start += MAX_ROWS_PER_INSERT) {
+        await insert(client, "requests", rows.requests.slice(start, start + MAX_ROWS_PER_INSERT));
+      }
+    });
+    return added;
+  }
+
   /** How many requests of `runId` the database holds. */
   async countRequests(runId: string): Promise<number> {
     const found = await this.query("count requests", "SELECT COUNT(*) AS n FROM requests WHERE run_id = $1", [
@@ -366,15 +402,18 @@ export class PostgresStore {
   }
 }
 
-/** One multi-row INSERT of `rows` into `table`, columns in `TABLE_COLUMNS` order (those the rows have). */
+/**
+ * One multi-row INSERT of `rows` into `table`, columns in `TABLE_COLUMNS` order (those the rows
+ * have). Returns the rows inserted (fewer than given when `suffix` says ON CONFLICT DO NOTHING).
+ */
 async function insert<T extends keyof DatabaseSchema>(
   client: pg.PoolClient,
   table: T,
   rows: readonly Partial<DatabaseSchema[T]>[],
   suffix = "",
-): Promise<void> {
+): Promise<number> {
   const first = rows[0];
-  if (first === undefined) return;
+  if (first === undefined) return 0;
   const columns = (TABLE_COLUMNS[table] as string[]).filter((column) => column in first);
   const params: unknown[] = [];
   const tuples = rows.map((row) => {
@@ -384,10 +423,11 @@ async function insert<T extends keyof DatabaseSchema>(
     });
     return `(${marks.join(", ")})`;
   });
-  await client.query(
+  const done = await client.query(
     `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${tuples.join(", ")} ${suffix}`,
     params,
   );
+  return done.rowCount ?? 0;
 }
 
 /**
