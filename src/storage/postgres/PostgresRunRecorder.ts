@@ -66,6 +66,17 @@ export class PostgresRunRecorder {
   }
 
   /**
+   * Commits what is queued (for a run that failed and will not {@link finish}). Never throws;
+   * returns the requests that could not be committed.
+   */
+  async flush(): Promise<number> {
+    if (this.begun !== null) await this.begun;
+    if (this.writer === null) return 0;
+    await this.writer.drain();
+    return this.writer.pendingRequests;
+  }
+
+  /**
    * Commits what is queued, then stores how the run ended. Never throws: the outcome says what
    * the database holds. When the run row or a batch could not be written, every request of the
    * result is offered to the final transaction (those stored already are skipped).

@@ -188,14 +188,7 @@ export class PostgresStore {
     const secrets = [...(this.secretsByRun.get(runId) ?? []), ...this.secrets];
     const rows = records.map((record) => requestRow(runId, record, secrets));
     await this.transaction(`store ${records.length} requests of run ${runId}`, async (client) => {
-      for (let start = 0; start < rows.length; start += MAX_ROWS_PER_INSERT) {
-        await insert(
-          client,
-          "requests",
-          rows.slice(start, start + MAX_ROWS_PER_INSERT),
-          "ON CONFLICT DO NOTHING",
-        );
-      }
+      await insertRequests(client, rows);
     });
   }
 
@@ -238,14 +231,7 @@ export class PostgresStore {
       await insert(client, "runs", [run], `ON CONFLICT (id) DO UPDATE SET ${updates.join(", ")}`);
       const rows: DatabaseSchema["requests"][] = [];
       for (const record of options.requests ?? result.requests) rows.push(requestRow(runId, record, secrets));
-      for (let start = 0; start < rows.length; start += MAX_ROWS_PER_INSERT) {
-        await insert(
-          client,
-          "requests",
-          rows.slice(start, start + MAX_ROWS_PER_INSERT),
-          "ON CONFLICT DO NOTHING",
-        );
-      }
+      await insertRequests(client, rows);
       const facts = { run_id: runId, ...runFinishFacts(result) };
       const factUpdates = TABLE_COLUMNS.run_facts
         .filter((c) => c !== "run_id")
@@ -334,9 +320,7 @@ export class PostgresStore {
       ] as const) {
         await insert(client, table, rows[table] as Partial<DatabaseSchema[typeof table]>[]);
       }
-      for (let start = 0; start < rows.requests.length; start += MAX_ROWS_PER_INSERT) {
-        await insert(client, "requests", rows.requests.slice(start, start + MAX_ROWS_PER_INSERT));
-      }
+      await insertRequests(client, rows.requests);
     });
     return added;
   }
@@ -428,6 +412,24 @@ async function insert<T extends keyof DatabaseSchema>(
     params,
   );
   return done.rowCount ?? 0;
+}
+
+/**
+ * Request rows, {@link MAX_ROWS_PER_INSERT} per statement; a request already stored (same run and
+ * index) is left as it is.
+ */
+async function insertRequests(
+  client: pg.PoolClient,
+  rows: readonly DatabaseSchema["requests"][],
+): Promise<void> {
+  for (let start = 0; start < rows.length; start += MAX_ROWS_PER_INSERT) {
+    await insert(
+      client,
+      "requests",
+      rows.slice(start, start + MAX_ROWS_PER_INSERT),
+      "ON CONFLICT DO NOTHING",
+    );
+  }
 }
 
 /**

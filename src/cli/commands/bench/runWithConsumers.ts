@@ -272,6 +272,10 @@ export async function runWithConsumers(
     return stop.exitCode(code === 0 ? 1 : code);
   } catch (error) {
     // The run itself failed: keep what is still only in memory before the error is reported.
+    if (pgRecorder !== null) {
+      const left = await pgRecorder.flush();
+      if (left > 0) say(`${left} finished requests could not be stored in ${dbPath}`);
+    }
     if (recorder !== null && recorder.pendingRequests > 0) {
       const q = recorder.quit(null, 5000);
       if (q.spill_path !== null) {
