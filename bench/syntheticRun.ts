@@ -5,7 +5,7 @@ import type { RunResult } from "../src/results/RunResult.js";
 import { StatsAccumulator } from "../src/stats/StatsAccumulator.js";
 
 /** Request `i` of a synthetic run: varied TTFT and decode, one in 50 failed. */
-function record(i: number): RequestRecord {
+export function syntheticRecord(i: number): RequestRecord {
   const ttft = 20 + (i % 17) + ((i * 7919) % 101) / 10;
   return {
     index: i,
@@ -45,7 +45,7 @@ export function syntheticRun(
   const e2e = new StatsAccumulator();
   const itl = new StatsAccumulator();
   for (let i = 0; i < requests; i++) {
-    const r = record(i);
+    const r = syntheticRecord(i);
     table.push(r);
     ttft.add(r.ttft_ms as number);
     e2e.add(r.e2e_ms);

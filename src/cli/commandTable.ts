@@ -74,6 +74,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/ShowCommand.js")).showCommand as CommandModule<object, never>,
   },
   {
+    command: "db <action>",
+    describe: "Copy run history between stores: a SQLite file up to a team's PostgreSQL (db copy)",
+    load: async () => (await import("./commands/DbCommand.js")).dbCommand as CommandModule<object, never>,
+  },
+  {
     command: "accept <run>",
     describe: "Mark a completed run as the baseline of its model and workload (for regress)",
     load: async () =>

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
@@ -34,7 +33,7 @@ import { migrate } from "./migrations.js";
 import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
 import { SweepStore } from "./SweepStore.js";
-import { recordFromRow } from "./storedRows.js";
+import { machineRow, recordFromRow, requestRow, testRow } from "./storedRows.js";
 import { TuneStore } from "./TuneStore.js";
 
 /**
@@ -148,23 +147,9 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** JSON with object keys sorted, so equal values always give equal text (and fingerprints). */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => {
-    if (item === null || typeof item !== "object" || Array.isArray(item)) return item;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(item).sort()) sorted[key] = (item as Record<string, unknown>)[key];
-    return sorted;
-  });
-}
-
 function stringFrom(config: Record<string, unknown>, key: string): string | null {
   const value = config[key];
   return typeof value === "string" ? value : null;
-}
-
-function numberOrNull(value: unknown): number | null {
-  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 function processAlive(pid: number): boolean {
@@ -189,6 +174,22 @@ function processAlive(pid: number): boolean {
  * All methods are synchronous (better-sqlite3): a request insert takes tens of microseconds, less
  * than an `await` round trip would cost, and keeps the write ordered with the run.
  */
+/** Every row of one run, table by table, and its machine's row ({@link RunStore.runRows}). */
+export type RunRows = { machine: MachinesTable; runs: RunsTable } & {
+  [T in RunTable]: DatabaseSchema[T][];
+};
+
+/** The tables whose rows belong to one run (keyed by `run_id`); sweeps are not a run's. */
+type RunTable =
+  | "run_facts"
+  | "requests"
+  | "tests"
+  | "run_tags"
+  | "run_distributions"
+  | "resource_samples"
+  | "run_outputs"
+  | "baselines";
+
 export class RunStore {
   /** Absolute path of the database file. */
   readonly path: string;
@@ -288,6 +289,46 @@ export class RunStore {
     return this.tuneStore;
   }
 
+  /** Ids of every stored run, oldest first. */
+  runIds(): string[] {
+    return this.db
+      .prepare<[], string>("SELECT id FROM runs ORDER BY started_at, id")
+      .pluck()
+      .all() as string[];
+  }
+
+  /**
+   * Every row a run has, table by table, with its machine's row: what `tokbench db copy` moves to
+   * another store. Held in memory whole (about 0.4 KB a request).
+   * @throws TokbenchError `RUN_NOT_FOUND`.
+   */
+  runRows(runId: string): RunRows {
+    const all = <T extends keyof DatabaseSchema>(table: T) =>
+      this.db.prepare(`SELECT * FROM ${table} WHERE run_id = ?`).all(runId) as DatabaseSchema[T][];
+    const run = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(runId) as RunsTable | undefined;
+    if (run === undefined)
+      throw new TokbenchError("RUN_NOT_FOUND", `no run ${runId} in database ${this.path}`, {
+        context: { runId },
+      });
+    const machine = this.db
+      .prepare("SELECT * FROM machines WHERE id = ?")
+      .get(run.machine_id) as MachinesTable;
+    return {
+      machine,
+      runs: run,
+      run_facts: all("run_facts"),
+      requests: this.db
+        .prepare("SELECT * FROM requests WHERE run_id = ? ORDER BY idx")
+        .all(runId) as RequestsTable[],
+      tests: all("tests"),
+      run_tags: all("run_tags"),
+      run_distributions: all("run_distributions"),
+      resource_samples: all("resource_samples"),
+      run_outputs: all("run_outputs"),
+      baselines: all("baselines"),
+    };
+  }
+
   /** Closes the database. Pending WAL content is checkpointed into the main file. */
   close(): void {
     if (this.db.open) this.db.close();
@@ -362,7 +403,7 @@ export class RunStore {
    * sanitised), for records of a run not stored yet that are read beside stored ones.
    */
   asStored(runId: string, record: RequestRecord): RequestRecord {
-    return recordFromRow(this.requestRow(runId, record, this.secretsByRun.get(runId) ?? []));
+    return recordFromRow(requestRow(runId, record, this.secretsByRun.get(runId) ?? []));
   }
 
   /**
@@ -371,7 +412,7 @@ export class RunStore {
    *   or the disk is full.
    */
   appendRequest(runId: string, record: RequestRecord): void {
-    const row = this.requestRow(runId, record, this.secretsByRun.get(runId) ?? []);
+    const row = requestRow(runId, record, this.secretsByRun.get(runId) ?? []);
     this.write(`store request ${record.index} of run ${runId}`, () => this.insertRequest.run(row));
   }
 
@@ -387,7 +428,7 @@ export class RunStore {
     this.write(`store requests ${first.index}.. of run ${runId}`, () => {
       this.db
         .transaction(() => {
-          for (const record of records) this.insertRequest.run(this.requestRow(runId, record, secrets));
+          for (const record of records) this.insertRequest.run(requestRow(runId, record, secrets));
         })
         .immediate();
     });
@@ -472,14 +513,14 @@ export class RunStore {
             `${insertSql("requests")} ON CONFLICT(run_id, idx) DO NOTHING`,
           );
           for (const record of options.requests ?? result.requests) {
-            insertIfNew.run(this.requestRow(result.run_id, record, secrets));
+            insertIfNew.run(requestRow(result.run_id, record, secrets));
           }
           writeRunFacts(this.db, result.run_id, runFinishFacts(result));
           if (begun === undefined) writeRunTags(this.db, result.run_id, options.tags ?? []);
           writeRunAttachments(this.db, result, options.terminal_text ?? null, secrets);
           this.db.prepare("DELETE FROM tests WHERE run_id = ?").run(result.run_id);
           result.tests.forEach((test, index) => {
-            this.insertTest.run(this.testRow(result.run_id, index, test));
+            this.insertTest.run(testRow(result.run_id, index, test));
           });
         })
         .immediate();
@@ -567,22 +608,8 @@ export class RunStore {
   }
 
   private machineId(machine: MachineInfo): number {
-    const fingerprint = createHash("sha256").update(canonicalJson(machine)).digest("hex");
-    const row: Omit<MachinesTable, "id"> = {
-      fingerprint,
-      hostname: machine.hostname,
-      os: machine.os,
-      os_release: machine.os_release,
-      arch: machine.arch,
-      cpu_model: machine.cpu_model,
-      cpu_cores: machine.cpu_cores,
-      total_memory_bytes: machine.total_memory_bytes,
-      node_version: machine.node_version,
-      gpus_json: JSON.stringify(machine.gpus),
-      engine: machine.engine,
-      llama_cpp_version: machine.llama_cpp_version,
-      first_seen_at: new Date().toISOString(),
-    };
+    const row = machineRow(machine);
+    const fingerprint = row.fingerprint;
     const columns = TABLE_COLUMNS.machines.filter((column) => column !== "id");
     this.db
       .prepare<Omit<MachinesTable, "id">>(
@@ -593,60 +620,5 @@ export class RunStore {
       .prepare<[string], Pick<MachinesTable, "id">>("SELECT id FROM machines WHERE fingerprint = ?")
       .get(fingerprint);
     return (found as Pick<MachinesTable, "id">).id;
-  }
-
-  private requestRow(runId: string, record: RequestRecord, secrets: readonly string[]): RequestsTable {
-    const server = record.server_timings;
-    return {
-      run_id: runId,
-      idx: record.index,
-      planned_offset_ms: record.planned_offset_ms,
-      sent_offset_ms: record.sent_offset_ms,
-      dispatch_lag_ms: record.dispatch_lag_ms,
-      http_status: record.status,
-      ttft_ms: record.ttft_ms,
-      e2e_ms: record.e2e_ms,
-      decode_ms: record.decode_ms,
-      prompt_tokens: record.prompt_tokens,
-      output_tokens: record.output_tokens,
-      token_source: record.token_source,
-      chunks: record.chunks,
-      decode_tps: record.decode_tps,
-      decode_tps_source: record.decode_tps_source,
-      tpot_ms: record.tpot_ms,
-      prefill_tps: record.prefill_tps,
-      flags_json: JSON.stringify(record.flags),
-      error_code: record.error?.code ?? null,
-      // Stored without raw control bytes, whoever built the record.
-      error_message: record.error === null ? null : sanitizeText(redactText(record.error.message, secrets)),
-      error_status: record.error?.status ?? null,
-      server_source: server?.source ?? null,
-      server_prompt_tokens: server?.prompt_tokens ?? null,
-      server_prompt_ms: server?.prompt_ms ?? null,
-      server_prefill_tps: server?.prefill_tps ?? null,
-      server_output_tokens: server?.output_tokens ?? null,
-      server_decode_ms: server?.decode_ms ?? null,
-      server_decode_tps: server?.decode_tps ?? null,
-      server_cached_tokens: server?.cached_tokens ?? null,
-    };
-  }
-
-  private testRow(runId: string, index: number, test: Record<string, unknown>): TestsTable {
-    const flash = test.flash_attn;
-    return {
-      run_id: runId,
-      idx: index,
-      n_prompt: numberOrNull(test.n_prompt),
-      n_gen: numberOrNull(test.n_gen),
-      n_depth: numberOrNull(test.n_depth),
-      n_threads: numberOrNull(test.n_threads),
-      n_batch: numberOrNull(test.n_batch),
-      n_gpu_layers: numberOrNull(test.n_gpu_layers),
-      type_k: typeof test.type_k === "string" ? test.type_k : null,
-      flash_attn: typeof flash === "boolean" ? (flash ? 1 : 0) : flash === 0 || flash === 1 ? flash : null,
-      avg_ts: numberOrNull(test.avg_ts),
-      stddev_ts: numberOrNull(test.stddev_ts),
-      row_json: JSON.stringify(test),
-    };
   }
 }

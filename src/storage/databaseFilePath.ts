@@ -8,7 +8,8 @@ const URL_SCHEME = /^([a-z][a-z0-9+.-]+):\/\//i;
 /**
  * The SQLite file a database location names. A location with a URL scheme is never taken for a
  * path (which would create folders named `postgres:`): a `file://` URL gives its path; PostgreSQL
- * (`postgres://`, `postgresql://`) and every other scheme are refused with `DB_UNSUPPORTED`. The
+ * (`postgres://`, `postgresql://`: `bench` takes them before calling this; see `PostgresStore`) and
+ * every other scheme are refused with `DB_UNSUPPORTED`. The
  * message shows the location through the one redaction, so a connection string's password never
  * appears.
  */
@@ -27,11 +28,16 @@ export function databaseFilePath(location: string): string {
   }
   const why =
     scheme === "postgres" || scheme === "postgresql"
-      ? "PostgreSQL databases are not supported yet"
+      ? "PostgreSQL databases are supported by `tokbench bench` only so far"
       : `${scheme}:// databases are not supported`;
   throw new TokbenchError(
     "DB_UNSUPPORTED",
     `cannot use ${shown} as the database: ${why}; give the path of a SQLite file (--db, TOKBENCH_DB)`,
     { context: { scheme } },
   );
+}
+
+/** True when `location` is a PostgreSQL connection URL (`postgres://`, `postgresql://`). */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
 }

@@ -3,7 +3,12 @@ import { runHeadline } from "../results/RunHeadline.js";
 import type { RunResult } from "../results/RunResult.js";
 import { workloadIdentity } from "../results/workloadIdentity.js";
 import { redactText } from "../secrets/redact.js";
-import type { ResourceSamplesTable, RunDistributionsTable, RunFactsTable } from "./DatabaseSchema.js";
+import type {
+  ResourceSamplesTable,
+  RunDistributionsTable,
+  RunFactsTable,
+  RunOutputsTable,
+} from "./DatabaseSchema.js";
 import { TABLE_COLUMNS } from "./DatabaseSchema.js";
 
 /**
@@ -61,10 +66,46 @@ export function writeRunTags(db: Database.Database, runId: string, tags: readonl
     statement.run({ run_id: runId, tag });
 }
 
+/** What a finished run keeps besides its summary, as rows of their tables. */
+export interface RunAttachmentRows {
+  run_distributions: RunDistributionsTable[];
+  resource_samples: ResourceSamplesTable[];
+  run_outputs: RunOutputsTable[];
+}
+
 /**
- * Writes what a finished run keeps besides its summary: the encoded distributions, the resource
- * time series and the text it printed (secrets redacted), replacing any earlier copy. Call inside
- * the transaction that finishes the run.
+ * The rows of what a finished run keeps besides its summary: the encoded distributions, the
+ * resource time series and the text it printed (secrets redacted). The same rows for either store.
+ */
+export function runAttachmentRows(
+  result: RunResult,
+  terminalText: string | null,
+  secrets: readonly string[],
+): RunAttachmentRows {
+  const runId = result.run_id;
+  const distributions = result.distributions;
+  const timeline = result.resource_timeline;
+  return {
+    run_distributions:
+      distributions == null
+        ? []
+        : Object.entries(distributions.histograms).map(([metric, histogram]) => ({
+            run_id: runId,
+            metric,
+            encoding: distributions.encoding,
+            value_scale: distributions.value_scale,
+            histogram,
+          })),
+    resource_samples:
+      timeline == null ? [] : timeline.map((point, idx) => ({ run_id: runId, idx, ...point })),
+    run_outputs:
+      terminalText === null ? [] : [{ run_id: runId, terminal_text: redactText(terminalText, secrets) }],
+  };
+}
+
+/**
+ * Writes what a finished run keeps besides its summary ({@link runAttachmentRows}), replacing any
+ * earlier copy. Call inside the transaction that finishes the run.
  */
 export function writeRunAttachments(
   db: Database.Database,
@@ -72,33 +113,10 @@ export function writeRunAttachments(
   terminalText: string | null,
   secrets: readonly string[],
 ): void {
-  const runId = result.run_id;
+  const rows = runAttachmentRows(result, terminalText, secrets);
   for (const table of ["run_distributions", "resource_samples", "run_outputs"] as const) {
-    db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
-  }
-  const distributions = result.distributions;
-  if (distributions != null) {
-    const statement = insert(db, "run_distributions");
-    for (const [metric, histogram] of Object.entries(distributions.histograms)) {
-      const row: RunDistributionsTable = {
-        run_id: runId,
-        metric,
-        encoding: distributions.encoding,
-        value_scale: distributions.value_scale,
-        histogram,
-      };
-      statement.run(row);
-    }
-  }
-  const timeline = result.resource_timeline;
-  if (timeline != null) {
-    const statement = insert(db, "resource_samples");
-    timeline.forEach((point, idx) => {
-      const row: ResourceSamplesTable = { run_id: runId, idx, ...point };
-      statement.run(row);
-    });
-  }
-  if (terminalText !== null) {
-    insert(db, "run_outputs").run({ run_id: runId, terminal_text: redactText(terminalText, secrets) });
+    db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(result.run_id);
+    const statement = insert(db, table);
+    for (const row of rows[table]) statement.run(row);
   }
 }

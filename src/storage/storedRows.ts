@@ -1,6 +1,9 @@
+import { createHash } from "node:crypto";
 import type { MachineInfo } from "../results/MachineInfo.js";
 import type { RequestRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
-import type { MachinesTable, RequestsTable } from "./DatabaseSchema.js";
+import { redactText } from "../secrets/redact.js";
+import { sanitizeText } from "../text/sanitizeText.js";
+import type { MachinesTable, RequestsTable, TestsTable } from "./DatabaseSchema.js";
 
 /** A stored request row read back as the record it was written from (field order included). */
 export function recordFromRow(row: RequestsTable): RequestRecord {
@@ -57,4 +60,105 @@ export function machineFromRow(row: MachinesTable): MachineInfo {
     engine: row.engine,
     llama_cpp_version: row.llama_cpp_version,
   };
+}
+
+/**
+ * The row a finished request is stored as, in either store: its error message redacted of
+ * `secrets` (and of any credential shape, see `redactText`) and stripped of control bytes.
+ */
+export function requestRow(runId: string, record: RequestRecord, secrets: readonly string[]): RequestsTable {
+  const server = record.server_timings;
+  return {
+    run_id: runId,
+    idx: record.index,
+    planned_offset_ms: record.planned_offset_ms,
+    sent_offset_ms: record.sent_offset_ms,
+    dispatch_lag_ms: record.dispatch_lag_ms,
+    http_status: record.status,
+    ttft_ms: record.ttft_ms,
+    e2e_ms: record.e2e_ms,
+    decode_ms: record.decode_ms,
+    prompt_tokens: record.prompt_tokens,
+    output_tokens: record.output_tokens,
+    token_source: record.token_source,
+    chunks: record.chunks,
+    decode_tps: record.decode_tps,
+    decode_tps_source: record.decode_tps_source,
+    tpot_ms: record.tpot_ms,
+    prefill_tps: record.prefill_tps,
+    flags_json: JSON.stringify(record.flags),
+    error_code: record.error?.code ?? null,
+    // Stored without raw control bytes, whoever built the record.
+    error_message: record.error === null ? null : sanitizeText(redactText(record.error.message, secrets)),
+    error_status: record.error?.status ?? null,
+    server_source: server?.source ?? null,
+    server_prompt_tokens: server?.prompt_tokens ?? null,
+    server_prompt_ms: server?.prompt_ms ?? null,
+    server_prefill_tps: server?.prefill_tps ?? null,
+    server_output_tokens: server?.output_tokens ?? null,
+    server_decode_ms: server?.decode_ms ?? null,
+    server_decode_tps: server?.decode_tps ?? null,
+    server_cached_tokens: server?.cached_tokens ?? null,
+  };
+}
+
+/**
+ * The row a machine is stored as, in either store. Its `fingerprint` is the sha256 of the canonical
+ * JSON of the whole description: identical machines share one row, on any store.
+ */
+export function machineRow(machine: MachineInfo): Omit<MachinesTable, "id"> {
+  return {
+    fingerprint: machineFingerprint(machine),
+    hostname: machine.hostname,
+    os: machine.os,
+    os_release: machine.os_release,
+    arch: machine.arch,
+    cpu_model: machine.cpu_model,
+    cpu_cores: machine.cpu_cores,
+    total_memory_bytes: machine.total_memory_bytes,
+    node_version: machine.node_version,
+    gpus_json: JSON.stringify(machine.gpus),
+    engine: machine.engine,
+    llama_cpp_version: machine.llama_cpp_version,
+    first_seen_at: new Date().toISOString(),
+  };
+}
+
+/** sha256 (hex) of the canonical JSON of a machine description. */
+export function machineFingerprint(machine: MachineInfo): string {
+  return createHash("sha256").update(canonicalJson(machine)).digest("hex");
+}
+
+/** JSON with object keys sorted, so equal values always give equal text (and fingerprints). */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) return item;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(item).sort()) sorted[key] = (item as Record<string, unknown>)[key];
+    return sorted;
+  });
+}
+
+/** The row a llama-bench-style test row is stored as, in either store. */
+export function testRow(runId: string, index: number, test: Record<string, unknown>): TestsTable {
+  const flash = test.flash_attn;
+  return {
+    run_id: runId,
+    idx: index,
+    n_prompt: numberOrNull(test.n_prompt),
+    n_gen: numberOrNull(test.n_gen),
+    n_depth: numberOrNull(test.n_depth),
+    n_threads: numberOrNull(test.n_threads),
+    n_batch: numberOrNull(test.n_batch),
+    n_gpu_layers: numberOrNull(test.n_gpu_layers),
+    type_k: typeof test.type_k === "string" ? test.type_k : null,
+    flash_attn: typeof flash === "boolean" ? (flash ? 1 : 0) : flash === 0 || flash === 1 ? flash : null,
+    avg_ts: numberOrNull(test.avg_ts),
+    stddev_ts: numberOrNull(test.stddev_ts),
+    row_json: JSON.stringify(test),
+  };
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }

@@ -132,3 +132,18 @@ test("secretValues finds every literal a configuration carries, for text that qu
   assert.ok(!found.includes("visible-model"));
   assert.deepEqual(urlSecrets("http://h/v1"), []);
 });
+
+test("a PostgreSQL connection string: its password goes, as a URL and as a literal a server or driver echoes", () => {
+  const url = "postgresql://bench:p%40ss%2Fw0rd-42@db.example:5432/runs?sslmode=require&password=q-secret-7";
+  assert.equal(
+    redactUrl(url),
+    `postgresql://${REDACTED}@db.example:5432/runs?sslmode=require&password=${REDACTED}`,
+  );
+  const literals = urlSecrets(url);
+  for (const secret of ["p%40ss%2Fw0rd-42", "p@ss/w0rd-42", "q-secret-7"])
+    assert.ok(literals.includes(secret), secret);
+  const driverText = `connect to ${url} failed: password "p@ss/w0rd-42" rejected; retry with q-secret-7`;
+  const out = redactText(driverText, literals);
+  for (const secret of ["p@ss/w0rd-42", "w0rd-42", "q-secret-7"]) assert.ok(!out.includes(secret), out);
+  assert.match(out, /postgresql:\/\/\[redacted\]@db\.example:5432\/runs/);
+});

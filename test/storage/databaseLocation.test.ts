@@ -15,11 +15,11 @@ const PASSWORD = "pg-PASSWORD-4711";
 const REFUSED: [string, RegExp][] = [
   [
     `postgres://bench:${PASSWORD}@db.example:5432/runs`,
-    /^cannot use postgres:\/\/\[redacted\]@db\.example:5432\/runs as the database: PostgreSQL databases are not supported yet; give the path of a SQLite file/,
+    /^cannot use postgres:\/\/\[redacted\]@db\.example:5432\/runs as the database: PostgreSQL databases are supported by `tokbench bench` only so far; give the path of a SQLite file/,
   ],
   [
     `postgresql://bench:${PASSWORD}@localhost/runs?sslmode=require`,
-    /PostgreSQL databases are not supported yet/,
+    /PostgreSQL databases are supported by `tokbench bench` only so far/,
   ],
   [
     `postgres://localhost/runs?password=${PASSWORD}`,
@@ -61,22 +61,31 @@ describe("a database URL is never taken for a file path", () => {
     assert.ok(existsSync(path));
   });
 
-  it("the CLI refuses --db and TOKBENCH_DB URLs at once, one line, no password, no folder", async () => {
+  it("the CLI refuses --db and TOKBENCH_DB URLs it cannot use at once, one line, no password, no folder", async () => {
     const cwd = mkdtempSync(join(dir, "cwd-"));
-    const url = `postgres://bench:${PASSWORD}@db.example:5432/runs`;
-    const runs = [
-      await runCli(["bench", "--url", "http://127.0.0.1:9/v1", "--model", "m", "--db", url], { cwd }),
-      await runCli(["bench", "--url", "http://127.0.0.1:9/v1", "--model", "m"], {
-        cwd,
-        env: { TOKBENCH_DB: url },
-      }),
+    const pgUrl = `postgres://bench:${PASSWORD}@db.example:5432/runs`;
+    const mysqlUrl = `mysql://bench:${PASSWORD}@db.example:3306/runs`;
+    const runs: [Awaited<ReturnType<typeof runCli>>, RegExp][] = [
+      [
+        await runCli(["bench", "--url", "http://127.0.0.1:9/v1", "--model", "m", "--db", mysqlUrl], { cwd }),
+        /^tokbench: cannot use mysql:\/\/\[redacted\]@db\.example:3306\/runs as the database: mysql:\/\/ databases are not supported; .*\[DB_UNSUPPORTED\]\n$/,
+      ],
+      [
+        await runCli(["bench", "--url", "http://127.0.0.1:9/v1", "--model", "m"], {
+          cwd,
+          env: { TOKBENCH_DB: mysqlUrl },
+        }),
+        /^tokbench: cannot use mysql:\/\/\[redacted\]@db\.example:3306\/runs as the database: mysql:\/\/ databases are not supported; .*\[DB_UNSUPPORTED\]\n$/,
+      ],
+      // PostgreSQL is bench's only so far (test/cli/benchPostgres.pg-test.ts runs bench on one).
+      [
+        await runCli(["runs", "--db", pgUrl], { cwd }),
+        /^tokbench: cannot use postgres:\/\/\[redacted\]@db\.example:5432\/runs as the database: PostgreSQL databases are supported by `tokbench bench` only so far; .*\[DB_UNSUPPORTED\]\n$/,
+      ],
     ];
-    for (const run of runs) {
+    for (const [run, message] of runs) {
       assert.equal(run.code, 1, run.stderr);
-      assert.match(
-        run.stderr,
-        /^tokbench: cannot use postgres:\/\/\[redacted\]@db\.example:5432\/runs as the database: PostgreSQL databases are not supported yet; .*\[DB_UNSUPPORTED\]\n$/,
-      );
+      assert.match(run.stderr, message);
       assert.ok(!run.stderr.includes(PASSWORD) && !run.stdout.includes(PASSWORD));
     }
     assert.deepEqual(readdirSync(cwd), []);

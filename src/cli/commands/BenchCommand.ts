@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { databaseFilePath } from "../../storage/databaseFilePath.js";
+import { databaseFilePath, isPostgresUrl } from "../../storage/databaseFilePath.js";
 import { defaultDatabasePath } from "../../storage/defaultDatabasePath.js";
 import { StopSignals } from "../stopSignals.js";
 import { checkTargetFlags } from "./bench/checkTargetFlags.js";
@@ -29,7 +29,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   async handler(argv) {
     checkTargetFlags(argv as unknown as Record<string, unknown>);
     // A database location tokbench cannot use is refused before any server or model is touched.
-    if (argv.save) databaseFilePath(argv.db ?? defaultDatabasePath());
+    // (A PostgreSQL URL is connected to, and its schema brought up to date, when the run starts.)
+    const location = argv.db ?? defaultDatabasePath();
+    if (argv.save && !isPostgresUrl(location)) databaseFilePath(location);
     // So are telemetry flags and OTEL_* variables it cannot use.
     telemetryOptionsFromArgs(argv, process.env);
     // From here on a stop signal is not the default death: before the run starts (a server's

@@ -9,6 +9,10 @@ import { renderRunSummary } from "../../../output/terminal/renderRunSummary.js";
 import { writeRunJson, writeRunJsonFileSync } from "../../../output/writeRunJson.js";
 import type { RequestLogWriter } from "../../../results/RequestLog.js";
 import type { RunResult } from "../../../results/RunResult.js";
+import { isPostgresUrl } from "../../../storage/databaseFilePath.js";
+import { defaultDatabasePath } from "../../../storage/defaultDatabasePath.js";
+import type { PostgresRunRecorder } from "../../../storage/postgres/PostgresRunRecorder.js";
+import type { PostgresStore } from "../../../storage/postgres/PostgresStore.js";
 import { RecordedRequestLog } from "../../../storage/RecordedRequestLog.js";
 import { type RecordingOutcome, RunRecorder } from "../../../storage/RunRecorder.js";
 import { RunStore } from "../../../storage/RunStore.js";
@@ -106,11 +110,22 @@ export async function runWithConsumers(
     quietUntilStarted?: boolean;
   } = {},
 ): Promise<number> {
+  // A PostgreSQL URL (--db or TOKBENCH_DB) selects the team's store; anything else is a SQLite file.
+  const location = args.db ?? defaultDatabasePath();
+  // Loaded only then: the driver is of no use to a SQLite run.
+  const postgres: PostgresStore | null =
+    args.save && isPostgresUrl(location)
+      ? await (await import("../../../storage/postgres/PostgresStore.js")).PostgresStore.open(location)
+      : null;
   // Telemetry (OTLP, Prometheus) is one more consumer of finished requests; null when not asked for.
   const telemetry = await startTelemetry(args);
   run = withTelemetry(telemetry, run);
-  const store = args.save ? RunStore.open(args.db) : null;
-  const dbPath = store === null ? "" : sanitizeText(store.path);
+  const store = args.save && postgres === null ? RunStore.open(args.db) : null;
+  const pgRecorder: PostgresRunRecorder | null =
+    postgres === null
+      ? null
+      : new (await import("../../../storage/postgres/PostgresRunRecorder.js")).PostgresRunRecorder(postgres);
+  const dbPath = store === null ? (postgres?.shownUrl ?? "") : sanitizeText(store.path);
   const stop = StopSignals.listen({ quietUntilStarted: options.quietUntilStarted === true });
   const recorder =
     store === null
@@ -146,6 +161,13 @@ export async function runWithConsumers(
   // A second signal: save what is only in memory, then the process exits (StopSignals does).
   stop.onQuit((signal) => {
     bar?.stop();
+    if (pgRecorder !== null && !settled && pgRecorder.runId !== null) {
+      // No synchronous write to a network database: what the batched writer committed stays.
+      say(
+        `run ${pgRecorder.runId}: ${pgRecorder.committedRequests} of ${finished} finished requests are in ${dbPath}; the run stays 'running' there`,
+      );
+      return;
+    }
     if (store === null || recorder === null || settled) return;
     if (result !== null) {
       // The run is over and its storing waits for a lock: the whole result goes to a file.
@@ -175,12 +197,14 @@ export async function runWithConsumers(
       onRunStart(info) {
         stop.runStarts();
         recorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets, tags });
+        pgRecorder?.beginRun({ ...info, tool_version: TOKBENCH_VERSION, secrets, tags });
         bar?.start(plannedRequests ?? 0, 0, { failed: 0 });
       },
       hooks: {
         onRequest(record) {
           // The record itself went to the request log (the recorder, or the spill file).
           finished++;
+          pgRecorder?.appendRequest(record);
           if (record.error !== null) failed++;
           bar?.increment(1, { failed });
         },
@@ -191,7 +215,7 @@ export async function runWithConsumers(
         stop.runStarts();
         // The model path and name are the user's, the architecture comes from the file: sanitised.
         process.stderr.write(
-          `${sanitizeText(renderRunHeader({ ...header, storage: store?.path ?? null }))}\n`,
+          `${sanitizeText(renderRunHeader({ ...header, storage: store?.path ?? postgres?.shownUrl ?? null }))}\n`,
         );
       },
       requestLog(runId) {
@@ -223,6 +247,22 @@ export async function runWithConsumers(
         : result.status === "completed" && !nothingSucceeded(result)
           ? 0
           : 1;
+    if (pgRecorder !== null) {
+      const outcome = await pgRecorder.finish(result, { terminal_text: terminalText, tags });
+      settled = true;
+      if (outcome.saved) {
+        say(`run ${result.run_id} saved to ${dbPath}`);
+        return stop.exitCode(code);
+      }
+      const file = writeResultBesideDatabase(join(tmpdir(), "tokbench"), result);
+      say(
+        `run ${result.run_id} could not be stored whole: ${outcome.error?.message ?? "unknown error"} [${outcome.error?.code ?? "DB_WRITE_FAILED"}]`,
+      );
+      say(
+        `${outcome.stored_requests === null ? "the database could not be read back" : `the database holds ${outcome.stored_requests} of its ${result.requests.length} requests`}${file === null ? "" : `; the complete result (as --json prints it) is in ${sanitizeText(file)}`}`,
+      );
+      return stop.exitCode(code === 0 ? 1 : code);
+    }
     if (recorder === null || store === null) return stop.exitCode(code);
     // A first signal that comes while storing waits for a lock means: stop waiting.
     const outcome = await recorder.finish(result, stop.received === null ? stop.signal : undefined, {
@@ -238,6 +278,10 @@ export async function runWithConsumers(
     return stop.exitCode(code === 0 ? 1 : code);
   } catch (error) {
     // The run itself failed: keep what is still only in memory before the error is reported.
+    if (pgRecorder !== null) {
+      const left = await pgRecorder.flush();
+      if (left > 0) say(`${left} finished requests could not be stored in ${dbPath}`);
+    }
     if (recorder !== null && recorder.pendingRequests > 0) {
       const q = recorder.quit(null, 5000);
       if (q.spill_path !== null) {
@@ -252,6 +296,7 @@ export async function runWithConsumers(
     stop.close();
     (spill as SpillFileRequestLog | null)?.close();
     store?.close();
+    await postgres?.close().catch(() => {});
     await finishTelemetry(telemetry);
   }
 }
