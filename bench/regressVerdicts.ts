@@ -2,14 +2,15 @@
  * How often `tokbench regress` is right, measured on real repeated runs of the embedded engine.
  *
  *   node dist/bench/regressVerdicts.js [--rounds 20] [--repetitions 5] [--tg 128] [--draws 1000]
- *        [--db FILE] [--analyze-only]
+ *        [--db FILE] [--a-shape JSON] [--b-shape JSON] [--analyze-only]
  *
  * Recording: `--rounds` rounds of two real `tokbench bench` processes, interleaved A, B, A, B (so
  * the machine's drift hits both arms alike), each one run of `tg N` with `--repetitions`
  * repetitions, stored in one database:
- *   A: the default synthetic model (tiny, Q4_0, seed 1), the configuration under test;
- *   B: the same shape with one layer more (5 instead of 4): a real slowdown of the engine, whose size
- *      the bench measures and prints (it is not exactly 10 %).
+ *   A: a synthetic model (tiny, Q4_0, seed 1; `--a-shape` overrides its shape), the configuration
+ *      under test;
+ *   B: the same with `--b-shape` (default: a fifth layer): a real slowdown of the engine, whose size
+ *      the bench measures and prints (about 17-20 % with 4 and 5 layers, 10 % with 8 and 9).
  *
  * Analysis, with the code `tokbench regress` runs (judgeRegression), each figure at the default
  * thresholds (12 % decode drop) and with the decode threshold lowered to 5 %:
@@ -32,6 +33,7 @@ import { parseArgs } from "node:util";
 import { type ComparableRun, loadComparableRun } from "../src/compare/ComparableRun.js";
 import type { RepetitionTest } from "../src/compare/compareRuns.js";
 import { judgeRegression, type RegressionThresholds } from "../src/compare/judgeRegression.js";
+import { bestDecodeStepRate } from "../src/metrics/decodeStepRate.js";
 import { bestLoadCorrectedRate } from "../src/metrics/loadCorrectedRate.js";
 import { mean, median, sampleStddev } from "../src/stats/descriptive.js";
 import { RunStore } from "../src/storage/RunStore.js";
@@ -45,13 +47,29 @@ const { values } = parseArgs({
     tg: { type: "string", default: "128" },
     draws: { type: "string", default: "1000" },
     db: { type: "string", default: join(tmpdir(), "tokbench-regress-verdicts.sqlite") },
+    "a-shape": { type: "string", default: "{}" },
+    "b-shape": { type: "string", default: '{"blockCount":5}' },
     "analyze-only": { type: "boolean", default: false },
   },
 });
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const db = String(values.db);
-const modelA = join(tmpdir(), "tokbench-regress-a.gguf");
-const modelB = join(tmpdir(), "tokbench-regress-b.gguf");
+/**
+ * A's and B's shape overrides of the tiny preset. Defaults: the tiny model (4 layers) and a fifth
+ * layer (about 17-20 % slower on a CPU); `--a-shape '{"blockCount":8}' --b-shape '{"blockCount":9}'`
+ * makes the slowdown about 10 % (a layer's share of a step with 8 of them plus the fixed cost).
+ */
+const aShape = JSON.parse(String(values["a-shape"])) as Record<string, number>;
+const bShape = JSON.parse(String(values["b-shape"])) as Record<string, number>;
+const modelPath = (arm: string, shape: Record<string, number>): string =>
+  join(
+    tmpdir(),
+    `tokbench-regress-${arm}${Object.entries(shape)
+      .map(([k, v]) => `-${k}${v}`)
+      .join("")}.gguf`,
+  );
+const modelA = modelPath("a", aShape);
+const modelB = modelPath("b", bShape);
 
 function bench(model: string, tag: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -79,9 +97,10 @@ function bench(model: string, tag: string): Promise<void> {
 }
 
 if (!values["analyze-only"]) {
-  if (!existsSync(modelA)) await synthesizeModel({ preset: "tiny", type: "q4_0", seed: 1, out: modelA });
+  if (!existsSync(modelA))
+    await synthesizeModel({ preset: "tiny", type: "q4_0", seed: 1, out: modelA, shape: aShape });
   if (!existsSync(modelB))
-    await synthesizeModel({ preset: "tiny", type: "q4_0", seed: 1, out: modelB, shape: { blockCount: 5 } });
+    await synthesizeModel({ preset: "tiny", type: "q4_0", seed: 1, out: modelB, shape: bShape });
   const rounds = Number(values.rounds);
   const started = performance.now();
   for (let i = 0; i < rounds; i++) {
@@ -106,6 +125,7 @@ const tgRow = (r: ComparableRun): Record<string, unknown> =>
   r.run.tests.find((t) => t.test !== "load") as Record<string, unknown>;
 const avg = (r: ComparableRun): number => tgRow(r).avg_ts as number;
 const best = (r: ComparableRun): number => bestLoadCorrectedRate(tgRow(r)) as number;
+const step = (r: ComparableRun): number | null => bestDecodeStepRate(tgRow(r));
 
 /** `from`'s measured repetitions in `like`'s clothes: the same test, model, machine and workload. */
 function asSameTest(like: ComparableRun, from: Record<string, unknown>, id: string): ComparableRun {
@@ -115,6 +135,7 @@ function asSameTest(like: ComparableRun, from: Record<string, unknown>, id: stri
     samples_ts: samples,
     samples_ns: from.samples_ns,
     engine_cpu_ns: from.engine_cpu_ns,
+    ...(from.decode_step_p10_ns === undefined ? {} : { decode_step_p10_ns: from.decode_step_p10_ns }),
     avg_ts: mean(samples),
     stddev_ts: sampleStddev(samples),
   };
@@ -133,6 +154,9 @@ const slowed = (r: ComparableRun): ComparableRun => {
       samples_ts: (row.samples_ts as number[]).map((x) => x * 0.9),
       samples_ns: (row.samples_ns as number[]).map((x) => x / 0.9),
       engine_cpu_ns: (row.engine_cpu_ns as number[]).map((x) => x / 0.9),
+      ...(row.decode_step_p10_ns === undefined
+        ? {}
+        : { decode_step_p10_ns: (row.decode_step_p10_ns as number[]).map((x) => x / 0.9) }),
     },
     `${r.run.run_id}-slowed`,
   );
@@ -153,11 +177,22 @@ function rate(cases: Case[], thresholds: Partial<RegressionThresholds>): string 
 
 const cv = (xs: number[]): string => `${((100 * sampleStddev(xs)) / mean(xs)).toFixed(1)} %`;
 console.log(
-  `runs: ${a.length} A (tiny Q4_0, 4 layers), ${b.length} B (5 layers), tg${values.tg}, ${values.repetitions} repetitions each; database ${db}`,
+  `runs: ${a.length} A (tiny Q4_0 changed by ${JSON.stringify(aShape)}), ${b.length} B (tiny changed by ${JSON.stringify(bShape)}), tg${values.tg}, ${values.repetitions} repetitions each; database ${db}`,
 );
 console.log(
   `A, run to run: mean of repetitions (wall clock) median ${median(a.map(avg)).toFixed(0)} t/s, CV ${cv(a.map(avg))}; best load-corrected repetition median ${median(a.map(best)).toFixed(0)} t/s, CV ${cv(a.map(best))}`,
 );
+const withSteps = (xs: ComparableRun[]): number[] => xs.map(step).filter((x): x is number => x !== null);
+if (withSteps(a).length > 1) {
+  console.log(
+    `A, run to run: step level (fastest repetition's p10 decode step) median ${median(withSteps(a)).toFixed(0)} t/s, CV ${cv(withSteps(a))} (${withSteps(a).length} runs with step quantiles)`,
+  );
+}
+if (withSteps(a).length > 0 && withSteps(b).length > 0) {
+  console.log(
+    `B's real slowdown by the step level: ${(100 * (1 - median(withSteps(b)) / median(withSteps(a)))).toFixed(1)} % (medians over runs)`,
+  );
+}
 if (b.length > 0) {
   console.log(
     `B's real slowdown: ${(100 * (1 - median(b.map(avg)) / median(a.map(avg)))).toFixed(1)} % by the mean of repetitions, ${(100 * (1 - median(b.map(best)) / median(a.map(best)))).toFixed(1)} % by the best load-corrected repetition (medians over runs)`,
@@ -191,7 +226,7 @@ for (const x of a) {
 for (const test of ["welch", "mann-whitney"] as RepetitionTest[]) {
   const base = { repetition_test: test };
   console.log(
-    `\nWithin two runs (one baseline run), ${test === "welch" ? "Welch's t-test" : "Mann-Whitney U"} on the repetitions:`,
+    `\nWithin two runs (one baseline run), ${test === "welch" ? "Welch's t-test" : "Mann-Whitney U"} on the repetitions (their step rates where both runs have them):`,
   );
   console.log(`  A/A false alarms, default thresholds (12 %):      ${rate(withinAA, base)}`);
   console.log(
@@ -224,7 +259,7 @@ for (const k of [3, 5, 9]) {
     }
   }
   console.log(
-    `\nBetween runs, ${k} baseline runs (best load-corrected repetition, prediction t-test), ${draws} draws:`,
+    `\nBetween runs, ${k} baseline runs (step level, or best load-corrected repetition without step quantiles; one-sided prediction t-test), ${draws} draws:`,
   );
   console.log(`  A/A false alarms, default thresholds (12 %):      ${rate(aa, {})}`);
   console.log(`  A/A false alarms, decode threshold 5 %:           ${rate(aa, { decode_drop_pct: 5 })}`);

@@ -1,7 +1,10 @@
+import { bestDecodeStepRate, decodeStepRates } from "../metrics/decodeStepRate.js";
 import { bestLoadCorrectedRate } from "../metrics/loadCorrectedRate.js";
 import { mean } from "../stats/descriptive.js";
 import { compareQuantiles } from "../stats/HistogramBuckets.js";
+import { mannWhitneyU } from "../stats/mannWhitneyU.js";
 import { predictionTTest } from "../stats/predictionTTest.js";
+import { welchTTest } from "../stats/welchTTest.js";
 import type { ComparableRun } from "./ComparableRun.js";
 import {
   type Comparison,
@@ -125,11 +128,12 @@ function ruleOf(row: ComparisonRow, t: RegressionThresholds): { rule: string; th
  *
  * `references` are earlier runs of the baseline's configuration (in the CLI, the earlier accepted
  * baselines of the model and workload). With them, llama-bench-style rate rows are judged between
- * runs: each run's level is its best load-corrected repetition (`bestLoadCorrectedRate`), and the
- * current run's level is tested against the baseline runs' levels by a prediction t-test, whose
- * spread is the run-to-run noise of this machine. A repetitions test within two runs cannot see
- * that noise: on a machine whose speed drifts between runs it calls the drift significant. Rows
- * with fewer than `min_baseline_runs` baseline runs are judged within the runs, as before.
+ * runs: each run's level (its step level for decode rows that have step quantiles, else its best
+ * load-corrected repetition) is tested against the baseline runs' levels by a prediction t-test,
+ * whose spread is the run-to-run noise of this machine. A repetitions test within two runs
+ * cannot see that noise: on a machine whose speed drifts between runs it calls the drift
+ * significant. Rows with fewer than `min_baseline_runs` baseline runs are judged within the runs:
+ * decode rows with step quantiles on their repetitions' step rates, the others on their rates.
  */
 export function judgeRegression(
   baseline: ComparableRun,
@@ -178,9 +182,11 @@ export function judgeRegression(
     const c = row.comparisons[0];
     if (rule === null || c === undefined) continue;
     if (row.section === "tests" && row.test_key !== undefined) {
-      const between = judgeBetweenRuns(row, row.test_key, testMaps, rule, t);
-      if (between !== null) {
-        findings.push(between);
+      const judged =
+        judgeBetweenRuns(row, row.test_key, testMaps, rule, t) ??
+        judgeStepRatesWithinRuns(row, row.test_key, testMaps, rule, t);
+      if (judged !== null) {
+        findings.push(judged);
         continue;
       }
     }
@@ -223,9 +229,13 @@ export function judgeRegression(
 }
 
 /**
- * A llama-bench-style rate row judged between runs: the levels (best load-corrected repetition) of
- * the baseline and its reference runs against the current run's level. Null when fewer than
- * `min_baseline_runs` baseline runs have the row (it is then judged within the two runs).
+ * A llama-bench-style rate row judged between runs: the levels of the baseline and its reference
+ * runs against the current run's level, by a prediction t-test. A run's level is its step level
+ * (`bestDecodeStepRate`: the fastest repetition's 10th-percentile decode step) when every run has
+ * step quantiles, tested one-sided (a gate asks whether the rate dropped); else its best
+ * load-corrected repetition (`bestLoadCorrectedRate`), the same estimator for all, tested two-sided.
+ * Null when fewer than `min_baseline_runs` baseline runs have the row (it is then judged within the
+ * two runs).
  */
 function judgeBetweenRuns(
   row: ComparisonRow,
@@ -234,22 +244,30 @@ function judgeBetweenRuns(
   rule: { rule: string; threshold: number },
   t: RegressionThresholds,
 ): RegressionFinding | null {
-  const levelOf = (m: Map<string, Record<string, unknown>> | undefined): number | null => {
-    const test = m?.get(key);
-    return test === undefined ? null : bestLoadCorrectedRate(test);
-  };
   const [baseMap, currentMap, ...peerMaps] = testMaps;
-  const base = levelOf(baseMap);
-  const current = levelOf(currentMap);
+  const baseRow = baseMap?.get(key);
+  const currentRow = currentMap?.get(key);
+  if (baseRow === undefined || currentRow === undefined) return null;
+  const peerRows = peerMaps
+    .map((m) => m.get(key))
+    .filter((r): r is Record<string, unknown> => r !== undefined);
+  const rows = [baseRow, currentRow, ...peerRows];
+  const bySteps = rows.every((r) => bestDecodeStepRate(r) !== null);
+  const levelOf = (r: Record<string, unknown>): number | null =>
+    bySteps ? bestDecodeStepRate(r) : bestLoadCorrectedRate(r);
+  const base = levelOf(baseRow);
+  const current = levelOf(currentRow);
   if (base === null || current === null) return null;
-  const levels = [base, ...peerMaps.map(levelOf).filter((x): x is number => x !== null)];
+  const levels = [base, ...peerRows.map(levelOf).filter((x): x is number => x !== null)];
   if (levels.length < Math.max(2, t.min_baseline_runs)) return null;
   const level = mean(levels);
   const worse = (1 - current / level) * 100;
-  const test = predictionTTest(levels, current);
+  // One-sided for step levels only: the best load-corrected repetition keeps a long tail of slow
+  // runs on a busy machine, which a one-sided t-test turns into false alarms (9-10 % measured).
+  const test = predictionTTest(levels, current, bySteps ? "less" : "two-sided");
   return {
     rule: rule.rule,
-    row: `${row.name} best load-corrected t/s, against ${levels.length} baseline runs`,
+    row: `${row.name} ${bySteps ? "decode step rate (fastest repetition's p10 step)" : "best load-corrected t/s"}, against ${levels.length} baseline runs`,
     baseline: level,
     current,
     worse_pct: worse,
@@ -262,6 +280,50 @@ function judgeBetweenRuns(
           ? "regression"
           : "over threshold, not significant",
     reason: null,
+  };
+}
+
+/**
+ * A decode row judged within the two runs on their repetitions' step rates (`decodeStepRates`)
+ * rather than their wall-clock rates, when both runs have them and too few baseline runs exist to
+ * judge between runs: the repetitions test (`repetition_test`, two-sided) on the step rates, the
+ * threshold on the ratio of their means. Null when either run lacks step rates.
+ */
+function judgeStepRatesWithinRuns(
+  row: ComparisonRow,
+  key: string,
+  testMaps: Map<string, Record<string, unknown>>[],
+  rule: { rule: string; threshold: number },
+  t: RegressionThresholds,
+): RegressionFinding | null {
+  const [baseMap, currentMap] = testMaps;
+  const baseRow = baseMap?.get(key);
+  const currentRow = currentMap?.get(key);
+  if (baseRow === undefined || currentRow === undefined) return null;
+  const base = decodeStepRates(baseRow);
+  const current = decodeStepRates(currentRow);
+  if (base.length === 0 || current.length === 0) return null;
+  const worse = (1 - mean(current) / mean(base)) * 100;
+  const minimum = Math.max(t.min_repetitions, t.repetition_test === "mann-whitney" ? 4 : 2);
+  const testable = Math.min(base.length, current.length) >= minimum;
+  const test = t.repetition_test === "mann-whitney" ? mannWhitneyU(base, current) : welchTTest(base, current);
+  let status: FindingStatus;
+  let reason: string | null = null;
+  if (worse <= rule.threshold) status = "within threshold";
+  else if (!testable) {
+    status = "cannot judge";
+    reason = `too few repetitions to test (${base.length} vs ${current.length}; at least ${t.min_repetitions} a side)`;
+  } else status = test.p_value < t.alpha ? "regression" : "over threshold, not significant";
+  return {
+    rule: rule.rule,
+    row: `${row.name} decode step rate (p10 step of each repetition)`,
+    baseline: mean(base),
+    current: mean(current),
+    worse_pct: worse,
+    threshold_pct: rule.threshold,
+    p_value: test.p_value,
+    status,
+    reason,
   };
 }
 

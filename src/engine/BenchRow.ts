@@ -48,6 +48,14 @@ export interface BenchRow {
    * from the engine's speed. Empty where not measured.
    */
   engine_cpu_ns: number[];
+  /**
+   * Pure decode tests (tg, one sequence, more than 8 tokens): the 10th percentile of the wall time
+   * of a decode step (one token) within each repetition, ns, beside `samples_ns`. Another process
+   * that takes the core stretches the steps it lands on, not the others, so this is the engine's
+   * undisturbed step time even on a busy machine: the step rate `regress` judges
+   * (src/metrics/decodeStepRate.ts). Absent on other tests.
+   */
+  decode_step_p10_ns?: number[];
   /** llama.cpp's own time in multi-token decode calls per repetition (mean), ms. */
   engine_prompt_ms: number | null;
   /** llama.cpp's own time in single-token decode calls per repetition (mean), ms. */

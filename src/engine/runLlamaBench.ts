@@ -1,8 +1,9 @@
 import { freemem } from "node:os";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { isTokbenchError, TokbenchError } from "../errors/TokbenchError.js";
+import { MIN_DECODE_STEPS } from "../metrics/decodeStepRate.js";
 import { formatBytes } from "../output/units.js";
-import { mean, sampleStddev as stddev } from "../stats/descriptive.js";
+import { mean, quantile as quantileOf, sampleStddev as stddev } from "../stats/descriptive.js";
 import type { TraceWriter } from "../trace/TraceWriter.js";
 import { seededRandom } from "../workload/seededRandom.js";
 import { type BenchRow, ENGINE_MISMATCH_TOLERANCE, type LoadRow } from "./BenchRow.js";
@@ -406,6 +407,11 @@ async function runTest(
 
     const samplesNs: number[] = [];
     const cpuNs: number[] = [];
+    // Pure decode tests (tg) of one sequence: each decode step's wall time, whose 10th percentile per
+    // repetition is kept (BenchRow.decode_step_p10_ns; src/metrics/decodeStepRate.ts). One
+    // subtraction and push per token on the hot path.
+    const stepTimed = test.n_prompt === 0 && test.n_gen > MIN_DECODE_STEPS && o.parallel === 1;
+    const stepP10: number[] = [];
     const enginePrompt: number[] = [];
     const engineEval: number[] = [];
     let engineOk = true;
@@ -423,6 +429,7 @@ async function runTest(
       const ids = streams.map(
         (s) => `${row.test.replace(/ /g, "")}/t${row.n_threads}${o.trace_point}/r${rep}/s${s}`,
       );
+      const stepMs: number[] = [];
       const cpuStart = process.cpuUsage();
       const start = performance.now();
       if (o.trace !== null) {
@@ -448,7 +455,16 @@ async function runTest(
             ignore_eos: true,
             next_token,
             on_step:
-              o.trace?.recordsSteps === true ? (step) => o.trace?.step(ids[s] as string, step) : undefined,
+              o.trace?.recordsSteps === true
+                ? (step) => {
+                    if (stepTimed && step.kind === "decode") stepMs.push(step.t_end_ms - step.t_start_ms);
+                    o.trace?.step(ids[s] as string, step);
+                  }
+                : stepTimed
+                  ? (step) => {
+                      if (step.kind === "decode") stepMs.push(step.t_end_ms - step.t_start_ms);
+                    }
+                  : undefined,
           }),
         ),
       );
@@ -465,6 +481,8 @@ async function runTest(
       }
       samplesNs.push(Math.round((end - start) * 1e6));
       cpuNs.push((cpu.user + cpu.system) * 1000);
+      if (stepTimed && stepMs.length >= MIN_DECODE_STEPS)
+        stepP10.push(Math.round(quantileOf(stepMs, 0.1) * 1e6));
       if (perf === null) engineOk = false;
       else {
         enginePrompt.push(perf.prompt_ms);
@@ -478,6 +496,7 @@ async function runTest(
     row.samples_ns = samplesNs;
     row.samples_ts = samplesTs.map((x) => Math.round(x * 1000) / 1000);
     row.engine_cpu_ns = cpuNs;
+    if (stepTimed && stepP10.length === samplesNs.length) row.decode_step_p10_ns = stepP10;
     row.avg_ns = Math.round(mean(samplesNs));
     row.stddev_ns = Math.round(stddev(samplesNs));
     row.avg_ts = mean(samplesTs);

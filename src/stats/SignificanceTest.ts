@@ -4,8 +4,10 @@
  */
 export interface SignificanceResult {
   method: "mann-whitney-u" | "welch-t" | "quantile-interval" | "prediction-t";
-  /** Two-sided p-value; 1 when nothing can be said (too few samples, no spread at all and equal). */
+  /** The p-value (two-sided unless `alternative`); 1 when nothing can be said (too few samples, no spread at all and equal). */
   p_value: number;
+  /** `less`: a one-sided p-value of "current is lower". Absent: two-sided. */
+  alternative?: "less";
   /** The test statistic (U of the current sample, t, or z). */
   statistic: number;
   /** Whether the p-value came from the exact distribution (small samples without ties). */

@@ -24,6 +24,8 @@ function run(
     startedAt?: string;
     /** Each repetition's CPU share (CPU time / (threads x wall time)); no CPU times when absent. */
     cpuShare?: number;
+    /** Each repetition's 10th-percentile decode step, ns (`decode_step_p10_ns`); none when absent. */
+    stepNs?: number[];
   } = {},
 ): RunResult {
   const result = sampleRunResult(id, 0);
@@ -84,6 +86,7 @@ function run(
               Math.round((options.cpuShare as number) * (options.threads ?? 1) * ((128 * 1e9) / rate)),
             ),
           }),
+      ...(options.stepNs === undefined ? {} : { decode_step_p10_ns: options.stepNs }),
       status: "ok",
     },
   ];
@@ -325,6 +328,91 @@ describe("regress between runs: the accepted baselines' spread is the noise (CLI
     const bad = await runCli(["regress", "--current", "slower", "--noise-runs", "1.5", "--db", db]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--noise-runs must be a whole number/);
+  });
+});
+
+describe("regress on decode step rates (CLI, real SQLite)", () => {
+  let dir: string;
+  let db: string;
+  const regress = async (...args: string[]): Promise<{ code: number | null; report: RegressionReport }> => {
+    const r = await runCli(["regress", "--format", "json", ...args, "--db", db]);
+    return { code: r.code, report: JSON.parse(r.stdout) as RegressionReport };
+  };
+  // Wall-clock rates that a busy machine scattered; the step quantiles that stayed put.
+  const noisy = [1900, 2450, 1500, 2200, 1700];
+  const steps = (ns: number) => [ns + 30_000, ns, ns + 5_000, ns + 12_000, ns + 8_000];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokbench-regress-steps-"));
+    db = join(dir, "runs.sqlite");
+    const store = RunStore.open(db);
+    const t = (n: number) => `2025-03-0${n}T00:00:00.000Z`;
+    for (const r of [
+      // Step levels 1e9 / 400,000 ns = 2,500 t/s, 2,475.2 and 2,512.6.
+      run("acc-1", noisy, { cpuShare: 0.6, stepNs: steps(400_000), startedAt: t(1) }),
+      run(
+        "acc-2",
+        noisy.map((x) => x * 1.1),
+        { cpuShare: 0.7, stepNs: steps(404_000), startedAt: t(2) },
+      ),
+      run(
+        "acc-3",
+        noisy.map((x) => x * 0.8),
+        { cpuShare: 0.5, stepNs: steps(398_000), startedAt: t(3) },
+      ),
+      // The same engine, its wall-clock rates 30 % down on a busy machine, its fast steps not.
+      run(
+        "busy",
+        noisy.map((x) => x * 0.7),
+        { cpuShare: 0.6, stepNs: steps(401_000), startedAt: t(4) },
+      ),
+      // An engine 10 % slower per step (a step 1/0.9 as long).
+      run("slower", noisy, { cpuShare: 0.6, stepNs: steps(Math.round(400_000 / 0.9)), startedAt: t(5) }),
+      // An older baseline without step quantiles: the level falls back to the load-corrected rate.
+      run("old", [2400, 2410, 2390, 2405, 2395], { cpuShare: 1, startedAt: t(6) }),
+    ]) {
+      store.finishRun(r);
+    }
+    store.close();
+    for (const id of ["acc-1", "acc-2", "acc-3"]) {
+      const accepted = await runCli(["accept", id, "--db", db]);
+      assert.equal(accepted.code, 0, accepted.stderr);
+    }
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("between runs: the busy run passes, a 10 % slower step fails at a 5 % threshold (one-sided p)", async () => {
+    const busy = await regress("--current", "busy", "--max-decode-drop", "5");
+    assert.equal(busy.code, 0, JSON.stringify(busy.report));
+    const ok = busy.report.findings.find((f) => f.rule === "decode rate, short prompt");
+    assert.match(ok?.row ?? "", /decode step rate .*against 3 baseline runs/);
+    assert.ok(Math.abs((ok?.current as number) - 1e9 / 401_000) < 1e-6, String(ok?.current));
+    const slower = await regress("--current", "slower", "--max-decode-drop", "5");
+    assert.equal(slower.code, 1, JSON.stringify(slower.report));
+    const bad = slower.report.findings.find((f) => f.rule === "decode rate, short prompt");
+    // Levels 2500, 2475.25, 2512.56 t/s (mean 2495.94, s 18.99); current 2250: t = -245.94 / (18.99 *
+    // sqrt(4/3)) = -11.22, 2 degrees of freedom, one-sided p = 0.00393 (scipy.stats.t.cdf).
+    const levels = [1e9 / 400_000, 1e9 / 404_000, 1e9 / 398_000];
+    assert.ok(Math.abs((bad?.baseline as number) - levels.reduce((a, b) => a + b) / 3) < 1e-6);
+    assert.ok(Math.abs((bad?.p_value as number) - 0.00393) < 0.0002, String(bad?.p_value));
+    assert.equal(bad?.status, "regression");
+  });
+
+  it("within two runs: Welch on the repetitions' step rates; the busy run is no longer a false alarm", async () => {
+    const busy = await regress("--current", "busy", "--baseline", "acc-3", "--max-decode-drop", "5");
+    assert.equal(busy.code, 0, JSON.stringify(busy.report));
+    const finding = busy.report.findings.find((f) => f.rule === "decode rate, short prompt");
+    assert.match(finding?.row ?? "", /decode step rate \(p10 step of each repetition\)/);
+    const slower = await regress("--current", "slower", "--baseline", "acc-1", "--max-decode-drop", "5");
+    assert.equal(slower.code, 1, JSON.stringify(slower.report));
+  });
+
+  it("a baseline run without step quantiles: judged on the repetitions' rates, as before", async () => {
+    const r = await regress("--current", "busy", "--baseline", "old", "--noise-runs", "0");
+    const finding = r.report.findings.find((f) => f.rule === "decode rate, short prompt");
+    assert.doesNotMatch(finding?.row ?? "", /step rate/);
   });
 });
 

@@ -119,6 +119,35 @@ describe("runLlamaBench on the real engine", () => {
         open = null;
       }
     }
+    // decode_step_p10_ns: per repetition of a tg row, the 10th percentile (numpy's linear rule) of
+    // the decode steps' wall times, which the trace recorded one by one; absent on pp and pg rows.
+    const stepMs = new Map<string, number[]>();
+    for (const e of events)
+      if (e.event === "decode_step") stepMs.set(e.id, [...(stepMs.get(e.id) ?? []), e.duration_ms]);
+    const p10 = (xs: number[]): number => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      const h = (sorted.length - 1) * 0.1;
+      const lo = Math.floor(h);
+      return (sorted[lo] as number) + (h - lo) * ((sorted[lo + 1] as number) - (sorted[lo] as number));
+    };
+    for (const row of result.rows) {
+      if (row.n_prompt > 0) {
+        assert.equal(row.decode_step_p10_ns, undefined, row.test);
+        continue;
+      }
+      const steps = row.decode_step_p10_ns ?? [];
+      assert.equal(steps.length, 2, row.test);
+      steps.forEach((ns, rep) => {
+        const durations = stepMs.get(`${row.test.replace(/ /g, "")}/t${row.n_threads}/r${rep}/s0`) ?? [];
+        assert.equal(durations.length, 11, `${row.test} r${rep}: tg12 is 11 decode steps`);
+        // The trace rounds each duration to the microsecond.
+        assert.ok(
+          Math.abs(ns - p10(durations) * 1e6) <= 1000,
+          `${row.test} r${rep}: ${ns} vs ${p10(durations)} ms`,
+        );
+        assert.ok(ns * 11 <= (row.samples_ns[rep] as number), "a low step is at most the mean step");
+      });
+    }
   });
 
   it("runs parallel sequences through node-llama-cpp's batching and one sequence directly", async () => {

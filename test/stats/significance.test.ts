@@ -47,6 +47,10 @@ describe("prediction t-test (one run against the runs of a reference)", () => {
     close(r.p_value, 0.044708587, 1e-6, "p");
     assert.equal(r.method, "prediction-t");
   });
+  it("one-sided (less): half the two-sided p below the reference, near 1 above it", () => {
+    close(predictionTTest([10, 12, 11, 13, 9], 6, "less").p_value, 0.044708587 / 2, 1e-6, "p below");
+    close(predictionTTest([10, 12, 11, 13, 9], 16, "less").p_value, 1 - 0.044708587 / 2, 1e-6, "p above");
+  });
   it("says nothing from one reference run or references without spread", () => {
     assert.equal(predictionTTest([10], 1).p_value, 1);
     assert.equal(predictionTTest([10, 10, 10], 1).p_value, 1);
