@@ -1,7 +1,7 @@
 /**
  * Speed and memory of reading the run history back.
  *
- *   node dist/bench/history.js [--runs 10000] [--requests 100000] [--repeats 5]
+ *   node dist/bench/history.js [--runs 10000] [--requests 100000] [--repeats 5] [--list-db FILE]
  *
  * 1. `tokbench runs` over a database of `--runs` stored runs (each finished, with tags, a headline
  *    and 5 requests): wall time of the whole command, process start included (target < 300 ms), for
@@ -12,7 +12,7 @@
  *    not grow with the run (the records are read and printed one at a time).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "10000" },
     requests: { type: "string", default: "100000" },
     repeats: { type: "string", default: "5" },
+    "list-db": { type: "string" },
   },
 });
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -53,8 +54,14 @@ function timeCommand(args: string[]): { ms: number; peakKb: number } {
 
 const runs = Number(values.runs);
 const repeats = Number(values.repeats);
-const listDb = join(dir, "runs.sqlite");
-{
+// --list-db FILE keeps the database of `--runs` runs (storing them takes minutes on a busy machine)
+// and reuses it when it already holds them.
+const listDb = values["list-db"] ?? join(dir, "runs.sqlite");
+const stored = existsSync(listDb) ? RunStore.open(listDb) : null;
+const already = stored === null ? 0 : (await stored.history().listRuns({ limit: 1 })).total;
+stored?.close();
+if (already !== runs && already !== 0) throw new Error(`${listDb} holds ${already} runs, not ${runs}`);
+if (already === 0) {
   const store = RunStore.open(listDb);
   const t0 = Date.parse("2024-01-01T00:00:00Z");
   const start = performance.now();

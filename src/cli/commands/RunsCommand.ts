@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
-import { renderRunList } from "../../output/terminal/renderRunList.js";
 import type { StoredRunStatus } from "../../storage/RunStore.js";
 import { RunStore } from "../../storage/RunStore.js";
 import { withDbOption } from "../historyOptions.js";
@@ -82,8 +81,17 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
         ...(argv.status === undefined ? {} : { status: argv.status as StoredRunStatus }),
         ...(limit === 0 ? {} : { limit }),
       });
-      if (argv.json) process.stdout.write(`${JSON.stringify({ total, runs }, null, 2)}\n`);
-      else process.stdout.write(`${renderRunList(runs, total)}\n`);
+      if (argv.json) {
+        // One run per line rather than indented: the same JSON value, smaller and quicker to write.
+        const lines = runs.map((r) => JSON.stringify(r));
+        process.stdout.write(
+          `{"total":${total},"runs":[${lines.length === 0 ? "" : `\n${lines.join(",\n")}\n`}]}\n`,
+        );
+      } else {
+        // The table renderer (cli-table3, string-width) only where a table is printed.
+        const { renderRunList } = await import("../../output/terminal/renderRunList.js");
+        process.stdout.write(`${renderRunList(runs, total)}\n`);
+      }
     } finally {
       store.close();
     }
