@@ -135,7 +135,9 @@ function asSameTest(like: ComparableRun, from: Record<string, unknown>, id: stri
     samples_ts: samples,
     samples_ns: from.samples_ns,
     engine_cpu_ns: from.engine_cpu_ns,
-    ...(from.decode_step_p10_ns === undefined ? {} : { decode_step_p10_ns: from.decode_step_p10_ns }),
+    ...(from.decode_step_p10_ns === undefined
+      ? {}
+      : { decode_step_p10_ns: from.decode_step_p10_ns, decode_step_p50_ns: from.decode_step_p50_ns }),
     avg_ts: mean(samples),
     stddev_ts: sampleStddev(samples),
   };
@@ -156,7 +158,10 @@ const slowed = (r: ComparableRun): ComparableRun => {
       engine_cpu_ns: (row.engine_cpu_ns as number[]).map((x) => x / 0.9),
       ...(row.decode_step_p10_ns === undefined
         ? {}
-        : { decode_step_p10_ns: (row.decode_step_p10_ns as number[]).map((x) => x / 0.9) }),
+        : {
+            decode_step_p10_ns: (row.decode_step_p10_ns as number[]).map((x) => x / 0.9),
+            decode_step_p50_ns: (row.decode_step_p50_ns as number[]).map((x) => x / 0.9),
+          }),
     },
     `${r.run.run_id}-slowed`,
   );
@@ -172,7 +177,10 @@ function rate(cases: Case[], thresholds: Partial<RegressionThresholds>): string 
     if (report.exit_code === 2) cannot++;
   }
   const pct = (100 * regression) / Math.max(1, cases.length);
-  return `${pct.toFixed(1).padStart(5)} % (${regression}/${cases.length}${cannot > 0 ? `, ${cannot} cannot judge` : ""})`;
+  const judged = cases.length - cannot;
+  const ofJudged =
+    cannot > 0 && judged > 0 ? `; ${((100 * regression) / judged).toFixed(1)} % of those judged` : "";
+  return `${pct.toFixed(1).padStart(5)} % (${regression}/${cases.length}${cannot > 0 ? `, ${cannot} cannot judge` : ""}${ofJudged})`;
 }
 
 const cv = (xs: number[]): string => `${((100 * sampleStddev(xs)) / mean(xs)).toFixed(1)} %`;
@@ -185,7 +193,7 @@ console.log(
 const withSteps = (xs: ComparableRun[]): number[] => xs.map(step).filter((x): x is number => x !== null);
 if (withSteps(a).length > 1) {
   console.log(
-    `A, run to run: step level (fastest repetition's p10 decode step) median ${median(withSteps(a)).toFixed(0)} t/s, CV ${cv(withSteps(a))} (${withSteps(a).length} runs with step quantiles)`,
+    `A, run to run: step level (fastest steady repetition's p10 decode step) median ${median(withSteps(a)).toFixed(0)} t/s, CV ${cv(withSteps(a))} (${withSteps(a).length} of ${a.length} runs with a steady repetition)`,
   );
 }
 if (withSteps(a).length > 0 && withSteps(b).length > 0) {

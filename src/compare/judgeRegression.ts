@@ -1,4 +1,9 @@
-import { bestDecodeStepRate, decodeStepRates } from "../metrics/decodeStepRate.js";
+import {
+  bestDecodeStepRate,
+  decodeStepRates,
+  hasDecodeSteps,
+  STEADY_MEDIAN_TO_P10,
+} from "../metrics/decodeStepRate.js";
 import { bestLoadCorrectedRate } from "../metrics/loadCorrectedRate.js";
 import { mean } from "../stats/descriptive.js";
 import { compareQuantiles } from "../stats/HistogramBuckets.js";
@@ -231,11 +236,12 @@ export function judgeRegression(
 /**
  * A llama-bench-style rate row judged between runs: the levels of the baseline and its reference
  * runs against the current run's level, by a prediction t-test. A run's level is its step level
- * (`bestDecodeStepRate`: the fastest repetition's 10th-percentile decode step) when every run has
- * step quantiles, tested one-sided (a gate asks whether the rate dropped); else its best
- * load-corrected repetition (`bestLoadCorrectedRate`), the same estimator for all, tested two-sided.
- * Null when fewer than `min_baseline_runs` baseline runs have the row (it is then judged within the
- * two runs).
+ * (`bestDecodeStepRate`: the fastest steady repetition's 10th-percentile decode step) when every run
+ * has step quantiles, tested one-sided (a gate asks whether the rate dropped): baseline runs without
+ * a steady repetition are left out, and a current run without one cannot be judged. Otherwise it is
+ * the best load-corrected repetition (`bestLoadCorrectedRate`), the same estimator for all, tested
+ * two-sided. Null when fewer than `min_baseline_runs` baseline runs have a level (the row is then
+ * judged within the two runs).
  */
 function judgeBetweenRuns(
   row: ComparisonRow,
@@ -251,15 +257,30 @@ function judgeBetweenRuns(
   const peerRows = peerMaps
     .map((m) => m.get(key))
     .filter((r): r is Record<string, unknown> => r !== undefined);
-  const rows = [baseRow, currentRow, ...peerRows];
-  const bySteps = rows.every((r) => bestDecodeStepRate(r) !== null);
+  const baseRows = [baseRow, ...peerRows];
+  const bySteps = [...baseRows, currentRow].every((r) => hasDecodeSteps(r));
   const levelOf = (r: Record<string, unknown>): number | null =>
     bySteps ? bestDecodeStepRate(r) : bestLoadCorrectedRate(r);
-  const base = levelOf(baseRow);
-  const current = levelOf(currentRow);
-  if (base === null || current === null) return null;
-  const levels = [base, ...peerRows.map(levelOf).filter((x): x is number => x !== null)];
+  // Baseline runs without a steady repetition are left out: their level is the machine's, not the engine's.
+  const levels = baseRows.map(levelOf).filter((x): x is number => x !== null);
   if (levels.length < Math.max(2, t.min_baseline_runs)) return null;
+  const current = levelOf(currentRow);
+  const name = `${row.name} ${bySteps ? "decode step rate (fastest steady repetition's p10 step)" : "best load-corrected t/s"}, against ${levels.length} baseline runs`;
+  if (current === null) {
+    return {
+      rule: rule.rule,
+      row: name,
+      baseline: mean(levels),
+      current: null,
+      worse_pct: null,
+      threshold_pct: rule.threshold,
+      p_value: null,
+      status: "cannot judge",
+      reason: bySteps
+        ? `no repetition of the current run ran steadily (median decode step over ${STEADY_MEDIAN_TO_P10} x its p10 step in each): the machine was too busy; run it again`
+        : "no repetition in the current run",
+    };
+  }
   const level = mean(levels);
   const worse = (1 - current / level) * 100;
   // One-sided for step levels only: the best load-corrected repetition keeps a long tail of slow
@@ -267,7 +288,7 @@ function judgeBetweenRuns(
   const test = predictionTTest(levels, current, bySteps ? "less" : "two-sided");
   return {
     rule: rule.rule,
-    row: `${row.name} ${bySteps ? "decode step rate (fastest repetition's p10 step)" : "best load-corrected t/s"}, against ${levels.length} baseline runs`,
+    row: name,
     baseline: level,
     current,
     worse_pct: worse,
@@ -284,10 +305,11 @@ function judgeBetweenRuns(
 }
 
 /**
- * A decode row judged within the two runs on their repetitions' step rates (`decodeStepRates`)
- * rather than their wall-clock rates, when both runs have them and too few baseline runs exist to
- * judge between runs: the repetitions test (`repetition_test`, two-sided) on the step rates, the
- * threshold on the ratio of their means. Null when either run lacks step rates.
+ * A decode row judged within the two runs on their steady repetitions' step rates
+ * (`decodeStepRates`) rather than their wall-clock rates, when too few baseline runs exist to judge
+ * between runs: the repetitions test (`repetition_test`, two-sided) on the step rates, the threshold
+ * on the ratio of their means. Null when either run has fewer than 2 steady repetitions (the row is
+ * then judged on its wall-clock repetitions, as before).
  */
 function judgeStepRatesWithinRuns(
   row: ComparisonRow,
@@ -302,7 +324,7 @@ function judgeStepRatesWithinRuns(
   if (baseRow === undefined || currentRow === undefined) return null;
   const base = decodeStepRates(baseRow);
   const current = decodeStepRates(currentRow);
-  if (base.length === 0 || current.length === 0) return null;
+  if (base.length < 2 || current.length < 2) return null;
   const worse = (1 - mean(current) / mean(base)) * 100;
   const minimum = Math.max(t.min_repetitions, t.repetition_test === "mann-whitney" ? 4 : 2);
   const testable = Math.min(base.length, current.length) >= minimum;
@@ -316,7 +338,7 @@ function judgeStepRatesWithinRuns(
   } else status = test.p_value < t.alpha ? "regression" : "over threshold, not significant";
   return {
     rule: rule.rule,
-    row: `${row.name} decode step rate (p10 step of each repetition)`,
+    row: `${row.name} decode step rate (p10 step of each steady repetition)`,
     baseline: mean(base),
     current: mean(current),
     worse_pct: worse,

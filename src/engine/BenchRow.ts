@@ -56,6 +56,11 @@ export interface BenchRow {
    * (src/metrics/decodeStepRate.ts). Absent on other tests.
    */
   decode_step_p10_ns?: number[];
+  /**
+   * The median decode step of each repetition, ns, beside `decode_step_p10_ns`: a repetition whose
+   * median step is within 15 % of its p10 step ran steadily (few steps disturbed). Absent on other tests.
+   */
+  decode_step_p50_ns?: number[];
   /** llama.cpp's own time in multi-token decode calls per repetition (mean), ms. */
   engine_prompt_ms: number | null;
   /** llama.cpp's own time in single-token decode calls per repetition (mean), ms. */

@@ -407,11 +407,12 @@ async function runTest(
 
     const samplesNs: number[] = [];
     const cpuNs: number[] = [];
-    // Pure decode tests (tg) of one sequence: each decode step's wall time, whose 10th percentile per
-    // repetition is kept (BenchRow.decode_step_p10_ns; src/metrics/decodeStepRate.ts). One
-    // subtraction and push per token on the hot path.
+    // Pure decode tests (tg) of one sequence: each decode step's wall time, whose 10th and 50th
+    // percentiles per repetition are kept (BenchRow.decode_step_p10_ns; src/metrics/decodeStepRate.ts).
+    // One subtraction and push per token on the hot path.
     const stepTimed = test.n_prompt === 0 && test.n_gen > MIN_DECODE_STEPS && o.parallel === 1;
     const stepP10: number[] = [];
+    const stepP50: number[] = [];
     const enginePrompt: number[] = [];
     const engineEval: number[] = [];
     let engineOk = true;
@@ -481,8 +482,10 @@ async function runTest(
       }
       samplesNs.push(Math.round((end - start) * 1e6));
       cpuNs.push((cpu.user + cpu.system) * 1000);
-      if (stepTimed && stepMs.length >= MIN_DECODE_STEPS)
+      if (stepTimed && stepMs.length >= MIN_DECODE_STEPS) {
         stepP10.push(Math.round(quantileOf(stepMs, 0.1) * 1e6));
+        stepP50.push(Math.round(quantileOf(stepMs, 0.5) * 1e6));
+      }
       if (perf === null) engineOk = false;
       else {
         enginePrompt.push(perf.prompt_ms);
@@ -496,7 +499,10 @@ async function runTest(
     row.samples_ns = samplesNs;
     row.samples_ts = samplesTs.map((x) => Math.round(x * 1000) / 1000);
     row.engine_cpu_ns = cpuNs;
-    if (stepTimed && stepP10.length === samplesNs.length) row.decode_step_p10_ns = stepP10;
+    if (stepTimed && stepP10.length === samplesNs.length) {
+      row.decode_step_p10_ns = stepP10;
+      row.decode_step_p50_ns = stepP50;
+    }
     row.avg_ns = Math.round(mean(samplesNs));
     row.stddev_ns = Math.round(stddev(samplesNs));
     row.avg_ts = mean(samplesTs);

@@ -26,6 +26,8 @@ function run(
     cpuShare?: number;
     /** Each repetition's 10th-percentile decode step, ns (`decode_step_p10_ns`); none when absent. */
     stepNs?: number[];
+    /** Each repetition's median step as a multiple of its p10 step (`decode_step_p50_ns`); 1.05 (steady) by default. */
+    medianToP10?: number;
   } = {},
 ): RunResult {
   const result = sampleRunResult(id, 0);
@@ -86,7 +88,12 @@ function run(
               Math.round((options.cpuShare as number) * (options.threads ?? 1) * ((128 * 1e9) / rate)),
             ),
           }),
-      ...(options.stepNs === undefined ? {} : { decode_step_p10_ns: options.stepNs }),
+      ...(options.stepNs === undefined
+        ? {}
+        : {
+            decode_step_p10_ns: options.stepNs,
+            decode_step_p50_ns: options.stepNs.map((ns) => Math.round(ns * (options.medianToP10 ?? 1.05))),
+          }),
       status: "ok",
     },
   ];
@@ -370,6 +377,17 @@ describe("regress on decode step rates (CLI, real SQLite)", () => {
       run("slower", noisy, { cpuShare: 0.6, stepNs: steps(Math.round(400_000 / 0.9)), startedAt: t(5) }),
       // An older baseline without step quantiles: the level falls back to the load-corrected rate.
       run("old", [2400, 2410, 2390, 2405, 2395], { cpuShare: 1, startedAt: t(6) }),
+      // Every step stretched: median steps 1.5x the p10 ones in every repetition, none steady.
+      run(
+        "swamped",
+        noisy.map((x) => x * 0.4),
+        {
+          cpuShare: 0.3,
+          stepNs: steps(480_000),
+          medianToP10: 1.5,
+          startedAt: t(7),
+        },
+      ),
     ]) {
       store.finishRun(r);
     }
@@ -404,9 +422,17 @@ describe("regress on decode step rates (CLI, real SQLite)", () => {
     const busy = await regress("--current", "busy", "--baseline", "acc-3", "--max-decode-drop", "5");
     assert.equal(busy.code, 0, JSON.stringify(busy.report));
     const finding = busy.report.findings.find((f) => f.rule === "decode rate, short prompt");
-    assert.match(finding?.row ?? "", /decode step rate \(p10 step of each repetition\)/);
+    assert.match(finding?.row ?? "", /decode step rate \(p10 step of each steady repetition\)/);
     const slower = await regress("--current", "slower", "--baseline", "acc-1", "--max-decode-drop", "5");
     assert.equal(slower.code, 1, JSON.stringify(slower.report));
+  });
+
+  it("a current run with no steady repetition cannot be judged (exit 2), however slow it looks", async () => {
+    const r = await regress("--current", "swamped", "--max-decode-drop", "5");
+    assert.equal(r.code, 2, JSON.stringify(r.report));
+    const finding = r.report.findings.find((f) => f.rule === "decode rate, short prompt");
+    assert.equal(finding?.status, "cannot judge");
+    assert.match(finding?.reason ?? "", /no repetition of the current run ran steadily/);
   });
 
   it("a baseline run without step quantiles: judged on the repetitions' rates, as before", async () => {

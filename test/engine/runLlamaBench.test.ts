@@ -133,8 +133,10 @@ describe("runLlamaBench on the real engine", () => {
     for (const row of result.rows) {
       if (row.n_prompt > 0) {
         assert.equal(row.decode_step_p10_ns, undefined, row.test);
+        assert.equal(row.decode_step_p50_ns, undefined, row.test);
         continue;
       }
+      assert.equal(row.decode_step_p50_ns?.length, 2, row.test);
       const steps = row.decode_step_p10_ns ?? [];
       assert.equal(steps.length, 2, row.test);
       steps.forEach((ns, rep) => {
@@ -146,6 +148,12 @@ describe("runLlamaBench on the real engine", () => {
           `${row.test} r${rep}: ${ns} vs ${p10(durations)} ms`,
         );
         assert.ok(ns * 11 <= (row.samples_ns[rep] as number), "a low step is at most the mean step");
+        // The median of 11 steps is the 6th fastest.
+        const median = [...durations].sort((a, b) => a - b)[5] as number;
+        assert.ok(
+          Math.abs((row.decode_step_p50_ns?.[rep] as number) - median * 1e6) <= 1000,
+          `${row.test} r${rep} p50`,
+        );
       });
     }
   });
