@@ -21,6 +21,17 @@ export interface StoredTune {
   trials: TrialRecord[];
 }
 
+/** One line of {@link TuneStore.list}. */
+export interface TuneListEntry {
+  tune_id: string;
+  started_at: string;
+  ended_at: string | null;
+  status: StoredTuneRowStatus | "incomplete";
+  exit_reason: string | null;
+  /** Trials stored. */
+  trials: number;
+}
+
 /**
  * The tune tables of a tokbench database (`RunStore.tunes()`): a tune's row when it starts, each
  * trial as it finishes, the recipe when it ends. Each call commits on its own, so a tune killed at
@@ -155,5 +166,25 @@ export class TuneStore {
       recipe: row.recipe_json === null ? null : JSON.parse(row.recipe_json),
       trials,
     };
+  }
+
+  /** Tunes, most recent first; `limit` undefined for all. */
+  list(limit?: number): TuneListEntry[] {
+    return this.db
+      .prepare<[number], TunesTable & { trials: number }>(
+        "SELECT t.*, (SELECT count(*) FROM tune_trials x WHERE x.tune_id = t.id) AS trials FROM tunes t ORDER BY started_at DESC, id DESC LIMIT ?",
+      )
+      .all(limit ?? -1)
+      .map((row) => ({
+        tune_id: row.id,
+        started_at: row.started_at,
+        ended_at: row.ended_at,
+        status:
+          row.status === "running" && row.writer_hostname === hostname() && !processAlive(row.writer_pid)
+            ? "incomplete"
+            : row.status,
+        exit_reason: row.exit_reason,
+        trials: row.trials,
+      }));
   }
 }

@@ -103,6 +103,23 @@ describe("tokbench sweep", () => {
     assert.equal(oom.length, 2, "ctx=8192 parallel=1 ran out of memory at launch");
     assert.equal(skipped.length, 2, "ctx=8192 parallel=2 is heavier: skipped");
     assert.match(run.stderr, /saved to/);
+    // Listed and shown like runs: `runs --sweeps`, `show SWEEP` (a prefix of 8) and `show SWEEP --json`.
+    const listed = await runCli(["runs", "--sweeps", "--json", "--db", db]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).sweeps.map((x: { sweep_id: string; finished_cells: number }) => [
+        x.sweep_id,
+        x.finished_cells,
+      ]),
+      [[result.sweep_id, 8]],
+    );
+    const shown = await runCli(["show", result.sweep_id.slice(0, 8), "--db", db]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /\(completed\) started .*: 8 of 8 cells finished/);
+    assert.match(shown.stdout, /out of memory|oom/i);
+    const shownJson = JSON.parse((await runCli(["show", result.sweep_id, "--json", "--db", db])).stdout);
+    assert.equal(shownJson.sweep_id, result.sweep_id);
+    assert.equal(shownJson.cells.length, 8);
 
     const store = RunStore.open(db);
     try {

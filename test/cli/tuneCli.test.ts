@@ -133,6 +133,26 @@ describe("tokbench tune", () => {
       out.recipe_hash,
     );
     conn.close();
+    // Listed and shown like runs: `runs --tunes`, `show TUNE` (a prefix of 8) and `show TUNE --json`.
+    const listed = await runCli(["runs", "--tunes", "--json", "--db", db]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const [entry] = JSON.parse(listed.stdout).tunes;
+    assert.equal(entry.tune_id, out.tune_id);
+    assert.equal(entry.trials, out.trials_used);
+    assert.equal(entry.exit_reason, "found");
+    assert.match((await runCli(["runs", "--tunes", "--db", db])).stdout, new RegExp(out.tune_id.slice(0, 8)));
+    const shown = await runCli(["show", out.tune_id.slice(0, 8), "--db", db]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      new RegExp(`tune ${out.tune_id} \\(completed\\).*${out.trials_used} trials, stopped because found`),
+    );
+    const shownJson = JSON.parse((await runCli(["show", out.tune_id, "--json", "--db", db])).stdout);
+    assert.equal(shownJson.trials.length, out.trials_used);
+    assert.equal(shownJson.recipe.recipe_hash, out.recipe_hash);
+    const missing = await runCli(["show", "zzzzzzzz", "--db", db]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no run zzzzzzzz/);
 
     const b = JSON.parse((await runCli(args)).stdout);
     assert.notEqual(b.tune_id, out.tune_id);

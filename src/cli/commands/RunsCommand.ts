@@ -23,6 +23,15 @@ const builder = (yargs: Argv) =>
       description: "Newest runs shown (0: all)",
     })
     .option("json", { type: "boolean", default: false, description: "Print the list as JSON" })
+    .option("sweeps", {
+      type: "boolean",
+      description: "List the stored sweeps instead of runs (show one with `tokbench show SWEEP`)",
+    })
+    .option("tunes", {
+      type: "boolean",
+      description: "List the stored tunes instead of runs (show one with `tokbench show TUNE`)",
+    })
+    .conflicts("sweeps", "tunes")
     .option("delete", {
       type: "string",
       array: true,
@@ -38,6 +47,7 @@ const builder = (yargs: Argv) =>
       "$0 runs --model llama --since 7d --status completed",
       "Last week's completed runs of llama models",
     )
+    .example("$0 runs --sweeps", "The stored sweeps")
     .example("$0 runs --delete 3f2a9c1e", "Delete one run")
     .example("$0 runs --prune 90d", "Delete runs older than 90 days");
 
@@ -71,6 +81,21 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
           process.stdout.write(
             `deleted ${deleted} run${deleted === 1 ? "" : "s"}${unique.length > 0 ? `: ${unique.join(", ")}` : ""}\n`,
           );
+        return;
+      }
+      // Sweeps and tunes live in the SQLite file beside the runs (RunStore.sweeps(), tunes()).
+      if (argv.sweeps === true) {
+        const sweeps = store.sweeps().list(limit === 0 ? -1 : limit);
+        const { renderSweepList } = await import("../../output/terminal/renderRunList.js");
+        const text = argv.json ? JSON.stringify({ sweeps }, null, 2) : renderSweepList(sweeps);
+        process.stdout.write(`${text}\n`);
+        return;
+      }
+      if (argv.tunes === true) {
+        const tunes = store.tunes().list(limit === 0 ? undefined : limit);
+        const { renderTuneList } = await import("../../output/terminal/renderRunList.js");
+        const text = argv.json ? JSON.stringify({ tunes }, null, 2) : renderTuneList(tunes);
+        process.stdout.write(`${text}\n`);
         return;
       }
       const { runs, total } = await history.listRuns({

@@ -1,4 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { isTokbenchError } from "../../errors/TokbenchError.js";
 import { colorEnabled } from "../../output/createTable.js";
 import { writeRunJson } from "../../output/writeRunJson.js";
 import { RunStore } from "../../storage/RunStore.js";
@@ -20,14 +21,57 @@ type ShowArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the escape character is the point.
 const ANSI = /\u001b\[[0-9;]*m/g;
 
-/** `tokbench show RUN`: a stored run, as printed when it ran, or its JSON result. */
+/** Prints the sweep or tune `argv.run` names; false when there is none. */
+async function showSweepOrTune(store: RunStore, argv: ShowArgs): Promise<boolean> {
+  const find = <T>(get: () => T): T | null => {
+    try {
+      return get();
+    } catch (error) {
+      if (isTokbenchError(error) && (error.code === "SWEEP_NOT_FOUND" || error.code === "TUNE_NOT_FOUND"))
+        return null;
+      throw error;
+    }
+  };
+  const sweep = find(() => store.sweeps().get(argv.run));
+  const tune = sweep === null ? find(() => store.tunes().get(argv.run)) : null;
+  if (sweep === null && tune === null) return false;
+  const { renderStoredSweep, renderStoredTune } = await import("../../output/terminal/renderRunList.js");
+  let text: string;
+  if (sweep !== null) {
+    text = argv.json
+      ? JSON.stringify(
+          { ...sweep, pending_replicates: Object.fromEntries(sweep.pending_replicates) },
+          null,
+          2,
+        )
+      : renderStoredSweep(sweep);
+  } else {
+    text = argv.json ? JSON.stringify(tune, null, 2) : renderStoredTune(tune as NonNullable<typeof tune>);
+  }
+  process.stdout.write(`${text}\n`);
+  return true;
+}
+
+/** `tokbench show RUN`: a stored run, as printed when it ran, or its JSON result; or a stored sweep or tune. */
 export const showCommand: CommandModule<object, ShowArgs> = {
   builder: builder as unknown as CommandModule<object, ShowArgs>["builder"],
   async handler(argv) {
     const store = RunStore.open(argv.db);
     try {
       const history = store.history();
-      const runId = await history.resolveRun(argv.run);
+      let runId: string;
+      try {
+        runId = await history.resolveRun(argv.run);
+      } catch (error) {
+        // Not a run: a sweep or a tune by id or prefix (8 characters or more), shown the same way.
+        if (
+          !isTokbenchError(error) ||
+          error.code !== "RUN_NOT_FOUND" ||
+          !(await showSweepOrTune(store, argv))
+        )
+          throw error;
+        return;
+      }
       const run = await history.readRun(runId);
       if (argv.json) {
         await writeRunJson(run, history.requests(runId), process.stdout);
