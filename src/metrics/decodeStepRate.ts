@@ -13,11 +13,12 @@
  * Why a low quantile of steps. Another process that takes the core, or a page fault, stretches the
  * steps it lands on, not the others: a repetition's mean rate (`samples_ts`) carries every such
  * stretch, while the fast tenth of its steps carries none unless nearly every step was disturbed.
- * Measured on the 2-core machine at load average 15 (bench/regressVerdicts.ts): the run-to-run
- * coefficient of variation of the step level was 1.2 %, against 9.3 % for the best load-corrected
- * repetition (`loadCorrectedRate.ts`) and 46 % for the mean of repetitions. It measures the engine's
- * speed per token when it runs, so it sees a slower kernel, a bigger model or a worse build exactly
- * as the mean does; what it does not see is a slowdown that only some steps pay (a periodic stall,
+ * Measured on the 2-core machine at load average 9-11 (bench/regressVerdicts.ts, 24 runs of tg128
+ * with 5 repetitions on an 8-layer tiny model): the run-to-run coefficient of variation of the step
+ * level was 1.7 %, against 13.1 % for the best load-corrected repetition (`loadCorrectedRate.ts`)
+ * and 30.2 % for the mean of repetitions; 22 of the 24 runs had a steady repetition. It measures
+ * the engine's speed per token when it runs, so it sees a slower kernel, a bigger model or a worse
+ * build exactly as the mean does; what it does not see is a slowdown that only some steps pay (a periodic stall,
  * a collection pause): the mean rate and the request-level percentiles are the figures for that.
  *
  * Only for rows that carry the field: tg rows of one sequence measured with at least
