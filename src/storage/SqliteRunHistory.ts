@@ -94,36 +94,14 @@ export class SqliteRunHistory implements RunHistory {
     }
     const clause = where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`;
     const limit = filter.limit === undefined || live ? -1 : Math.max(0, Math.floor(filter.limit));
-    // Rows as arrays, made objects here: one shape for every row, which better-sqlite3's per-row
-    // objects are not (a 10,000-run listing took 2-3x longer that way).
-    const rows = (
-      this.db
-        .prepare<Record<string, unknown>, unknown[]>(
-          `SELECT r.id, r.started_at, r.ended_at, r.status, r.status_reason, r.tool_version, r.target_kind,
+    const rows = this.db
+      .prepare<Record<string, unknown>, ListRow>(
+        `SELECT r.id, r.started_at, r.ended_at, r.status, r.status_reason, r.tool_version, r.target_kind,
            r.model, f.workload, f.workload_key, f.requests_total, f.requests_failed, f.headline_json, m.hostname
          FROM runs r JOIN machines m ON m.id = r.machine_id LEFT JOIN run_facts f ON f.run_id = r.id ${clause}
          ORDER BY r.started_at DESC, r.id DESC LIMIT @limit`,
-        )
-        .raw()
-        .all({ ...params, limit }) as unknown[][]
-    ).map(
-      (c): ListRow => ({
-        id: c[0] as string,
-        started_at: c[1] as string,
-        ended_at: c[2] as string | null,
-        status: c[3] as ListRow["status"],
-        status_reason: c[4] as string | null,
-        tool_version: c[5] as string,
-        target_kind: c[6] as string | null,
-        model: c[7] as string | null,
-        workload: c[8] as string | null,
-        workload_key: c[9] as string | null,
-        requests_total: c[10] as number | null,
-        requests_failed: c[11] as number | null,
-        headline_json: c[12] as string | null,
-        hostname: c[13] as string,
-      }),
-    );
+      )
+      .all({ ...params, limit });
     let total = live
       ? rows.length
       : (this.db
