@@ -187,9 +187,13 @@ export function judgeRegression(
     const c = row.comparisons[0];
     if (rule === null || c === undefined) continue;
     if (row.section === "tests" && row.test_key !== undefined) {
+      const [baseRow, currentRow, ...peerRows] = testMaps.map((m) => m.get(row.test_key as string));
+      const baseRows = [baseRow, ...peerRows].filter((r): r is Record<string, unknown> => r !== undefined);
       const judged =
-        judgeBetweenRuns(row, row.test_key, testMaps, rule, t) ??
-        judgeStepRatesWithinRuns(row, row.test_key, testMaps, rule, t);
+        baseRow === undefined || currentRow === undefined
+          ? null
+          : (judgeBetweenRuns(row, baseRows, currentRow, rule, t) ??
+            judgeStepRatesWithinRuns(row, baseRow, currentRow, rule, t));
       if (judged !== null) {
         findings.push(judged);
         continue;
@@ -235,7 +239,7 @@ export function judgeRegression(
 
 /**
  * A llama-bench-style rate row judged between runs: the levels of the baseline and its reference
- * runs against the current run's level, by a prediction t-test. A run's level is its step level
+ * runs (`baseRows`, the baseline's first) against the current run's level, by a prediction t-test. A run's level is its step level
  * (`bestDecodeStepRate`: the fastest steady repetition's 10th-percentile decode step) when every run
  * has step quantiles, tested one-sided (a gate asks whether the rate dropped): baseline runs without
  * a steady repetition are left out, and a current run without one cannot be judged. Otherwise it is
@@ -245,19 +249,11 @@ export function judgeRegression(
  */
 function judgeBetweenRuns(
   row: ComparisonRow,
-  key: string,
-  testMaps: Map<string, Record<string, unknown>>[],
+  baseRows: readonly Record<string, unknown>[],
+  currentRow: Record<string, unknown>,
   rule: { rule: string; threshold: number },
   t: RegressionThresholds,
 ): RegressionFinding | null {
-  const [baseMap, currentMap, ...peerMaps] = testMaps;
-  const baseRow = baseMap?.get(key);
-  const currentRow = currentMap?.get(key);
-  if (baseRow === undefined || currentRow === undefined) return null;
-  const peerRows = peerMaps
-    .map((m) => m.get(key))
-    .filter((r): r is Record<string, unknown> => r !== undefined);
-  const baseRows = [baseRow, ...peerRows];
   const bySteps = [...baseRows, currentRow].every((r) => hasDecodeSteps(r));
   const levelOf = (r: Record<string, unknown>): number | null =>
     bySteps ? bestDecodeStepRate(r) : bestLoadCorrectedRate(r);
@@ -313,15 +309,11 @@ function judgeBetweenRuns(
  */
 function judgeStepRatesWithinRuns(
   row: ComparisonRow,
-  key: string,
-  testMaps: Map<string, Record<string, unknown>>[],
+  baseRow: Record<string, unknown>,
+  currentRow: Record<string, unknown>,
   rule: { rule: string; threshold: number },
   t: RegressionThresholds,
 ): RegressionFinding | null {
-  const [baseMap, currentMap] = testMaps;
-  const baseRow = baseMap?.get(key);
-  const currentRow = currentMap?.get(key);
-  if (baseRow === undefined || currentRow === undefined) return null;
   const base = decodeStepRates(baseRow);
   const current = decodeStepRates(currentRow);
   if (base.length < 2 || current.length < 2) return null;

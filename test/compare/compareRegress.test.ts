@@ -100,6 +100,17 @@ function run(
   return result;
 }
 
+/** Stores `runs` in the database `db` and accepts `accepted` as baselines, in that order. */
+async function seedDatabase(db: string, runs: RunResult[], accepted: string[]): Promise<void> {
+  const store = RunStore.open(db);
+  for (const r of runs) store.finishRun(r);
+  store.close();
+  for (const id of accepted) {
+    const result = await runCli(["accept", id, "--db", db]);
+    assert.equal(result.code, 0, result.stderr);
+  }
+}
+
 describe("tokbench compare and regress (CLI, real SQLite)", () => {
   let dir: string;
   let db: string;
@@ -112,33 +123,33 @@ describe("tokbench compare and regress (CLI, real SQLite)", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tokbench-compare-"));
     db = join(dir, "runs.sqlite");
-    const store = RunStore.open(db);
     const t = (n: number) => `2025-01-0${n}T00:00:00.000Z`;
-    for (const r of [
-      run("base", [100, 101, 99, 100.5, 99.5], { startedAt: t(1) }),
-      run("same", [100.2, 99.8, 100.1, 99.9, 100.4], { startedAt: t(2) }),
-      run("slow", [85, 86, 85.5, 84.5, 85.2], { startedAt: t(3) }),
-      run("slight", [95, 95.5, 94.8, 95.2, 94.9], { startedAt: t(4) }),
-      run("noisy", [50, 120, 60, 110, 70], { startedAt: t(5) }),
-      run("two-reps", [80, 81], { startedAt: t(6) }),
-      run("other-workload", [100, 100, 100], { promptTokens: 512, startedAt: t(7) }),
-      run("two-threads", [150, 151, 149, 150, 150], { threads: 2, startedAt: t(8) }),
-      run("itl-up", [100, 101, 99, 100.5, 99.5], { itlScale: 1.25, startedAt: t(9) }),
-      // Long prompts: inter-token latency 1.5x that of the short-prompt runs above.
-      run("long-base", [100, 101, 99, 100.5, 99.5], {
-        promptTokens: 2048,
-        itlScale: 1.5,
-        startedAt: "2025-01-10T00:00:00.000Z",
-      }),
-      run("long", [100.2, 99.8, 100.1, 99.9, 100.4], {
-        promptTokens: 2048,
-        itlScale: 1.5,
-        startedAt: "2025-01-11T00:00:00.000Z",
-      }),
-    ]) {
-      store.finishRun(r);
-    }
-    store.close();
+    await seedDatabase(
+      db,
+      [
+        run("base", [100, 101, 99, 100.5, 99.5], { startedAt: t(1) }),
+        run("same", [100.2, 99.8, 100.1, 99.9, 100.4], { startedAt: t(2) }),
+        run("slow", [85, 86, 85.5, 84.5, 85.2], { startedAt: t(3) }),
+        run("slight", [95, 95.5, 94.8, 95.2, 94.9], { startedAt: t(4) }),
+        run("noisy", [50, 120, 60, 110, 70], { startedAt: t(5) }),
+        run("two-reps", [80, 81], { startedAt: t(6) }),
+        run("other-workload", [100, 100, 100], { promptTokens: 512, startedAt: t(7) }),
+        run("two-threads", [150, 151, 149, 150, 150], { threads: 2, startedAt: t(8) }),
+        run("itl-up", [100, 101, 99, 100.5, 99.5], { itlScale: 1.25, startedAt: t(9) }),
+        // Long prompts: inter-token latency 1.5x that of the short-prompt runs above.
+        run("long-base", [100, 101, 99, 100.5, 99.5], {
+          promptTokens: 2048,
+          itlScale: 1.5,
+          startedAt: "2025-01-10T00:00:00.000Z",
+        }),
+        run("long", [100.2, 99.8, 100.1, 99.9, 100.4], {
+          promptTokens: 2048,
+          itlScale: 1.5,
+          startedAt: "2025-01-11T00:00:00.000Z",
+        }),
+      ],
+      [],
+    );
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -281,25 +292,21 @@ describe("regress between runs: the accepted baselines' spread is the noise (CLI
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tokbench-regress-runs-"));
     db = join(dir, "runs.sqlite");
-    const store = RunStore.open(db);
     const t = (n: number) => `2025-02-0${n}T00:00:00.000Z`;
     // Three accepted runs whose best repetitions are 101, 99 and 102 t/s (each had its cores).
-    for (const r of [
-      run("acc-1", [100, 101, 99, 100.5, 99.5], { cpuShare: 1, startedAt: t(1) }),
-      run("acc-2", [98, 99, 97.5, 98.5, 98], { cpuShare: 1, startedAt: t(2) }),
-      run("acc-3", [101, 102, 100.5, 101.5, 101], { cpuShare: 1, startedAt: t(3) }),
-      // The same engine on a busy machine: every repetition waited for a core 15 % of its time.
-      run("busy", [85, 86, 84, 85.5, 85], { cpuShare: 0.85, startedAt: t(4) }),
-      // A slower engine that had its cores.
-      run("slower", [80, 81, 79, 80.5, 80], { cpuShare: 1, startedAt: t(5) }),
-    ]) {
-      store.finishRun(r);
-    }
-    store.close();
-    for (const id of ["acc-1", "acc-2", "acc-3"]) {
-      const accepted = await runCli(["accept", id, "--db", db]);
-      assert.equal(accepted.code, 0, accepted.stderr);
-    }
+    await seedDatabase(
+      db,
+      [
+        run("acc-1", [100, 101, 99, 100.5, 99.5], { cpuShare: 1, startedAt: t(1) }),
+        run("acc-2", [98, 99, 97.5, 98.5, 98], { cpuShare: 1, startedAt: t(2) }),
+        run("acc-3", [101, 102, 100.5, 101.5, 101], { cpuShare: 1, startedAt: t(3) }),
+        // The same engine on a busy machine: every repetition waited for a core 15 % of its time.
+        run("busy", [85, 86, 84, 85.5, 85], { cpuShare: 0.85, startedAt: t(4) }),
+        // A slower engine that had its cores.
+        run("slower", [80, 81, 79, 80.5, 80], { cpuShare: 1, startedAt: t(5) }),
+      ],
+      ["acc-1", "acc-2", "acc-3"],
+    );
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -352,50 +359,46 @@ describe("regress on decode step rates (CLI, real SQLite)", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tokbench-regress-steps-"));
     db = join(dir, "runs.sqlite");
-    const store = RunStore.open(db);
     const t = (n: number) => `2025-03-0${n}T00:00:00.000Z`;
-    for (const r of [
-      // Step levels 1e9 / 400,000 ns = 2,500 t/s, 2,475.2 and 2,512.6.
-      run("acc-1", noisy, { cpuShare: 0.6, stepNs: steps(400_000), startedAt: t(1) }),
-      run(
-        "acc-2",
-        noisy.map((x) => x * 1.1),
-        { cpuShare: 0.7, stepNs: steps(404_000), startedAt: t(2) },
-      ),
-      run(
-        "acc-3",
-        noisy.map((x) => x * 0.8),
-        { cpuShare: 0.5, stepNs: steps(398_000), startedAt: t(3) },
-      ),
-      // The same engine, its wall-clock rates 30 % down on a busy machine, its fast steps not.
-      run(
-        "busy",
-        noisy.map((x) => x * 0.7),
-        { cpuShare: 0.6, stepNs: steps(401_000), startedAt: t(4) },
-      ),
-      // An engine 10 % slower per step (a step 1/0.9 as long).
-      run("slower", noisy, { cpuShare: 0.6, stepNs: steps(Math.round(400_000 / 0.9)), startedAt: t(5) }),
-      // An older baseline without step quantiles: the level falls back to the load-corrected rate.
-      run("old", [2400, 2410, 2390, 2405, 2395], { cpuShare: 1, startedAt: t(6) }),
-      // Every step stretched: median steps 1.5x the p10 ones in every repetition, none steady.
-      run(
-        "swamped",
-        noisy.map((x) => x * 0.4),
-        {
-          cpuShare: 0.3,
-          stepNs: steps(480_000),
-          medianToP10: 1.5,
-          startedAt: t(7),
-        },
-      ),
-    ]) {
-      store.finishRun(r);
-    }
-    store.close();
-    for (const id of ["acc-1", "acc-2", "acc-3"]) {
-      const accepted = await runCli(["accept", id, "--db", db]);
-      assert.equal(accepted.code, 0, accepted.stderr);
-    }
+    await seedDatabase(
+      db,
+      [
+        // Step levels 1e9 / 400,000 ns = 2,500 t/s, 2,475.2 and 2,512.6.
+        run("acc-1", noisy, { cpuShare: 0.6, stepNs: steps(400_000), startedAt: t(1) }),
+        run(
+          "acc-2",
+          noisy.map((x) => x * 1.1),
+          { cpuShare: 0.7, stepNs: steps(404_000), startedAt: t(2) },
+        ),
+        run(
+          "acc-3",
+          noisy.map((x) => x * 0.8),
+          { cpuShare: 0.5, stepNs: steps(398_000), startedAt: t(3) },
+        ),
+        // The same engine, its wall-clock rates 30 % down on a busy machine, its fast steps not.
+        run(
+          "busy",
+          noisy.map((x) => x * 0.7),
+          { cpuShare: 0.6, stepNs: steps(401_000), startedAt: t(4) },
+        ),
+        // An engine 10 % slower per step (a step 1/0.9 as long).
+        run("slower", noisy, { cpuShare: 0.6, stepNs: steps(Math.round(400_000 / 0.9)), startedAt: t(5) }),
+        // An older baseline without step quantiles: the level falls back to the load-corrected rate.
+        run("old", [2400, 2410, 2390, 2405, 2395], { cpuShare: 1, startedAt: t(6) }),
+        // Every step stretched: median steps 1.5x the p10 ones in every repetition, none steady.
+        run(
+          "swamped",
+          noisy.map((x) => x * 0.4),
+          {
+            cpuShare: 0.3,
+            stepNs: steps(480_000),
+            medianToP10: 1.5,
+            startedAt: t(7),
+          },
+        ),
+      ],
+      ["acc-1", "acc-2", "acc-3"],
+    );
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
