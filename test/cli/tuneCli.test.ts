@@ -163,6 +163,47 @@ describe("tokbench tune", () => {
     assert.notEqual(d.recipe_hash, out.recipe_hash);
   });
 
+  it("candidates default to the model files largest first; --candidates is the order that decides", async () => {
+    // Two model files; the smaller one is faster and first by name and in the file. Neither is a
+    // GGUF, so no memory pre-check applies.
+    const big = join(dir, "b-big.gguf");
+    const small = join(dir, "a-small.gguf");
+    await writeFile(big, Buffer.alloc(3000));
+    await writeFile(small, Buffer.alloc(1000));
+    const lines: string[] = [];
+    for (const [model, tps] of [
+      [small, 90],
+      [big, 30],
+    ] as const)
+      for (const parallel of [1, 2])
+        for (const r of [0, 1, 2]) lines.push(line({ model, parallel }, tps * parallel + r * 0.1, 100));
+    const file = join(dir, "order.jsonl");
+    await writeFile(file, `${lines.join("\n")}\n`);
+    const tune = async (extra: string[]) => {
+      const run = await runCli([
+        "tune",
+        "--replay",
+        file,
+        ...extra,
+        "--json",
+        "--db",
+        join(dir, "order.sqlite"),
+        "--no-progress",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout);
+    };
+    const byBytes = await tune([]);
+    assert.deepEqual(byBytes.recipe.inputs.candidates, [big, small]);
+    assert.equal(byBytes.recommendation.model, big);
+    assert.deepEqual(byBytes.recipe.evidence.not_measured_candidates, [small]);
+    assert.ok(byBytes.trials.every((t: { knobs: { model: string } }) => t.knobs.model === big));
+    const given = await tune(["--candidates", `${small},${big}`]);
+    assert.deepEqual(given.recipe.inputs.candidates, [small, big]);
+    assert.equal(given.recommendation.model, small);
+    assert.deepEqual(given.recipe.evidence.not_measured_candidates, [big]);
+  });
+
   it("reports drift above 10 % when the re-measured baseline moved", async () => {
     const drifting = join(dir, "drift.jsonl");
     const lines = [80, 80, 80, 100, 100, 100].map((v) => line({ parallel: 1, batch: 256 }, v, 100));
@@ -431,6 +472,20 @@ describe("tokbench tune", () => {
     const before = tuneTrials(db);
     const tuneId = /tune ([0-9a-f-]{36})/.exec(started.stderr())?.[1];
     assert.ok(tuneId, started.stderr());
+    const countRuns = () => {
+      const c = new Database(db, { readonly: true });
+      try {
+        return (
+          c
+            .prepare("SELECT count(*) AS n FROM runs WHERE json_extract(config_json, '$.tune_id') = ?")
+            .get(tuneId) as { n: number }
+        ).n;
+      } finally {
+        c.close();
+      }
+    };
+    // Runs stored before the resume, including those of a trial the kill cut short.
+    const runsBefore = countRuns();
     const resumed = await runCli([
       "tune",
       "--resume",
@@ -466,6 +521,12 @@ describe("tokbench tune", () => {
       .filter((id: string) => beforeRuns.has(id));
     assert.deepEqual(measuredAgain, []);
     assert.ok(laterRuns.length >= runIds.length);
+    // The resumed session measured exactly the replicates of its new trials: a stored trial measured
+    // again (and discarded) would add runs.
+    const newReplicates = afterTrials
+      .filter((t) => t.idx >= before.length)
+      .reduce((n, t) => n + JSON.parse(t.replicates_json).length, 0);
+    assert.equal(countRuns() - runsBefore, newReplicates);
   });
 
   it("SIGTERM stops after the trial under way: its trials kept, the tune stored as interrupted, exit 143, no server left", async () => {

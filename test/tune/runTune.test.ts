@@ -91,6 +91,31 @@ describe("runTune on replayed measurements", () => {
     assert.equal(again.chosen_model, "mid");
   });
 
+  it("a candidate whose probe fails one replicate is infeasible: the next one is chosen", async () => {
+    // "big" is the fastest by its median, but its second replicate failed the gate.
+    const lines: Line[] = [
+      ok({ model: "big", parallel: 1 }, 90),
+      ok({ model: "big", parallel: 1 }, 90, 100, false),
+      ok({ model: "big", parallel: 1 }, 90),
+      ...[0, 1, 2].map(() => ok({ model: "small", parallel: 1 }, 10)),
+    ];
+    const s = spy(replaySource(records(lines)));
+    const outcome = await runTune({
+      axes: [makeAxis("parallel", [1])],
+      candidates: ["big", "small"],
+      baseline: { parallel: 1 },
+      settings: settings(),
+      measure: s.measure,
+    });
+    assert.equal(outcome.rejected[0]?.model, "big");
+    assert.equal(outcome.rejected[0]?.verdict, "infeasible");
+    assert.match(outcome.rejected[0]?.reason ?? "", /replicate 2/);
+    assert.equal(outcome.chosen_model, "small");
+    assert.equal(outcome.best?.configuration.model, "small");
+    // The probe of "big" stopped at the failed replicate.
+    assert.equal(outcome.trials[0]?.replicates.length, 2);
+  });
+
   it("a memory pre-check that fails rejects a candidate without measuring it", async () => {
     const lines = [ok({ model: "a", parallel: 1 }, 5), ok({ model: "b", parallel: 1 }, 9)];
     const source = replaySource(records(lines));
