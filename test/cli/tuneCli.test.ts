@@ -353,7 +353,18 @@ describe("tokbench tune", () => {
       join(dir, "e.sqlite"),
     ]);
     assert.equal(objective.code, 2);
-    assert.match(objective.stderr, /--objective requests: a tune optimises throughput, latency, goodput/);
+    // The sweep's objective `requests` is not among the tune's choices (nor listed twice in its help).
+    assert.match(
+      objective.stderr,
+      /objective, Given: "requests", Choices: "throughput", "latency", "goodput"\n/,
+    );
+    const help = await runCli(["tune", "--help"]);
+    // One line each among the options (the examples use them too).
+    assert.equal(help.stdout.match(/^ +--objective /gm)?.length, 1);
+    assert.equal(help.stdout.match(/^ +--resume /gm)?.length, 1);
+    for (const flag of ["--dry-run", "--cells-out", "--abort-on-error", "--url"])
+      assert.doesNotMatch(help.stdout, new RegExp(`${flag} `), `${flag} is a sweep flag`);
+    assert.match(help.stdout, /--json +Print \{tune_id/);
     assert.doesNotMatch(objective.stderr, /internal error/);
     const bad = join(dir, "bad.jsonl");
     await writeFile(bad, '{"knobs": {"parallel": 1}, "status": "fine"}\n');

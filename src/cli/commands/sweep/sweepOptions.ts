@@ -2,8 +2,17 @@ import type { Argv } from "yargs";
 
 const LIST = "(a list 1,2,4 or a range 1-8, 1-64*2)";
 
-/** The flags of `tokbench sweep`. The ones in the issue's Command section are a contract: never rename them. */
-export function withSweepOptions<T>(yargs: Argv<T>) {
+/**
+ * The flags of `tokbench sweep`. The ones in the issue's Command section are a contract: never rename them.
+ * `tokbench tune` shares them (`command: "tune"`): the flags only a sweep takes are hidden from its
+ * help (still parsed, so that the tune refuses them in one line), `--objective` and `--resume` are
+ * left to the tune, which offers its own, and the output flags say what a tune prints.
+ * @param command - the command whose help this is. Defaults to `"sweep"`.
+ */
+export function withSweepOptions<T>(yargs: Argv<T>, command: "sweep" | "tune" = "sweep") {
+  const tune = command === "tune";
+  // Registered for the tune only so that its refusal, not yargs' strict mode, answers them.
+  const sweepOnly = { hidden: tune };
   const list = (description: string, group: string) => ({
     type: "string" as const,
     array: true as const,
@@ -12,6 +21,7 @@ export function withSweepOptions<T>(yargs: Argv<T>) {
   });
   return yargs
     .option("url", {
+      ...sweepOnly,
       type: "string",
       group: "Server:",
       description:
@@ -118,13 +128,20 @@ export function withSweepOptions<T>(yargs: Argv<T>) {
       group: "Gate:",
       description: "Budget: inter-token latency p95 at most this many ms",
     })
-    .option("objective", {
-      choices: ["throughput", "goodput", "latency", "requests"] as const,
-      group: "Gate:",
-      description:
-        "What the best feasible cell maximises: output tok/s, goodput req/s, lowest TTFT p95, req/s (default throughput)",
-    })
+    .option(
+      "objective",
+      // yargs adds the choices of an option registered twice to the first ones: the tune registers its own.
+      tune
+        ? {}
+        : {
+            choices: ["throughput", "goodput", "latency", "requests"] as const,
+            group: "Gate:",
+            description:
+              "What the best feasible cell maximises: output tok/s, goodput req/s, lowest TTFT p95, req/s (default throughput)",
+          },
+    )
     .option("abort-on-error", {
+      ...sweepOnly,
       type: "boolean",
       group: "Gate:",
       description:
@@ -159,23 +176,32 @@ export function withSweepOptions<T>(yargs: Argv<T>) {
     })
     .option("file", {
       alias: "f",
+      ...sweepOnly,
       type: "string",
       group: "Sweep:",
       description: "YAML or JSON sweep file (flags given here win over it); see docs/sweep.md",
     })
     .option("dry-run", {
+      ...sweepOnly,
       type: "boolean",
       default: false,
       group: "Sweep:",
       description:
         "Print the plan (configurations, cells, launches, requests, estimated duration) and launch nothing",
     })
-    .option("resume", {
-      type: "string",
-      group: "Sweep:",
-      description: "Continue an interrupted or killed sweep by its id: finished cells are not measured again",
-    })
+    .option(
+      "resume",
+      tune
+        ? {}
+        : {
+            type: "string",
+            group: "Sweep:",
+            description:
+              "Continue an interrupted or killed sweep by its id: finished cells are not measured again",
+          },
+    )
     .option("cells-out", {
+      ...sweepOnly,
       type: "string",
       group: "Output:",
       description: "Write every measurement as JSONL in the replay format of `tokbench tune --replay`",
@@ -189,7 +215,9 @@ export function withSweepOptions<T>(yargs: Argv<T>) {
       type: "boolean",
       default: false,
       group: "Output:",
-      description: "Print {sweep_id, status, cells: [...]} as JSON on stdout (and nothing else there)",
+      description: tune
+        ? "Print {tune_id, exit_reason, recommendation, baseline, trials: [...], recipe_hash, recipe} as JSON on stdout (and nothing else there)"
+        : "Print {sweep_id, status, cells: [...]} as JSON on stdout (and nothing else there)",
     })
     .option("db", {
       type: "string",
@@ -200,6 +228,8 @@ export function withSweepOptions<T>(yargs: Argv<T>) {
       type: "boolean",
       default: true,
       group: "Output:",
-      description: "A line per finished cell on stderr (--no-progress)",
+      description: tune
+        ? "A line per finished trial on stderr: trial k of at most N, best so far and its gain (--no-progress)"
+        : "A line per finished cell on stderr (--no-progress)",
     });
 }

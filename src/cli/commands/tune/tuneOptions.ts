@@ -6,7 +6,7 @@ import { withSweepOptions } from "../sweep/sweepOptions.js";
  * contract), and the tune's own. The ones in issue 11's Command section are a contract.
  */
 export function withTuneOptions<T>(yargs: Argv<T>) {
-  return withSweepOptions(yargs)
+  return withSweepOptions(yargs, "tune")
     .option("candidates", {
       type: "string",
       array: true,
