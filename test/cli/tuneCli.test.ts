@@ -262,6 +262,30 @@ describe("tokbench tune", () => {
     assert.match(run.stdout, /recommendation: parallel=4 batch=2048/);
   });
 
+  it("the embedded engine's recommendation: --apply writes llama-server's port, the verify command no 'null' model", async () => {
+    const env = join(dir, "embedded.env");
+    const run = await runCli([
+      "tune",
+      "--replay",
+      cells,
+      "--server",
+      "embedded",
+      "--apply",
+      env,
+      "--json",
+      "--db",
+      join(dir, "embedded.sqlite"),
+      "--no-progress",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout);
+    const written = await readFile(env, "utf8");
+    // Port 0 would make llama-server listen on a random port.
+    assert.match(written, /^LLAMA_ARG_PORT=8080$/m);
+    assert.match(written, /^LLAMA_ARG_N_PARALLEL=4$/m);
+    assert.match(out.recommendation.bench_command, /^tokbench bench --model '<model\.gguf>' --parallel 4 /);
+  });
+
   it("replays a real sweep: its --cells-out file and its id in the database give the same recommendation", async () => {
     const mini = fileURLToPath(new URL("../sweep/fixtures/miniServer.js", import.meta.url));
     const db = join(dir, "sweep.sqlite");

@@ -58,7 +58,8 @@ const USUAL_PORT: Record<string, number> = {
   sglang: 30000,
   "mlx-lm": 8080,
   template: 8080,
-  embedded: 0,
+  // The embedded engine listens nowhere; its knobs are applied as llama-server's variables, so its port.
+  embedded: 8080,
 };
 
 /** Flags that define a tune (the sweep's and the tune's own): refused with --resume, which takes the stored ones. */
@@ -183,9 +184,9 @@ function benchCommand(spec: TuneSpec, configuration: Configuration): string {
     const flags = Object.entries(knobs).flatMap(([k, v]) =>
       EMBEDDED_FLAGS[k] === undefined ? [] : [EMBEDDED_FLAGS[k] as string, String(v)],
     );
-    return ["tokbench", "bench", "--model", String(model ?? s.model), ...flags, ...load]
-      .map(shellQuote)
-      .join(" ");
+    // A replay may not name the model file: a placeholder the user fills in, not "null".
+    const file = model ?? s.model ?? "<model.gguf>";
+    return ["tokbench", "bench", "--model", String(file), ...flags, ...load].map(shellQuote).join(" ");
   }
   const port = USUAL_PORT[s.provider] ?? 8080;
   const name = s.model ?? (model === undefined ? "model" : basename(String(model)));
