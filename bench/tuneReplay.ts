@@ -4,8 +4,10 @@
  * setting, over many seeds, the share of the grid optimum the recommendation reaches and the
  * configurations measured. The grid optimum is what a full sweep of the same grid with the same
  * replicates picks (the best median among configurations feasible in every replicate); a
- * recommendation's worth is its value in the grid, judged the same way. Prints figures, asserts
- * nothing.
+ * recommendation's worth is its value in the grid, judged the same way. Settings marked `random
+ * start` begin from a feasible configuration drawn per seed instead of the server's defaults;
+ * `resampled` ones see fresh noise (replicates drawn again from the recorded ones), with what a
+ * full sweep of the same resampled grid reaches beside them. Prints figures, asserts nothing.
  *
  *   node dist/bench/tuneReplay.js [--seeds 50] [--grid NAME] [--json]
  */
@@ -17,12 +19,19 @@ import type { AxisValue } from "../src/search/Axis.js";
 import { productSize } from "../src/search/cartesianProduct.js";
 import type { ProviderName } from "../src/servers/ServerProvider.js";
 import { median, sampleStddev } from "../src/stats/descriptive.js";
+import type { SweepBudgets } from "../src/sweep/SweepSpec.js";
 import { defaultBaseline } from "../src/tune/defaultBaseline.js";
 import { configurationKey } from "../src/tune/Measurement.js";
-import { readReplayFile, replaySource } from "../src/tune/replaySource.js";
+import {
+  type ReplayRecord,
+  type ReplaySource,
+  readReplayFile,
+  replaySource,
+} from "../src/tune/replaySource.js";
 import { runTune, type TuneSettings } from "../src/tune/runTune.js";
 import { SEARCH_STRATEGIES, type SearchStrategy } from "../src/tune/searchKnobs.js";
 import { judgeTrial } from "../src/tune/Trial.js";
+import { seededRandom } from "../src/workload/seededRandom.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -42,6 +51,19 @@ interface Setting {
   budget: number;
   tie_band: number | null;
   anchor_every: number;
+  /**
+   * Where the search starts: the server's defaults (`default`), or a feasible configuration of the
+   * grid drawn per seed (`random`: a user's `--baseline`; on a grid whose default is its optimum,
+   * the only way to see the search find it). Defaults to `default`.
+   */
+  start?: "default" | "random";
+  /**
+   * `resampled`: per seed, each configuration feasible in every recorded replicate gets its
+   * replicates drawn again with replacement from its recorded ones (a fresh sweep's noise): the
+   * tuner no longer sees the grid's own medians. Its reference is a full sweep of the resampled
+   * grid, judged the same way. Defaults to the recorded replicates.
+   */
+  noise?: "recorded" | "resampled";
 }
 
 const SETTINGS: Setting[] = [
@@ -56,7 +78,71 @@ const SETTINGS: Setting[] = [
   { name: "coordinate 20%", strategy: "coordinate", budget: 0.2, tie_band: null, anchor_every: 0 },
   { name: "coordinate 10% band 0", strategy: "coordinate", budget: 0.1, tie_band: 0, anchor_every: 0 },
   { name: "coordinate 10% anchor 8", strategy: "coordinate", budget: 0.1, tie_band: null, anchor_every: 8 },
+  {
+    name: "coordinate 10% anchor 8, random start",
+    strategy: "coordinate",
+    budget: 0.1,
+    tie_band: null,
+    anchor_every: 8,
+    start: "random",
+  },
+  {
+    name: "random 10%, random start",
+    strategy: "random",
+    budget: 0.1,
+    tie_band: null,
+    anchor_every: 0,
+    start: "random",
+  },
+  {
+    name: "coordinate 10% anchor 8, resampled",
+    strategy: "coordinate",
+    budget: 0.1,
+    tie_band: null,
+    anchor_every: 8,
+    noise: "resampled",
+  },
 ];
+
+/**
+ * The grid's lines with fresh noise: each configuration feasible in every recorded replicate gets
+ * as many replicates drawn with replacement from its recorded ones; the others keep their lines (a
+ * failure stays a failure, so the grid's infeasible configurations stay infeasible).
+ */
+function resampledRecords(source: ReplaySource, random: () => number): ReplayRecord[] {
+  const out: ReplayRecord[] = [];
+  for (const lines of source.lines.values()) {
+    const clean = lines.every((l) => l.measured && l.measurement.status === "ok" && l.measurement.feasible);
+    if (!clean) out.push(...lines);
+    else
+      for (let i = 0; i < lines.length; i++)
+        out.push(lines[Math.floor(random() * lines.length)] as ReplayRecord);
+  }
+  return out;
+}
+
+/** What a full sweep of these lines picks: the best median among configurations feasible in every replicate. */
+function sweepPick(source: ReplaySource, objective: "throughput", budgets: SweepBudgets): string | null {
+  let pick: string | null = null;
+  let best = Number.NEGATIVE_INFINITY;
+  for (const [key, lines] of source.lines) {
+    const judged = judgeTrial(
+      {
+        replicates: lines.filter((l) => l.measured).map((l) => l.measurement),
+        failure: lines.some((l) => !l.measured && l.measurement.status !== "ok")
+          ? { status: "error", reason: "failed" }
+          : null,
+      },
+      objective,
+      budgets,
+    );
+    if (judged.status === "feasible" && judged.value !== null && judged.value > best) {
+      best = judged.value;
+      pick = key;
+    }
+  }
+  return pick;
+}
 
 function quantile(values: number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);
@@ -79,7 +165,7 @@ for (const file of files) {
   const candidates: AxisValue[] = modelAxis === undefined ? [] : [...modelAxis.values];
   const replicates = Math.max(...[...source.lines.values()].map((l) => l.length));
   const objective = "throughput" as const;
-  const budgets = { max_ttft_p95_ms: null, max_itl_p95_ms: null };
+  const budgets: SweepBudgets = { max_ttft_p95_ms: null, max_itl_p95_ms: null };
 
   // The grid as a full sweep sees it: every configuration judged on all its recorded replicates.
   const gridValue = new Map<string, number | null>();
@@ -96,6 +182,13 @@ for (const file of files) {
     );
     gridValue.set(key, judged.status === "feasible" ? judged.value : null);
   }
+  // Feasible configurations of the grid without the model: the random starts.
+  const starts = source.configurations
+    .filter((c) => typeof gridValue.get(configurationKey(c)) === "number")
+    .map((c) => {
+      const { model: _model, ...knobs } = c;
+      return knobs;
+    });
   const feasibleValues = [...gridValue.values()].filter((v): v is number => v !== null);
   const optimum = Math.max(...feasibleValues);
   // The grid a full sweep planned (configurations it skipped after an OOM are absent from the file).
@@ -136,13 +229,23 @@ for (const file of files) {
 
   for (const setting of SETTINGS) {
     const shares: number[] = [];
+    const sweepShares: number[] = [];
     const measured: number[] = [];
     const trials: number[] = [];
     let infeasible = 0;
     let none = 0;
     const maxTrials = Math.max(3, Math.floor(setting.budget * size));
     for (let seed = 1; seed <= seeds; seed++) {
-      const fresh = replaySource(records);
+      // Draws of the bench itself, apart from the search's own seed.
+      const draw = seededRandom(1_000_003 * seed + 17);
+      const lines = setting.noise === "resampled" ? resampledRecords(source, draw) : records;
+      const fresh = replaySource(lines);
+      if (setting.noise === "resampled") {
+        const pick = sweepPick(fresh, objective, budgets);
+        sweepShares.push(pick === null ? 0 : (gridValue.get(pick) ?? 0) / optimum);
+      }
+      const start =
+        setting.start === "random" ? (starts[Math.floor(draw() * starts.length)] ?? baseline) : baseline;
       const settings: TuneSettings = {
         objective,
         budgets,
@@ -156,7 +259,7 @@ for (const file of files) {
       const outcome = await runTune({
         axes,
         candidates,
-        baseline,
+        baseline: start,
         settings,
         measure: fresh.measure,
       });
@@ -185,6 +288,8 @@ for (const file of files) {
       median_trials: median(trials),
       infeasible_recommendations: infeasible,
       no_recommendation: none,
+      // What a full sweep of the same resampled grids reaches (null with the recorded replicates: 100 %).
+      median_sweep_share: sweepShares.length === 0 ? null : median(sweepShares),
     });
   }
 }
@@ -204,6 +309,7 @@ else {
       "trials",
       "infeasible recs",
       "none",
+      "full sweep %",
     ],
   });
   for (const r of rows) {
@@ -218,6 +324,7 @@ else {
       String(r.median_trials),
       String(r.infeasible_recommendations),
       String(r.no_recommendation),
+      r.median_sweep_share === null ? "100" : pct(r.median_sweep_share),
     ]);
   }
   process.stdout.write(`${table.toString()}\n(${seeds} seeds per setting)\n`);
