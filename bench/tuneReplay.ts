@@ -87,6 +87,22 @@ const SETTINGS: Setting[] = [
     start: "random",
   },
   {
+    name: "coordinate 10% band 0, random start",
+    strategy: "coordinate",
+    budget: 0.1,
+    tie_band: 0,
+    anchor_every: 8,
+    start: "random",
+  },
+  {
+    name: "coordinate 20% anchor 8, random start",
+    strategy: "coordinate",
+    budget: 0.2,
+    tie_band: null,
+    anchor_every: 8,
+    start: "random",
+  },
+  {
     name: "random 10%, random start",
     strategy: "random",
     budget: 0.1,
