@@ -319,6 +319,38 @@ describe("runTune on replayed measurements", () => {
     assert.equal(refused.best, null);
   });
 
+  it("the goodput objective maximises requests/s within the budgets; a budget makes a configuration infeasible", async () => {
+    const cell = (parallel: number, tps: number, goodput: number, ttft: number, itl: number): Line[] =>
+      [0, 1, 2].map(() => ({
+        ...ok({ parallel }, tps, ttft),
+        goodput_rps: goodput,
+        itl_p95_ms: itl,
+      }));
+    // parallel 4 has the most tokens per second but breaks the ITL budget; 2 has the best goodput.
+    const lines = [...cell(1, 10, 0.5, 100, 20), ...cell(2, 20, 0.9, 100, 40), ...cell(4, 40, 0.7, 100, 90)];
+    const run = (objective: TuneSettings["objective"], maxItl: number | null) =>
+      runTune({
+        axes: [parallel],
+        candidates: [],
+        baseline: { parallel: 1 },
+        settings: settings({
+          objective,
+          tie_band: 0,
+          budgets: { max_ttft_p95_ms: null, max_itl_p95_ms: maxItl },
+        }),
+        measure: replaySource(records(lines)).measure,
+      });
+    const goodput = await run("goodput", null);
+    assert.equal(goodput.best?.configuration.parallel, 2);
+    assert.ok(Math.abs((goodput.gain ?? 0) - 0.8) < 1e-9, `gain ${goodput.gain}`);
+    assert.equal((await run("throughput", null)).best?.configuration.parallel, 4);
+    const budgeted = await run("throughput", 50);
+    assert.equal(budgeted.best?.configuration.parallel, 2);
+    const four = budgeted.trials.find((t) => t.configuration.parallel === 4);
+    assert.equal(four?.status, "infeasible");
+    assert.match(four?.reason ?? "", /ITL p95 90\.00 ms > 50 ms/);
+  });
+
   it("stops at the time budget (the trials' wall time), and when interrupted", async () => {
     const lines: Line[] = [];
     for (const p of [1, 2, 4]) for (let r = 0; r < 3; r++) lines.push(ok({ parallel: p }, p));
