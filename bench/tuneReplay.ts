@@ -137,10 +137,9 @@ function resampledRecords(source: ReplaySource, random: () => number): ReplayRec
   return out;
 }
 
-/** What a full sweep of these lines picks: the best median among configurations feasible in every replicate. */
-function sweepPick(source: ReplaySource, objective: "throughput", budgets: SweepBudgets): string | null {
-  let pick: string | null = null;
-  let best = Number.NEGATIVE_INFINITY;
+/** Each configuration's value as a full sweep judges it on all its lines: the median, null when not feasible in every replicate. */
+function sweepValues(source: ReplaySource): Map<string, number | null> {
+  const values = new Map<string, number | null>();
   for (const [key, lines] of source.lines) {
     const judged = judgeTrial(
       {
@@ -149,11 +148,21 @@ function sweepPick(source: ReplaySource, objective: "throughput", budgets: Sweep
           ? { status: "error", reason: "failed" }
           : null,
       },
-      objective,
-      budgets,
+      "throughput",
+      { max_ttft_p95_ms: null, max_itl_p95_ms: null },
     );
-    if (judged.status === "feasible" && judged.value !== null && judged.value > best) {
-      best = judged.value;
+    values.set(key, judged.status === "feasible" ? judged.value : null);
+  }
+  return values;
+}
+
+/** What a full sweep of these lines picks: the configuration with the best value; null when none is feasible. */
+function sweepPick(source: ReplaySource): string | null {
+  let pick: string | null = null;
+  let best = Number.NEGATIVE_INFINITY;
+  for (const [key, value] of sweepValues(source)) {
+    if (value !== null && value > best) {
+      best = value;
       pick = key;
     }
   }
@@ -184,20 +193,7 @@ for (const file of files) {
   const budgets: SweepBudgets = { max_ttft_p95_ms: null, max_itl_p95_ms: null };
 
   // The grid as a full sweep sees it: every configuration judged on all its recorded replicates.
-  const gridValue = new Map<string, number | null>();
-  for (const [key, lines] of source.lines) {
-    const judged = judgeTrial(
-      {
-        replicates: lines.filter((l) => l.measured).map((l) => l.measurement),
-        failure: lines.some((l) => !l.measured && l.measurement.status !== "ok")
-          ? { status: "error", reason: "failed" }
-          : null,
-      },
-      objective,
-      budgets,
-    );
-    gridValue.set(key, judged.status === "feasible" ? judged.value : null);
-  }
+  const gridValue = sweepValues(source);
   // Feasible configurations of the grid without the model: the random starts.
   const starts = source.configurations
     .filter((c) => typeof gridValue.get(configurationKey(c)) === "number")
@@ -257,7 +253,7 @@ for (const file of files) {
       const lines = setting.noise === "resampled" ? resampledRecords(source, draw) : records;
       const fresh = replaySource(lines);
       if (setting.noise === "resampled") {
-        const pick = sweepPick(fresh, objective, budgets);
+        const pick = sweepPick(fresh);
         sweepShares.push(pick === null ? 0 : (gridValue.get(pick) ?? 0) / optimum);
       }
       const start =
