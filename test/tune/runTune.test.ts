@@ -200,6 +200,28 @@ describe("runTune on replayed measurements", () => {
     assert.equal(s.asked.length, 4);
   });
 
+  it("with budget left after converging, the other measured configurations are expanded best first", async () => {
+    // The walk stops at x=1 (its neighbour is worse): a local optimum. The budget left takes the
+    // next best measured configuration's neighbours, and so on, to x=5.
+    const values: Record<number, number> = { 1: 100, 2: 90, 3: 80, 4: 70, 5: 200 };
+    const lines = Object.entries(values).flatMap(([x, v]) => [0, 1, 2].map(() => ok({ x: Number(x) }, v)));
+    const run = (maxTrials: number) =>
+      runTune({
+        axes: [makeAxis("x", [1, 2, 3, 4, 5])],
+        candidates: [],
+        baseline: { x: 1 },
+        settings: settings({ tie_band: 0, limits: { max_trials: maxTrials, time_budget_ms: null } }),
+        measure: replaySource(records(lines)).measure,
+      });
+    const outcome = await run(10);
+    assert.equal(outcome.best?.configuration.x, 5);
+    assert.equal(outcome.trials.length, 5);
+    assert.equal(outcome.exit_reason, "found");
+    // With the budget of the walk alone, the local optimum stands.
+    const short = await run(2);
+    assert.equal(short.best?.configuration.x, 1);
+  });
+
   it("the noise band comes from the replicates when no tie band is given", async () => {
     const lines = [
       ...[40, 50, 60].map((v) => ok({ parallel: 1 }, v, 100)),
