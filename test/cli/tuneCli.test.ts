@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,6 +68,32 @@ function tuneTrials(db: string): { idx: number; kind: string; replicates_json: s
     return [];
   } finally {
     conn?.close();
+  }
+}
+
+/**
+ * Stops the simulated servers a SIGKILLed tune left behind: each runs in its own process group, so
+ * it outlives the tune (found by its command line: this build's CLI and a port the tune launched).
+ * Linux only (/proc); elsewhere nothing is done.
+ */
+function killOrphanedServers(stderr: string): void {
+  if (!existsSync("/proc")) return;
+  const ports = [...stderr.matchAll(/launching: .*--port (\d+)/g)].map((m) => m[1]);
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const port = args[args.indexOf("--port") + 1];
+    if (args.includes(CLI) && args.includes("--simulate") && ports.includes(port)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
   }
 }
 
@@ -504,6 +530,7 @@ describe("tokbench tune", () => {
     await waitFor("two stored trials", () => tuneTrials(db).length >= 2, 120_000);
     started.child.kill("SIGKILL");
     await started.done;
+    killOrphanedServers(started.stderr());
     const before = tuneTrials(db);
     const tuneId = /tune ([0-9a-f-]{36})/.exec(started.stderr())?.[1];
     assert.ok(tuneId, started.stderr());
