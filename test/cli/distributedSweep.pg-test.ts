@@ -200,4 +200,58 @@ describe("tokbench worker: one sweep, three workers, one killed mid-cell", () =>
       await store.close();
     }
   });
+
+  it("sweep --db postgres:// alone runs the sweep as one worker: the same cells, statuses and skips as a local sweep", async () => {
+    const db = await freshDatabase("alone");
+    const marker = `sim-${process.pid}-alone`;
+    // The memory landscape of sweepSimulated.test.ts: ctx 8192 dies under load at concurrency 4,
+    // ctx 32768 cannot start; heavier cells are skipped.
+    const args = (store: string) => [
+      "sweep",
+      "--server-cmd",
+      `${process.execPath} ${CLI} mock --simulate --port {port} --alias ${marker} --startup-ms 150 --ctx-size {ctx} --parallel {parallel} --memory-budget-mib 600 --seq-buffer-mib 40 --prefill-tps 4000 --decode-tps 120`,
+      "--knob",
+      "ctx=2048,8192,32768",
+      "--knob",
+      "parallel=4",
+      "--concurrency",
+      "1,4,8",
+      "--prompt-tokens",
+      "32",
+      "--max-tokens",
+      "8",
+      "--requests",
+      "8",
+      "--model",
+      marker,
+      "--stop-grace",
+      "2",
+      "--json",
+      "--no-progress",
+      "--db",
+      store,
+    ];
+    type Cell = { key: string; status: string; failure: string | null; skipped_because: number | null };
+    const local = await runCli(args(join(dir, "local.sqlite")));
+    assert.equal(local.code, 0, local.stderr);
+    const distributed = await runCli([...args(db), "--lease", "2"]);
+    assert.equal(distributed.code, 0, distributed.stderr);
+    const shape = (stdout: string) => {
+      const result = JSON.parse(stdout) as { status: string; cells: Cell[]; timing: { launches: number } };
+      return {
+        status: result.status,
+        // One launch per configuration run: the worker keeps its server from one claimed cell to the next.
+        launches: result.timing.launches,
+        cells: result.cells.map((c) => [c.key, c.status, c.failure, c.skipped_because]),
+      };
+    };
+    const expected = shape(local.stdout);
+    assert.deepEqual(
+      expected.cells.map((c) => c[1]),
+      ["feasible", "feasible", "feasible", "feasible", "failed", "skipped", "failed", "skipped", "skipped"],
+    );
+    assert.deepEqual(shape(distributed.stdout), expected);
+    assert.match(distributed.stderr, /this process measured 9 cells/);
+    assert.deepEqual(await serversWith(marker), []);
+  });
 });
