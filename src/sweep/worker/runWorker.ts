@@ -149,21 +149,28 @@ export async function runWorker(input: RunWorkerInput): Promise<WorkerOutcome> {
         continue;
       }
       if (claim.taken_from !== null) outcome.taken_over++;
-      const state = await queue.get(claim.sweep_id);
-      if (current === null || current.sweep_id !== claim.sweep_id) {
-        await retire();
-        const spec = state.spec as SweepSpec;
-        const plan = planSweep(spec);
-        assertSameSweep(state.planned_cells, plan.cells.length);
-        const equipment = await input.equip(spec, claim.sweep_id);
-        current = {
-          sweep_id: claim.sweep_id,
-          spec,
-          plan,
-          launcher: keepAliveLauncher(equipment.launcher),
-          checkFit: equipment.checkFit,
-          configuration: claim.configuration,
-        };
+      let state: SweepState;
+      try {
+        state = await queue.get(claim.sweep_id);
+        if (current === null || current.sweep_id !== claim.sweep_id) {
+          await retire();
+          const spec = state.spec as SweepSpec;
+          const plan = planSweep(spec);
+          assertSameSweep(state.planned_cells, plan.cells.length);
+          const equipment = await input.equip(spec, claim.sweep_id);
+          current = {
+            sweep_id: claim.sweep_id,
+            spec,
+            plan,
+            launcher: keepAliveLauncher(equipment.launcher),
+            checkFit: equipment.checkFit,
+            configuration: claim.configuration,
+          };
+        }
+      } catch (error) {
+        // This worker cannot serve the sweep: the cell goes back at once for one that can.
+        await queue.release(claim, who).catch(() => {});
+        throw error;
       }
       current.configuration = claim.configuration;
       const kept = await runClaim(claim, state, current);
@@ -214,13 +221,19 @@ export async function runWorker(input: RunWorkerInput): Promise<WorkerOutcome> {
       },
       Math.max(50, Math.floor(who.lease_ms / 3)),
     );
-    // Writes about the cell, in order. A refused one means the lease is lost; a failed one too, as
-    // far as this worker knows: the cell is left to the lease's end and whoever claims it then.
+    // Writes about the cell, in order. A refused one means the lease is lost. A failed one (the
+    // database's error) stops the cell: it goes back to the queue and the worker ends with the error.
     let writes: Promise<void> = Promise.resolve();
+    let writeError: unknown = null;
     const fenced = (write: () => Promise<boolean>): void => {
       writes = writes.then(async () => {
-        if (lost.signal.aborted) return;
-        if (!(await write().catch(() => false))) lost.abort();
+        if (lost.signal.aborted || writeError !== null) return;
+        try {
+          if (!(await write())) lost.abort();
+        } catch (error) {
+          writeError = error;
+          stop.abort();
+        }
       });
     };
     const finishedBefore = state.cells.filter((c) => c.key !== claim.cell_key);
@@ -254,6 +267,7 @@ export async function runWorker(input: RunWorkerInput): Promise<WorkerOutcome> {
         },
       });
       await writes;
+      if (writeError !== null) throw writeError;
     } catch (error) {
       // The cell goes back to the queue at once rather than when its lease runs out.
       await queue.release(claim, who).catch(() => {});

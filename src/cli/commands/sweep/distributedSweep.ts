@@ -59,6 +59,12 @@ export async function runDistributedSweep(
       "--resume continues the sweep with its stored settings: drop --any-machine",
     );
   }
+  if (fresh?.provider === "embedded") {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      "a sweep of the embedded engine cannot be shared with workers yet: sweep a server (--server-cmd, --server), or use a SQLite --db",
+    );
+  }
   const store = await PostgresStore.open(url);
   try {
     const sweeps = new PostgresSweepStore(store);
