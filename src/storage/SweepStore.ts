@@ -3,7 +3,7 @@ import type Database from "better-sqlite3";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { CellResult, ReplicateResult, SweepStatus } from "../results/SweepResult.js";
 import type { SweepCellsTable, SweepRunsTable, SweepsTable } from "./DatabaseSchema.js";
-import { cellRow, cellsFromRows, replicateRow } from "./sweepRows.js";
+import { cellRow, cellsFromRows, replicateRow, sweepRow } from "./sweepRows.js";
 import { insertSql, processAlive, writeOrFail } from "./tableWrites.js";
 
 /** A sweep read back: its row, its finished cells and their replicates. */
@@ -58,19 +58,7 @@ export class SweepStore {
     spec: unknown;
     planned_cells: number;
   }): void {
-    const row: SweepsTable = {
-      id: input.sweep_id,
-      tool_version: input.tool_version,
-      started_at: input.started_at,
-      ended_at: null,
-      status: "running",
-      status_reason: null,
-      spec_json: JSON.stringify(input.spec),
-      planned_cells: input.planned_cells,
-      timing_json: null,
-      writer_pid: process.pid,
-      writer_hostname: hostname(),
-    };
+    const row = sweepRow(input);
     this.write(`begin sweep ${input.sweep_id}`, () =>
       this.db.prepare<SweepsTable>(insertSql("sweeps")).run(row),
     );

@@ -1,5 +1,29 @@
+import { hostname } from "node:os";
 import type { CellResult, ReplicateResult } from "../results/SweepResult.js";
-import type { SweepCellsTable, SweepRunsTable } from "./DatabaseSchema.js";
+import type { SweepCellsTable, SweepRunsTable, SweepsTable } from "./DatabaseSchema.js";
+
+/** The row of a sweep that starts (status `running`, written by this process), in either store. */
+export function sweepRow(input: {
+  sweep_id: string;
+  tool_version: string;
+  started_at: string;
+  spec: unknown;
+  planned_cells: number;
+}): SweepsTable {
+  return {
+    id: input.sweep_id,
+    tool_version: input.tool_version,
+    started_at: input.started_at,
+    ended_at: null,
+    status: "running",
+    status_reason: null,
+    spec_json: JSON.stringify(input.spec),
+    planned_cells: input.planned_cells,
+    timing_json: null,
+    writer_pid: process.pid,
+    writer_hostname: hostname(),
+  };
+}
 
 /** The row a measured replicate of a cell is stored as, in either store. */
 export function replicateRow(sweepId: string, cellKey: string, replicate: ReplicateResult): SweepRunsTable {

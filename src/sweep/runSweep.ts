@@ -37,6 +37,19 @@ async function settledDeath(server: RunningConfiguration): Promise<LaunchFailure
   return server.died();
 }
 
+/** A sweep's timing before anything ran. */
+export function noTiming(): SweepTiming {
+  return {
+    wall_ms: 0,
+    measuring_ms: 0,
+    launching_ms: 0,
+    warmup_ms: 0,
+    stopping_ms: 0,
+    other_ms: 0,
+    launches: 0,
+  };
+}
+
 /** How a sweep ended. */
 export interface SweepOutcome {
   status: "completed" | "interrupted" | "aborted";
@@ -120,15 +133,7 @@ function describeCell(cell: PlannedCell): string {
 export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
   const { spec, plan, launcher, hooks = {}, signal } = input;
   const wall = new Stopwatch();
-  const timing: SweepTiming = {
-    wall_ms: 0,
-    measuring_ms: 0,
-    launching_ms: 0,
-    warmup_ms: 0,
-    stopping_ms: 0,
-    other_ms: 0,
-    launches: 0,
-  };
+  const timing = noTiming();
   const done = new Map<string, CellResult>();
   for (const cell of input.finished ?? []) done.set(cell.key, cell);
   const memoryFailures: PlannedCell[] = [];

@@ -1,10 +1,9 @@
-import { hostname } from "node:os";
 import type pg from "pg";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import type { CellResult, ReplicateResult, SweepTiming } from "../../results/SweepResult.js";
 import type { SweepCellsTable, SweepQueueTable, SweepRunsTable, SweepsTable } from "../DatabaseSchema.js";
 import type { StoredSweep } from "../SweepStore.js";
-import { cellRow, cellsFromRows, replicateRow } from "../sweepRows.js";
+import { cellRow, cellsFromRows, replicateRow, sweepRow } from "../sweepRows.js";
 import { insert, type PostgresStore } from "./PostgresStore.js";
 
 /** Now on the database server's clock, in ms since the epoch: every lease is timed by one clock. */
@@ -79,19 +78,7 @@ export class PostgresSweepStore {
     machine_class: string | null;
   }): Promise<void> {
     await this.store.transaction(`create sweep ${input.sweep_id}`, async (client) => {
-      const row: SweepsTable = {
-        id: input.sweep_id,
-        tool_version: input.tool_version,
-        started_at: input.started_at,
-        ended_at: null,
-        status: "running",
-        status_reason: null,
-        spec_json: JSON.stringify(input.spec),
-        planned_cells: input.cells.length,
-        timing_json: null,
-        writer_pid: process.pid,
-        writer_hostname: hostname(),
-      };
+      const row = sweepRow({ ...input, planned_cells: input.cells.length });
       await insert(client, "sweeps", [row]);
       const queue: SweepQueueTable[] = input.cells.map((cell) => ({
         sweep_id: input.sweep_id,

@@ -6,7 +6,7 @@ import { PostgresStore } from "../../../storage/postgres/PostgresStore.js";
 import { PostgresSweepStore } from "../../../storage/postgres/PostgresSweepStore.js";
 import { planSweep } from "../../../sweep/planSweep.js";
 import { replayLines } from "../../../sweep/replayLines.js";
-import { assertSameSweep } from "../../../sweep/runSweep.js";
+import { assertSameSweep, noTiming } from "../../../sweep/runSweep.js";
 import type { SweepSpec } from "../../../sweep/SweepSpec.js";
 import { buildSweepResult } from "../../../sweep/summarizeSweep.js";
 import { machineClass } from "../../../sweep/worker/machineClass.js";
@@ -19,16 +19,6 @@ import type { SweepArgs } from "./specFromArgs.js";
 
 /** Seconds a claimed cell stays held without renewal, unless `--lease` says otherwise. */
 export const DEFAULT_LEASE_S = 30;
-
-const NO_TIMING: SweepTiming = {
-  wall_ms: 0,
-  measuring_ms: 0,
-  launching_ms: 0,
-  warmup_ms: 0,
-  stopping_ms: 0,
-  other_ms: 0,
-  launches: 0,
-};
 
 /**
  * `tokbench sweep --db postgres://...`: the sweep is queued in PostgreSQL, a row per cell, for
@@ -127,7 +117,7 @@ export async function runDistributedSweep(
       plan,
       cells: stored.cells,
       objective: spec.objective,
-      timing: (stored.timing as SweepTiming | null) ?? NO_TIMING,
+      timing: (stored.timing as SweepTiming | null) ?? noTiming(),
     });
     const cellsOut = args["cells-out"];
     if (cellsOut !== undefined) {

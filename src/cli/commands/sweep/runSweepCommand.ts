@@ -13,7 +13,6 @@ import { attachedLauncher } from "../../../sweep/attachedLauncher.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
 import { prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
 import { type PlannedCell, planSweep, type SweepPlan } from "../../../sweep/planSweep.js";
-import { processLauncher } from "../../../sweep/processLauncher.js";
 import { replayLines } from "../../../sweep/replayLines.js";
 import { assertSameSweep, runSweep } from "../../../sweep/runSweep.js";
 import type { SweepSpec } from "../../../sweep/SweepSpec.js";
@@ -21,6 +20,7 @@ import { buildSweepResult } from "../../../sweep/summarizeSweep.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { StopSignals } from "../../stopSignals.js";
+import { serverLauncher } from "../worker/equipSweep.js";
 import { runStorage } from "./runStorageHooks.js";
 import { DEFINING_FLAGS, type SweepArgs, specFromArgs } from "./specFromArgs.js";
 
@@ -219,17 +219,7 @@ async function execute(
   } else if (spec.provider === "url") {
     launcher = attachedLauncher(spec as SweepSpec & { url: string; model: string });
   } else {
-    launcher = processLauncher({
-      provider: providerFor(
-        spec.provider,
-        spec.server_cmd === null ? undefined : { command: spec.server_cmd },
-      ),
-      spec,
-      log_dir: logDir,
-      log_prefix: "server",
-      model_layers: (model) => precheck.layers(model),
-      on_launch: (argv, logPath) => say(`  launching: ${argv.join(" ")}\n  log: ${logPath}\n`),
-    });
+    launcher = serverLauncher(spec, spec.provider, precheck, logDir, say);
   }
 
   const sweeps = store.sweeps();

@@ -4,7 +4,8 @@ import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { providerFor } from "../../../servers/providerFor.js";
 import { defaultDatabasePath } from "../../../storage/defaultDatabasePath.js";
 import { attachedLauncher } from "../../../sweep/attachedLauncher.js";
-import { prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
+import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
+import { type MemoryPrecheck, prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
 import { processLauncher } from "../../../sweep/processLauncher.js";
 import type { SweepSpec } from "../../../sweep/SweepSpec.js";
 import type { SweepEquipment } from "../../../sweep/worker/runWorker.js";
@@ -43,17 +44,25 @@ export async function equipSweep(
   const dir = workerLogDir(logDir, sweepId);
   mkdirSync(dir, { recursive: true });
   return {
-    launcher: processLauncher({
-      provider: providerFor(
-        spec.provider,
-        spec.server_cmd === null ? undefined : { command: spec.server_cmd },
-      ),
-      spec,
-      log_dir: dir,
-      log_prefix: "server",
-      model_layers: (model) => precheck.layers(model),
-      on_launch: (argv, logPath) => say(`  launching: ${argv.join(" ")}\n  log: ${logPath}\n`),
-    }),
+    launcher: serverLauncher(spec, spec.provider, precheck, dir, say),
     checkFit,
   };
+}
+
+/** The launcher of a sweep's server processes (its provider's command line per configuration), logs in `logDir`. */
+export function serverLauncher(
+  spec: SweepSpec,
+  provider: Exclude<SweepSpec["provider"], "url">,
+  precheck: MemoryPrecheck,
+  logDir: string,
+  say: (text: string) => void,
+): ConfigurationLauncher {
+  return processLauncher({
+    provider: providerFor(provider, spec.server_cmd === null ? undefined : { command: spec.server_cmd }),
+    spec,
+    log_dir: logDir,
+    log_prefix: "server",
+    model_layers: (model) => precheck.layers(model),
+    on_launch: (argv, logPath) => say(`  launching: ${argv.join(" ")}\n  log: ${logPath}\n`),
+  });
 }
