@@ -187,6 +187,10 @@ describe("tokbench worker: one sweep, three workers, one killed mid-cell", () =>
       assert.equal(result.status, "completed");
       assert.equal(result.cells.length, 12);
       assert.equal(result.planned_cells, 12);
+      // --dry-run of a stored sweep plans it from the database and runs nothing.
+      const plan = await runCli(["sweep", "--resume", sweepId, "--db", db, "--dry-run", "--json"]);
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.equal((JSON.parse(plan.stdout) as { dry_run: boolean; cells: number }).cells, 12);
       const password = serverPassword();
       for (const text of [queued.stderr, report.stderr, ...ends.map((e) => e.stderr)])
         assert.ok(!text.includes(password));

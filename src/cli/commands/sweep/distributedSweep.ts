@@ -14,7 +14,7 @@ import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { workerLogDir } from "../worker/equipSweep.js";
 import { workOnPostgres } from "../worker/workOnPostgres.js";
-import { writeAtomically } from "./runSweepCommand.js";
+import { dryRun, writeAtomically } from "./runSweepCommand.js";
 import type { SweepArgs } from "./specFromArgs.js";
 
 /** Seconds a claimed cell stays held without renewal, unless `--lease` says otherwise. */
@@ -65,6 +65,7 @@ export async function runDistributedSweep(
       sweepId = stored.sweep_id;
       spec = stored.spec as SweepSpec;
       assertSameSweep(stored.planned_cells, planSweep(spec).cells.length);
+      if (args["dry-run"]) return await dryRun(args, spec, planSweep(spec));
       if (stored.queue === null) {
         throw new TokbenchError(
           "INVALID_ARGUMENT",

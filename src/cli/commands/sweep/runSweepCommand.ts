@@ -50,7 +50,7 @@ export function cellLine(cell: CellResult, total: number): string {
 }
 
 /** Prints the plan of `--dry-run`; nothing is launched or stored. */
-async function dryRun(args: SweepArgs, spec: SweepSpec, plan: SweepPlan): Promise<number> {
+export async function dryRun(args: SweepArgs, spec: SweepSpec, plan: SweepPlan): Promise<number> {
   const precheck = await prepareMemoryPrecheck(spec);
   const verdicts = await Promise.all(plan.configurations.map((c) => precheck.check(c.knobs)));
   const wontFit = plan.configurations.filter((_c, i) => verdicts[i]?.fits === false);
