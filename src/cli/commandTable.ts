@@ -74,6 +74,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/ShowCommand.js")).showCommand as CommandModule<object, never>,
   },
   {
+    command: "worker",
+    describe: "Work on sweeps queued in a team's PostgreSQL database, alongside workers on other machines",
+    load: async () =>
+      (await import("./commands/WorkerCommand.js")).workerCommand as CommandModule<object, never>,
+  },
+  {
     command: "db <action>",
     describe: "Copy run history between stores: a SQLite file up to a team's PostgreSQL (db copy)",
     load: async () => (await import("./commands/DbCommand.js")).dbCommand as CommandModule<object, never>,

@@ -245,6 +245,31 @@ export interface SweepRunsTable {
   notes_json: string;
 }
 
+/**
+ * One cell of a sweep spread over several machines (`tokbench worker`), as a unit of work: queued,
+ * leased by one worker until `lease_until_ms` (renewed while it runs), or done (its `sweep_cells`
+ * row is written in the same transaction).
+ */
+export interface SweepQueueTable {
+  sweep_id: string;
+  cell_key: string;
+  /** Position in the plan's run order: workers claim the lightest cells first. */
+  idx: number;
+  /** Index of the cell's server configuration: a worker prefers cells of the server it has running. */
+  configuration: number;
+  /** The machine class a worker must have to claim the cell; null: any machine. */
+  machine_class: string | null;
+  state: "queued" | "leased" | "done";
+  /** The worker holding (or that last held) the cell: host, pid and a random id. */
+  worker: string | null;
+  /** End of the lease, ms since the epoch on the database server's clock. */
+  lease_until_ms: number | null;
+  /** Times the cell was claimed: more than 1 when a lease ran out or a worker gave it back. */
+  claims: number;
+  /** The run the holder is measuring, so a worker that takes the cell over can close it. */
+  run_id: string | null;
+}
+
 /** `running` until the tune ends; a tune whose process died keeps it (read back as `incomplete`). */
 export type StoredTuneRowStatus = "running" | "completed" | "interrupted";
 
@@ -304,6 +329,7 @@ export interface DatabaseSchema {
   sweeps: SweepsTable;
   sweep_cells: SweepCellsTable;
   sweep_runs: SweepRunsTable;
+  sweep_queue: SweepQueueTable;
   tunes: TunesTable;
   tune_trials: TuneTrialsTable;
 }
@@ -465,6 +491,18 @@ export const TABLE_COLUMNS: { [Table in keyof DatabaseSchema]: (keyof DatabaseSc
     figures_json: true,
     checks_json: true,
     notes_json: true,
+  }),
+  sweep_queue: columnList<SweepQueueTable>({
+    sweep_id: true,
+    cell_key: true,
+    idx: true,
+    configuration: true,
+    machine_class: true,
+    state: true,
+    worker: true,
+    lease_until_ms: true,
+    claims: true,
+    run_id: true,
   }),
   tunes: columnList<TunesTable>({
     id: true,

@@ -3,6 +3,7 @@ import type Database from "better-sqlite3";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { CellResult, ReplicateResult, SweepStatus } from "../results/SweepResult.js";
 import type { SweepCellsTable, SweepRunsTable, SweepsTable } from "./DatabaseSchema.js";
+import { cellRow, cellsFromRows, replicateRow, sweepRow } from "./sweepRows.js";
 import { insertSql, processAlive, writeOrFail } from "./tableWrites.js";
 
 /** A sweep read back: its row, its finished cells and their replicates. */
@@ -57,19 +58,7 @@ export class SweepStore {
     spec: unknown;
     planned_cells: number;
   }): void {
-    const row: SweepsTable = {
-      id: input.sweep_id,
-      tool_version: input.tool_version,
-      started_at: input.started_at,
-      ended_at: null,
-      status: "running",
-      status_reason: null,
-      spec_json: JSON.stringify(input.spec),
-      planned_cells: input.planned_cells,
-      timing_json: null,
-      writer_pid: process.pid,
-      writer_hostname: hostname(),
-    };
+    const row = sweepRow(input);
     this.write(`begin sweep ${input.sweep_id}`, () =>
       this.db.prepare<SweepsTable>(insertSql("sweeps")).run(row),
     );
@@ -88,18 +77,7 @@ export class SweepStore {
 
   /** Stores one measured replicate of a cell. */
   addReplicate(sweepId: string, cellKey: string, replicate: ReplicateResult): void {
-    const row: SweepRunsTable = {
-      sweep_id: sweepId,
-      cell_key: cellKey,
-      replicate: replicate.replicate,
-      run_id: replicate.run_id,
-      feasible: replicate.feasible ? 1 : 0,
-      errors: replicate.errors ? 1 : 0,
-      reason: replicate.reason,
-      figures_json: JSON.stringify(replicate.figures),
-      checks_json: JSON.stringify(replicate.checks),
-      notes_json: JSON.stringify(replicate.notes),
-    };
+    const row = replicateRow(sweepId, cellKey, replicate);
     this.write(`store replicate ${replicate.replicate} of a cell of sweep ${sweepId}`, () =>
       this.db.prepare<SweepRunsTable>(insertSql("sweep_runs")).run(row),
     );
@@ -107,23 +85,7 @@ export class SweepStore {
 
   /** Stores a finished cell (its replicates were stored as they finished). */
   addCell(sweepId: string, cell: CellResult): void {
-    const row: SweepCellsTable = {
-      sweep_id: sweepId,
-      cell_key: cell.key,
-      idx: cell.index,
-      knobs_json: JSON.stringify(cell.knobs),
-      workload_json: JSON.stringify(cell.workload),
-      status: cell.status,
-      reason: cell.reason,
-      failure: cell.failure,
-      memory_failure: cell.memory_failure ? 1 : 0,
-      notes_json: JSON.stringify(cell.notes),
-      summary_json: cell.summary === null ? null : JSON.stringify(cell.summary),
-      run_id: cell.run_id,
-      skipped_because: cell.skipped_because,
-      log_path: cell.log_path,
-      finished_at: new Date().toISOString(),
-    };
+    const row = cellRow(sweepId, cell);
     this.write(`store cell ${cell.index} of sweep ${sweepId}`, () =>
       this.db.prepare<SweepCellsTable>(insertSql("sweep_cells")).run(row),
     );
@@ -166,49 +128,15 @@ export class SweepStore {
         { context: { sweep_id: sweepIdOrPrefix, path: this.path } },
       );
     }
-    const replicates = new Map<string, ReplicateResult[]>();
-    for (const r of this.db
+    const runRows = this.db
       .prepare<[string], SweepRunsTable>(
         "SELECT * FROM sweep_runs WHERE sweep_id = ? ORDER BY cell_key, replicate",
       )
-      .all(row.id)) {
-      const list = replicates.get(r.cell_key) ?? [];
-      list.push({
-        replicate: r.replicate,
-        run_id: r.run_id,
-        feasible: r.feasible === 1,
-        errors: r.errors === 1,
-        reason: r.reason,
-        figures: JSON.parse(r.figures_json),
-        checks: JSON.parse(r.checks_json),
-        notes: JSON.parse(r.notes_json),
-      });
-      replicates.set(r.cell_key, list);
-    }
-    const cells: CellResult[] = this.db
+      .all(row.id);
+    const cellRows = this.db
       .prepare<[string], SweepCellsTable>("SELECT * FROM sweep_cells WHERE sweep_id = ? ORDER BY idx")
-      .all(row.id)
-      .map((c) => {
-        const reps = replicates.get(c.cell_key) ?? [];
-        replicates.delete(c.cell_key);
-        return {
-          index: c.idx,
-          key: c.cell_key,
-          knobs: JSON.parse(c.knobs_json),
-          workload: JSON.parse(c.workload_json),
-          status: c.status,
-          reason: c.reason,
-          failure: c.failure,
-          memory_failure: c.memory_failure === 1,
-          notes: JSON.parse(c.notes_json),
-          run_id: c.run_id,
-          run_ids: reps.map((r) => r.run_id),
-          summary: c.summary_json === null ? null : JSON.parse(c.summary_json),
-          replicates: reps,
-          skipped_because: c.skipped_because,
-          log_path: c.log_path,
-        };
-      });
+      .all(row.id);
+    const { cells, pending_replicates } = cellsFromRows(cellRows, runRows);
     const status =
       row.status === "running" && row.writer_hostname === hostname() && !processAlive(row.writer_pid)
         ? "incomplete"
@@ -224,7 +152,7 @@ export class SweepStore {
       planned_cells: row.planned_cells,
       timing: row.timing_json === null ? null : JSON.parse(row.timing_json),
       cells,
-      pending_replicates: replicates,
+      pending_replicates,
     };
   }
 

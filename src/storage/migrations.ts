@@ -246,6 +246,25 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tune_id, idx)
   ) WITHOUT ROWID;
   `,
+  // 5: the work queue of a sweep spread over several machines (`tokbench worker`): one row per
+  // cell, claimed under a lease that the holder renews; a cell whose lease ran out (its worker
+  // died) is claimed again by another. Lease times are the database server's clock, in ms.
+  `
+  CREATE TABLE sweep_queue (
+    sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    cell_key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    configuration INTEGER NOT NULL,
+    machine_class TEXT,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'done')),
+    worker TEXT,
+    lease_until_ms INTEGER,
+    claims INTEGER NOT NULL,
+    run_id TEXT,
+    PRIMARY KEY (sweep_id, cell_key)
+  );
+  CREATE INDEX sweep_queue_claim ON sweep_queue(state, sweep_id, idx);
+  `,
 ];
 
 /** The `user_version` a database has once every migration ran. */

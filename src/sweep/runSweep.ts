@@ -37,6 +37,19 @@ async function settledDeath(server: RunningConfiguration): Promise<LaunchFailure
   return server.died();
 }
 
+/** A sweep's timing before anything ran. */
+export function noTiming(): SweepTiming {
+  return {
+    wall_ms: 0,
+    measuring_ms: 0,
+    launching_ms: 0,
+    warmup_ms: 0,
+    stopping_ms: 0,
+    other_ms: 0,
+    launches: 0,
+  };
+}
+
 /** How a sweep ended. */
 export interface SweepOutcome {
   status: "completed" | "interrupted" | "aborted";
@@ -81,6 +94,12 @@ export interface RunSweepInput {
   finished?: readonly CellResult[];
   /** Replicates measured by an earlier session for cells it did not finish, by cell key. Defaults to none. */
   pending_replicates?: ReadonlyMap<string, readonly ReplicateResult[]>;
+  /**
+   * Run only the cells with these keys (a worker's claimed cell); the rest of the plan stays the
+   * context its rules read (memory failures of `finished` cells skip heavier ones). Defaults to
+   * every cell.
+   */
+  only?: ReadonlySet<string>;
   /** Extra configuration recorded with every run. Defaults to none. */
   config?: Record<string, unknown>;
   hooks?: SweepHooks;
@@ -114,15 +133,7 @@ function describeCell(cell: PlannedCell): string {
 export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
   const { spec, plan, launcher, hooks = {}, signal } = input;
   const wall = new Stopwatch();
-  const timing: SweepTiming = {
-    wall_ms: 0,
-    measuring_ms: 0,
-    launching_ms: 0,
-    warmup_ms: 0,
-    stopping_ms: 0,
-    other_ms: 0,
-    launches: 0,
-  };
+  const timing = noTiming();
   const done = new Map<string, CellResult>();
   for (const cell of input.finished ?? []) done.set(cell.key, cell);
   const memoryFailures: PlannedCell[] = [];
@@ -134,6 +145,7 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
   let status: SweepOutcome["status"] = "completed";
   let statusReason: string | null = null;
   const interrupted = () => signal?.aborted === true;
+  const selected = (cell: PlannedCell): boolean => input.only === undefined || input.only.has(cell.key);
   // Stable for a sweep (a resumed one included), different between sweeps of the same server.
   const sweepSalt =
     (Number.parseInt(input.sweep_id.replace(/[^0-9a-f]/gi, "").slice(0, 6), 16) || 0) * 1_000_000;
@@ -222,7 +234,7 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
   try {
     for (const configuration of plan.configurations) {
       if (interrupted() || status !== "completed") break;
-      const pending = configuration.cells.filter((c) => !done.has(c.key));
+      const pending = configuration.cells.filter((c) => !done.has(c.key) && selected(c));
       if (pending.length === 0) continue;
       // The estimate first: "won't fit" says more than "skipped" about a configuration that never runs.
       const fit = await input.checkFit(configuration.knobs);
@@ -251,7 +263,7 @@ export async function runSweep(input: RunSweepInput): Promise<SweepOutcome> {
           if (failure !== null) {
             // Every remaining cell of this configuration fails the same way; the lightest one
             // carries the memory failure, so heavier configurations are skipped.
-            const rest = configuration.cells.filter((c) => !done.has(c.key));
+            const rest = configuration.cells.filter((c) => !done.has(c.key) && selected(c));
             rest.forEach((c, i) => {
               finish(
                 notRun(c, {

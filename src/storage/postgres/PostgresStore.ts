@@ -355,7 +355,12 @@ export class PostgresStore {
     }
   }
 
-  private async transaction(what: string, body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  /**
+   * Runs `body` in one transaction on one connection: committed when it returns, rolled back when
+   * it throws; errors as `DB_WRITE_FAILED` with the URL's secrets redacted. For the stores built
+   * on this one (`PostgresSweepStore`).
+   */
+  async transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -364,8 +369,9 @@ export class PostgresStore {
     }
     try {
       await client.query("BEGIN");
-      await body(client);
+      const value = await body(client);
       await client.query("COMMIT");
+      return value;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
       throw this.wrap("DB_WRITE_FAILED", what, error);
@@ -390,7 +396,7 @@ export class PostgresStore {
  * One multi-row INSERT of `rows` into `table`, columns in `TABLE_COLUMNS` order (those the rows
  * have). Returns the rows inserted (fewer than given when `suffix` says ON CONFLICT DO NOTHING).
  */
-async function insert<T extends keyof DatabaseSchema>(
+export async function insert<T extends keyof DatabaseSchema>(
   client: pg.PoolClient,
   table: T,
   rows: readonly Partial<DatabaseSchema[T]>[],

@@ -6,12 +6,13 @@ import { formatNumber } from "../../../output/formatNumber.js";
 import { describeCell, renderSweep } from "../../../output/renderSweep.js";
 import type { CellResult, ReplicateResult, SweepResult } from "../../../results/SweepResult.js";
 import { providerFor } from "../../../servers/providerFor.js";
+import { isPostgresUrl } from "../../../storage/databaseFilePath.js";
+import { defaultDatabasePath } from "../../../storage/defaultDatabasePath.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import { attachedLauncher } from "../../../sweep/attachedLauncher.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
 import { prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
 import { type PlannedCell, planSweep, type SweepPlan } from "../../../sweep/planSweep.js";
-import { processLauncher } from "../../../sweep/processLauncher.js";
 import { replayLines } from "../../../sweep/replayLines.js";
 import { assertSameSweep, runSweep } from "../../../sweep/runSweep.js";
 import type { SweepSpec } from "../../../sweep/SweepSpec.js";
@@ -19,11 +20,12 @@ import { buildSweepResult } from "../../../sweep/summarizeSweep.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { StopSignals } from "../../stopSignals.js";
+import { serverLauncher } from "../worker/equipSweep.js";
 import { runStorage } from "./runStorageHooks.js";
 import { DEFINING_FLAGS, type SweepArgs, specFromArgs } from "./specFromArgs.js";
 
 /** Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a file. */
-function writeAtomically(path: string, text: string): void {
+export function writeAtomically(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -37,7 +39,8 @@ function writeAtomically(path: string, text: string): void {
   }
 }
 
-function cellLine(cell: CellResult, total: number): string {
+/** The progress line of a finished cell. */
+export function cellLine(cell: CellResult, total: number): string {
   const f = cell.summary;
   const figures =
     f === null
@@ -47,7 +50,7 @@ function cellLine(cell: CellResult, total: number): string {
 }
 
 /** Prints the plan of `--dry-run`; nothing is launched or stored. */
-async function dryRun(args: SweepArgs, spec: SweepSpec, plan: SweepPlan): Promise<number> {
+export async function dryRun(args: SweepArgs, spec: SweepSpec, plan: SweepPlan): Promise<number> {
   const precheck = await prepareMemoryPrecheck(spec);
   const verdicts = await Promise.all(plan.configurations.map((c) => precheck.check(c.knobs)));
   const wontFit = plan.configurations.filter((_c, i) => verdicts[i]?.fits === false);
@@ -142,6 +145,20 @@ export async function runSweepCommand(args: SweepArgs): Promise<number> {
   // A new sweep's settings are checked before the database is opened: bad input is refused the
   // same way whatever state the database is in.
   const fresh = args.resume === undefined ? await specFromArgs(args) : null;
+  const location = args.db ?? defaultDatabasePath();
+  if (isPostgresUrl(location) && !(args["dry-run"] && fresh !== null)) {
+    const { runDistributedSweep } = await import("./distributedSweep.js");
+    return runDistributedSweep(args, location, fresh);
+  }
+  const teamOnly = (["queue-only", "any-machine", "lease"] as const).filter(
+    (flag) => args[flag] !== undefined,
+  );
+  if (teamOnly.length > 0) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      `${teamOnly.map((f) => `--${f}`).join(", ")} need a PostgreSQL --db (postgres://...), where workers on several machines share the sweep`,
+    );
+  }
   const store = args["dry-run"] && args.resume === undefined ? null : RunStore.open(args.db);
   try {
     if (fresh === null) {
@@ -202,17 +219,7 @@ async function execute(
   } else if (spec.provider === "url") {
     launcher = attachedLauncher(spec as SweepSpec & { url: string; model: string });
   } else {
-    launcher = processLauncher({
-      provider: providerFor(
-        spec.provider,
-        spec.server_cmd === null ? undefined : { command: spec.server_cmd },
-      ),
-      spec,
-      log_dir: logDir,
-      log_prefix: "server",
-      model_layers: (model) => precheck.layers(model),
-      on_launch: (argv, logPath) => say(`  launching: ${argv.join(" ")}\n  log: ${logPath}\n`),
-    });
+    launcher = serverLauncher(spec, spec.provider, precheck, logDir, say);
   }
 
   const sweeps = store.sweeps();

@@ -57,6 +57,12 @@ export interface SweepArgs {
   json: boolean;
   db?: string | undefined;
   progress: boolean;
+  /** PostgreSQL --db only: queue the sweep for workers and return at once. */
+  "queue-only"?: boolean | undefined;
+  /** PostgreSQL --db only: workers of any machine class may claim its cells. */
+  "any-machine"?: boolean | undefined;
+  /** PostgreSQL --db only: seconds a claimed cell stays held without renewal. */
+  lease?: number | undefined;
 }
 
 /** The native knob flags and the knob each fills. */

@@ -222,7 +222,26 @@ export function withSweepOptions<T>(yargs: Argv<T>, command: "sweep" | "tune" = 
     .option("db", {
       type: "string",
       group: "Output:",
-      description: "SQLite database file (default: in the user data directory)",
+      description:
+        "SQLite database file (default: in the user data directory), or a PostgreSQL URL: the sweep is queued there and `tokbench worker` on other machines helps run it",
+    })
+    .option("queue-only", {
+      type: "boolean",
+      group: "Several machines (PostgreSQL --db):",
+      description:
+        "Queue the sweep for `tokbench worker` processes, print its id and return without measuring",
+    })
+    .option("any-machine", {
+      type: "boolean",
+      group: "Several machines (PostgreSQL --db):",
+      description:
+        "Workers on any machine may measure its cells (default: only machines of this one's class)",
+    })
+    .option("lease", {
+      type: "number",
+      group: "Several machines (PostgreSQL --db):",
+      description:
+        "Seconds a claimed cell stays held without renewal: a worker that dies loses its cell to another after this (default 30)",
     })
     .option("progress", {
       type: "boolean",
