@@ -7,6 +7,7 @@ import { sanitizeText } from "../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { COMMANDS, type CommandEntry } from "./commandTable.js";
 import { PARSER_CONFIGURATION } from "./parseNumberFlag.js";
+import { type DeclaredFlags, refuseRepeatedFlags } from "./refuseRepeatedFlags.js";
 import { reportFatalError } from "./reportFatalError.js";
 
 const argv = hideBin(process.argv);
@@ -33,6 +34,11 @@ const cli = yargs(argv)
     );
     process.exit(2);
   });
+// yargs gathers a flag given twice into an array; every flag that is not a list takes one value,
+// so a second one is refused here once for all (`--db a --db b` crashed, `--model a --model b`
+// sent the model "a,b"). getOptions() is yargs 17's own record of the command's flags, not in its typings.
+const declared = cli as unknown as { getOptions(): DeclaredFlags };
+cli.middleware((args) => refuseRepeatedFlags(args, declared.getOptions()), true);
 // The others are only their usage line in --help. Their handler runs only when an option's value
 // before the command was a command name (`--tag runs bench`): yargs then took the other one.
 const notLoaded = (): never => {

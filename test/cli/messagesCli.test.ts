@@ -61,6 +61,53 @@ describe("messages say what happened, quoting what the user typed", () => {
     }
   });
 
+  it("a flag that takes one value, given twice, is refused in every command; list flags repeat", async () => {
+    const db = join(dir, "twice.sqlite");
+    const cases: string[][] = [
+      // Each crashed (`internal error`, exit 70), or ran with both values joined ("a,b").
+      ["bench", "--url", url, "--url", url, "--model", "m", "--no-save"],
+      ["bench", "--url", url, "--model", "a", "--model", "b", "--no-save"],
+      ["bench", "--url", url, "--model", "m", "--db", db, "--db", `${db}2`],
+      ["bench", "--url", url, "--model", "m", "--api", "chat", "--api", "chat", "--no-save"],
+      ["bench", "--url", url, "--model", "m", "--extra-body", "{}", "--extra-body", "{}", "--no-save"],
+      ["runs", "--db", db, "--tag", "a", "--tag", "b"],
+      ["synth", "--out", join(dir, "a.gguf"), "--out", join(dir, "b.gguf")],
+      ["mock", "--host", "127.0.0.1", "--host", "127.0.0.2"],
+    ];
+    for (const args of cases) {
+      const flag = args.find((arg, i) => arg.startsWith("--") && args.indexOf(arg, i + 1) !== -1);
+      const run = await runCli(args);
+      assert.equal(
+        run.stderr,
+        `tokbench: ${flag} was given more than once [INVALID_ARGUMENT]\n`,
+        args.join(" "),
+      );
+      assert.equal(run.code, 2, args.join(" "));
+    }
+    // A list flag still takes every value: two tags on one stored run.
+    const tagged = await runCli([
+      ...benchArgs(url, "-n", "1", "--warmup", "0", "--max-tokens", "2"),
+      "--db",
+      db,
+      "--tag",
+      "a",
+      "--tag",
+      "b",
+      "--json",
+    ]);
+    assert.equal(tagged.code, 0, tagged.stderr);
+    const runId = (JSON.parse(tagged.stdout) as RunResult).run_id;
+    for (const tag of ["a", "b"]) {
+      const listed = await runCli(["runs", "--db", db, "--tag", tag, "--json"]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual(
+        (JSON.parse(listed.stdout) as { runs: { run_id: string }[] }).runs.map((r) => r.run_id),
+        [runId],
+        tag,
+      );
+    }
+  });
+
   it("a busy port for the mock is one clear line and exit 2, not an internal error", async () => {
     const port = Number(new URL(url).port);
     const run = await runCli(["mock", "--port", String(port)]);
