@@ -44,6 +44,12 @@ const SECRET_WORDS = new Set([
 /** Words that make a name a credential when they end it: `api_key`, `x-api-key`, `hf_token`, `key`. */
 const SECRET_LAST_WORDS = new Set(["token", "key"]);
 
+/**
+ * Names that are a credential only when they are the whole name: Azure Functions' `?code=` is the
+ * function key, `pass` a password; `error_code` or `passthrough` are not.
+ */
+const SECRET_WHOLE_NAMES = new Set(["code", "pass"]);
+
 /** Splits `apiKey`, `api_key`, `X-Api-Key`, `OPENAI_API_KEY` into lower-case words. */
 function nameWords(name: string): string[] {
   return name
@@ -63,6 +69,7 @@ export function isSecretKey(name: string): boolean {
   const words = nameWords(name);
   if (words.length === 0) return false;
   if (words.some((word) => SECRET_WORDS.has(word))) return true;
+  if (words.length === 1 && SECRET_WHOLE_NAMES.has(words[0] as string)) return true;
   return SECRET_LAST_WORDS.has(words[words.length - 1] as string);
 }
 
@@ -114,7 +121,7 @@ export function redactUrl(url: URL | string): string {
 
 /**
  * The literal secrets a URL carries, to look for in text where its shape is lost (a server echoing
- * them): the password, the user name when there is a password, and credential query values.
+ * them): the password (or the user name when it comes alone), and credential query values.
  */
 export function urlSecrets(url: URL | string): string[] {
   let parsed: URL;
@@ -125,6 +132,9 @@ export function urlSecrets(url: URL | string): string[] {
   }
   const found: string[] = [];
   if (parsed.password !== "") found.push(parsed.password, safeDecode(parsed.password));
+  // A user name alone is the whole credential (`https://TOKEN@host`, sent as Basic TOKEN:). Beside a
+  // password it is an identity, and a common word ("bench") would be cut out of every message.
+  else if (parsed.username !== "") found.push(parsed.username, safeDecode(parsed.username));
   for (const [name, value] of parsed.searchParams) {
     if (isSecretKey(name) && value !== "") found.push(value, encodeURIComponent(value));
   }

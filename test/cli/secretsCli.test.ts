@@ -131,6 +131,43 @@ describe("secrets in the configuration (URL user info and query, --extra-body, -
     }
   });
 
+  it("a token as the URL's user name, and Azure's ?code= key, stay out of echoed errors too", async () => {
+    const token = "user-TOKEN-6060";
+    const functionKey = "fn-KEY-4242";
+    // A server that decodes the Basic credential it got and names it back, as some proxies do.
+    const root = await rawServer((req, res) => {
+      if (req.method === "GET") {
+        res.writeHead(200, { "content-type": "application/json" }).end('{"data":[]}');
+        return;
+      }
+      const basic = (req.headers.authorization ?? "").replace(/^Basic /, "");
+      const user = Buffer.from(basic, "base64").toString().split(":")[0];
+      res.writeHead(403, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: `user ${user} may not call ${req.url}` } }));
+    });
+    const db = join(dir, "token-user.sqlite");
+    const url = `${root.replace("http://", `http://${token}@`)}/v1?code=${functionKey}`;
+    const run = await runCli([
+      ...benchArgs(url, "-n", "2", "--warmup", "0", "--no-progress", "--db", db),
+      "--json",
+    ]);
+    assert.notEqual(run.code, 0, "nothing succeeded");
+    const result = JSON.parse(run.stdout) as {
+      config: { url: string };
+      requests: { error: { message: string } }[];
+    };
+    assert.match(result.config.url, /^http:\/\/\[redacted\]@127\.0\.0\.1:\d+\/v1\?code=\[redacted\]$/);
+    assert.match(
+      result.requests[0]?.error.message ?? "",
+      /user \*\*\* may not call \/v1\/chat\/completions\?code=\*\*\*/,
+    );
+    const bytes = await databaseBytes(dir, "token-user.sqlite");
+    for (const secret of [token, functionKey]) {
+      assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), `${secret} printed`);
+      assert.ok(!bytes.includes(secret), `${secret} in the database file`);
+    }
+  });
+
   it("refuses a URL with user:password together with an API key, naming neither secret", async () => {
     const run = await runCli([...args(okUrl, join(dir, "both.sqlite")), "--api-key", "sk-other-key-123"]);
     assert.equal(run.code, 2, run.stderr);

@@ -38,6 +38,8 @@ test("credential names are recognised in every spelling; token counts are not cr
     "sig",
     "X-Amz-Signature",
     "x-goog-api-key",
+    "code",
+    "pass",
   ];
   const kept = [
     "max_tokens",
@@ -53,6 +55,8 @@ test("credential names are recognised in every spelling; token counts are not cr
     "key_count",
     "monkey",
     "temperature",
+    "error_code",
+    "passthrough",
     "",
   ];
   for (const key of secret) assert.equal(isSecretKey(key), true, key);
@@ -131,6 +135,16 @@ test("secretValues finds every literal a configuration carries, for text that qu
   }
   assert.ok(!found.includes("visible-model"));
   assert.deepEqual(urlSecrets("http://h/v1"), []);
+});
+
+test("a URL whose user name is the whole credential (https://TOKEN@host): the token is a literal to cut from echoes", () => {
+  const literals = urlSecrets("http://tok%2Fen-123@h/v1?code=fn-key-9");
+  for (const secret of ["tok%2Fen-123", "tok/en-123", "fn-key-9"])
+    assert.ok(literals.includes(secret), secret);
+  const echoed = redactText("unknown user tok/en-123 (key fn-key-9)", literals);
+  assert.equal(echoed, "unknown user *** (key ***)");
+  // Beside a password the user name is an identity, and stays: "bench" is part of "tokbench".
+  assert.deepEqual(urlSecrets("http://bench:pw-secret@h/v1"), ["pw-secret"]);
 });
 
 test("a PostgreSQL connection string: its password goes, as a URL and as a literal a server or driver echoes", () => {
