@@ -8,7 +8,7 @@ import { ggmlTypeByName } from "../../src/gguf/GgmlType.js";
 import { GGUF_VALUE_TYPE_IDS } from "../../src/gguf/GgufValue.js";
 import { encodeGgufHeader, writeGguf } from "../../src/gguf/GgufWriter.js";
 import type { RunResult } from "../../src/results/RunResult.js";
-import { rawServer } from "../targets/loopbackServers.js";
+import { rawServer, sendSseCompletion } from "../targets/loopbackServers.js";
 import { assertTerminalSafe } from "../text/terminalSafe.js";
 import { type CliRun, runCli } from "./runCli.js";
 
@@ -143,5 +143,50 @@ describe("text from files, servers and users reaches the terminal escaped", () =
     } finally {
       sqlite.close();
     }
+  });
+
+  it("stored runs read back (runs, compare, regress as JSON and Markdown) and the files written are escaped", async () => {
+    const server = await rawServer((req, res) => {
+      if (req.method === "GET") {
+        res.end("{}");
+        return;
+      }
+      sendSseCompletion(res, { chunks: 2, usage: { prompt_tokens: 9, completion_tokens: 2 } });
+    });
+    const db = join(dir, "history.sqlite");
+    const bench = ["bench", "--url", `${server}/v1`, "--model", `m${HOSTILE}`, "--tag", `t${C1}${BIDI}`];
+    for (let i = 0; i < 2; i++) {
+      const run = await runCli([...bench, "-n", "2", "--warmup", "0", "--max-tokens", "2", "--db", db]);
+      assert.equal(run.code, 0, run.stderr);
+    }
+    const ids = (
+      JSON.parse((await runCli(["runs", "--db", db, "--json"])).stdout) as { runs: { run_id: string }[] }
+    ).runs.map((r) => r.run_id);
+    const [last, first] = ids as [string, string];
+    const accepted = await runCli(["accept", first, "--db", db]);
+    assert.equal(accepted.code, 0, accepted.stderr);
+    // Each with what shows that the hostile text did reach it, escaped (regress md names no model).
+    const reads: [string[], string | null][] = [
+      // JSON.stringify escapes C0 controls but leaves C1 and the bidirectional overrides raw.
+      [["runs", "--db", db, "--json"], "\\u009b"],
+      [["compare", first, last, "--db", db, "--format", "json"], "\\u009b"],
+      [["compare", first, last, "--db", db, "--format", "md"], "\\u009b"],
+      [["regress", "--current", last, "--db", db, "--format", "json"], "\\u009b"],
+      [["regress", "--current", last, "--db", db, "--format", "md"], null],
+      // The path written is quoted back on stderr.
+      [["report", last, "--db", db, "--out", join(dir, `r${HOSTILE}.html`)], TITLE_SHOWN],
+    ];
+    for (const [args, shown] of reads) {
+      const what = args.join(" ");
+      const run = await runCli(args);
+      assert.ok(run.code === 0 || (args[0] === "regress" && run.code !== 2), `${what}: ${run.stderr}`);
+      assertCliSafe(run, what);
+      if (shown !== null) assert.ok(`${run.stdout}${run.stderr}`.includes(shown), what);
+    }
+    // JSON escapes are still the same strings for a program that parses them.
+    const listed = JSON.parse((await runCli(["runs", "--db", db, "--json"])).stdout) as {
+      runs: { model: string }[];
+    };
+    assert.equal(listed.runs[0]?.model, `m${HOSTILE}`);
   });
 });

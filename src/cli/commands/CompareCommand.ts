@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { RepetitionTest } from "../../compare/compareRuns.js";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withDbOption } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
@@ -54,7 +55,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       });
       const text =
         argv.format === "json"
-          ? JSON.stringify(comparison, null, 2)
+          ? terminalSafeJson(comparison, 2)
           : argv.format === "md"
             ? renderComparisonMarkdown(comparison)
             : renderComparisonTable(comparison);

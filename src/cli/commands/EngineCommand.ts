@@ -115,7 +115,7 @@ function engineBuildCommand(): CommandModule<object, BuildArgs> {
         });
         (bar as ProgressDisplay | null)?.stop();
         if (argv.json) {
-          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          process.stdout.write(`${terminalSafeJson(result, 2)}\n`);
           return;
         }
         process.stdout.write(

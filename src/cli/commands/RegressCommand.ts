@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { RegressionReport, RegressionThresholds } from "../../compare/judgeRegression.js";
 import { isTokbenchError, TokbenchError } from "../../errors/TokbenchError.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withDbOption } from "../historyOptions.js";
 
 /** The defaults of `judgeRegression` (DEFAULT_THRESHOLDS), repeated here so that help needs no statistics library; a test keeps them equal. */
@@ -193,7 +194,7 @@ export const regressCommand: CommandModule<object, RegressArgs> = {
     );
     const text =
       argv.format === "json"
-        ? JSON.stringify(report, null, 2)
+        ? terminalSafeJson(report, 2)
         : argv.format === "md"
           ? renderRegressionMarkdown(report)
           : renderRegressionText(report);

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
 import { withDbOption } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
@@ -61,11 +62,13 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
         cause: error,
       });
     }
-    process.stderr.write(`report written to ${out} (${(Buffer.byteLength(html) / 1024).toFixed(0)} KiB)\n`);
+    process.stderr.write(
+      `report written to ${sanitizeText(out)} (${(Buffer.byteLength(html) / 1024).toFixed(0)} KiB)\n`,
+    );
     if (argv.png !== undefined) {
       const { writeChartPngs } = await import("../../report/writeChartPngs.js");
       const files = await writeChartPngs(out, resolve(argv.png), argv.browser);
-      process.stderr.write(`${files.length} charts written to ${resolve(argv.png)}\n`);
+      process.stderr.write(`${files.length} charts written to ${sanitizeText(resolve(argv.png))}\n`);
     }
   },
 };

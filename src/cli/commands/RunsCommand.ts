@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import type { StoredRunStatus } from "../../storage/RunStore.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withDbOption } from "../historyOptions.js";
 import { parseSince } from "../parseSince.js";
 
@@ -76,7 +77,7 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
         }
         const unique = [...new Set(ids)];
         const deleted = await history.deleteRuns(unique);
-        if (argv.json) process.stdout.write(`${JSON.stringify({ deleted: unique }, null, 2)}\n`);
+        if (argv.json) process.stdout.write(`${terminalSafeJson({ deleted: unique }, 2)}\n`);
         else
           process.stdout.write(
             `deleted ${deleted} run${deleted === 1 ? "" : "s"}${unique.length > 0 ? `: ${unique.join(", ")}` : ""}\n`,
@@ -108,7 +109,7 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
       });
       if (argv.json) {
         // One run per line rather than indented: the same JSON value, smaller and quicker to write.
-        const lines = runs.map((r) => JSON.stringify(r));
+        const lines = runs.map((r) => terminalSafeJson(r));
         process.stdout.write(
           `{"total":${total},"runs":[${lines.length === 0 ? "" : `\n${lines.join(",\n")}\n`}]}\n`,
         );

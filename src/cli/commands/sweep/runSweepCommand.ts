@@ -18,6 +18,7 @@ import { assertSameSweep, runSweep } from "../../../sweep/runSweep.js";
 import type { SweepSpec } from "../../../sweep/SweepSpec.js";
 import { buildSweepResult } from "../../../sweep/summarizeSweep.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
+import { sanitizeText, terminalSafeJson } from "../../../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { StopSignals } from "../../stopSignals.js";
 import { serverLauncher } from "../worker/equipSweep.js";
@@ -76,7 +77,7 @@ export async function dryRun(args: SweepArgs, spec: SweepSpec, plan: SweepPlan):
     estimate_assumes: plan.estimate.assumptions,
   };
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ ...summary, axes: plan.axes, planned: cells }, null, 2)}\n`);
+    process.stdout.write(`${terminalSafeJson({ ...summary, axes: plan.axes, planned: cells }, 2)}\n`);
     return 0;
   }
   const lines = [
@@ -294,11 +295,13 @@ async function execute(
         .map((line) => `${JSON.stringify(line)}\n`)
         .join(""),
     );
-    say(`cells written to ${cellsOut} (replay format)\n`);
+    say(`cells written to ${sanitizeText(cellsOut)} (replay format)\n`);
   }
-  if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (args.json) process.stdout.write(`${terminalSafeJson(result, 2)}\n`);
   else process.stdout.write(`${renderSweep(result)}\n`);
-  process.stderr.write(`sweep ${sweepId} saved to ${store.path}; server logs in ${logDir}\n`);
+  process.stderr.write(
+    `sweep ${sweepId} saved to ${sanitizeText(store.path)}; server logs in ${sanitizeText(logDir)}\n`,
+  );
   if (outcome.status === "interrupted") {
     process.stderr.write(
       `resume it with: tokbench sweep --resume ${sweepId}${args.db ? ` --db ${args.db}` : ""}\n`,

@@ -16,6 +16,7 @@ import { prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
 import { processLauncher } from "../../../sweep/processLauncher.js";
 import { replayLines } from "../../../sweep/replayLines.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
+import { sanitizeText, terminalSafeJson } from "../../../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { applyFiles, renderApplyFiles, shellQuote, writeFileAtomic } from "../../../tune/applyRecipe.js";
 import { liveMeasure } from "../../../tune/liveMeasure.js";
@@ -484,7 +485,7 @@ async function execute(
 
   if (args.out !== undefined) {
     writeFileAtomic(args.out, `${JSON.stringify(recipe, null, 2)}\n`, 0o644);
-    say(`recipe written to ${args.out}\n`);
+    say(`recipe written to ${sanitizeText(args.out)}\n`);
   }
   let applied: { written: string[]; backups: string[] } | null = null;
   if (args.apply !== undefined) {
@@ -536,7 +537,7 @@ async function execute(
       recipe_hash: recipe.recipe_hash,
       recipe,
     };
-    process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+    process.stdout.write(`${terminalSafeJson(output, 2)}\n`);
   } else {
     process.stdout.write(
       `${renderTune({
@@ -567,7 +568,7 @@ async function execute(
     process.stderr.write(
       `tokbench: drift ${(100 * outcome.max_drift).toFixed(1)} % of the baseline during the tune: the machine changed under it\n`,
     );
-  process.stderr.write(`tune ${tuneId} saved to ${store.path}\n`);
+  process.stderr.write(`tune ${tuneId} saved to ${sanitizeText(store.path)}\n`);
   if (outcome.exit_reason === "interrupted") {
     process.stderr.write(
       `resume it with: tokbench tune --resume ${tuneId}${args.db ? ` --db ${args.db}` : ""}\n`,
