@@ -7,7 +7,7 @@ import { sanitizeText } from "../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
 import { COMMANDS, type CommandEntry } from "./commandTable.js";
 import { PARSER_CONFIGURATION } from "./parseNumberFlag.js";
-import { type DeclaredFlags, refuseRepeatedFlags } from "./refuseRepeatedFlags.js";
+import { type DeclaredFlags, refuseRepeatedFlags, refuseUnreadableNumbers } from "./refuseRepeatedFlags.js";
 import { reportFatalError } from "./reportFatalError.js";
 
 const argv = hideBin(process.argv);
@@ -38,7 +38,11 @@ const cli = yargs(argv)
 // so a second one is refused here once for all (`--db a --db b` crashed, `--model a --model b`
 // sent the model "a,b"). getOptions() is yargs 17's own record of the command's flags, not in its typings.
 const declared = cli as unknown as { getOptions(): DeclaredFlags };
-cli.middleware((args) => refuseRepeatedFlags(args, declared.getOptions()), true);
+cli.middleware((args) => {
+  const options = declared.getOptions();
+  refuseRepeatedFlags(args, options);
+  refuseUnreadableNumbers(args, options, argv);
+}, true);
 // The others are only their usage line in --help. Their handler runs only when an option's value
 // before the command was a command name (`--tag runs bench`): yargs then took the other one.
 const notLoaded = (): never => {

@@ -108,6 +108,28 @@ describe("messages say what happened, quoting what the user typed", () => {
     }
   });
 
+  it("the other numeric flags quote what was typed too, instead of 'got NaN' or running on NaN", async () => {
+    const db = join(dir, "numbers.sqlite");
+    const cases: [string[], string][] = [
+      [["runs", "--db", db, "--limit", "abc"], '--limit must be a number (got "abc")'],
+      [["compare", "a", "b", "--db", db, "--alpha", "x"], '--alpha must be a number (got "x")'],
+      [["regress", "--db", db, "--alpha=abc"], '--alpha must be a number (got "abc")'],
+      // Compared with NaN, every count passed: the flag was ignored without a word.
+      [["regress", "--db", db, "--min-repetitions", "abc"], '--min-repetitions must be a number (got "abc")'],
+      [
+        ["regress", "--db", db, "--max-decode-drop", "1e999"],
+        '--max-decode-drop must be a number (got "1e999")',
+      ],
+      [["sweep", "--replicates", "abc", "--dry-run"], '--replicates must be a number (got "abc")'],
+      [["tune", "--max-trials", "many"], '--max-trials must be a number (got "many")'],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(args);
+      assert.equal(run.stderr, `tokbench: ${message} [INVALID_ARGUMENT]\n`, args.join(" "));
+      assert.equal(run.code, 2, args.join(" "));
+    }
+  });
+
   it("a busy port for the mock is one clear line and exit 2, not an internal error", async () => {
     const port = Number(new URL(url).port);
     const run = await runCli(["mock", "--port", String(port)]);
