@@ -149,4 +149,40 @@ describe("runs in which requests fail say why, and exit non-zero when nothing su
     assert.ok(!run.stdout.includes("\u001b") && !run.stdout.includes("\u0007"), "no raw control byte");
     assert.match(run.stdout, /first error: HTTP 500 from POST .*: boom \\x1b\]0;pwned\\x07 \\x1b\[2J done/);
   });
+
+  it("a run whose requests all ended well but generated no token measured nothing: it says so and exits 1", async () => {
+    const scripts: [string, (res: import("node:http").ServerResponse) => void][] = [
+      ["a finish at once", (res) => sendSseCompletion(res, { chunks: 0 })],
+      [
+        "[DONE] alone",
+        (res) => res.writeHead(200, { "content-type": "text/event-stream" }).end("data: [DONE]\n\n"),
+      ],
+      [
+        "the text in a field no API has",
+        (res) => {
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { output: " w0 w1" } }] })}\n\n`);
+          res.write(
+            `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`,
+          );
+          res.end("data: [DONE]\n\n");
+        },
+      ],
+    ];
+    for (const [what, respond] of scripts) {
+      const { url } = await generationServer((res) => respond(res));
+      const text = await bench(url, "--warmup", "0");
+      assert.equal(text.code, 1, `${what}: ${text.stdout}${text.stderr}`);
+      assert.match(text.stdout, /requests: 3 succeeded, 0 failed/, what);
+      assert.match(text.stdout, /no request generated a token: nothing was measured/, what);
+      const json = await bench(url, "--warmup", "0", "--json");
+      assert.equal(json.code, 1, `${what} --json: ${json.stderr}`);
+      assert.equal((JSON.parse(json.stdout) as RunResult).summary.total_output_tokens, 0, what);
+    }
+    // One token is a measurement: exit 0, and no such line.
+    const { url } = await generationServer((res) => sendSseCompletion(res, { chunks: 1 }));
+    const one = await bench(url, "--warmup", "0");
+    assert.equal(one.code, 0, one.stderr);
+    assert.doesNotMatch(one.stdout, /no request generated a token/);
+  });
 });

@@ -42,6 +42,10 @@ export function renderRunSummary(result: RunResult): string {
   }
   if (s.requests.total > 0 && s.requests.succeeded === 0) {
     lines.push("no request succeeded: nothing was measured");
+  } else if (s.requests.succeeded > 0 && s.total_output_tokens === 0) {
+    lines.push(
+      "no request generated a token: nothing was measured (the server stopped at once, or streamed its text in a field tokbench does not read)",
+    );
   }
   lines.push(
     `throughput: ${formatNumber(s.output_tokens_per_s)} output tok/s, ${formatNumber(s.input_tokens_per_s)} prompt tok/s, ${formatNumber(s.requests_per_s)} req/s`,

@@ -326,13 +326,15 @@ function reportUnsaved(
 }
 
 /**
- * Whether a run tried something and none of it worked: requests were recorded and none succeeded,
- * or tests ran and all failed, with no successful request beside them. Such a run exits non-zero
- * even when it ran to the end.
+ * Whether a run tried something and none of it worked: requests were recorded and none succeeded
+ * (or those that did generated no token at all: a server that stops at once, or streams its text
+ * in a field tokbench does not read, measured nothing), or tests ran and all failed, with no
+ * successful request beside them. Such a run exits non-zero even when it ran to the end.
  */
 function nothingSucceeded(result: RunResult): boolean {
-  const requests = result.summary.requests;
+  const s = result.summary;
   const tests = result.tests.filter((row) => row.test !== "load");
-  if (requests.succeeded > 0 || tests.some((row) => row.status === "ok")) return false;
-  return requests.total > 0 || tests.length > 0;
+  if ((s.requests.succeeded > 0 && s.total_output_tokens > 0) || tests.some((row) => row.status === "ok"))
+    return false;
+  return s.requests.total > 0 || tests.length > 0;
 }
