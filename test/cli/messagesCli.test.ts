@@ -46,6 +46,15 @@ describe("messages say what happened, quoting what the user typed", () => {
         ["bench", "--repetitions", "many"],
         '--repetitions must be a positive integer up to 10,000 (got "many")',
       ],
+      // Each list within its cap, their product days of work: refused before any model is loaded.
+      [
+        ["bench", "--model", "none.gguf", "--pp", "1-1000+1", "--tg", "1-1000+1", "--threads", "1-64"],
+        "2,000 tests x 64 knob combinations x 5 repetitions = 640,000 timed runs, more than 10,000: shorten the lists (--pp, --tg, --pg, --depth, the knobs) or --repetitions",
+      ],
+      [
+        ["bench", "--model", "none.gguf", "--pp", "64,128", "--repetitions", "10000"],
+        "2 tests x 1 knob combination x 10,000 repetitions = 20,000 timed runs, more than 10,000: shorten the lists (--pp, --tg, --pg, --depth, the knobs) or --repetitions",
+      ],
       [["mock", "--port", "99999"], '--port must be a non-negative integer up to 65,535 (got "99999")'],
       [["mock", "--itl-ms", "soon"], '--itl-ms must be a number between 0 and 3,600,000 (got "soon")'],
       [["mock", "--error-rate", "2"], '--error-rate must be a number between 0 and 1 (got "2")'],

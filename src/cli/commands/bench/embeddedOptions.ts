@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import type { BenchTestPlan, EngineKnobs } from "../../../engine/EngineGrid.js";
+import { type BenchTestPlan, type EngineKnobs, expandTests } from "../../../engine/EngineGrid.js";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { parseIntList } from "../../../search/parseListValues.js";
 import { TRACE_LEVELS, type TraceLevel } from "../../../trace/TraceEvent.js";
@@ -15,6 +15,13 @@ import { checkNumberFlag } from "../../parseNumberFlag.js";
 
 /** Most timed repetitions of one test: more only multiplies the run's length. */
 const MAX_REPETITIONS = 10_000;
+
+/**
+ * Most timed runs of one command, tests x knob combinations x repetitions: each list is capped, but
+ * their product was not (`--pp 1-1000+1 --tg 1-1000+1 --threads 1-64` asked for 640,000 timed runs,
+ * days of work that started without a word). One test at the most repetitions still fits.
+ */
+export const MAX_TIMED_RUNS = 10_000;
 
 const GROUP = "Embedded engine (llama-bench style; lists: 1,2,4  ranges: 1-8, 1-8+2, 1-64*2):";
 const OBSERVE_GROUP = "Inside a step (needs `npm run build:observer`; docs/trace.md):";
@@ -146,6 +153,26 @@ export interface ParsedEmbeddedArgs {
 const given = (input: KnobInput): boolean =>
   input !== undefined && !(Array.isArray(input) && input.length === 0);
 
+/**
+ * Throws INVALID_ARGUMENT when the tests, the knob combinations (a knob not given counts once: its
+ * default) and the repetitions multiply to more than {@link MAX_TIMED_RUNS}.
+ */
+function refuseTooManyRuns(plan: BenchTestPlan, knobs: EngineKnobs, repetitions: number): void {
+  const tests = expandTests(plan).length;
+  const combinations = Object.values(knobs).reduce(
+    (n: number, list: unknown[]) => n * Math.max(1, list.length),
+    1,
+  );
+  const runs = tests * combinations * repetitions;
+  if (runs <= MAX_TIMED_RUNS) return;
+  const count = (n: number): string => n.toLocaleString("en-US");
+  throw new TokbenchError(
+    "INVALID_ARGUMENT",
+    `${count(tests)} tests x ${count(combinations)} knob combination${combinations === 1 ? "" : "s"} x ${count(repetitions)} repetitions = ${count(runs)} timed runs, more than ${count(MAX_TIMED_RUNS)}: shorten the lists (--pp, --tg, --pg, --depth, the knobs) or --repetitions`,
+    { context: { tests, combinations, repetitions } },
+  );
+}
+
 /** Validates the embedded flags; throws INVALID_ARGUMENT naming the flag on any bad value. */
 export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
   const planGiven = given(args.pp) || given(args.tg) || given(args.pg);
@@ -178,20 +205,22 @@ export function parseEmbeddedArgs(args: EmbeddedArgs): ParsedEmbeddedArgs {
       `--engine-gpu must be auto, cpu, cuda, vulkan or metal (got "${gpu}")`,
     );
   }
+  const knobs: EngineKnobs = {
+    threads: parseIntList("threads", args.threads, 1, MAX_KNOB.threads),
+    batch_size: parseIntList("batch-size", args["batch-size"], 1, MAX_KNOB.batch),
+    ubatch_size: parseIntList("ubatch-size", args["ubatch-size"], 1, MAX_KNOB.batch),
+    ctx_size: ctx,
+    gpu_layers: parseGpuLayersList("gpu-layers", args["gpu-layers"]),
+    flash_attn: parseFlashAttnList("flash-attn", args["flash-attn"]),
+    type_k: parseCacheTypeList("cache-type-k", args["cache-type-k"]),
+    type_v: parseCacheTypeList("cache-type-v", args["cache-type-v"]),
+    parallel: parseIntList("parallel", args.parallel, 1, MAX_KNOB.parallel),
+  };
+  if (plan !== null) refuseTooManyRuns(plan, knobs, repetitions);
   return {
     plan,
     repetitions,
-    knobs: {
-      threads: parseIntList("threads", args.threads, 1, MAX_KNOB.threads),
-      batch_size: parseIntList("batch-size", args["batch-size"], 1, MAX_KNOB.batch),
-      ubatch_size: parseIntList("ubatch-size", args["ubatch-size"], 1, MAX_KNOB.batch),
-      ctx_size: ctx,
-      gpu_layers: parseGpuLayersList("gpu-layers", args["gpu-layers"]),
-      flash_attn: parseFlashAttnList("flash-attn", args["flash-attn"]),
-      type_k: parseCacheTypeList("cache-type-k", args["cache-type-k"]),
-      type_v: parseCacheTypeList("cache-type-v", args["cache-type-v"]),
-      parallel: parseIntList("parallel", args.parallel, 1, MAX_KNOB.parallel),
-    },
+    knobs,
     warmup: args["skip-warmup-test"] !== true,
     gpu: gpu === "cpu" ? false : (gpu as "auto" | "cuda" | "vulkan" | "metal"),
     trace:
