@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -74,6 +74,38 @@ describe("tokbench export (CLI, real SQLite)", () => {
     assert.match(rows[0] as string, /^index,planned_offset_ms,sent_offset_ms,/);
     const ok = stored.findIndex((r) => r.ttft_ms !== null);
     assert.equal(Number((rows[ok + 1] as string).split(",")[5]), stored[ok]?.ttft_ms);
+  });
+
+  it("an existing --out (export, report, tune) is refused untouched unless --force; nothing is left half-written", async () => {
+    const cases: [string, string[]][] = [
+      ["kept.csv", ["export", "last", "--db", db]],
+      ["kept.html", ["report", "last", "--db", db]],
+      ["kept.json", ["tune", "--db", db]],
+    ];
+    for (const [name, args] of cases) {
+      const out = join(dir, name);
+      await writeFile(out, "precious\n");
+      const refused = await runCli([...args, "--out", out]);
+      assert.equal(refused.code, 1, `${args[0]}: ${refused.stderr}`);
+      assert.equal(
+        refused.stderr,
+        `tokbench: ${out} already exists (--force replaces it, or give another --out) [FILE_EXISTS]\n`,
+      );
+      assert.equal(await readFile(out, "utf8"), "precious\n", args[0]);
+    }
+    for (const [name, args] of cases.slice(0, 2)) {
+      const out = join(dir, name);
+      const forced = await runCli([...args, "--out", out, "--force"]);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.notEqual(await readFile(out, "utf8"), "precious\n", String(args[0]));
+    }
+    // An export that fails leaves nothing under the name, nor beside it.
+    const failed = await runCli(["export", "no-such-run", "--db", db, "--out", join(dir, "none.csv")]);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.startsWith("none.csv")),
+      [],
+    );
   });
 
   it("exports the summary and the tests, and refuses unknown formats", async () => {

@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, renameSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { finished } from "node:stream/promises";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
@@ -15,6 +15,7 @@ import { type ExportFormat, writeExport } from "../../output/export/writeExport.
 import type { RequestRecord } from "../../results/RequestRecord.js";
 import { RunStore } from "../../storage/RunStore.js";
 import { withRunArgument } from "../historyOptions.js";
+import { FORCE_OPTION, refuseExistingOutput } from "../refuseExistingOutput.js";
 
 const builder = (yargs: Argv) =>
   withRunArgument(yargs)
@@ -29,6 +30,7 @@ const builder = (yargs: Argv) =>
       description: "One row per request, per summary figure, or per llama-bench-style test",
     })
     .option("out", { type: "string", description: "Write to this file instead of stdout" })
+    .option("force", FORCE_OPTION)
     .example("$0 export last > requests.csv", "Every request of the last run, for a spreadsheet")
     .example("$0 export 3f2a --what summary --format md", "The summary as a Markdown table")
     .example("$0 export last --format jsonl --out run.jsonl", "Requests as JSON Lines, for a notebook");
@@ -46,8 +48,14 @@ async function* mapRows<T>(
 export const exportCommand: CommandModule<object, ExportArgs> = {
   builder: builder as unknown as CommandModule<object, ExportArgs>["builder"],
   async handler(argv) {
+    const target = argv.out === undefined ? null : resolve(argv.out);
+    if (target !== null) refuseExistingOutput(target, argv.force);
     const store = RunStore.open(argv.db);
-    const out = argv.out === undefined ? process.stdout : createWriteStream(resolve(argv.out));
+    // A file is written beside its final name and renamed at the end: a failed or stopped export
+    // leaves the old file (with --force) or nothing, never half an export under the name.
+    const partial = target === null ? null : `${target}.${process.pid}.partial`;
+    const out = partial === null ? process.stdout : createWriteStream(partial, { flags: "wx" });
+    let complete = false;
     try {
       const history = store.history();
       const runId = await history.resolveRun(argv.run);
@@ -73,15 +81,23 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
           await writeExport(TEST_COLUMNS, run.tests.map(testRow), format, out);
         }
       }
+      complete = true;
     } finally {
       store.close();
-      if (out !== process.stdout) {
+      if (out !== process.stdout && partial !== null && target !== null) {
         out.end();
-        await finished(out).catch((error: unknown) => {
-          throw new TokbenchError("FILE_UNWRITABLE", `cannot write ${String(argv.out)}: ${String(error)}`, {
-            cause: error,
+        await finished(out)
+          .then(() => {
+            if (complete) renameSync(partial, target);
+          })
+          .catch((error: unknown) => {
+            throw new TokbenchError("FILE_UNWRITABLE", `cannot write ${String(argv.out)}: ${String(error)}`, {
+              cause: error,
+            });
+          })
+          .finally(() => {
+            if (!complete) rmSync(partial, { force: true });
           });
-        });
       }
     }
   },

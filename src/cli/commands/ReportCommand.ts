@@ -1,10 +1,11 @@
-import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import { RunStore } from "../../storage/RunStore.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
+import { writeFileAtomic } from "../../tune/applyRecipe.js";
 import { withDbOption } from "../historyOptions.js";
+import { FORCE_OPTION, refuseExistingOutput } from "../refuseExistingOutput.js";
 
 const builder = (yargs: Argv) =>
   withDbOption(yargs)
@@ -15,6 +16,7 @@ const builder = (yargs: Argv) =>
       description: "Runs (id, unique prefix or last); several: with their comparison",
     })
     .option("out", { type: "string", default: "report.html", description: "The HTML file to write" })
+    .option("force", FORCE_OPTION)
     .option("png", {
       type: "string",
       description: "Also write every chart as a PNG into this folder (needs Chromium)",
@@ -39,6 +41,8 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   builder: builder as unknown as CommandModule<object, ReportArgs>["builder"],
   async handler(argv) {
     const refs = (argv.runs as string[]) ?? [];
+    const out = resolve(argv.out);
+    refuseExistingOutput(out, argv.force);
     const [{ renderReportHtml }, { collectReportData }] = await Promise.all([
       import("../../output/html/renderReportHtml.js"),
       import("../../report/collectReportData.js"),
@@ -53,9 +57,9 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     } finally {
       store.close();
     }
-    const out = resolve(argv.out);
     try {
-      writeFileSync(out, html);
+      // Atomic: a reader (a browser reloading it) never sees half a page.
+      writeFileAtomic(out, html, 0o644);
     } catch (error) {
       throw new TokbenchError("FILE_UNWRITABLE", `cannot write ${out}: ${String(error)}`, {
         context: { path: out },

@@ -40,6 +40,7 @@ import {
 } from "../../../tune/replaySource.js";
 import { runTune, type TuneOutcome } from "../../../tune/runTune.js";
 import type { Trial } from "../../../tune/Trial.js";
+import { refuseExistingOutput } from "../../refuseExistingOutput.js";
 import { StopSignals } from "../../stopSignals.js";
 import { type RunStorage, runStorage } from "../sweep/runStorageHooks.js";
 import { DEFINING_FLAGS } from "../sweep/specFromArgs.js";
@@ -223,6 +224,7 @@ function sweepRecords(store: RunStore, sweepId: string): { records: ReplayRecord
  * Returns the exit code: 0 with a recommendation, 1 without, 128 + the signal's number interrupted (130 for Ctrl-C).
  */
 export async function runTuneCommand(args: TuneArgs): Promise<number> {
+  if (args.out !== undefined) refuseExistingOutput(args.out, args.force);
   if (args.resume !== undefined) {
     const given = DEFINING.filter((f) => (args as unknown as Record<string, unknown>)[f] !== undefined);
     if (given.length > 0) {

@@ -1,4 +1,5 @@
 import type { Argv } from "yargs";
+import { FORCE_OPTION } from "../../refuseExistingOutput.js";
 import { withSweepOptions } from "../sweep/sweepOptions.js";
 
 /**
@@ -71,6 +72,7 @@ export function withTuneOptions<T>(yargs: Argv<T>) {
       group: "Output:",
       description: "Write the recipe (JSON) to this file",
     })
+    .option("force", { ...FORCE_OPTION, group: "Output:" })
     .option("apply", {
       type: "string",
       group: "Output:",

@@ -29,6 +29,8 @@ export interface TuneArgs extends Omit<SweepArgs, "objective"> {
   "anchor-every"?: number | undefined;
   baseline?: string[] | undefined;
   out?: string | undefined;
+  /** Replace an existing --out. */
+  force?: boolean;
   apply?: string | undefined;
 }
 
