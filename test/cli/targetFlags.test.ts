@@ -40,8 +40,10 @@ describe("flags that do not apply to the target are refused, not ignored", () =>
     assert.ok(names.length >= 18 && names.includes("trace") && names.includes("threads"));
     for (const [name, option] of Object.entries(EMBEDDED_OPTIONS)) {
       refuses(parse(["--url", "http://127.0.0.1:9/v1", ...giveFlag(name, option)]), name);
-      // Without --url the same flag is the engine's.
-      checkTargetFlags(parse(giveFlag(name, option)));
+      // Without --url the same flag is the engine's (--trace-level with the --trace it qualifies).
+      checkTargetFlags(
+        parse([...giveFlag(name, option), ...(name === "trace-level" ? ["--trace", "t"] : [])]),
+      );
     }
     refuses(parse(["--url", "http://127.0.0.1:9/v1", "-t", "2"]), "threads");
   });
@@ -90,6 +92,19 @@ describe("flags that do not apply to the target are refused, not ignored", () =>
       [
         ["bench", "--api", "ollama", "--model", "llama3.2"],
         /^tokbench: --api ollama needs --url, the Ollama server's address/,
+      ],
+      // Flags that qualify another one, given without it: both were dropped without a word.
+      [
+        ["bench", "--model", "none.gguf", "--pp", "8", "--trace-level", "minimal"],
+        /^tokbench: --trace-level sets how much --trace writes: give --trace FILE too/,
+      ],
+      [
+        ["bench", "--url", "http://127.0.0.1:9/v1", "--model", "m", "--tag", "nightly", "--no-save"],
+        /^tokbench: --tag labels the stored run, and --no-save stores none: drop one of them/,
+      ],
+      [
+        ["bench", "--model", "none.gguf", "--tag", "nightly", "--no-save"],
+        /^tokbench: --tag labels the stored run, and --no-save stores none/,
       ],
     ];
     for (const [args, pattern] of cases) {

@@ -19,6 +19,11 @@ function list(flags: readonly string[]): string {
  * Throws `INVALID_ARGUMENT`, one line naming every such flag.
  */
 export function checkTargetFlags(argv: Readonly<Record<string, unknown>>): void {
+  checkFlagsForTarget(argv);
+  checkDependentFlags(argv);
+}
+
+function checkFlagsForTarget(argv: Readonly<Record<string, unknown>>): void {
   if (given(argv.url)) {
     const misplaced = Object.keys(EMBEDDED_OPTIONS).filter((name) => given(argv[name]));
     if (misplaced.length > 0) {
@@ -52,6 +57,26 @@ export function checkTargetFlags(argv: Readonly<Record<string, unknown>>): void 
       "INVALID_ARGUMENT",
       `${list(misplaced)} ${misplaced.length === 1 ? "applies" : "apply"} to server targets only: add --url, or leave ${misplaced.length === 1 ? "it" : "them"} out for the embedded engine`,
       { context: { flags: misplaced.join(",") } },
+    );
+  }
+}
+
+/**
+ * Refuses a flag that only qualifies another one when that one is absent: `--trace-level` without
+ * `--trace` (no trace is written), `--tag` with `--no-save` (no stored run to label). Both were
+ * dropped without a word.
+ */
+function checkDependentFlags(argv: Readonly<Record<string, unknown>>): void {
+  if (given(argv["trace-level"]) && !given(argv.trace)) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      "--trace-level sets how much --trace writes: give --trace FILE too, or leave it out",
+    );
+  }
+  if (given(argv.tag) && argv.save === false) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      "--tag labels the stored run, and --no-save stores none: drop one of them",
     );
   }
 }
