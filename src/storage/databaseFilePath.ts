@@ -15,7 +15,10 @@ const URL_SCHEME = /^([a-z][a-z0-9+.-]+):\/\//i;
  */
 export function databaseFilePath(location: string): string {
   const scheme = URL_SCHEME.exec(location)?.[1]?.toLowerCase();
-  if (scheme === undefined) return location;
+  if (scheme === undefined) {
+    refuseSchemeWithoutSlashes(location);
+    return location;
+  }
   const shown = redactUrl(location);
   if (scheme === "file") {
     try {
@@ -33,6 +36,25 @@ export function databaseFilePath(location: string): string {
   throw new TokbenchError(
     "DB_UNSUPPORTED",
     `cannot use ${shown} as the database: ${why}; give the path of a SQLite file (--db, TOKBENCH_DB)`,
+    { context: { scheme } },
+  );
+}
+
+/** Schemes of databases and URLs: a location that starts with one and a colon is a mistyped URL. */
+const KNOWN_SCHEME = /^(postgres|postgresql|pg|mysql|mariadb|sqlite|sqlite3|file|http|https|mongodb|redis):/i;
+
+/**
+ * Throws `DB_UNSUPPORTED` for `postgres:user:password@host/db` and the like: a URL missing its `//`
+ * was taken for a relative path, which created a folder named after the connection string,
+ * password included, and printed it. Only the scheme is quoted: the rest may hold a password that
+ * no URL parser would find.
+ */
+function refuseSchemeWithoutSlashes(location: string): void {
+  const scheme = KNOWN_SCHEME.exec(location)?.[1];
+  if (scheme === undefined) return;
+  throw new TokbenchError(
+    "DB_UNSUPPORTED",
+    `the database location starts with "${scheme}:" but not "${scheme}://": a URL needs the "//" (postgres://host/db), a SQLite file is a path (./${scheme}-runs.sqlite)`,
     { context: { scheme } },
   );
 }

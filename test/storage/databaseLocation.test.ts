@@ -30,6 +30,12 @@ const REFUSED: [string, RegExp][] = [
     /^cannot use mysql:\/\/\[redacted\]@localhost\/runs as the database: mysql:\/\/ databases are not supported/,
   ],
   [`sqlite://${dir}/x.sqlite`, /sqlite:\/\/ databases are not supported/],
+  // The "//" forgotten: taken for a relative path, it made a folder named after the password.
+  [
+    `postgres:bench:${PASSWORD}@db.example/runs`,
+    /^the database location starts with "postgres:" but not "postgres:\/\/": a URL needs the "\/\/"/,
+  ],
+  [`sqlite:runs.sqlite`, /starts with "sqlite:" but not "sqlite:\/\/"/],
 ];
 
 describe("a database URL is never taken for a file path", () => {
