@@ -155,7 +155,17 @@ describe("HttpEndpoint", () => {
     const cases: [string, string | undefined, RegExp][] = [
       ["not a url", undefined, /^the target URL is not a valid URL$/],
       ["ftp://127.0.0.1/v1", undefined, /^the target URL must start with http:\/\/ or https:\/\/, got ftp:$/],
-      ["localhost:11434", "the Ollama URL", /^the Ollama URL must start with http:\/\/ or https:\/\//],
+      [
+        "localhost:11434",
+        "the Ollama URL",
+        /^the Ollama URL must start with http:\/\/ or https:\/\/ \(did you mean http:\/\/localhost:11434\?\)$/,
+      ],
+      // The suggestion keeps no secret of the text.
+      [
+        "bench:pw-SECRET-1@127.0.0.1:8080/v1?api_key=k-SECRET-2",
+        undefined,
+        /^the target URL must start with http:\/\/ or https:\/\/ \(did you mean http:\/\/\[redacted\]@127\.0\.0\.1:8080\/v1\?api_key=\[redacted\]\?\)$/,
+      ],
     ];
     for (const [baseUrl, urlName, message] of cases) {
       assert.throws(
