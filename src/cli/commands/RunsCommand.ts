@@ -88,14 +88,14 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
       if (argv.sweeps === true) {
         const sweeps = store.sweeps().list(limit === 0 ? -1 : limit);
         const { renderSweepList } = await import("../../output/terminal/renderRunList.js");
-        const text = argv.json ? JSON.stringify({ sweeps }, null, 2) : renderSweepList(sweeps);
+        const text = argv.json ? terminalSafeJson({ sweeps }, 2) : renderSweepList(sweeps);
         process.stdout.write(`${text}\n`);
         return;
       }
       if (argv.tunes === true) {
         const tunes = store.tunes().list(limit === 0 ? undefined : limit);
         const { renderTuneList } = await import("../../output/terminal/renderRunList.js");
-        const text = argv.json ? JSON.stringify({ tunes }, null, 2) : renderTuneList(tunes);
+        const text = argv.json ? terminalSafeJson({ tunes }, 2) : renderTuneList(tunes);
         process.stdout.write(`${text}\n`);
         return;
       }
