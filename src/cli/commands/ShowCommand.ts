@@ -3,6 +3,7 @@ import { isTokbenchError } from "../../errors/TokbenchError.js";
 import { colorEnabled } from "../../output/createTable.js";
 import { writeRunJson } from "../../output/writeRunJson.js";
 import { RunStore } from "../../storage/RunStore.js";
+import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withRunArgument } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
@@ -39,14 +40,10 @@ async function showSweepOrTune(store: RunStore, argv: ShowArgs): Promise<boolean
   let text: string;
   if (sweep !== null) {
     text = argv.json
-      ? JSON.stringify(
-          { ...sweep, pending_replicates: Object.fromEntries(sweep.pending_replicates) },
-          null,
-          2,
-        )
+      ? terminalSafeJson({ ...sweep, pending_replicates: Object.fromEntries(sweep.pending_replicates) }, 2)
       : renderStoredSweep(sweep);
   } else {
-    text = argv.json ? JSON.stringify(tune, null, 2) : renderStoredTune(tune as NonNullable<typeof tune>);
+    text = argv.json ? terminalSafeJson(tune, 2) : renderStoredTune(tune as NonNullable<typeof tune>);
   }
   process.stdout.write(`${text}\n`);
   return true;
