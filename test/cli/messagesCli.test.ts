@@ -49,11 +49,25 @@ describe("messages say what happened, quoting what the user typed", () => {
       // Each list within its cap, their product days of work: refused before any model is loaded.
       [
         ["bench", "--model", "none.gguf", "--pp", "1-1000+1", "--tg", "1-1000+1", "--threads", "1-64"],
-        "2,000 tests x 64 knob combinations x 5 repetitions = 640,000 timed runs, more than 10,000: shorten the lists (--pp, --tg, --pg, --depth, the knobs) or --repetitions",
+        "2,000 tests x 64 knob combinations = 128,000 test configurations (x 5 repetitions), more than 10,000: shorten the lists (--pp, --tg, --pg, --depth, the knobs)",
       ],
       [
-        ["bench", "--model", "none.gguf", "--pp", "64,128", "--repetitions", "10000"],
-        "2 tests x 1 knob combination x 10,000 repetitions = 20,000 timed runs, more than 10,000: shorten the lists (--pp, --tg, --pg, --depth, the knobs) or --repetitions",
+        [
+          "bench",
+          "--model",
+          "none.gguf",
+          "--pp",
+          "1-100+1",
+          "--tg",
+          "1-100+1",
+          "--threads",
+          "1-8",
+          "--batch-size",
+          "1-8",
+          "-r",
+          "1",
+        ],
+        "200 tests x 64 knob combinations = 12,800 test configurations (x 1 repetition), more than 10,000: shorten the lists (--pp, --tg, --pg, --depth, the knobs)",
       ],
       [["mock", "--port", "99999"], '--port must be a non-negative integer up to 65,535 (got "99999")'],
       [["mock", "--itl-ms", "soon"], '--itl-ms must be a number between 0 and 3,600,000 (got "soon")'],

@@ -17,11 +17,12 @@ import { checkNumberFlag } from "../../parseNumberFlag.js";
 const MAX_REPETITIONS = 10_000;
 
 /**
- * Most timed runs of one command, tests x knob combinations x repetitions: each list is capped, but
- * their product was not (`--pp 1-1000+1 --tg 1-1000+1 --threads 1-64` asked for 640,000 timed runs,
- * days of work that started without a word). One test at the most repetitions still fits.
+ * Most test configurations of one command, tests x knob combinations: each list is capped, but
+ * their product was not (`--pp 1-1000+1 --tg 1-1000+1 --threads 1-64` asked for 128,000, days of
+ * work that started without a word). Repetitions have their own cap ({@link MAX_REPETITIONS}): many
+ * of one test is a choice, a product this large is a typo.
  */
-export const MAX_TIMED_RUNS = 10_000;
+export const MAX_TEST_CONFIGURATIONS = 10_000;
 
 const GROUP = "Embedded engine (llama-bench style; lists: 1,2,4  ranges: 1-8, 1-8+2, 1-64*2):";
 const OBSERVE_GROUP = "Inside a step (needs `npm run build:observer`; docs/trace.md):";
@@ -154,8 +155,8 @@ const given = (input: KnobInput): boolean =>
   input !== undefined && !(Array.isArray(input) && input.length === 0);
 
 /**
- * Throws INVALID_ARGUMENT when the tests, the knob combinations (a knob not given counts once: its
- * default) and the repetitions multiply to more than {@link MAX_TIMED_RUNS}.
+ * Throws INVALID_ARGUMENT when the tests and the knob combinations (a knob not given counts once:
+ * its default) multiply to more than {@link MAX_TEST_CONFIGURATIONS}.
  */
 function refuseTooManyRuns(plan: BenchTestPlan, knobs: EngineKnobs, repetitions: number): void {
   const tests = expandTests(plan).length;
@@ -163,12 +164,11 @@ function refuseTooManyRuns(plan: BenchTestPlan, knobs: EngineKnobs, repetitions:
     (n: number, list: unknown[]) => n * Math.max(1, list.length),
     1,
   );
-  const runs = tests * combinations * repetitions;
-  if (runs <= MAX_TIMED_RUNS) return;
+  if (tests * combinations <= MAX_TEST_CONFIGURATIONS) return;
   const count = (n: number): string => n.toLocaleString("en-US");
   throw new TokbenchError(
     "INVALID_ARGUMENT",
-    `${count(tests)} tests x ${count(combinations)} knob combination${combinations === 1 ? "" : "s"} x ${count(repetitions)} repetitions = ${count(runs)} timed runs, more than ${count(MAX_TIMED_RUNS)}: shorten the lists (--pp, --tg, --pg, --depth, the knobs) or --repetitions`,
+    `${count(tests)} tests x ${count(combinations)} knob combination${combinations === 1 ? "" : "s"} = ${count(tests * combinations)} test configurations (x ${count(repetitions)} repetition${repetitions === 1 ? "" : "s"}), more than ${count(MAX_TEST_CONFIGURATIONS)}: shorten the lists (--pp, --tg, --pg, --depth, the knobs)`,
     { context: { tests, combinations, repetitions } },
   );
 }
