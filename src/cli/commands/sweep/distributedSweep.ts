@@ -11,6 +11,7 @@ import type { SweepSpec } from "../../../sweep/SweepSpec.js";
 import { buildSweepResult } from "../../../sweep/summarizeSweep.js";
 import { machineClass } from "../../../sweep/worker/machineClass.js";
 import { collectMachineInfo } from "../../../system/machineInfo.js";
+import { terminalSafeJson } from "../../../text/sanitizeText.js";
 import { TOKBENCH_VERSION } from "../../../toolVersion.js";
 import { workerLogDir } from "../worker/equipSweep.js";
 import { workOnPostgres } from "../worker/workOnPostgres.js";
@@ -130,7 +131,7 @@ export async function runDistributedSweep(
       );
       say(`cells written to ${cellsOut} (replay format)\n`);
     }
-    if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (args.json) process.stdout.write(`${terminalSafeJson(result, 2)}\n`);
     else process.stdout.write(`${renderSweep(result)}\n`);
     process.stderr.write(
       `sweep ${sweepId} saved to ${store.shownUrl}: this process measured ${work.cells} cells; server logs of this machine in ${workerLogDir(args["log-dir"], sweepId)}\n`,
