@@ -29,6 +29,7 @@ import {
   writeRunFacts,
   writeRunTags,
 } from "./historyRows.js";
+import { liveRunStatus } from "./liveRunStatus.js";
 import { migrate } from "./migrations.js";
 import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
@@ -150,16 +151,6 @@ function describe(error: unknown): string {
 function stringFrom(config: Record<string, unknown>, key: string): string | null {
   const value = config[key];
   return typeof value === "string" ? value : null;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**
@@ -574,10 +565,7 @@ export class RunStore {
   }
 
   private liveStatus(row: Pick<RunsTable, "status" | "writer_pid" | "writer_hostname">): StoredRunStatus {
-    if (row.status !== "running") return row.status;
-    // Best effort: a run written on another host cannot be checked, and is taken at its word.
-    if (row.writer_hostname !== hostname()) return "running";
-    return processAlive(row.writer_pid) ? "running" : "incomplete";
+    return liveRunStatus(row);
   }
 
   private write<T>(what: string, action: () => T): T {

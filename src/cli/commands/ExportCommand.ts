@@ -13,7 +13,7 @@ import {
 } from "../../output/export/exportRows.js";
 import { type ExportFormat, writeExport } from "../../output/export/writeExport.js";
 import type { RequestRecord } from "../../results/RequestRecord.js";
-import { RunStore } from "../../storage/RunStore.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
 import { withRunArgument } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
@@ -46,10 +46,10 @@ async function* mapRows<T>(
 export const exportCommand: CommandModule<object, ExportArgs> = {
   builder: builder as unknown as CommandModule<object, ExportArgs>["builder"],
   async handler(argv) {
-    const store = RunStore.open(argv.db);
+    const store = await openRunHistory(argv.db);
     const out = argv.out === undefined ? process.stdout : createWriteStream(resolve(argv.out));
     try {
-      const history = store.history();
+      const history = store.history;
       const runId = await history.resolveRun(argv.run);
       const format = argv.format as ExportFormat;
       if (argv.what === "requests") {
@@ -74,7 +74,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
         }
       }
     } finally {
-      store.close();
+      await store.close();
       if (out !== process.stdout) {
         out.end();
         await finished(out).catch((error: unknown) => {

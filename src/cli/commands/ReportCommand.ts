@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
-import { RunStore } from "../../storage/RunStore.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
 import { withDbOption } from "../historyOptions.js";
 
 const builder = (yargs: Argv) =>
@@ -42,15 +42,15 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       import("../../output/html/renderReportHtml.js"),
       import("../../report/collectReportData.js"),
     ]);
-    const store = RunStore.open(argv.db);
+    const store = await openRunHistory(argv.db);
     let html: string;
     try {
-      const history = store.history();
+      const history = store.history;
       const ids: string[] = [];
       for (const ref of refs) ids.push(await history.resolveRun(ref));
       html = renderReportHtml(await collectReportData(history, ids));
     } finally {
-      store.close();
+      await store.close();
     }
     const out = resolve(argv.out);
     try {

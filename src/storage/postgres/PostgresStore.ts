@@ -11,9 +11,11 @@ import { sanitizeText } from "../../text/sanitizeText.js";
 import { type DatabaseSchema, TABLE_COLUMNS } from "../DatabaseSchema.js";
 import { runAttachmentRows, runFinishFacts, runStartFacts } from "../historyRows.js";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "../migrations.js";
+import type { RunHistory } from "../RunHistory.js";
 import type { BeginRunInput, FinishRunOptions, RunRows } from "../RunStore.js";
 import { migrationSql } from "../sqlDialect.js";
 import { machineRow, requestRow, testRow } from "../storedRows.js";
+import { PostgresRunHistory } from "./PostgresRunHistory.js";
 
 /**
  * The key of the PostgreSQL advisory lock every tokbench takes while it migrates a database: the
@@ -344,15 +346,28 @@ export class PostgresStore {
   }
 
   /**
-   * Runs one statement, errors as `DB_WRITE_FAILED` with the URL's secrets redacted.
-   * For tests and tools; the store's own writes go through its methods.
+   * Runs one statement, errors as `code` (default `DB_WRITE_FAILED`) with the URL's secrets
+   * redacted. For tests, tools and the history reader; the store's own writes go through its methods.
    */
-  async query(what: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  async query(
+    what: string,
+    sql: string,
+    params: unknown[] = [],
+    code: ErrorCode = "DB_WRITE_FAILED",
+  ): Promise<pg.QueryResult> {
     try {
       return await this.pool.query(sql, params);
     } catch (error) {
-      throw this.wrap("DB_WRITE_FAILED", what, error);
+      throw this.wrap(code, what, error);
     }
+  }
+
+  /**
+   * The readers of the run history (`runs`, `show`, `compare`, `regress`, `report`, `export`,
+   * `accept`) over this database, behind the same {@link RunHistory} interface as SQLite's.
+   */
+  history(): RunHistory {
+    return new PostgresRunHistory(this);
   }
 
   /**
