@@ -189,7 +189,18 @@ export class PostgresStore {
     if (records.length === 0) return;
     const secrets = [...(this.secretsByRun.get(runId) ?? []), ...this.secrets];
     const rows = records.map((record) => requestRow(runId, record, secrets));
-    await this.transaction(`store ${records.length} requests of run ${runId}`, async (client) => {
+    const what = `store ${records.length} requests of run ${runId}`;
+    if (rows.length <= MAX_ROWS_PER_INSERT) {
+      // One statement is atomic on its own: no BEGIN and COMMIT round trips on the batched
+      // writer's path (each costs a wake-up of the server's backend on a busy machine).
+      try {
+        await insert(this.pool, "requests", rows, "ON CONFLICT DO NOTHING");
+      } catch (error) {
+        throw this.wrap("DB_WRITE_FAILED", what, error);
+      }
+      return;
+    }
+    await this.transaction(what, async (client) => {
       await insertRequests(client, rows);
     });
   }
@@ -412,7 +423,7 @@ export class PostgresStore {
  * have). Returns the rows inserted (fewer than given when `suffix` says ON CONFLICT DO NOTHING).
  */
 export async function insert<T extends keyof DatabaseSchema>(
-  client: pg.PoolClient,
+  client: pg.PoolClient | pg.Pool,
   table: T,
   rows: readonly Partial<DatabaseSchema[T]>[],
   suffix = "",
