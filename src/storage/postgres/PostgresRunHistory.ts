@@ -19,6 +19,7 @@ import type {
 } from "../DatabaseSchema.js";
 import { liveRunStatus } from "../liveRunStatus.js";
 import type { BaselineEntry, RunFilter, RunHistory, RunListItem, StoredRunHeader } from "../RunHistory.js";
+import { COPIED_RUN_TABLES, type RunRows } from "../RunStore.js";
 import { machineFromRow, recordFromRow } from "../storedRows.js";
 
 /** What this reader needs of `PostgresStore`: its queries (errors redacted) and its shown URL. */
@@ -318,6 +319,39 @@ export class PostgresRunHistory implements RunHistory {
        GROUP BY run_id, model, workload_key ORDER BY MAX(accepted_at) DESC LIMIT $3`,
       [workloadKey, model, limit],
     );
+  }
+
+  /** Ids of every stored run, oldest first (what `tokbench db copy` copies from here). */
+  async runIds(): Promise<string[]> {
+    const rows = await this.rows<{ id: string }>(
+      "list run ids",
+      `SELECT id FROM runs ORDER BY started_at COLLATE "C", id COLLATE "C"`,
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** Every row of one run, table by table, with its machine's row, as `RunStore.runRows` gives them. */
+  async runRows(runId: string): Promise<RunRows> {
+    const run = (
+      await this.rows<RunsTable>(`read run ${runId}`, "SELECT * FROM runs WHERE id = $1", [runId])
+    )[0];
+    if (run === undefined) throw this.notFound(runId);
+    const machine = (
+      await this.rows<MachinesTable>("read the run's machine", "SELECT * FROM machines WHERE id = $1", [
+        run.machine_id,
+      ])
+    )[0] as MachinesTable;
+    const out = { machine, runs: run } as RunRows;
+    for (const table of COPIED_RUN_TABLES) {
+      const order =
+        table === "requests" || table === "tests" || table === "resource_samples" ? "ORDER BY idx" : "";
+      (out as Record<string, unknown>)[table] = await this.rows(
+        `read ${table} of run ${runId}`,
+        `SELECT * FROM ${table} WHERE run_id = $1 ${order}`,
+        [runId],
+      );
+    }
+    return out;
   }
 
   private async tagsOf(runIds: string[]): Promise<Map<string, string[]>> {

@@ -11,7 +11,6 @@ import { sanitizeText } from "../../text/sanitizeText.js";
 import { type DatabaseSchema, TABLE_COLUMNS } from "../DatabaseSchema.js";
 import { runAttachmentRows, runFinishFacts, runStartFacts } from "../historyRows.js";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "../migrations.js";
-import type { RunHistory } from "../RunHistory.js";
 import type { BeginRunInput, FinishRunOptions, RunRows } from "../RunStore.js";
 import { migrationSql } from "../sqlDialect.js";
 import { machineRow, requestRow, testRow } from "../storedRows.js";
@@ -375,9 +374,9 @@ export class PostgresStore {
 
   /**
    * The readers of the run history (`runs`, `show`, `compare`, `regress`, `report`, `export`,
-   * `accept`) over this database, behind the same {@link RunHistory} interface as SQLite's.
+   * `accept`) over this database, behind the same `RunHistory` interface as SQLite's.
    */
-  history(): RunHistory {
+  history(): PostgresRunHistory {
     return new PostgresRunHistory(this);
   }
 
