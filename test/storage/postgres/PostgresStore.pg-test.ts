@@ -142,6 +142,18 @@ test("a run and its requests read back exactly; the run carries the machine's fi
       rows.rows.map((row) => recordFromRow(row as RequestsTable)),
       Array.from({ length: n }, (_, i) => sampleRecord(i)),
     );
+    // A figure JSON cannot carry (the batch goes as bound parameters then) is stored as it is.
+    const odd = { ...sampleRecord(n), decode_tps: Number.POSITIVE_INFINITY, tpot_ms: Number.NaN };
+    await store.appendRequests("r1", [sampleRecord(n + 1), odd]);
+    const back = await store.query(
+      "read",
+      "SELECT * FROM requests WHERE run_id = 'r1' AND idx >= $1 ORDER BY idx",
+      [n],
+    );
+    assert.deepEqual(
+      back.rows.map((row) => recordFromRow(row as RequestsTable)),
+      [odd, sampleRecord(n + 1)],
+    );
     const runRow = await store.query(
       "read",
       "SELECT r.status, r.writer_hostname, r.writer_pid, m.fingerprint, m.hostname, t.tag, f.workload_key FROM runs r JOIN machines m ON m.id = r.machine_id JOIN run_tags t ON t.run_id = r.id JOIN run_facts f ON f.run_id = r.id",
