@@ -34,7 +34,7 @@ import { migrate } from "./migrations.js";
 import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
 import { SweepStore } from "./SweepStore.js";
-import { machineRow, recordFromRow, requestRow, testRow } from "./storedRows.js";
+import { COPIED_RUN_TABLES, machineRow, recordFromRow, requestRow, testRow } from "./storedRows.js";
 import { TuneStore } from "./TuneStore.js";
 import { insertSql } from "./tableWrites.js";
 
@@ -166,28 +166,8 @@ export type RunRows = { machine: MachinesTable; runs: RunsTable } & {
   [T in RunTable]: DatabaseSchema[T][];
 };
 
-/** The tables of a run's rows (all but `runs` and `machines`), in an order their keys allow. */
-export const COPIED_RUN_TABLES = [
-  "run_facts",
-  "requests",
-  "tests",
-  "run_tags",
-  "run_distributions",
-  "resource_samples",
-  "run_outputs",
-  "baselines",
-] as const satisfies readonly RunTable[];
-
 /** The tables whose rows belong to one run (keyed by `run_id`); sweeps are not a run's. */
-type RunTable =
-  | "run_facts"
-  | "requests"
-  | "tests"
-  | "run_tags"
-  | "run_distributions"
-  | "resource_samples"
-  | "run_outputs"
-  | "baselines";
+type RunTable = (typeof COPIED_RUN_TABLES)[number];
 
 export class RunStore {
   /** Absolute path of the database file. */

@@ -7,6 +7,7 @@ import type { RequestsTable } from "../../src/storage/DatabaseSchema.js";
 import { PostgresStore } from "../../src/storage/postgres/PostgresStore.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { recordFromRow } from "../../src/storage/storedRows.js";
+import { runRowsOf } from "../storage/fixtures/runRowsOf.js";
 import { sampleMachine, sampleRecord, sampleRunResult } from "../storage/fixtures/sampleRun.js";
 import { freshDatabase, serverPassword } from "../storage/postgres/fixtures/postgresServer.js";
 import { runCli } from "./runCli.js";
@@ -100,18 +101,5 @@ test("db copy from PostgreSQL into a SQLite file gives back every row of the fil
   assert.ok(!run.stderr.includes(serverPassword()));
   const again = await runCli(["db", "copy", "--from", db, "--to", back]);
   assert.match(again.stdout, /^copied 0 runs \(0 requests\) to .*; 2 were there already\n$/);
-  const rowsOf = (file: string) => {
-    const store = RunStore.open(file);
-    try {
-      return store.runIds().map((id) => {
-        const { machine, runs, ...rest } = store.runRows(id);
-        const { id: _m, ...machineRow } = machine;
-        const { machine_id: _r, ...runRow } = runs;
-        return { machine: machineRow, runs: runRow, ...rest };
-      });
-    } finally {
-      store.close();
-    }
-  };
-  assert.deepEqual(rowsOf(back), rowsOf(path));
+  assert.deepEqual(runRowsOf(back), runRowsOf(path));
 });

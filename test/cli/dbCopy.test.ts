@@ -4,26 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { RunStore } from "../../src/storage/RunStore.js";
+import { runRowsOf } from "../storage/fixtures/runRowsOf.js";
 import { sampleMachine, sampleRecord, sampleRunResult } from "../storage/fixtures/sampleRun.js";
 import { runCli } from "./runCli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tokbench-dbcopy-file-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Every row of every run of `path`, machine ids left out (they differ between stores). */
-function snapshot(path: string) {
-  const store = RunStore.open(path);
-  try {
-    return store.runIds().map((id) => {
-      const { machine, runs, ...rest } = store.runRows(id);
-      const { id: _m, ...machineRow } = machine;
-      const { machine_id: _r, ...runRow } = runs;
-      return { machine: machineRow, runs: runRow, ...rest };
-    });
-  } finally {
-    store.close();
-  }
-}
 
 test("db copy between two SQLite files: every row of every run, machines matched by fingerprint, nothing twice", async () => {
   const from = join(dir, "from.sqlite");
@@ -53,8 +39,8 @@ test("db copy between two SQLite files: every row of every run, machines matched
   const second = await runCli(["db", "copy", "--from", from, "--to", to]);
   assert.equal(second.code, 0, second.stderr);
   assert.equal(second.stdout, `copied 0 runs (0 requests) to ${to}; 2 were there already\n`);
-  const copied = snapshot(to).filter((run) => run.runs.id !== "run-local");
-  assert.deepEqual(copied, snapshot(from));
+  const copied = runRowsOf(to).filter((run) => run.runs.id !== "run-local");
+  assert.deepEqual(copied, runRowsOf(from));
   assert.equal(copied[0]?.baselines.length, 1, "the accepted baseline came along");
   assert.equal(copied[0]?.requests.length, 25);
 });

@@ -19,8 +19,9 @@ import type {
 } from "../DatabaseSchema.js";
 import { liveRunStatus } from "../liveRunStatus.js";
 import type { BaselineEntry, RunFilter, RunHistory, RunListItem, StoredRunHeader } from "../RunHistory.js";
-import { COPIED_RUN_TABLES, type RunRows } from "../RunStore.js";
-import { machineFromRow, recordFromRow } from "../storedRows.js";
+import type { RunRows } from "../RunStore.js";
+import { type RunListRow, runListItem } from "../runListItem.js";
+import { COPIED_RUN_TABLES, machineFromRow, recordFromRow } from "../storedRows.js";
 
 /** What this reader needs of `PostgresStore`: its queries (errors redacted) and its shown URL. */
 export interface PostgresQueries {
@@ -33,12 +34,8 @@ export interface PostgresQueries {
   ): Promise<{ rows: unknown[]; rowCount: number | null }>;
 }
 
-/** A listed run: the run's short columns, its facts and its machine's host name. */
-type ListRow = Pick<
-  RunsTable,
-  "id" | "started_at" | "ended_at" | "status" | "status_reason" | "tool_version" | "target_kind" | "model"
-> &
-  Omit<RunFactsTable, "run_id"> & { hostname: string };
+/** A listed run, with its writer (for its live status). */
+type ListRow = RunListRow & Pick<RunsTable, "writer_pid" | "writer_hostname">;
 
 /** Request rows read per query by {@link PostgresRunHistory.requests}: about 1 MB of rows. */
 const REQUEST_BATCH = 2000;
@@ -88,7 +85,7 @@ export class PostgresRunHistory implements RunHistory {
     const filterParams = [...params];
     // LIMIT NULL is no limit.
     const limit = filter.limit === undefined || live ? null : Math.max(0, Math.floor(filter.limit));
-    const rows = await this.rows<ListRow & { writer_pid: number; writer_hostname: string }>(
+    const rows = await this.rows<ListRow>(
       "list runs",
       `SELECT r.id, r.started_at, r.ended_at, r.status, r.status_reason, r.tool_version, r.target_kind,
          r.model, r.writer_pid, r.writer_hostname, f.workload, f.workload_key, f.requests_total,
@@ -370,10 +367,7 @@ export class PostgresRunHistory implements RunHistory {
     return out;
   }
 
-  private async listItem(
-    row: ListRow & { writer_pid: number; writer_hostname: string },
-    tags: string[],
-  ): Promise<RunListItem> {
+  private async listItem(row: ListRow, tags: string[]): Promise<RunListItem> {
     let headline: RunHeadline | null = null;
     if (row.headline_json !== null) headline = JSON.parse(row.headline_json) as RunHeadline;
     else if (row.status !== "running") {
@@ -400,22 +394,12 @@ export class PostgresRunHistory implements RunHistory {
       requests = Number(counts?.n ?? 0);
       failed = Number(counts?.failed ?? 0);
     }
-    return {
-      run_id: row.id,
-      started_at: row.started_at,
-      ended_at: row.ended_at,
+    return runListItem(row, {
       status: liveRunStatus(row),
-      status_reason: row.status_reason,
-      tool_version: row.tool_version,
-      target_kind: row.target_kind,
-      model: row.model,
-      hostname: row.hostname,
-      workload: row.workload,
-      workload_key: row.workload_key,
       tags,
       requests,
       failed_requests: failed,
       headline,
-    };
+    });
   }
 }

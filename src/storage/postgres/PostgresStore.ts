@@ -13,7 +13,7 @@ import { runAttachmentRows, runFinishFacts, runStartFacts } from "../historyRows
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "../migrations.js";
 import type { BeginRunInput, FinishRunOptions, RunRows } from "../RunStore.js";
 import { migrationSql } from "../sqlDialect.js";
-import { machineRow, requestRow, testRow } from "../storedRows.js";
+import { COPIED_RUN_TABLES, machineRow, requestRow, testRow } from "../storedRows.js";
 import { PostgresRunHistory } from "./PostgresRunHistory.js";
 
 /**
@@ -329,18 +329,10 @@ export class PostgresStore {
       const inserted = await insert(client, "runs", [run], "ON CONFLICT (id) DO NOTHING");
       if (inserted === 0) return;
       added = true;
-      for (const table of [
-        "run_facts",
-        "tests",
-        "run_tags",
-        "run_distributions",
-        "resource_samples",
-        "run_outputs",
-        "baselines",
-      ] as const) {
-        await insert(client, table, rows[table] as Partial<DatabaseSchema[typeof table]>[]);
+      for (const table of COPIED_RUN_TABLES) {
+        if (table === "requests") await insertRequests(client, rows.requests);
+        else await insert(client, table, rows[table] as Partial<DatabaseSchema[typeof table]>[]);
       }
-      await insertRequests(client, rows.requests);
     });
     return added;
   }
