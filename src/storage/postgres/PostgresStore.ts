@@ -104,6 +104,13 @@ export class PostgresStore {
    * process killed half-way leaves the previous version intact; the lock goes with its connection.
    */
   private async migrate(): Promise<void> {
+    // Every start but the first finds the schema current: nothing to lock or create, so a role
+    // that may only read and write rows (no CREATE on the schema: a team's read-only dashboard
+    // user, PostgreSQL 15's default for `public`) can use the database.
+    const table = await this.pool.query<{ present: boolean }>(
+      `SELECT to_regclass('${VERSION_TABLE}') IS NOT NULL AS present`,
+    );
+    if (table.rows[0]?.present === true && (await this.schemaVersion()) === LATEST_SCHEMA_VERSION) return;
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
