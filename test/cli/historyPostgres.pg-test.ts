@@ -158,6 +158,24 @@ describe("the history commands on PostgreSQL (runs, show, compare, regress, repo
     assert.equal(shown.stdout, text.stdout);
     const csv = await runCli(["export", result.run_id], { env });
     assert.equal(csv.stdout.trim().split("\n").length, 1 + 8, "a header and one line per request");
+    // Sweeps and tunes are kept in SQLite files only so far: refused in one line, not listed empty.
+    for (const flag of ["--sweeps", "--tunes"]) {
+      const refused = await runCli(["runs", flag], { env });
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        refused.stderr,
+        new RegExp(
+          `^tokbench: runs ${flag} reads a SQLite file only so far: sweeps and tunes are not stored in PostgreSQL \\(postgres://\\[redacted\\]@127\\.0\\.0\\.1:\\d+/\\S+\\) yet \\[DB_UNSUPPORTED\\]\n$`,
+        ),
+      );
+      noPassword(refused, `runs ${flag}`);
+    }
+    const unknown = await runCli(["show", "0123456789ab"], { env });
+    assert.equal(unknown.code, 1);
+    assert.match(
+      unknown.stderr,
+      /no run 0123456789ab in database postgres:\/\/\[redacted\]@.*\[RUN_NOT_FOUND\]\n$/,
+    );
   });
 
   it("an unreachable PostgreSQL fails a history command in one line, without the password", async () => {
