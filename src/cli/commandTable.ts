@@ -81,7 +81,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     command: "db <action>",
-    describe: "Copy run history between stores: a SQLite file up to a team's PostgreSQL (db copy)",
+    describe: "Copy run history between stores (db copy): a SQLite file up to a team's PostgreSQL, or back",
     load: async () => (await import("./commands/DbCommand.js")).dbCommand as CommandModule<object, never>,
   },
   {

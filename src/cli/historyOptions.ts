@@ -4,7 +4,8 @@ import type { Argv } from "yargs";
 export function withDbOption<T>(yargs: Argv<T>) {
   return yargs.option("db", {
     type: "string",
-    description: "SQLite database file (default: in the user data directory)",
+    description:
+      "SQLite file, or a team's PostgreSQL as postgres://user@host/db (password: PGPASSWORD or TOKBENCH_DB) (default: TOKBENCH_DB, else a file in the user data directory)",
   });
 }
 

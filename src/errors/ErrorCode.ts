@@ -56,6 +56,8 @@ export const ERROR_CODES = [
   "DB_UNSUPPORTED",
   // Another process holds the database's write lock (SQLITE_BUSY); writing again later may succeed.
   "DB_LOCKED",
+  // Reading the history back failed (a PostgreSQL connection lost or refused mid-read).
+  "DB_READ_FAILED",
   "RUN_NOT_FOUND",
   // Telemetry: the --prometheus-port cannot be bound (in use, not allowed, not an address here).
   "METRICS_PORT_UNAVAILABLE",

@@ -29,12 +29,14 @@ import {
   writeRunFacts,
   writeRunTags,
 } from "./historyRows.js";
+import { liveRunStatus } from "./liveRunStatus.js";
 import { migrate } from "./migrations.js";
 import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
 import { SweepStore } from "./SweepStore.js";
-import { machineRow, recordFromRow, requestRow, testRow } from "./storedRows.js";
+import { COPIED_RUN_TABLES, machineRow, recordFromRow, requestRow, testRow } from "./storedRows.js";
 import { TuneStore } from "./TuneStore.js";
+import { insertSql } from "./tableWrites.js";
 
 /**
  * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
@@ -138,11 +140,6 @@ function enableWal(db: Database.Database, busyTimeoutMs: number): void {
 
 type Row<T extends keyof DatabaseSchema> = DatabaseSchema[T];
 
-function insertSql(table: keyof DatabaseSchema): string {
-  const columns = TABLE_COLUMNS[table] as string[];
-  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -150,16 +147,6 @@ function describe(error: unknown): string {
 function stringFrom(config: Record<string, unknown>, key: string): string | null {
   const value = config[key];
   return typeof value === "string" ? value : null;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**
@@ -180,15 +167,7 @@ export type RunRows = { machine: MachinesTable; runs: RunsTable } & {
 };
 
 /** The tables whose rows belong to one run (keyed by `run_id`); sweeps are not a run's. */
-type RunTable =
-  | "run_facts"
-  | "requests"
-  | "tests"
-  | "run_tags"
-  | "run_distributions"
-  | "resource_samples"
-  | "run_outputs"
-  | "baselines";
+type RunTable = (typeof COPIED_RUN_TABLES)[number];
 
 export class RunStore {
   /** Absolute path of the database file. */
@@ -327,6 +306,40 @@ export class RunStore {
       run_outputs: all("run_outputs"),
       baselines: all("baselines"),
     };
+  }
+
+  /**
+   * Adds a run copied from another store (`runRows` of either store), all its rows in one
+   * transaction, as `PostgresStore.importRun` does: a run whose id is here already is left as it
+   * is and false is returned, so copying the same history twice adds nothing. The machine is
+   * matched by fingerprint (ids differ between stores).
+   * @throws TokbenchError `DB_WRITE_FAILED`, `DB_LOCKED`.
+   */
+  importRun(rows: RunRows): boolean {
+    return this.write(`copy run ${rows.runs.id}`, () =>
+      this.db.transaction(() => {
+        const { id: _id, ...machine } = rows.machine;
+        const columns = Object.keys(machine);
+        this.db
+          .prepare(
+            `INSERT INTO machines (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")}) ON CONFLICT (fingerprint) DO NOTHING`,
+          )
+          .run(machine);
+        const machineId = this.db
+          .prepare<[string], number>("SELECT id FROM machines WHERE fingerprint = ?")
+          .pluck()
+          .get(machine.fingerprint) as number;
+        const added = this.db
+          .prepare(insertSql("runs").replace(/^INSERT INTO/, "INSERT OR IGNORE INTO"))
+          .run({ ...rows.runs, machine_id: machineId }).changes;
+        if (added === 0) return false;
+        for (const table of COPIED_RUN_TABLES) {
+          const insert = this.db.prepare(insertSql(table));
+          for (const row of rows[table]) insert.run(row);
+        }
+        return true;
+      })(),
+    );
   }
 
   /** Closes the database. Pending WAL content is checkpointed into the main file. */
@@ -574,10 +587,7 @@ export class RunStore {
   }
 
   private liveStatus(row: Pick<RunsTable, "status" | "writer_pid" | "writer_hostname">): StoredRunStatus {
-    if (row.status !== "running") return row.status;
-    // Best effort: a run written on another host cannot be checked, and is taken at its word.
-    if (row.writer_hostname !== hostname()) return "running";
-    return processAlive(row.writer_pid) ? "running" : "incomplete";
+    return liveRunStatus(row);
   }
 
   private write<T>(what: string, action: () => T): T {

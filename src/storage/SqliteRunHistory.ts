@@ -19,6 +19,7 @@ import type {
 } from "./DatabaseSchema.js";
 import type { BaselineEntry, RunFilter, RunHistory, RunListItem, StoredRunHeader } from "./RunHistory.js";
 import type { StoredRunStatus } from "./RunStore.js";
+import { type RunListRow, runListItem } from "./runListItem.js";
 import { machineFromRow, recordFromRow } from "./storedRows.js";
 
 type LiveStatus = (row: Pick<RunsTable, "status" | "writer_pid" | "writer_hostname">) => StoredRunStatus;
@@ -27,11 +28,7 @@ type LiveStatus = (row: Pick<RunsTable, "status" | "writer_pid" | "writer_hostna
  * A listed run: only the columns that come before the large JSON columns in a `runs` record (so
  * SQLite never walks their overflow pages), with the run's facts and its machine's host name.
  */
-type ListRow = Pick<
-  RunsTable,
-  "id" | "started_at" | "ended_at" | "status" | "status_reason" | "tool_version" | "target_kind" | "model"
-> &
-  Omit<RunFactsTable, "run_id"> & { hostname: string };
+type ListRow = RunListRow;
 
 /** Request rows read per query by {@link SqliteRunHistory.iterateRequests}: about 1 MB of rows. */
 const REQUEST_BATCH = 2000;
@@ -409,22 +406,12 @@ export class SqliteRunHistory implements RunHistory {
       requests = counts.n;
       failed = counts.failed;
     }
-    return {
-      run_id: row.id,
-      started_at: row.started_at,
-      ended_at: row.ended_at,
+    return runListItem(row, {
       status: row.status === "running" ? this.liveStatusOf(row.id) : row.status,
-      status_reason: row.status_reason,
-      tool_version: row.tool_version,
-      target_kind: row.target_kind,
-      model: row.model,
-      hostname: row.hostname,
-      workload: row.workload,
-      workload_key: row.workload_key,
       tags,
       requests,
       failed_requests: failed,
       headline,
-    };
+    });
   }
 }

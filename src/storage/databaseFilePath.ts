@@ -8,8 +8,8 @@ const URL_SCHEME = /^([a-z][a-z0-9+.-]+):\/\//i;
 /**
  * The SQLite file a database location names. A location with a URL scheme is never taken for a
  * path (which would create folders named `postgres:`): a `file://` URL gives its path; PostgreSQL
- * (`postgres://`, `postgresql://`: `bench` takes them before calling this; see `PostgresStore`) and
- * every other scheme are refused with `DB_UNSUPPORTED`. The
+ * (`postgres://`, `postgresql://`: `bench` and `openRunHistory` take them before calling this; see
+ * `PostgresStore`) and every other scheme are refused with `DB_UNSUPPORTED`. The
  * message shows the location through the one redaction, so a connection string's password never
  * appears.
  */
@@ -31,7 +31,7 @@ export function databaseFilePath(location: string): string {
   }
   const why =
     scheme === "postgres" || scheme === "postgresql"
-      ? "PostgreSQL databases are supported by `tokbench bench` only so far"
+      ? "this command writes to a SQLite file only so far (bench, db copy and the history commands runs, show, compare, regress, report, export and accept take PostgreSQL)"
       : `${scheme}:// databases are not supported`;
   throw new TokbenchError(
     "DB_UNSUPPORTED",

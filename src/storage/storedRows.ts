@@ -3,7 +3,7 @@ import type { MachineInfo } from "../results/MachineInfo.js";
 import type { RequestRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
 import { redactText } from "../secrets/redact.js";
 import { sanitizeText } from "../text/sanitizeText.js";
-import type { MachinesTable, RequestsTable, TestsTable } from "./DatabaseSchema.js";
+import type { DatabaseSchema, MachinesTable, RequestsTable, TestsTable } from "./DatabaseSchema.js";
 
 /** A stored request row read back as the record it was written from (field order included). */
 export function recordFromRow(row: RequestsTable): RequestRecord {
@@ -162,3 +162,18 @@ export function testRow(runId: string, index: number, test: Record<string, unkno
 function numberOrNull(value: unknown): number | null {
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
+
+/**
+ * The tables of one run's rows besides `runs` and `machines` (keyed by `run_id`; sweeps are not a
+ * run's), in an order their keys allow: what `db copy` moves, in either store.
+ */
+export const COPIED_RUN_TABLES = [
+  "run_facts",
+  "requests",
+  "tests",
+  "run_tags",
+  "run_distributions",
+  "resource_samples",
+  "run_outputs",
+  "baselines",
+] as const satisfies readonly (keyof DatabaseSchema)[];

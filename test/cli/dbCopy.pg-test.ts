@@ -7,6 +7,7 @@ import type { RequestsTable } from "../../src/storage/DatabaseSchema.js";
 import { PostgresStore } from "../../src/storage/postgres/PostgresStore.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { recordFromRow } from "../../src/storage/storedRows.js";
+import { runRowsOf } from "../storage/fixtures/runRowsOf.js";
 import { sampleMachine, sampleRecord, sampleRunResult } from "../storage/fixtures/sampleRun.js";
 import { freshDatabase, serverPassword } from "../storage/postgres/fixtures/postgresServer.js";
 import { runCli } from "./runCli.js";
@@ -77,11 +78,28 @@ test("db copy: a SQLite history into PostgreSQL, row for row, and nothing twice 
   }
 });
 
-test("db copy refuses directions it does not support, in one line", async () => {
-  const run = await runCli(["db", "copy", "--from", join(dir, "a.sqlite"), "--to", join(dir, "b.sqlite")]);
-  assert.equal(run.code, 1);
-  assert.match(
-    run.stderr,
-    /^tokbench: db copy copies a SQLite file into a PostgreSQL database so far .*\[DB_UNSUPPORTED\]\n$/,
-  );
+test("db copy from PostgreSQL into a SQLite file gives back every row of the file it came from", async () => {
+  const path = join(dir, "origin.sqlite");
+  const origin = RunStore.open(path);
+  origin.finishRun(sampleRunResult("round-a", 2_500), { terminal_text: "printed\n", tags: ["t"] });
+  origin.history().accept("round-a");
+  origin.beginRun({
+    run_id: "round-b",
+    started_at: "2026-12-01T00:00:00.000Z",
+    config: { target: "openai-chat" },
+    machine: sampleMachine("other-host"),
+    tool_version: "t",
+  });
+  origin.appendRequests("round-b", [sampleRecord(0)]);
+  origin.close();
+  const db = await freshDatabase("dbcopy_back");
+  assert.equal((await runCli(["db", "copy", "--from", path, "--to", db])).code, 0);
+  const back = join(dir, "back.sqlite");
+  const run = await runCli(["db", "copy", "--from", db, "--to", back]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, `copied 2 runs (2501 requests) to ${back}; 0 were there already\n`);
+  assert.ok(!run.stderr.includes(serverPassword()));
+  const again = await runCli(["db", "copy", "--from", db, "--to", back]);
+  assert.match(again.stdout, /^copied 0 runs \(0 requests\) to .*; 2 were there already\n$/);
+  assert.deepEqual(runRowsOf(back), runRowsOf(path));
 });

@@ -15,11 +15,11 @@ const PASSWORD = "pg-PASSWORD-4711";
 const REFUSED: [string, RegExp][] = [
   [
     `postgres://bench:${PASSWORD}@db.example:5432/runs`,
-    /^cannot use postgres:\/\/\[redacted\]@db\.example:5432\/runs as the database: PostgreSQL databases are supported by `tokbench bench` only so far; give the path of a SQLite file/,
+    /^cannot use postgres:\/\/\[redacted\]@db\.example:5432\/runs as the database: this command writes to a SQLite file only so far \(bench, db copy and the history commands .* take PostgreSQL\); give the path of a SQLite file/,
   ],
   [
     `postgresql://bench:${PASSWORD}@localhost/runs?sslmode=require`,
-    /PostgreSQL databases are supported by `tokbench bench` only so far/,
+    /this command writes to a SQLite file only so far/,
   ],
   [
     `postgres://localhost/runs?password=${PASSWORD}`,
@@ -83,10 +83,20 @@ describe("a database URL is never taken for a file path", () => {
         }),
         /^tokbench: cannot use mysql:\/\/\[redacted\]@db\.example:3306\/runs as the database: mysql:\/\/ databases are not supported; .*\[DB_UNSUPPORTED\]\n$/,
       ],
-      // PostgreSQL is bench's only so far (test/cli/benchPostgres.pg-test.ts runs bench on one).
+      // tune does not write to PostgreSQL yet: refused before anything runs (bench and the history
+      // commands take PostgreSQL: test/cli/*Postgres.pg-test.ts).
       [
-        await runCli(["runs", "--db", pgUrl], { cwd }),
-        /^tokbench: cannot use postgres:\/\/\[redacted\]@db\.example:5432\/runs as the database: PostgreSQL databases are supported by `tokbench bench` only so far; .*\[DB_UNSUPPORTED\]\n$/,
+        await runCli(["tune", "--replay", join(cwd, "absent.jsonl"), "--db", pgUrl], { cwd }),
+        /^tokbench: tokbench tune does not write to PostgreSQL yet \(--db postgres:\/\/\[redacted\]@db\.example:5432\/runs\): tune into a SQLite file .*\[DB_UNSUPPORTED\]\n$/,
+      ],
+      [
+        await runCli(["tune", "--replay", join(cwd, "absent.jsonl")], { cwd, env: { TOKBENCH_DB: pgUrl } }),
+        /^tokbench: tokbench tune does not write to PostgreSQL yet .*\[DB_UNSUPPORTED\]\n$/,
+      ],
+      // A history command connects: an unreachable server is one line, without the password.
+      [
+        await runCli(["runs", "--db", `postgres://bench:${PASSWORD}@127.0.0.1:9/runs`], { cwd }),
+        /^tokbench: cannot open in PostgreSQL database postgres:\/\/\[redacted\]@127\.0\.0\.1:9\/runs: .*\[DB_OPEN_FAILED\]\n$/,
       ],
     ];
     for (const [run, message] of runs) {

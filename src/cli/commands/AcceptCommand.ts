@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { RunStore } from "../../storage/RunStore.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 import { withRunArgument } from "../historyOptions.js";
 
@@ -15,16 +15,16 @@ type AcceptArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>
 export const acceptCommand: CommandModule<object, AcceptArgs> = {
   builder: builder as unknown as CommandModule<object, AcceptArgs>["builder"],
   async handler(argv) {
-    const store = RunStore.open(argv.db);
+    const store = await openRunHistory(argv.db);
     try {
-      const history = store.history();
+      const history = store.history;
       const entry = await history.accept(await history.resolveRun(argv.run));
       const run = await history.readRun(entry.run_id);
       process.stdout.write(
         `run ${entry.run_id} is the accepted baseline of ${sanitizeText(entry.model ?? "(no model)")}, ${sanitizeText(run.workload ?? "its workload")}\n`,
       );
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

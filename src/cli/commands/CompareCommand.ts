@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { RepetitionTest } from "../../compare/compareRuns.js";
 import { TokbenchError } from "../../errors/TokbenchError.js";
-import { RunStore } from "../../storage/RunStore.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
 import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withDbOption } from "../historyOptions.js";
 
@@ -44,9 +44,9 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         import("../../compare/compareRuns.js"),
         import("../../output/terminal/renderComparison.js"),
       ]);
-    const store = RunStore.open(argv.db);
+    const store = await openRunHistory(argv.db);
     try {
-      const history = store.history();
+      const history = store.history;
       const runs = [];
       for (const ref of refs) runs.push(await loadComparableRun(history, await history.resolveRun(ref)));
       const comparison = compareRuns(runs, {
@@ -61,7 +61,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
             : renderComparisonTable(comparison);
       process.stdout.write(`${text}\n`);
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

@@ -1,9 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
-import { redactUrl } from "../../secrets/redact.js";
 import { isPostgresUrl } from "../../storage/databaseFilePath.js";
 import { defaultDatabasePath } from "../../storage/defaultDatabasePath.js";
-import { RunStore } from "../../storage/RunStore.js";
+import { type RunRows, RunStore } from "../../storage/RunStore.js";
+import { sanitizeText } from "../../text/sanitizeText.js";
 
 const builder = (yargs: Argv) =>
   yargs
@@ -15,46 +15,84 @@ const builder = (yargs: Argv) =>
     })
     .option("from", {
       type: "string",
-      describe: "The store to copy from: a SQLite file (default: the usual database, or TOKBENCH_DB)",
+      describe:
+        "The store to copy from: a SQLite file or a PostgreSQL URL (default: TOKBENCH_DB, else the usual database)",
     })
     .option("to", {
       type: "string",
       demandOption: true,
-      describe: "The store to copy into: a PostgreSQL URL (postgres://user:password@host/db)",
+      describe: "The store to copy into: a PostgreSQL URL (postgres://user@host/db) or a SQLite file",
     })
     .example(
       "$0 db copy --to postgres://me@db.team:5432/tokbench",
       "Copy this machine's history up to the team's PostgreSQL (run it again: nothing is copied twice)",
+    )
+    .example(
+      "$0 db copy --from postgres://me@db.team:5432/tokbench --to team.sqlite",
+      "The team's history into a SQLite file, to read offline",
     );
 
 type DbArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
 
+/** One end of a copy: a SQLite file or a PostgreSQL database, opened. */
+interface CopyEnd {
+  /** As it may be shown: a path, or a URL without its password. */
+  shown: string;
+  runIds(): Promise<string[]>;
+  runRows(runId: string): Promise<RunRows>;
+  importRun(rows: RunRows): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+async function openEnd(location: string): Promise<CopyEnd> {
+  if (isPostgresUrl(location)) {
+    const { PostgresStore } = await import("../../storage/postgres/PostgresStore.js");
+    const store = await PostgresStore.open(location);
+    const history = store.history();
+    return {
+      shown: store.shownUrl,
+      runIds: () => history.runIds(),
+      runRows: (runId) => history.runRows(runId),
+      importRun: (rows) => store.importRun(rows),
+      close: () => store.close(),
+    };
+  }
+  const store = RunStore.open(location);
+  return {
+    shown: store.path,
+    runIds: async () => store.runIds(),
+    runRows: async (runId) => store.runRows(runId),
+    importRun: async (rows) => store.importRun(rows),
+    close: async () => store.close(),
+  };
+}
+
 /**
- * `tokbench db copy --from A --to B`: copies history between stores, a run at a time, each in one
- * transaction on the target, skipping runs whose id the target has (so running it twice, or after
- * an interrupted copy, copies each run once). From a SQLite file into PostgreSQL so far.
+ * `tokbench db copy --from A --to B`: copies history between stores (a SQLite file or a
+ * PostgreSQL database at either end), a run at a time, each in one transaction on the target,
+ * skipping runs whose id the target has (so running it twice, or after an interrupted copy, copies
+ * each run once).
  */
 export const dbCommand: CommandModule<object, DbArgs> = {
   builder: builder as unknown as CommandModule<object, DbArgs>["builder"],
   async handler(argv) {
     const from = argv.from ?? defaultDatabasePath();
     const to = argv.to;
-    if (isPostgresUrl(from) || !isPostgresUrl(to)) {
-      throw new TokbenchError(
-        "DB_UNSUPPORTED",
-        `db copy copies a SQLite file into a PostgreSQL database so far (--from ${redactUrl(from)} --to ${redactUrl(to)})`,
-      );
-    }
-    const source = RunStore.open(from);
+    const source = await openEnd(from);
     try {
-      const { PostgresStore } = await import("../../storage/postgres/PostgresStore.js");
-      const target = await PostgresStore.open(to);
+      const target = await openEnd(to);
       try {
+        if (target.shown === source.shown) {
+          throw new TokbenchError(
+            "INVALID_ARGUMENT",
+            `db copy: --from and --to are the same database (${source.shown})`,
+          );
+        }
         let copied = 0;
         let skipped = 0;
         let requests = 0;
-        for (const runId of source.runIds()) {
-          const rows = source.runRows(runId);
+        for (const runId of await source.runIds()) {
+          const rows = await source.runRows(runId);
           if (await target.importRun(rows)) {
             copied++;
             requests += rows.requests.length;
@@ -63,13 +101,13 @@ export const dbCommand: CommandModule<object, DbArgs> = {
           }
         }
         process.stdout.write(
-          `copied ${copied} runs (${requests} requests) to ${target.shownUrl}; ${skipped} were there already\n`,
+          `copied ${copied} runs (${requests} requests) to ${sanitizeText(target.shown)}; ${skipped} were there already\n`,
         );
       } finally {
         await target.close();
       }
     } finally {
-      source.close();
+      await source.close();
     }
   },
 };

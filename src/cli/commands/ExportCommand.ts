@@ -13,7 +13,7 @@ import {
 } from "../../output/export/exportRows.js";
 import { type ExportFormat, writeExport } from "../../output/export/writeExport.js";
 import type { RequestRecord } from "../../results/RequestRecord.js";
-import { RunStore } from "../../storage/RunStore.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
 import { withRunArgument } from "../historyOptions.js";
 import { FORCE_OPTION, refuseExistingOutput } from "../refuseExistingOutput.js";
 
@@ -50,14 +50,14 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   async handler(argv) {
     const target = argv.out === undefined ? null : resolve(argv.out);
     if (target !== null) refuseExistingOutput(target, argv.force);
-    const store = RunStore.open(argv.db);
+    const store = await openRunHistory(argv.db);
     // A file is written beside its final name and renamed at the end: a failed or stopped export
     // leaves the old file (with --force) or nothing, never half an export under the name.
     const partial = target === null ? null : `${target}.${process.pid}.partial`;
     const out = partial === null ? process.stdout : createWriteStream(partial, { flags: "wx" });
     let complete = false;
     try {
-      const history = store.history();
+      const history = store.history;
       const runId = await history.resolveRun(argv.run);
       const format = argv.format as ExportFormat;
       if (argv.what === "requests") {
@@ -83,7 +83,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       }
       complete = true;
     } finally {
-      store.close();
+      await store.close();
       if (out !== process.stdout && partial !== null && target !== null) {
         out.end();
         await finished(out)

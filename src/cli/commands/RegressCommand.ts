@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { RegressionReport, RegressionThresholds } from "../../compare/judgeRegression.js";
 import { isTokbenchError, TokbenchError } from "../../errors/TokbenchError.js";
-import { RunStore } from "../../storage/RunStore.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
 import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withDbOption } from "../historyOptions.js";
 
@@ -122,9 +122,9 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
     import("../../compare/ComparableRun.js"),
     import("../../compare/judgeRegression.js"),
   ]);
-  const store = RunStore.open(argv.db);
+  const store = await openRunHistory(argv.db);
   try {
-    const history = store.history();
+    const history = store.history;
     const currentId = await history.resolveRun(argv.current);
     const current = await loadComparableRun(history, currentId);
     let baselineId: string;
@@ -169,7 +169,7 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
     if (report.findings.length === 0 && report.exit_code === 2) return { ...report, findings: [finding] };
     return finalize(baseline, current, [...report.findings, finding], report.comparison);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

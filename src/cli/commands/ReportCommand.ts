@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
-import { RunStore } from "../../storage/RunStore.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 import { writeFileAtomic } from "../../tune/applyRecipe.js";
 import { withDbOption } from "../historyOptions.js";
@@ -47,15 +47,15 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       import("../../output/html/renderReportHtml.js"),
       import("../../report/collectReportData.js"),
     ]);
-    const store = RunStore.open(argv.db);
+    const store = await openRunHistory(argv.db);
     let html: string;
     try {
-      const history = store.history();
+      const history = store.history;
       const ids: string[] = [];
       for (const ref of refs) ids.push(await history.resolveRun(ref));
       html = renderReportHtml(await collectReportData(history, ids));
     } finally {
-      store.close();
+      await store.close();
     }
     try {
       // Atomic: a reader (a browser reloading it) never sees half a page.

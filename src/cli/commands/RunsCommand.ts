@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { TokbenchError } from "../../errors/TokbenchError.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
 import type { StoredRunStatus } from "../../storage/RunStore.js";
-import { RunStore } from "../../storage/RunStore.js";
 import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withDbOption } from "../historyOptions.js";
 import { parseSince } from "../parseSince.js";
@@ -65,9 +65,9 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
         `--limit must be a whole number >= 0, got ${String(limit)}`,
       );
     }
-    const store = RunStore.open(argv.db);
+    const store = await openRunHistory(argv.db);
     try {
-      const history = store.history();
+      const history = store.history;
       if (argv.delete !== undefined || argv.prune !== undefined) {
         const ids = await Promise.all((argv.delete ?? []).map((ref) => history.resolveRun(ref)));
         if (argv.prune !== undefined) {
@@ -85,15 +85,21 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
         return;
       }
       // Sweeps and tunes live in the SQLite file beside the runs (RunStore.sweeps(), tunes()).
-      if (argv.sweeps === true) {
-        const sweeps = store.sweeps().list(limit === 0 ? -1 : limit);
+      if ((argv.sweeps === true || argv.tunes === true) && store.sqlite === null) {
+        throw new TokbenchError(
+          "DB_UNSUPPORTED",
+          `runs --${argv.sweeps === true ? "sweeps" : "tunes"} reads a SQLite file only so far: sweeps and tunes are not stored in PostgreSQL (${store.shownLocation}) yet`,
+        );
+      }
+      if (argv.sweeps === true && store.sqlite !== null) {
+        const sweeps = store.sqlite.sweeps().list(limit === 0 ? -1 : limit);
         const { renderSweepList } = await import("../../output/terminal/renderRunList.js");
         const text = argv.json ? terminalSafeJson({ sweeps }, 2) : renderSweepList(sweeps);
         process.stdout.write(`${text}\n`);
         return;
       }
-      if (argv.tunes === true) {
-        const tunes = store.tunes().list(limit === 0 ? undefined : limit);
+      if (argv.tunes === true && store.sqlite !== null) {
+        const tunes = store.sqlite.tunes().list(limit === 0 ? undefined : limit);
         const { renderTuneList } = await import("../../output/terminal/renderRunList.js");
         const text = argv.json ? terminalSafeJson({ tunes }, 2) : renderTuneList(tunes);
         process.stdout.write(`${text}\n`);
@@ -119,7 +125,7 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
         process.stdout.write(`${renderRunList(runs, total)}\n`);
       }
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

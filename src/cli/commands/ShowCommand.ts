@@ -2,7 +2,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { isTokbenchError } from "../../errors/TokbenchError.js";
 import { colorEnabled } from "../../output/createTable.js";
 import { writeRunJson } from "../../output/writeRunJson.js";
-import { RunStore } from "../../storage/RunStore.js";
+import { openRunHistory } from "../../storage/openRunHistory.js";
+import type { RunStore } from "../../storage/RunStore.js";
 import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withRunArgument } from "../historyOptions.js";
 
@@ -53,18 +54,20 @@ async function showSweepOrTune(store: RunStore, argv: ShowArgs): Promise<boolean
 export const showCommand: CommandModule<object, ShowArgs> = {
   builder: builder as unknown as CommandModule<object, ShowArgs>["builder"],
   async handler(argv) {
-    const store = RunStore.open(argv.db);
+    const store = await openRunHistory(argv.db);
     try {
-      const history = store.history();
+      const history = store.history;
       let runId: string;
       try {
         runId = await history.resolveRun(argv.run);
       } catch (error) {
         // Not a run: a sweep or a tune by id or prefix (8 characters or more), shown the same way.
+        // Sweeps and tunes are kept in a SQLite file only so far.
         if (
           !isTokbenchError(error) ||
           error.code !== "RUN_NOT_FOUND" ||
-          !(await showSweepOrTune(store, argv))
+          store.sqlite === null ||
+          !(await showSweepOrTune(store.sqlite, argv))
         )
           throw error;
         return;
@@ -85,7 +88,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
           "nothing printed was kept (--json shows what is stored)\n",
       );
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

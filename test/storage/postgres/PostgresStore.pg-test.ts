@@ -11,7 +11,7 @@ import { TABLE_COLUMNS } from "../../../src/storage/DatabaseSchema.js";
 import { LATEST_SCHEMA_VERSION } from "../../../src/storage/migrations.js";
 import { PostgresStore } from "../../../src/storage/postgres/PostgresStore.js";
 import { machineFingerprint, recordFromRow } from "../../../src/storage/storedRows.js";
-import { sampleMachine, sampleRecord } from "../fixtures/sampleRun.js";
+import { sampleMachine, sampleRecord, sampleRunResult } from "../fixtures/sampleRun.js";
 import { freshDatabase, serverPassword, serverUrl } from "./fixtures/postgresServer.js";
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
@@ -101,6 +101,47 @@ test("8 processes migrating one new database at once: each finds the latest sche
   assert.deepEqual(tables.get("requests"), TABLE_COLUMNS.requests);
 });
 
+test("a role without CREATE on the schema uses a database already migrated: writes runs, reads them back", async () => {
+  const url = await freshDatabase("least_privilege");
+  await (await PostgresStore.open(url)).close();
+  const role = `tb_rows_only_${process.pid}`;
+  const password = "pw-rows-only-4711";
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    await admin.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+    await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+    await admin.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+  } finally {
+    await admin.end();
+  }
+  const asRole = (database: string) => {
+    const u = new URL(database);
+    u.username = role;
+    u.password = password;
+    return u.href;
+  };
+  const store = await PostgresStore.open(asRole(url));
+  try {
+    await store.finishRun(sampleRunResult("rows-only", 3));
+    assert.deepEqual(
+      (await store.history().listRuns()).runs.map((r) => [r.run_id, r.requests]),
+      [["rows-only", 3]],
+    );
+  } finally {
+    await store.close();
+  }
+  // The same role cannot create the schema in a new database: one line, no password.
+  await assert.rejects(
+    PostgresStore.open(asRole(await freshDatabase("least_privilege_new"))),
+    (error: unknown) =>
+      isTokbenchError(error, "DB_OPEN_FAILED") &&
+      /permission denied for schema public/.test(error.message) &&
+      !error.message.includes(password),
+  );
+});
+
 test("a database with a newer schema is refused with DB_OPEN_FAILED, untouched", async () => {
   const url = await freshDatabase("newer");
   await (await PostgresStore.open(url)).close();
@@ -141,6 +182,18 @@ test("a run and its requests read back exactly; the run carries the machine's fi
     assert.deepEqual(
       rows.rows.map((row) => recordFromRow(row as RequestsTable)),
       Array.from({ length: n }, (_, i) => sampleRecord(i)),
+    );
+    // A figure JSON cannot carry (the batch goes as bound parameters then) is stored as it is.
+    const odd = { ...sampleRecord(n), decode_tps: Number.POSITIVE_INFINITY, tpot_ms: Number.NaN };
+    await store.appendRequests("r1", [sampleRecord(n + 1), odd]);
+    const back = await store.query(
+      "read",
+      "SELECT * FROM requests WHERE run_id = 'r1' AND idx >= $1 ORDER BY idx",
+      [n],
+    );
+    assert.deepEqual(
+      back.rows.map((row) => recordFromRow(row as RequestsTable)),
+      [odd, sampleRecord(n + 1)],
     );
     const runRow = await store.query(
       "read",

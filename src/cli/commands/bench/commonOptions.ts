@@ -89,7 +89,8 @@ export function withCommonOptions<T>(yargs: Argv<T>) {
     .option("db", {
       type: "string",
       group: "Output:",
-      description: "SQLite database file (default: in the user data directory)",
+      description:
+        "SQLite file, or a team's PostgreSQL as postgres://user@host/db (password: PGPASSWORD or TOKBENCH_DB) (default: TOKBENCH_DB, else a file in the user data directory)",
     })
     .option("save", {
       type: "boolean",

@@ -237,7 +237,11 @@ export async function runWithConsumers(
     // Kept with the run for `tokbench show`.
     const terminalText = parts.length === 0 ? "" : `${parts.join("\n")}\n`;
     if (args.json) {
-      await writeRunJson(result, result.requests, process.stdout);
+      // In index order, as a SQLite run's records are read back, so `show --json` on either store
+      // prints what this printed (a PostgreSQL run keeps its records in finish order in memory).
+      const requests =
+        pgRecorder === null ? result.requests : [...result.requests].sort((a, b) => a.index - b.index);
+      await writeRunJson(result, requests, process.stdout);
     } else {
       process.stdout.write(terminalText);
     }

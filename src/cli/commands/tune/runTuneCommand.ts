@@ -7,8 +7,11 @@ import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { renderTune, trialLine } from "../../../output/terminal/renderTune.js";
 import type { KnobValue } from "../../../results/TuneResult.js";
 import type { AxisValue } from "../../../search/Axis.js";
+import { redactUrl } from "../../../secrets/redact.js";
 import { providerFor } from "../../../servers/providerFor.js";
 import type { ServerCommand } from "../../../servers/ServerProvider.js";
+import { isPostgresUrl } from "../../../storage/databaseFilePath.js";
+import { defaultDatabasePath } from "../../../storage/defaultDatabasePath.js";
 import { RunStore } from "../../../storage/RunStore.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
 import { knobAxis } from "../../../sweep/knobAxes.js";
@@ -224,6 +227,16 @@ function sweepRecords(store: RunStore, sweepId: string): { records: ReplayRecord
  * Returns the exit code: 0 with a recommendation, 1 without, 128 + the signal's number interrupted (130 for Ctrl-C).
  */
 export async function runTuneCommand(args: TuneArgs): Promise<number> {
+  const location = args.db ?? defaultDatabasePath();
+  if (isPostgresUrl(location)) {
+    // Tunes and their trials are kept in SQLite tables only so far (issue 15 covers bench and the
+    // history commands): refused before any server is launched.
+    throw new TokbenchError(
+      "DB_UNSUPPORTED",
+      `tokbench tune does not write to PostgreSQL yet (--db ${redactUrl(location)}): tune into a SQLite file (--db PATH), then copy its runs with \`tokbench db copy --from PATH --to postgres://...\``,
+      { context: { command: "tune" } },
+    );
+  }
   if (args.out !== undefined) refuseExistingOutput(args.out, args.force);
   if (args.resume !== undefined) {
     const given = DEFINING.filter((f) => (args as unknown as Record<string, unknown>)[f] !== undefined);
