@@ -92,8 +92,9 @@ describe("tokbench worker: one sweep, three workers, one killed mid-cell", () =>
           ]),
         );
       }
-      // Kill the first worker once it is measuring a cell (its run is noted in the queue) and at
-      // least one cell of the sweep is done: half-way through, mid-cell.
+      // Kill the first worker once it is measuring a cell (its run is noted in the queue and its run
+      // row committed: the worker notes the run and stores its row by two separate writes, in either
+      // order) and at least one cell of the sweep is done: half-way through, mid-cell.
       const victim = workers[0] as StartedCli;
       const victimPid = victim.child.pid as number;
       let killed: { cell_key: string; run_id: string; at_ms: number } | null = null;
@@ -103,7 +104,8 @@ describe("tokbench worker: one sweep, three workers, one killed mid-cell", () =>
           "watch",
           `SELECT cell_key, run_id, (SELECT COUNT(*) FROM sweep_queue WHERE sweep_id = $1 AND state = 'done')::INTEGER AS done
            FROM sweep_queue q WHERE sweep_id = $1 AND state = 'leased' AND run_id IS NOT NULL AND worker LIKE $2
-             AND NOT EXISTS (SELECT 1 FROM sweep_runs sr WHERE sr.sweep_id = q.sweep_id AND sr.cell_key = q.cell_key)`,
+             AND NOT EXISTS (SELECT 1 FROM sweep_runs sr WHERE sr.sweep_id = q.sweep_id AND sr.cell_key = q.cell_key)
+             AND EXISTS (SELECT 1 FROM runs r WHERE r.id = q.run_id)`,
           [sweepId, `%:${victimPid}:%`],
         );
         const row = held.rows[0] as { cell_key: string; run_id: string; done: number } | undefined;
