@@ -1,5 +1,4 @@
 import { mkdirSync } from "node:fs";
-import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { TokbenchError } from "../errors/TokbenchError.js";
@@ -7,9 +6,8 @@ import type { MachineInfo } from "../results/MachineInfo.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import { RequestTable } from "../results/RequestTable.js";
 import type { RunResult, RunStatus } from "../results/RunResult.js";
-import { RESULT_SCHEMA_VERSION } from "../results/RunResult.js";
 import type { RunSummary } from "../results/RunSummary.js";
-import { redactSecrets, redactText } from "../secrets/redact.js";
+import { redactText } from "../secrets/redact.js";
 import { sanitizeText } from "../text/sanitizeText.js";
 import type {
   DatabaseSchema,
@@ -34,7 +32,15 @@ import { migrate } from "./migrations.js";
 import type { RunHistory, RunListItem } from "./RunHistory.js";
 import { SqliteRunHistory } from "./SqliteRunHistory.js";
 import { SweepStore } from "./SweepStore.js";
-import { COPIED_RUN_TABLES, machineRow, recordFromRow, requestRow, testRow } from "./storedRows.js";
+import {
+  COPIED_RUN_TABLES,
+  machineRow,
+  recordFromRow,
+  requestRow,
+  runFinishRow,
+  runStartRow,
+  testRow,
+} from "./storedRows.js";
 import { TuneStore } from "./TuneStore.js";
 import { insertSql } from "./tableWrites.js";
 
@@ -138,15 +144,8 @@ function enableWal(db: Database.Database, busyTimeoutMs: number): void {
   }
 }
 
-type Row<T extends keyof DatabaseSchema> = DatabaseSchema[T];
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function stringFrom(config: Record<string, unknown>, key: string): string | null {
-  const value = config[key];
-  return typeof value === "string" ? value : null;
 }
 
 /**
@@ -386,23 +385,7 @@ export class RunStore {
       // than half-way through, where SQLite cannot wait without risking a deadlock.
       this.db
         .transaction(() => {
-          const row: Row<"runs"> = {
-            id: input.run_id,
-            result_schema_version: RESULT_SCHEMA_VERSION,
-            tool_version: input.tool_version,
-            started_at: input.started_at,
-            ended_at: null,
-            status: "running",
-            status_reason: null,
-            target_kind: input.target_kind ?? stringFrom(input.config, "target"),
-            model: input.model ?? stringFrom(input.config, "model"),
-            machine_id: this.machineId(input.machine),
-            config_json: this.cleanJson(input.config, secrets),
-            summary_json: null,
-            resources_json: null,
-            writer_pid: process.pid,
-            writer_hostname: hostname(),
-          };
+          const row = runStartRow(input, this.machineId(input.machine), secrets);
           this.db.prepare<RunsTable>(insertSql("runs")).run(row);
           writeRunFacts(this.db, input.run_id, runStartFacts(input.config));
           writeRunTags(this.db, input.run_id, input.tags ?? []);
@@ -491,24 +474,7 @@ export class RunStore {
               "SELECT target_kind, model FROM runs WHERE id = ?",
             )
             .get(result.run_id);
-          const row: Row<"runs"> = {
-            id: result.run_id,
-            result_schema_version: result.schema_version,
-            tool_version: result.tool.version,
-            started_at: result.started_at,
-            ended_at: result.ended_at,
-            status: result.status,
-            status_reason:
-              result.status_reason === null ? null : sanitizeText(redactText(result.status_reason, secrets)),
-            target_kind: options.target_kind ?? begun?.target_kind ?? stringFrom(result.config, "target"),
-            model: options.model ?? begun?.model ?? stringFrom(result.config, "model"),
-            machine_id: this.machineId(result.machine),
-            config_json: this.cleanJson(result.config, secrets),
-            summary_json: JSON.stringify(result.summary),
-            resources_json: result.resources === null ? null : JSON.stringify(result.resources),
-            writer_pid: process.pid,
-            writer_hostname: hostname(),
-          };
+          const row = runFinishRow(result, begun, options, this.machineId(result.machine), secrets);
           this.db
             .prepare<RunsTable>(
               `${insertSql("runs")} ON CONFLICT(id) DO UPDATE SET
@@ -610,11 +576,6 @@ export class RunStore {
         },
       );
     }
-  }
-
-  private cleanJson(value: unknown, secrets: readonly string[]): string {
-    // The JSON round trip first drops what JSON cannot hold (functions, undefined, class instances).
-    return JSON.stringify(redactSecrets(JSON.parse(JSON.stringify(value)) as unknown, secrets));
   }
 
   private machineId(machine: MachineInfo): number {

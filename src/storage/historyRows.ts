@@ -10,6 +10,7 @@ import type {
   RunOutputsTable,
 } from "./DatabaseSchema.js";
 import { TABLE_COLUMNS } from "./DatabaseSchema.js";
+import { runTags } from "./storedRows.js";
 
 /**
  * The rows of the history tables (schema 2) that a run's writes add beside the run, its requests
@@ -62,8 +63,7 @@ export function writeRunFacts(db: Database.Database, runId: string, facts: RunFa
 /** Labels a run; call inside the transaction that writes its row. Empty and repeated tags are skipped. */
 export function writeRunTags(db: Database.Database, runId: string, tags: readonly string[]): void {
   const statement = insert(db, "run_tags");
-  for (const tag of new Set(tags.map((t) => t.trim()).filter((t) => t !== "")))
-    statement.run({ run_id: runId, tag });
+  for (const tag of runTags(tags)) statement.run({ run_id: runId, tag });
 }
 
 /** What a finished run keeps besides its summary, as rows of their tables. */

@@ -1,9 +1,18 @@
 import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import type { MachineInfo } from "../results/MachineInfo.js";
 import type { RequestRecord, TokenSource, TrustFlag } from "../results/RequestRecord.js";
-import { redactText } from "../secrets/redact.js";
+import { RESULT_SCHEMA_VERSION, type RunResult } from "../results/RunResult.js";
+import { redactSecrets, redactText } from "../secrets/redact.js";
 import { sanitizeText } from "../text/sanitizeText.js";
-import type { DatabaseSchema, MachinesTable, RequestsTable, TestsTable } from "./DatabaseSchema.js";
+import type {
+  DatabaseSchema,
+  MachinesTable,
+  RequestsTable,
+  RunsTable,
+  TestsTable,
+} from "./DatabaseSchema.js";
+import type { BeginRunInput, FinishRunOptions } from "./RunStore.js";
 
 /** A stored request row read back as the record it was written from (field order included). */
 export function recordFromRow(row: RequestsTable): RequestRecord {
@@ -177,3 +186,73 @@ export const COPIED_RUN_TABLES = [
   "run_outputs",
   "baselines",
 ] as const satisfies readonly (keyof DatabaseSchema)[];
+
+/** `config[key]` when it is a string, else null. */
+function stringFrom(config: Record<string, unknown>, key: string): string | null {
+  const value = config[key];
+  return typeof value === "string" ? value : null;
+}
+
+/** A run's configuration as stored: JSON, with `secrets` (and credential-shaped values) redacted. */
+export function redactedConfigJson(value: unknown, secrets: readonly string[]): string {
+  // The JSON round trip first drops what JSON cannot hold (functions, undefined, class instances).
+  return JSON.stringify(redactSecrets(JSON.parse(JSON.stringify(value)) as unknown, secrets));
+}
+
+/** A run's tags as stored: trimmed, empty ones dropped, each once. */
+export function runTags(tags: readonly string[]): string[] {
+  return [...new Set(tags.map((t) => t.trim()).filter((t) => t !== ""))];
+}
+
+/** The row `beginRun` stores, in either store: the run `running`, with no summary yet. */
+export function runStartRow(input: BeginRunInput, machineId: number, secrets: readonly string[]): RunsTable {
+  return {
+    id: input.run_id,
+    result_schema_version: RESULT_SCHEMA_VERSION,
+    tool_version: input.tool_version,
+    started_at: input.started_at,
+    ended_at: null,
+    status: "running",
+    status_reason: null,
+    target_kind: input.target_kind ?? stringFrom(input.config, "target"),
+    model: input.model ?? stringFrom(input.config, "model"),
+    machine_id: machineId,
+    config_json: redactedConfigJson(input.config, secrets),
+    summary_json: null,
+    resources_json: null,
+    writer_pid: process.pid,
+    writer_hostname: hostname(),
+  };
+}
+
+/**
+ * The row `finishRun` stores, in either store. `begun` is the run's row as `beginRun` left it
+ * (undefined when the run is stored whole at the end): its target kind and model stand unless
+ * `options` gives others.
+ */
+export function runFinishRow(
+  result: RunResult,
+  begun: Pick<RunsTable, "target_kind" | "model"> | undefined,
+  options: Pick<FinishRunOptions, "target_kind" | "model">,
+  machineId: number,
+  secrets: readonly string[],
+): RunsTable {
+  return {
+    id: result.run_id,
+    result_schema_version: result.schema_version,
+    tool_version: result.tool.version,
+    started_at: result.started_at,
+    ended_at: result.ended_at,
+    status: result.status,
+    status_reason:
+      result.status_reason === null ? null : sanitizeText(redactText(result.status_reason, secrets)),
+    target_kind: options.target_kind ?? begun?.target_kind ?? stringFrom(result.config, "target"),
+    model: options.model ?? begun?.model ?? stringFrom(result.config, "model"),
+    machine_id: machineId,
+    config_json: redactedConfigJson(result.config, secrets),
+    summary_json: JSON.stringify(result.summary),
+    resources_json: result.resources === null ? null : JSON.stringify(result.resources),
+    writer_pid: process.pid,
+    writer_hostname: hostname(),
+  };
+}

@@ -1,19 +1,25 @@
-import { hostname } from "node:os";
 import pg from "pg";
 import type { ErrorCode } from "../../errors/ErrorCode.js";
 import { TokbenchError } from "../../errors/TokbenchError.js";
 import type { MachineInfo } from "../../results/MachineInfo.js";
 import type { RequestRecord } from "../../results/RequestRecord.js";
 import type { RunResult } from "../../results/RunResult.js";
-import { RESULT_SCHEMA_VERSION } from "../../results/RunResult.js";
-import { redactSecrets, redactText, redactUrl, urlSecrets } from "../../secrets/redact.js";
+import { redactText, redactUrl, urlSecrets } from "../../secrets/redact.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 import { type DatabaseSchema, TABLE_COLUMNS } from "../DatabaseSchema.js";
 import { runAttachmentRows, runFinishFacts, runStartFacts } from "../historyRows.js";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "../migrations.js";
 import type { BeginRunInput, FinishRunOptions, RunRows } from "../RunStore.js";
 import { migrationSql } from "../sqlDialect.js";
-import { COPIED_RUN_TABLES, machineRow, requestRow, testRow } from "../storedRows.js";
+import {
+  COPIED_RUN_TABLES,
+  machineRow,
+  requestRow,
+  runFinishRow,
+  runStartRow,
+  runTags,
+  testRow,
+} from "../storedRows.js";
 import { PostgresRunHistory } from "./PostgresRunHistory.js";
 
 /**
@@ -157,26 +163,13 @@ export class PostgresStore {
     const secrets = [...(input.secrets ?? [])];
     this.secretsByRun.set(input.run_id, secrets);
     await this.transaction(`begin run ${input.run_id}`, async (client) => {
-      const run: DatabaseSchema["runs"] = {
-        id: input.run_id,
-        result_schema_version: RESULT_SCHEMA_VERSION,
-        tool_version: input.tool_version,
-        started_at: input.started_at,
-        ended_at: null,
-        status: "running",
-        status_reason: null,
-        target_kind: input.target_kind ?? stringFrom(input.config, "target"),
-        model: input.model ?? stringFrom(input.config, "model"),
-        machine_id: await this.machineId(client, input.machine),
-        config_json: cleanJson(input.config, [...secrets, ...this.secrets]),
-        summary_json: null,
-        resources_json: null,
-        writer_pid: process.pid,
-        writer_hostname: hostname(),
-      };
+      const run = runStartRow(input, await this.machineId(client, input.machine), [
+        ...secrets,
+        ...this.secrets,
+      ]);
       await insert(client, "runs", [run]);
       await insert(client, "run_facts", [{ run_id: input.run_id, ...runStartFacts(input.config) }]);
-      const tags = [...new Set((input.tags ?? []).map((t) => t.trim()).filter((t) => t !== ""))];
+      const tags = runTags(input.tags ?? []);
       await insert(
         client,
         "run_tags",
@@ -236,24 +229,7 @@ export class PostgresStore {
       );
       const before = begun.rows[0];
       const machineId = await this.machineId(client, result.machine);
-      const run: DatabaseSchema["runs"] = {
-        id: runId,
-        result_schema_version: result.schema_version,
-        tool_version: result.tool.version,
-        started_at: result.started_at,
-        ended_at: result.ended_at,
-        status: result.status,
-        status_reason:
-          result.status_reason === null ? null : sanitizeText(redactText(result.status_reason, secrets)),
-        target_kind: options.target_kind ?? before?.target_kind ?? stringFrom(result.config, "target"),
-        model: options.model ?? before?.model ?? stringFrom(result.config, "model"),
-        machine_id: machineId,
-        config_json: cleanJson(result.config, secrets),
-        summary_json: JSON.stringify(result.summary),
-        resources_json: result.resources === null ? null : JSON.stringify(result.resources),
-        writer_pid: process.pid,
-        writer_hostname: hostname(),
-      };
+      const run = runFinishRow(result, before, options, machineId, secrets);
       const updates = TABLE_COLUMNS.runs.filter((c) => c !== "id").map((c) => `${c} = excluded.${c}`);
       await insert(client, "runs", [run], `ON CONFLICT (id) DO UPDATE SET ${updates.join(", ")}`);
       const rows: DatabaseSchema["requests"][] = [];
@@ -270,7 +246,7 @@ export class PostgresStore {
         `ON CONFLICT (run_id) DO UPDATE SET ${factUpdates.join(", ")}`,
       );
       if (before === undefined) {
-        const tags = [...new Set((options.tags ?? []).map((t) => t.trim()).filter((t) => t !== ""))];
+        const tags = runTags(options.tags ?? []);
         await insert(
           client,
           "run_tags",
@@ -487,11 +463,3 @@ const typeParser = ((oid: number, format?: "text" | "binary") =>
     : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser;
 
 /** JSON of `value` with its secrets redacted (after a round trip that drops what JSON cannot hold). */
-function cleanJson(value: unknown, secrets: readonly string[]): string {
-  return JSON.stringify(redactSecrets(JSON.parse(JSON.stringify(value)) as unknown, secrets));
-}
-
-function stringFrom(config: Record<string, unknown>, key: string): string | null {
-  const value = config[key];
-  return typeof value === "string" ? value : null;
-}
