@@ -6,7 +6,11 @@ import type { DistributionStats } from "../results/DistributionStats.js";
 import type { RunSummary } from "../results/RunSummary.js";
 import { HistogramBuckets } from "../stats/HistogramBuckets.js";
 import type { RunHistory, StoredRunHeader } from "../storage/RunHistory.js";
+import type { StoredSweep } from "../storage/SweepStore.js";
+import type { StoredTune } from "../storage/TuneStore.js";
 import { TOKBENCH_VERSION } from "../toolVersion.js";
+import { collectSweepReport } from "./collectSweepReport.js";
+import { collectTuneReport } from "./collectTuneReport.js";
 
 /** Requests drawn in the per-request timeline, at most. */
 const TIMELINE_REQUESTS = 400;
@@ -46,9 +50,15 @@ const num = (v: unknown): number | null => (typeof v === "number" && Number.isFi
  * Gathers what `tokbench report` shows, from the run history alone: each run's header, its stored
  * distributions, one pass over its requests (timeline sample, throughput and concurrency over
  * time, errors), its resource time series and test rows, interpretation hints, and the comparison
- * when there are several runs. Memory stays bounded by the picture sizes, not the run's length.
+ * when there are several runs; and each sweep's and tune's pictures (read by the caller through the
+ * store's sweep and tune reads, whatever its dialect). Memory stays bounded by the picture sizes,
+ * not the run's length.
  */
-export async function collectReportData(history: RunHistory, runIds: readonly string[]): Promise<ReportData> {
+export async function collectReportData(
+  history: RunHistory,
+  runIds: readonly string[],
+  searches: { sweeps?: readonly StoredSweep[]; tunes?: readonly StoredTune[] } = {},
+): Promise<ReportData> {
   const runs: RunReportData[] = [];
   for (const id of runIds) runs.push(await collectRun(history, id));
   let comparison = null;
@@ -57,7 +67,14 @@ export async function collectReportData(history: RunHistory, runIds: readonly st
     for (const id of runIds) comparable.push(await loadComparableRun(history, id));
     comparison = compareRuns(comparable);
   }
-  return { generated_at: new Date().toISOString(), tool_version: TOKBENCH_VERSION, runs, comparison };
+  return {
+    generated_at: new Date().toISOString(),
+    tool_version: TOKBENCH_VERSION,
+    runs,
+    comparison,
+    sweeps: (searches.sweeps ?? []).map(collectSweepReport),
+    tunes: (searches.tunes ?? []).map(collectTuneReport),
+  };
 }
 
 async function collectRun(history: RunHistory, runId: string): Promise<RunReportData> {

@@ -80,6 +80,30 @@ export function figureAt(figures: CellFigures | null | undefined, path: FigurePa
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
+/** What a sweep ranks its cells by (`SweepSpec.objective`). */
+export type SweepObjectiveName = "throughput" | "goodput" | "latency" | "requests";
+
+/**
+ * The figure an objective ranks by, which way is better, and its unit: the sweep's best cell and
+ * every picture of a stored sweep read it from here.
+ */
+export function objectiveFigure(objective: SweepObjectiveName): {
+  field: FigurePath;
+  higher_is_better: boolean;
+  unit: string;
+} {
+  switch (objective) {
+    case "throughput":
+      return { field: "output_tokens_per_s", higher_is_better: true, unit: "tok/s" };
+    case "goodput":
+      return { field: "goodput_rps", higher_is_better: true, unit: "req/s" };
+    case "requests":
+      return { field: "requests_per_s", higher_is_better: true, unit: "req/s" };
+    case "latency":
+      return { field: "ttft_ms.p95", higher_is_better: false, unit: "ms TTFT p95" };
+  }
+}
+
 /** One replicate of a cell: an ordinary stored run. */
 export interface ReplicateResult {
   replicate: number;

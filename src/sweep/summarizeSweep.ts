@@ -1,32 +1,14 @@
 import {
   type AxisLimits,
   type CellResult,
-  type FigurePath,
   figureAt,
+  objectiveFigure,
   type SweepResult,
   type SweepTiming,
 } from "../results/SweepResult.js";
 import type { AxisValue } from "../search/Axis.js";
 import type { SweepPlan } from "./planSweep.js";
 import type { SweepObjective } from "./SweepSpec.js";
-
-/** The figure an objective ranks by, and which way is better. */
-export function objectiveFigure(objective: SweepObjective): {
-  field: FigurePath;
-  higher_is_better: boolean;
-  unit: string;
-} {
-  switch (objective) {
-    case "throughput":
-      return { field: "output_tokens_per_s", higher_is_better: true, unit: "tok/s" };
-    case "goodput":
-      return { field: "goodput_rps", higher_is_better: true, unit: "req/s" };
-    case "requests":
-      return { field: "requests_per_s", higher_is_better: true, unit: "req/s" };
-    case "latency":
-      return { field: "ttft_ms.p95", higher_is_better: false, unit: "ms TTFT p95" };
-  }
-}
 
 /** A cell's value for the objective; null when it was not measured. */
 export function objectiveValue(cell: CellResult, objective: SweepObjective): number | null {

@@ -1,7 +1,9 @@
 import { resolve } from "node:path";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { TokbenchError } from "../../errors/TokbenchError.js";
-import { openRunHistory } from "../../storage/openRunHistory.js";
+import { isTokbenchError, TokbenchError } from "../../errors/TokbenchError.js";
+import { type OpenedRunHistory, openRunHistory } from "../../storage/openRunHistory.js";
+import type { StoredSweep } from "../../storage/SweepStore.js";
+import type { StoredTune } from "../../storage/TuneStore.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 import { writeFileAtomic } from "../../tune/applyRecipe.js";
 import { withDbOption } from "../historyOptions.js";
@@ -13,7 +15,8 @@ const builder = (yargs: Argv) =>
       type: "string",
       array: true,
       demandOption: true,
-      description: "Runs (id, unique prefix or last); several: with their comparison",
+      description:
+        "Runs (id, unique prefix or last), sweeps and tunes (id or unique prefix of 8+ characters); several runs: with their comparison",
     })
     .option("out", { type: "string", default: "report.html", description: "The HTML file to write" })
     .option("force", FORCE_OPTION)
@@ -32,11 +35,47 @@ const builder = (yargs: Argv) =>
     .example(
       "$0 report 3f2a 9b1c --out compare.html --png charts/",
       "Two runs with their comparison, charts as PNG too",
+    )
+    .example(
+      "$0 report 7c41e0d2 a90b33f1 --out search.html",
+      "A sweep (heatmap, load curves, Pareto front) and a tune (progress, trials, recipe)",
     );
 
 type ReportArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
 
-/** `tokbench report RUN [RUN...] --out report.html [--png DIR]`. */
+type Found =
+  | { kind: "run"; id: string }
+  | { kind: "sweep"; sweep: StoredSweep }
+  | { kind: "tune"; tune: StoredTune };
+
+/** What `ref` names: a run first (as `show` reads it), else a sweep, else a tune. */
+async function resolveRef(store: OpenedRunHistory, ref: string): Promise<Found> {
+  try {
+    return { kind: "run", id: await store.history.resolveRun(ref) };
+  } catch (error) {
+    if (!isTokbenchError(error) || error.code !== "RUN_NOT_FOUND" || store.sqlite === null) throw error;
+    const runError = error;
+    const find = <T>(get: () => T): T | null => {
+      try {
+        return get();
+      } catch (e) {
+        if (isTokbenchError(e) && (e.code === "SWEEP_NOT_FOUND" || e.code === "TUNE_NOT_FOUND")) return null;
+        throw e;
+      }
+    };
+    const sqlite = store.sqlite;
+    const sweep = find(() => sqlite.sweeps().get(ref));
+    if (sweep !== null) return { kind: "sweep", sweep };
+    const tune = find(() => sqlite.tunes().get(ref));
+    if (tune !== null) return { kind: "tune", tune };
+    throw new TokbenchError("RUN_NOT_FOUND", `no run, sweep or tune "${ref}" in ${store.shownLocation}`, {
+      context: { ref },
+      cause: runError,
+    });
+  }
+}
+
+/** `tokbench report RUN|SWEEP|TUNE [...] --out report.html [--png DIR]`. */
 export const reportCommand: CommandModule<object, ReportArgs> = {
   builder: builder as unknown as CommandModule<object, ReportArgs>["builder"],
   async handler(argv) {
@@ -50,10 +89,16 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     const store = await openRunHistory(argv.db);
     let html: string;
     try {
-      const history = store.history;
       const ids: string[] = [];
-      for (const ref of refs) ids.push(await history.resolveRun(ref));
-      html = renderReportHtml(await collectReportData(history, ids));
+      const sweeps: StoredSweep[] = [];
+      const tunes: StoredTune[] = [];
+      for (const ref of refs) {
+        const found = await resolveRef(store, ref);
+        if (found.kind === "run") ids.push(found.id);
+        else if (found.kind === "sweep") sweeps.push(found.sweep);
+        else tunes.push(found.tune);
+      }
+      html = renderReportHtml(await collectReportData(store.history, ids, { sweeps, tunes }));
     } finally {
       await store.close();
     }

@@ -137,6 +137,132 @@ export const REPORT_SCRIPT = `
     }
   });
 
+  function shade(v, min, max, higherIsBetter) {
+    var t = max === min || min === null ? 1 : (v - min) / (max - min);
+    if (!higherIsBetter) t = 1 - t;
+    t = 0.15 + 0.85 * t;
+    var lo = [220, 252, 231], hi = [20, 83, 45];
+    return "rgb(" + lo.map(function (a, i) { return Math.round(a + (hi[i] - a) * t); }).join(",") + ")";
+  }
+  // Draws the tiles of a heatmap under its (invisible) points: Chart.js has no matrix chart.
+  var heatmapTiles = {
+    id: "heatmapTiles",
+    beforeDatasetsDraw: function (chart) {
+      var h = chart.config.options.heatmap;
+      var ctx = chart.ctx, xs = chart.scales.x, ys = chart.scales.y;
+      var w = (xs.right - xs.left) / h.x_values.length, hh = (ys.bottom - ys.top) / h.y_labels.length;
+      ctx.save();
+      ctx.font = "12px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      h.tiles.forEach(function (t) {
+        var cx = xs.getPixelForValue(h.x_values.indexOf(t.x)), cy = ys.getPixelForValue(h.y_labels.indexOf(t.y));
+        var x0 = cx - w / 2 + 1, y0 = cy - hh / 2 + 1, tw = w - 2, th = hh - 2;
+        var dark = false;
+        if (t.status === "feasible") {
+          ctx.fillStyle = shade(t.value, h.min, h.max, h.higher_is_better);
+          ctx.fillRect(x0, y0, tw, th);
+          var tt = h.max === h.min ? 1 : (t.value - h.min) / (h.max - h.min);
+          dark = (h.higher_is_better ? tt : 1 - tt) > 0.5;
+        } else {
+          ctx.fillStyle = t.status === "failed" || t.status === "wont_fit" ? "#fee2e2" : "#e5e7eb";
+          ctx.fillRect(x0, y0, tw, th);
+          ctx.save();
+          ctx.beginPath(); ctx.rect(x0, y0, tw, th); ctx.clip();
+          ctx.strokeStyle = t.status === "failed" || t.status === "wont_fit" ? "#fca5a5" : "#9ca3af";
+          ctx.lineWidth = 1;
+          for (var d = -th; d < tw; d += 10) { ctx.beginPath(); ctx.moveTo(x0 + d, y0 + th); ctx.lineTo(x0 + d + th, y0); ctx.stroke(); }
+          ctx.restore();
+        }
+        var label = t.text;
+        ctx.fillStyle = dark ? "#ffffff" : "#111827";
+        ctx.fillText(label, cx, cy, tw - 4);
+      });
+      ctx.restore();
+    }
+  };
+  function statusStyle(feasible) { return feasible ? "circle" : "crossRot"; }
+
+  (data.sweeps || []).forEach(function (s, k) {
+    var p = "s" + k + "-";
+    if (s.heatmap) {
+      var h = s.heatmap;
+      h.higher_is_better = s.higher_is_better;
+      // A category axis runs top to bottom: reversed, the largest value is at the top.
+      h.y_labels = h.y_values.slice().reverse();
+      chart(p + "heatmap", {
+        type: "scatter",
+        data: { datasets: [{ label: s.objective_label, data: h.tiles.map(function (t) { return { x: t.x, y: t.y, tile: t }; }), pointRadius: 0, pointHoverRadius: 0, pointHitRadius: 40 }] },
+        options: {
+          heatmap: h,
+          interaction: { mode: "nearest", intersect: false },
+          plugins: { legend: { display: false },
+            title: { display: true, text: s.objective_label + " (" + s.objective_unit + ") by " + h.x_axis + " and " + h.y_axis + (h.folded.length ? ", best over " + h.folded.join(", ") : "") },
+            tooltip: { callbacks: {
+              title: function (items) { var t = items[0].raw.tile; return h.x_axis + "=" + t.x + "  " + h.y_axis + "=" + t.y; },
+              label: function (c) { return c.raw.tile.lines; } } } },
+          scales: {
+            x: { type: "category", labels: h.x_values, offset: true, grid: { display: false }, title: { display: true, text: h.x_axis } },
+            y: { type: "category", labels: h.y_labels, offset: true, grid: { display: false }, title: { display: true, text: h.y_axis } }
+          }
+        },
+        plugins: [heatmapTiles]
+      });
+    }
+    if (s.curves) {
+      var cv = s.curves;
+      [["tps", "output tokens/s", "Throughput"], ["ttft_p95_ms", "ms", "TTFT p95"]].forEach(function (m, j) {
+        chart(p + (j === 0 ? "tps" : "ttft"), {
+          type: "line",
+          data: { datasets: cv.series.map(function (se, i) {
+            return { label: se.label, data: se.points.map(function (q) { return { x: q.x, y: q[m[0]], feasible: q.feasible, cell: q.cell }; }),
+              borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length],
+              pointStyle: se.points.map(function (q) { return statusStyle(q.feasible); }), pointRadius: 5, spanGaps: true };
+          }) },
+          options: { plugins: { title: { display: true, text: m[2] + " against " + cv.x_axis + " (× = not feasible)" },
+              tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + round(c.raw.y) + " " + m[1] + " (cell #" + c.raw.cell + (c.raw.feasible ? "" : ", not feasible") + ")"; } } } },
+            scales: { x: axis(cv.x_axis, { type: "linear" }), y: axis(m[1], { beginAtZero: true }) } }
+        });
+      });
+    }
+    if (s.pareto.points.length > 0) {
+      var pts = s.pareto.points;
+      var byCell = {};
+      pts.forEach(function (q) { byCell[q.cell] = q; });
+      var front = s.pareto.front.map(function (i) { return byCell[i]; });
+      var xy = function (q) { return { x: q.ttft_p95_ms, y: q.tps, label: q.label, cell: q.cell }; };
+      chart(p + "pareto", {
+        type: "scatter",
+        data: { datasets: [
+          { label: "Pareto front", data: front.map(xy), showLine: true, borderColor: palette[1], backgroundColor: palette[1], pointRadius: 6, pointStyle: "rectRot" },
+          { label: "feasible", data: pts.filter(function (q) { return q.feasible; }).map(xy), backgroundColor: palette[2], pointRadius: 4 },
+          { label: "not feasible", data: pts.filter(function (q) { return !q.feasible; }).map(xy), borderColor: "#9ca3af", backgroundColor: "#9ca3af", pointStyle: "crossRot", pointRadius: 5 }
+        ] },
+        options: { plugins: { title: { display: true, text: "Output throughput against TTFT p95, every measured cell" },
+            tooltip: { callbacks: { label: function (c) { return "#" + c.raw.cell + " " + c.raw.label + ": " + round(c.raw.y) + " tok/s at " + round(c.raw.x) + " ms"; } } } },
+          scales: { x: axis("TTFT p95 (ms)", { type: "linear" }), y: axis("output tokens/s", { beginAtZero: true }) } }
+      });
+    }
+  });
+
+  (data.tunes || []).forEach(function (t, k) {
+    if (t.trials.length === 0) return;
+    var colours = { feasible: palette[2], infeasible: palette[4], failed: palette[1] };
+    var sets = ["feasible", "infeasible"].map(function (st) {
+      return { type: "scatter", label: st + " trials", data: t.trials.filter(function (x) { return x.status === st && x.value !== null; }).map(function (x) { return { x: x.index, y: x.value, knobs: x.knobs }; }),
+        backgroundColor: colours[st], borderColor: colours[st], pointStyle: statusStyle(st === "feasible"), pointRadius: 5 };
+    });
+    sets.unshift({ type: "line", label: "best so far", data: t.trials.map(function (x) { return { x: x.index, y: x.best_so_far }; }), stepped: true, borderColor: palette[0], pointRadius: 0, spanGaps: false });
+    var failed = t.trials.filter(function (x) { return x.status === "failed"; }).length;
+    chart("t" + k + "-progress", {
+      type: "scatter",
+      data: { datasets: sets },
+      options: { plugins: { title: { display: true, text: "Best " + t.objective + " so far against trials" + (failed ? " (" + failed + " failed trials not drawn)" : "") },
+          tooltip: { callbacks: { label: function (c) { return (c.raw.knobs ? c.raw.knobs + ": " : c.dataset.label + ": ") + round(c.raw.y) + " " + t.objective_unit; } } } },
+        scales: { x: axis("trial", { type: "linear", ticks: { precision: 0 } }), y: axis(t.objective + " (" + t.objective_unit + ")") } }
+    });
+  });
+
   if (data.comparison) {
     var rows = data.comparison.rows.filter(function (x) { return x.comparisons.some(function (c) { return c.ratio !== null; }); });
     var sets = [];
