@@ -64,6 +64,9 @@ export const ERROR_CODES = [
   // History: reading runs back, comparing, reporting.
   "RUN_AMBIGUOUS",
   "BROWSER_UNAVAILABLE",
+  // regress --rerun: the baseline's configuration cannot be measured again (a model file gone, a
+  // secret tokbench did not keep, an unreachable server), or its re-run failed.
+  "BASELINE_NOT_RERUNNABLE",
   // Launching servers and sweeping.
   "SERVER_LAUNCH_FAILED",
   "SWEEP_NOT_FOUND",

@@ -105,4 +105,6 @@ export interface RunHistory {
    * once, at most `limit`: the latest is the baseline, the earlier ones measure run-to-run noise.
    */
   acceptedBaselines(model: string | null, workloadKey: string, limit: number): Promise<BaselineEntry[]>;
+  /** The most recently accepted baseline of any model and workload, or null (`regress --rerun`). */
+  latestAcceptedBaseline(): Promise<BaselineEntry | null>;
 }

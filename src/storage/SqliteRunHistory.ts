@@ -352,6 +352,16 @@ export class SqliteRunHistory implements RunHistory {
       .all(workloadKey, model, limit);
   }
 
+  async latestAcceptedBaseline(): Promise<BaselineEntry | null> {
+    return (
+      this.db
+        .prepare<[], BaselinesTable>(
+          "SELECT run_id, model, workload_key, accepted_at FROM baselines ORDER BY accepted_at DESC LIMIT 1",
+        )
+        .get() ?? null
+    );
+  }
+
   /** The live status of a run stored as `running` (its writer may be dead). */
   private liveStatusOf(runId: string): StoredRunStatus {
     const row = this.db

@@ -31,8 +31,13 @@ const builder = (yargs: Argv) =>
     })
     .option("current", {
       type: "string",
-      default: "last",
-      description: "Run to judge (id, unique prefix or last)",
+      description: "Run to judge (id, unique prefix or last) (default: last)",
+    })
+    .option("rerun", {
+      type: "boolean",
+      default: false,
+      description:
+        "Measure the baseline's configuration now (same target and model, tests, knobs, repetitions, load and workload), store it, and judge that run; `accepted`: the latest accepted baseline",
     })
     .option("max-decode-drop", {
       type: "number",
@@ -87,7 +92,11 @@ const builder = (yargs: Argv) =>
       description: "Output format (md: for a pull-request comment)",
     })
     .example("$0 regress --current last", "Judge the last run against the accepted baseline (exit 0/1/2)")
-    .example("$0 regress --baseline 3f2a --current 9b1c --format md", "Against a given run, as Markdown");
+    .example("$0 regress --baseline 3f2a --current 9b1c --format md", "Against a given run, as Markdown")
+    .example(
+      "$0 regress --baseline accepted --rerun",
+      "Measure the accepted baseline's configuration again and judge it (CI)",
+    );
 
 type RegressArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
 
@@ -122,10 +131,33 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
     import("../../compare/ComparableRun.js"),
     import("../../compare/judgeRegression.js"),
   ]);
+  if (argv.rerun && argv.current !== undefined)
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      "--rerun measures the run it judges: give --baseline, not --current",
+    );
   const store = await openRunHistory(argv.db);
   try {
     const history = store.history;
-    const currentId = await history.resolveRun(argv.current);
+    // With --rerun the baseline is known first, and the run to judge is measured from it.
+    let rerunOf: string | null = null;
+    if (argv.rerun) {
+      if (argv.baseline === "accepted") {
+        const latest = await history.latestAcceptedBaseline();
+        if (latest === null)
+          throw new TokbenchError(
+            "RUN_NOT_FOUND",
+            "no accepted baseline to re-run: accept one with `tokbench accept RUN` or give --baseline RUN",
+          );
+        rerunOf = latest.run_id;
+      } else {
+        rerunOf = await history.resolveRun(argv.baseline);
+      }
+      const { rerunBaseline } = await import("../rerunBaseline.js");
+      const stored = await history.readRun(rerunOf);
+      argv.current = await rerunBaseline(rerunOf, stored.config, argv.db);
+    }
+    const currentId = await history.resolveRun(argv.current ?? "last");
     const current = await loadComparableRun(history, currentId);
     let baselineId: string;
     let referenceIds: string[] = [];
@@ -137,17 +169,23 @@ async function judge(argv: RegressArgs): Promise<RegressionReport> {
           : (await history.acceptedBaselines(current.run.model, key, noiseRuns + 1)).filter(
               (e) => e.run_id !== currentId,
             );
-      const entry = accepted[0] ?? null;
-      referenceIds = accepted.slice(1).map((e) => e.run_id);
-      if (entry === null) {
+      // The re-run baseline is the baseline; the others accepted for its model and workload, the noise.
+      const entry =
+        rerunOf === null ? (accepted[0] ?? null) : (accepted.find((e) => e.run_id === rerunOf) ?? null);
+      referenceIds = entry === null ? [] : accepted.filter((e) => e !== entry).map((e) => e.run_id);
+      if (entry === null && rerunOf !== null) {
+        // The re-run was measured under another workload or model key: the judgment says so.
+        baselineId = rerunOf;
+      } else if (entry === null) {
         throw new TokbenchError(
           "RUN_NOT_FOUND",
           `no accepted baseline for model ${current.run.model ?? "-"} and workload ${current.run.workload ?? "-"}: accept one with \`tokbench accept RUN\` or give --baseline RUN`,
         );
+      } else {
+        baselineId = entry.run_id;
       }
-      baselineId = entry.run_id;
     } else {
-      baselineId = await history.resolveRun(argv.baseline);
+      baselineId = rerunOf ?? (await history.resolveRun(argv.baseline));
     }
     const references = await Promise.all(referenceIds.map((id) => loadComparableRun(history, id)));
     const baseline = await loadComparableRun(history, baselineId);

@@ -318,6 +318,15 @@ export class PostgresRunHistory implements RunHistory {
     );
   }
 
+  async latestAcceptedBaseline(): Promise<BaselineEntry | null> {
+    const rows = await this.rows<BaselinesTable>(
+      "read baselines",
+      "SELECT run_id, model, workload_key, accepted_at FROM baselines ORDER BY accepted_at DESC LIMIT 1",
+      [],
+    );
+    return rows[0] ?? null;
+  }
+
   /** Ids of every stored run, oldest first (what `tokbench db copy` copies from here). */
   async runIds(): Promise<string[]> {
     const rows = await this.rows<{ id: string }>(
