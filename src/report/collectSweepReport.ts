@@ -15,6 +15,9 @@ import type { StoredSweep } from "../storage/SweepStore.js";
 /** Series of the load curves drawn at most; more are listed as omitted (a chart of 40 lines is unreadable). */
 const MAX_SERIES = 12;
 
+/** Saturation hints written one by one, at most; the rest are counted. */
+const MAX_SATURATION_HINTS = 3;
+
 /** Workload axes in the order they are read: the load first. */
 const WORKLOAD_AXES = ["concurrency", "rate", "prompt_tokens", "max_tokens"] as const;
 
@@ -370,6 +373,7 @@ function curves(cells: SweepCellPicture[], axes: SweepReportData["axes"]): Sweep
  */
 function sweepHints(data: SweepReportData): SweepReportData["hints"] {
   const out: SweepReportData["hints"] = [];
+  const saturated: string[] = [];
   for (const s of data.curves?.series ?? []) {
     const pts = s.points.filter((p) => p.tps !== null && p.x > 0);
     for (let i = 1; i < pts.length; i++) {
@@ -383,14 +387,20 @@ function sweepHints(data: SweepReportData): SweepReportData["hints"] {
           a.ttft_p95_ms !== null && b.ttft_p95_ms !== null && a.ttft_p95_ms > 0
             ? `, while TTFT p95 went from ${formatValue(a.ttft_p95_ms)} to ${formatValue(b.ttft_p95_ms)} ms`
             : "";
-        out.push({
-          level: "info",
-          text: `${s.label === "all cells" ? "" : `${s.label}: `}throughput stops scaling at ${data.curves?.x_axis} ${a.x}: ${formatValue(a.tps)} → ${formatValue(b.tps)} tok/s (x${tpsGain.toFixed(2)}) for x${loadGain.toFixed(1)} the ${data.curves?.x_axis}${ttft}; more load only queues.`,
-        });
+        saturated.push(
+          `${s.label === "all cells" ? "" : `${s.label}: `}throughput stops scaling at ${data.curves?.x_axis} ${a.x}: ${formatValue(a.tps)} → ${formatValue(b.tps)} tok/s (x${tpsGain.toFixed(2)}) for x${loadGain.toFixed(1)} the ${data.curves?.x_axis}${ttft}; more load only queues.`,
+        );
         break;
       }
     }
   }
+  // A few lines say it; a line per series of a large sweep would bury the other hints.
+  for (const text of saturated.slice(0, MAX_SATURATION_HINTS)) out.push({ level: "info", text });
+  if (saturated.length > MAX_SATURATION_HINTS)
+    out.push({
+      level: "info",
+      text: `Throughput stops scaling in ${saturated.length - MAX_SATURATION_HINTS} more of the ${data.curves?.series.length} series drawn (the curves below).`,
+    });
   const oom = data.cells.filter((c) => c.reason !== null && /\(oom\)|out of memory/i.test(c.reason));
   if (oom.length > 0) {
     const lightest = [...oom].sort((a, b) => a.index - b.index)[0] as SweepCellPicture;

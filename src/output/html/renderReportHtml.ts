@@ -213,7 +213,7 @@ function sweepSection(s: SweepReportData, index: number): string {
   if (s.curves !== null) {
     parts.push(
       `<h3>Throughput and TTFT p95 against ${e(s.curves.x_axis)}</h3>`,
-      `<div class="grid">${canvas(`${p}tps`)}${canvas(`${p}ttft`)}</div>`,
+      `<div class="grid">${canvas(`${p}tps`, true)}${canvas(`${p}ttft`, true)}</div>`,
       s.curves.omitted > 0 ? `<p class="muted">${s.curves.omitted} more series not drawn.</p>` : "",
     );
   }

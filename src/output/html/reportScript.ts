@@ -181,6 +181,12 @@ export const REPORT_SCRIPT = `
       ctx.restore();
     }
   };
+  // Max over min of positive values: a log axis reads a range of powers of two (1 to 512) better.
+  function spread(values) {
+    var pos = values.filter(function (v) { return v !== null && v > 0; });
+    if (pos.length === 0 || pos.length !== values.filter(function (v) { return v !== null; }).length) return 1;
+    return Math.max.apply(null, pos) / Math.min.apply(null, pos);
+  }
   function statusStyle(feasible) { return feasible ? "circle" : "crossRot"; }
 
   (data.sweeps || []).forEach(function (s, k) {
@@ -211,6 +217,9 @@ export const REPORT_SCRIPT = `
     }
     if (s.curves) {
       var cv = s.curves;
+      var xs = [];
+      cv.series.forEach(function (se) { se.points.forEach(function (q) { xs.push(q.x); }); });
+      var logX = spread(xs) >= 8;
       [["tps", "output tokens/s", "Throughput"], ["ttft_p95_ms", "ms", "TTFT p95"]].forEach(function (m, j) {
         chart(p + (j === 0 ? "tps" : "ttft"), {
           type: "line",
@@ -221,7 +230,7 @@ export const REPORT_SCRIPT = `
           }) },
           options: { plugins: { title: { display: true, text: m[2] + " against " + cv.x_axis + " (× = not feasible)" },
               tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + round(c.raw.y) + " " + m[1] + " (cell #" + c.raw.cell + (c.raw.feasible ? "" : ", not feasible") + ")"; } } } },
-            scales: { x: axis(cv.x_axis, { type: "linear" }), y: axis(m[1], { beginAtZero: true }) } }
+            scales: { x: axis(cv.x_axis + (logX ? " (log scale)" : ""), { type: logX ? "logarithmic" : "linear" }), y: axis(m[1], { beginAtZero: true }) } }
         });
       });
     }
@@ -230,6 +239,7 @@ export const REPORT_SCRIPT = `
       var byCell = {};
       pts.forEach(function (q) { byCell[q.cell] = q; });
       var front = s.pareto.front.map(function (i) { return byCell[i]; });
+      var logT = spread(pts.map(function (q) { return q.ttft_p95_ms; })) >= 20;
       var xy = function (q) { return { x: q.ttft_p95_ms, y: q.tps, label: q.label, cell: q.cell }; };
       chart(p + "pareto", {
         type: "scatter",
@@ -240,7 +250,7 @@ export const REPORT_SCRIPT = `
         ] },
         options: { plugins: { title: { display: true, text: "Output throughput against TTFT p95, every measured cell" },
             tooltip: { callbacks: { label: function (c) { return "#" + c.raw.cell + " " + c.raw.label + ": " + round(c.raw.y) + " tok/s at " + round(c.raw.x) + " ms"; } } } },
-          scales: { x: axis("TTFT p95 (ms)", { type: "linear" }), y: axis("output tokens/s", { beginAtZero: true }) } }
+          scales: { x: axis("TTFT p95 (ms)" + (logT ? ", log scale" : ""), { type: logT ? "logarithmic" : "linear" }), y: axis("output tokens/s", { beginAtZero: true }) } }
       });
     }
   });
