@@ -13,16 +13,15 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
 import { renderReportHtml } from "../src/output/html/renderReportHtml.js";
-import { CHROMIUM_ARGS, chromiumPath } from "../src/report/chromium.js";
 import { collectReportData } from "../src/report/collectReportData.js";
 import { median } from "../src/stats/descriptive.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
 import { syntheticRun } from "./syntheticRun.js";
+import { timeReportRender } from "./timeReportRender.js";
 
 const { values } = parseArgs({
   options: { requests: { type: "string", default: "100000" }, repeats: { type: "string", default: "3" } },
@@ -54,23 +53,7 @@ for (let i = 0; i < repeats; i++) {
   cli.push(performance.now() - start);
 }
 const size = statSync(out).size;
-const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-const render: number[] = [];
-let charts = 0;
-for (let i = 0; i < repeats; i++) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const start = performance.now();
-  await page.goto(pathToFileURL(out).href);
-  await page.waitForFunction(
-    "window.tokbenchCharts && window.tokbenchCharts.drawn >= window.tokbenchCharts.expected",
-    undefined,
-    { timeout: 60_000 },
-  );
-  render.push(performance.now() - start);
-  charts = (await page.evaluate("window.tokbenchCharts.drawn")) as number;
-  await page.close();
-}
-await browser.close();
+const { ms: render, charts } = await timeReportRender(out, repeats);
 console.log(`report of a ${requests.toLocaleString("en-US")}-request run:`);
 console.log(`  size ${(size / 2 ** 20).toFixed(2)} MiB (${size} bytes; target <= 3 MB)`);
 console.log(

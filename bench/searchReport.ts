@@ -15,17 +15,16 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
 import { renderReportHtml } from "../src/output/html/renderReportHtml.js";
-import { CHROMIUM_ARGS, chromiumPath } from "../src/report/chromium.js";
 import { collectReportData } from "../src/report/collectReportData.js";
 import type { CellResult } from "../src/results/SweepResult.js";
 import type { TrialRecord } from "../src/results/TuneResult.js";
 import { median } from "../src/stats/descriptive.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import { seededRandom } from "../src/workload/seededRandom.js";
+import { timeReportRender } from "./timeReportRender.js";
 
 const { values } = parseArgs({
   options: {
@@ -196,26 +195,7 @@ for (let i = 0; i < repeats; i++) {
   cli.push(performance.now() - start);
 }
 const size = statSync(out).size;
-const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-const render: number[] = [];
-let charts = 0;
-for (let i = 0; i < repeats; i++) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  const start = performance.now();
-  await page.goto(pathToFileURL(out).href);
-  await page.waitForFunction(
-    "window.tokbenchCharts && window.tokbenchCharts.drawn >= window.tokbenchCharts.expected",
-    undefined,
-    { timeout: 60_000 },
-  );
-  render.push(performance.now() - start);
-  charts = (await page.evaluate("window.tokbenchCharts.drawn")) as number;
-  if (errors.length > 0) throw new Error(errors.join("\n"));
-  await page.close();
-}
-await browser.close();
+const { ms: render, charts } = await timeReportRender(out, repeats);
 const grid = `${ctxs.length} ctx x ${parallels.length} parallel x ${concurrencies.length} concurrency x ${prompts.length} prompt lengths`;
 console.log(
   `report of a ${(ctxs.length * parallels.length * concurrencies.length * 2).toLocaleString("en-US")}-cell sweep (${grid}) and a ${trialCount}-trial tune:`,

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { TokbenchError } from "../errors/TokbenchError.js";
-import { REDACTED, REDACTED_TEXT } from "../secrets/redact.js";
+import { REDACTED, REDACTED_TEXT, redactText } from "../secrets/redact.js";
 import { sanitizeText } from "../text/sanitizeText.js";
 
 /** The stored configuration of a run, read without trust (JSON from the database). */
@@ -193,8 +193,9 @@ export async function rerunBaseline(
     `rerun-of:${runId.slice(0, 8)}`,
     ...(db === undefined ? [] : ["--db", db]),
   ];
+  // A PostgreSQL --db may carry its password: the line is redacted as every error is.
   stderr.write(
-    `tokbench regress: re-running baseline ${runId}: tokbench ${sanitizeText(args.slice(1).join(" "))}\n`,
+    `tokbench regress: re-running baseline ${runId}: tokbench ${sanitizeText(redactText(args.slice(1).join(" ")))}\n`,
   );
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   // The result's head names the run: only the first kilobytes are kept, the records are not.

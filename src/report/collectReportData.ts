@@ -67,13 +67,31 @@ export async function collectReportData(
     for (const id of runIds) comparable.push(await loadComparableRun(history, id));
     comparison = compareRuns(comparable);
   }
+  const sweeps = [];
+  for (const stored of searches.sweeps ?? []) {
+    const sweep = collectSweepReport(stored);
+    sweep.machine = await firstRunMachine(
+      history,
+      stored.cells.flatMap((c) => c.run_ids),
+    );
+    sweeps.push(sweep);
+  }
+  const tunes = [];
+  for (const stored of searches.tunes ?? []) {
+    const tune = collectTuneReport(stored);
+    tune.machine = await firstRunMachine(
+      history,
+      stored.trials.flatMap((t) => t.replicates.map((m) => m.run_id)),
+    );
+    tunes.push(tune);
+  }
   return {
     generated_at: new Date().toISOString(),
     tool_version: TOKBENCH_VERSION,
     runs,
     comparison,
-    sweeps: (searches.sweeps ?? []).map(collectSweepReport),
-    tunes: (searches.tunes ?? []).map(collectTuneReport),
+    sweeps,
+    tunes,
   };
 }
 
@@ -134,7 +152,6 @@ async function collectRun(history: RunHistory, runId: string): Promise<RunReport
       ceiling_tps: num(t.ceiling_tps),
       efficiency_pct: num(t.efficiency_pct),
     }));
-  const m = run.machine;
   return {
     run_id: run.run_id,
     model: run.model,
@@ -146,15 +163,7 @@ async function collectRun(history: RunHistory, runId: string): Promise<RunReport
     status_reason: run.status_reason,
     tool_version: run.tool.version,
     tags: run.tags,
-    machine: [
-      ["host", m.hostname],
-      ["CPU", `${m.cpu_model} (${m.cpu_cores} logical CPUs)`],
-      ["memory", `${(m.total_memory_bytes / 2 ** 30).toFixed(1)} GiB`],
-      ["OS", `${m.os} (${m.os_release}, ${m.arch})`],
-      ["GPUs", m.gpus.length === 0 ? "none" : m.gpus.map((g) => g.name).join(", ")],
-      ["engine", [m.engine, m.llama_cpp_version].filter((x) => x !== null).join(", ") || "-"],
-      ["Node.js", m.node_version],
-    ],
+    machine: machineLines(run.machine),
     configuration: configurationLines(run),
     flags: Object.entries(summary?.flags ?? {})
       .filter(([, n]) => (n ?? 0) > 0)
@@ -206,6 +215,37 @@ async function collectRun(history: RunHistory, runId: string): Promise<RunReport
           ].filter((r) => r.client !== null && r.server !== null),
     hints: hints(run, resources, tests),
   };
+}
+
+/** The machine a run measured on, as the report's header lines. */
+function machineLines(m: StoredRunHeader["machine"]): [string, string][] {
+  return [
+    ["host", m.hostname],
+    ["CPU", `${m.cpu_model} (${m.cpu_cores} logical CPUs)`],
+    ["memory", `${(m.total_memory_bytes / 2 ** 30).toFixed(1)} GiB`],
+    ["OS", `${m.os} (${m.os_release}, ${m.arch})`],
+    ["GPUs", m.gpus.length === 0 ? "none" : m.gpus.map((g) => g.name).join(", ")],
+    ["engine", [m.engine, m.llama_cpp_version].filter((x) => x !== null).join(", ") || "-"],
+    ["Node.js", m.node_version],
+  ];
+}
+
+/**
+ * The machine of a sweep's or tune's first stored run: a sweep or tune row keeps no machine of its
+ * own, its runs do. Null when none was stored (a replayed tune, a sweep whose cells all failed) or
+ * the run is gone.
+ */
+async function firstRunMachine(
+  history: RunHistory,
+  runIds: readonly (string | null)[],
+): Promise<[string, string][] | null> {
+  const id = runIds.find((x): x is string => x !== null);
+  if (id === undefined) return null;
+  try {
+    return machineLines((await history.readRun(id)).machine);
+  } catch {
+    return null;
+  }
 }
 
 function configurationLines(run: StoredRunHeader): [string, string][] {

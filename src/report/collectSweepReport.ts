@@ -203,6 +203,7 @@ export function collectSweepReport(sweep: StoredSweep): SweepReportData {
     ended_at: sweep.ended_at,
     tool_version: sweep.tool_version,
     setup,
+    machine: null,
     objective,
     objective_label: OBJECTIVE_LABELS[objective],
     objective_unit: figure.unit,
@@ -423,6 +424,24 @@ function sweepHints(data: SweepReportData): SweepReportData["hints"] {
       level: "info",
       text: `Every infeasible cell (${ttft}) missed the TTFT p95 budget: requests queue for a slot; more parallel slots or less load meet it.`,
     });
+  // What the gate costs: the fastest cell measured against the best one that passed.
+  const fastest = data.cells
+    .filter((c) => ran(c) && c.output_tokens_per_s !== null)
+    .sort((a, b) => (b.output_tokens_per_s as number) - (a.output_tokens_per_s as number))[0];
+  const best = data.cells.find((c) => c.index === data.best_cell);
+  if (
+    data.objective === "throughput" &&
+    fastest !== undefined &&
+    best !== undefined &&
+    fastest.status !== "feasible" &&
+    best.output_tokens_per_s !== null
+  ) {
+    const cost = 1 - best.output_tokens_per_s / (fastest.output_tokens_per_s as number);
+    out.push({
+      level: "info",
+      text: `The gate costs ${(cost * 100).toFixed(1)} % of throughput: the fastest cell measured, ${fastest.label} (${formatValue(fastest.output_tokens_per_s)} tok/s), did not pass (${fastest.reason}); the best that did gives ${formatValue(best.output_tokens_per_s)} tok/s.`,
+    });
+  }
   if (data.counts.feasible === 0 && data.cells.length > 0)
     out.push({
       level: "warning",

@@ -122,6 +122,7 @@ export function collectTuneReport(tune: StoredTune): TuneReportData {
     ended_at: tune.ended_at,
     tool_version: tune.tool_version,
     setup,
+    machine: null,
     objective,
     objective_unit: unit,
     higher_is_better: o.higher_is_better,

@@ -4,14 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, chromiumPath } from "../../src/report/chromium.js";
 import { runCli } from "../cli/runCli.js";
 import { HOSTILE_ERROR, HOSTILE_SCRIPT, startHostileServer } from "./hostileServer.js";
-
-/** Screenshots kept after the run, for people to look at (ignored by git). */
-const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/", import.meta.url));
+import { ARTIFACTS, openReport } from "./openReport.js";
 
 describe("tokbench report in headless Chromium", () => {
   let dir: string;
@@ -70,39 +65,7 @@ describe("tokbench report in headless Chromium", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function open(file: string, screenshot: string) {
-    const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const problems: string[] = [];
-    const requests: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("request", (r) => requests.push(r.url()));
-    const url = pathToFileURL(file).href;
-    const started = performance.now();
-    await page.goto(url);
-    await page.waitForFunction(
-      "window.tokbenchCharts && window.tokbenchCharts.drawn >= window.tokbenchCharts.expected",
-      undefined,
-      { timeout: 20_000 },
-    );
-    const renderMs = performance.now() - started;
-    const charts =
-      (await page.evaluate(`(() => Array.from(document.querySelectorAll("canvas[data-chart]")).map((c) => {
-      const ctx = c.getContext("2d");
-      const pixels = ctx.getImageData(0, 0, c.width, c.height).data;
-      let painted = 0;
-      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) painted++;
-      return { id: c.getAttribute("data-chart"), drawn: c.getAttribute("data-drawn"), painted };
-    }))()`)) as { id: string; drawn: string | null; painted: number }[];
-    const pwned = await page.evaluate("window.__pwned === undefined ? null : String(window.__pwned)");
-    const text = (await page.evaluate("document.body.innerText")) as string;
-    await page.screenshot({ path: join(ARTIFACTS, screenshot), fullPage: true });
-    await browser.close();
-    return { problems, requests: requests.filter((r) => r !== url), charts, pwned, text, renderMs };
-  }
+  const open = (file: string, screenshot: string) => openReport(file, screenshot);
 
   it("a run's report loads offline with no error and no request, draws every chart, and runs none of the injected script", async () => {
     const out = join(dir, "run.html");

@@ -11,13 +11,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, chromiumPath } from "../../src/report/chromium.js";
 import { CLI, runCli } from "../cli/runCli.js";
 import { HOSTILE_ERROR, startHostileServer } from "./hostileServer.js";
-
-const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/", import.meta.url));
+import { ARTIFACTS, openReport } from "./openReport.js";
 
 /** A knob value and a replayed reason made of markup; neither has a comma (a list separator). */
 const HOSTILE_KNOB = "</script><script>window.__pwned='knob'</script>";
@@ -136,57 +132,26 @@ describe("tokbench report of sweeps and tunes in headless Chromium", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function open(file: string, screenshot: string) {
-    const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const problems: string[] = [];
-    const requests: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+  /** The report, with the heatmap's hover lines and its x labels read from its chart. */
+  const open = async (file: string, screenshot: string) => {
+    const page = await openReport(file, screenshot, {
+      hover: `(() => {
+        const c = Chart.getChart(document.querySelector('canvas[data-chart="s0-heatmap"]'));
+        return c ? c.data.datasets[0].data.map((d) => d.tile.lines.join(" | ")) : [];
+      })()`,
+      sweepMachine: `document.querySelector("section.sweep").innerText`,
+      xLabels: `(() => {
+        const c = Chart.getChart(document.querySelector('canvas[data-chart="s0-heatmap"]'));
+        return c ? c.scales.x.getLabels() : [];
+      })()`,
     });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("request", (r) => requests.push(r.url()));
-    const url = pathToFileURL(file).href;
-    const started = performance.now();
-    await page.goto(url);
-    await page.waitForFunction(
-      "window.tokbenchCharts && window.tokbenchCharts.drawn >= window.tokbenchCharts.expected",
-      undefined,
-      { timeout: 20_000 },
-    );
-    const renderMs = performance.now() - started;
-    const charts =
-      (await page.evaluate(`(() => Array.from(document.querySelectorAll("canvas[data-chart]")).map((c) => {
-      const ctx = c.getContext("2d");
-      const pixels = ctx.getImageData(0, 0, c.width, c.height).data;
-      let painted = 0;
-      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) painted++;
-      return { id: c.getAttribute("data-chart"), drawn: c.getAttribute("data-drawn"), painted };
-    }))()`)) as { id: string; drawn: string | null; painted: number }[];
-    // What the heatmap says on hover over each tile: the tooltip lines of its point.
-    const hover = (await page.evaluate(`(() => {
-      const c = Chart.getChart(document.querySelector('canvas[data-chart="s0-heatmap"]'));
-      return c ? c.data.datasets[0].data.map((d) => d.tile.lines.join(" | ")) : [];
-    })()`)) as string[];
-    const xLabels = (await page.evaluate(`(() => {
-      const c = Chart.getChart(document.querySelector('canvas[data-chart="s0-heatmap"]'));
-      return c ? c.scales.x.getLabels() : [];
-    })()`)) as string[];
-    const pwned = await page.evaluate("window.__pwned === undefined ? null : String(window.__pwned)");
-    const text = (await page.evaluate("document.body.innerText")) as string;
-    await page.screenshot({ path: join(ARTIFACTS, screenshot), fullPage: true });
-    await browser.close();
     return {
-      problems,
-      requests: requests.filter((r) => r !== url),
-      charts,
-      hover,
-      xLabels,
-      pwned,
-      text,
-      renderMs,
+      ...page,
+      hover: page.values.hover as string[],
+      xLabels: page.values.xLabels as string[],
+      sweepText: page.values.sweepMachine as string,
     };
-  }
+  };
 
   it("a sweep, a tune and a run in one report: every chart drawn, offline, no error, no injected script", async () => {
     const out = join(dir, "search.html");
@@ -244,6 +209,7 @@ describe("tokbench report of sweeps and tunes in headless Chromium", () => {
       "the server's error is shown as text",
     );
     assert.match(page.text, /recipe_hash\s+sha256:[0-9a-f]{64}/);
+    assert.match(page.sweepText, /Machine\s+host\s+\S+\s+CPU/, "the sweep's machine, from its first run");
     assert.match(page.text, /Out of memory in \d+ cells?, first at/);
     assert.match(page.text, /Best throughput so far against trials|Best so far/);
     const html = readFileSync(out, "utf8");

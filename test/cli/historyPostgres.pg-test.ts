@@ -89,6 +89,28 @@ describe("the history commands on PostgreSQL (runs, show, compare, regress, repo
     assert.equal(regressTeam.stdout, regressLocal.stdout);
     assert.equal((JSON.parse(regressTeam.stdout) as { baseline_run_id: string }).baseline_run_id, older);
     noPassword(regressTeam, "regress");
+    // regress --rerun on PostgreSQL: the accepted baseline measured again, stored there, judged.
+    const rerun = await runCli([
+      "regress",
+      "--baseline",
+      "accepted",
+      "--rerun",
+      "--format",
+      "json",
+      "--db",
+      pg,
+    ]);
+    const rerunReport = JSON.parse(rerun.stdout) as {
+      baseline_run_id: string;
+      current_run_id: string;
+      exit_code: number;
+    };
+    assert.equal(rerunReport.baseline_run_id, older, rerun.stderr);
+    assert.equal(rerun.code, rerunReport.exit_code);
+    assert.ok(![older, newer].includes(rerunReport.current_run_id));
+    noPassword(rerun, "regress --rerun");
+    // Gone again, so the retention checks below see the two runs they expect.
+    assert.equal((await runCli(["runs", "--delete", rerunReport.current_run_id, "--db", pg])).code, 0);
 
     // report: one HTML page of both runs, from either store.
     const pages = [];

@@ -197,6 +197,10 @@ describe("a sweep's report data", () => {
     );
     assert.match(text, /ctx: no cell ran out of memory up to 2048, the first did at 8192/);
     assert.match(text, /Every infeasible cell \(3\) missed the TTFT p95 budget/);
+    assert.match(
+      text,
+      /The gate costs 0\.9 % of throughput: the fastest cell measured, ctx=2048 parallel=4 concurrency=8 \(116 tok\/s\), did not pass \(TTFT p95 770 ms > 500 ms\); the best that did gives 115 tok\/s/,
+    );
   });
 
   it("a lower-is-better objective picks the lowest TTFT", () => {

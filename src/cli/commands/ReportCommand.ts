@@ -53,7 +53,14 @@ async function resolveRef(store: OpenedRunHistory, ref: string): Promise<Found> 
   try {
     return { kind: "run", id: await store.history.resolveRun(ref) };
   } catch (error) {
-    if (!isTokbenchError(error) || error.code !== "RUN_NOT_FOUND" || store.sqlite === null) throw error;
+    if (!isTokbenchError(error) || error.code !== "RUN_NOT_FOUND") throw error;
+    // Sweeps and tunes are read from a SQLite history so far; a PostgreSQL one answers for runs only.
+    if (store.sqlite === null)
+      throw new TokbenchError(
+        "RUN_NOT_FOUND",
+        `no run "${ref}" in ${store.shownLocation} (sweeps and tunes are read from a SQLite history only so far)`,
+        { context: { ref }, cause: error },
+      );
     const runError = error;
     const find = <T>(get: () => T): T | null => {
       try {

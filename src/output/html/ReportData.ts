@@ -131,6 +131,8 @@ export interface SweepReportData {
   tool_version: string;
   /** What was launched or measured, as [label, value] lines (provider, model, server command, url...). */
   setup: [string, string][];
+  /** The machine of its first stored run; null when none is stored. */
+  machine: [string, string][] | null;
   objective: string;
   objective_label: string;
   objective_unit: string;
@@ -208,6 +210,8 @@ export interface TuneReportData {
   ended_at: string | null;
   tool_version: string;
   setup: [string, string][];
+  /** The machine of its first stored run (a live tune); null for a replay. */
+  machine: [string, string][] | null;
   objective: string;
   objective_unit: string;
   higher_is_better: boolean;

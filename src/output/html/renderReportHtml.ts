@@ -200,6 +200,7 @@ function sweepSection(s: SweepReportData, index: number): string {
         ...s.setup,
       ],
     ),
+    s.machine === null ? "" : `<h3>Machine</h3>${table(["", ""], s.machine)}`,
     hintsBlock(s.hints),
   );
   if (s.heatmap !== null) {
@@ -284,6 +285,7 @@ function tuneSection(t: TuneReportData, index: number): string {
         ...t.setup,
       ],
     ),
+    t.machine === null ? "" : `<h3>Machine</h3>${table(["", ""], t.machine)}`,
   );
   parts.push("<h3>Recommendation</h3>");
   if (r === null) {
