@@ -187,6 +187,9 @@ export const REPORT_SCRIPT = `
     if (pos.length === 0 || pos.length !== values.filter(function (v) { return v !== null; }).length) return 1;
     return Math.max.apply(null, pos) / Math.min.apply(null, pos);
   }
+  function unique(values) {
+    return values.filter(function (v, i) { return values.indexOf(v) === i; }).sort(function (a, b) { return a - b; });
+  }
   function statusStyle(feasible) { return feasible ? "circle" : "crossRot"; }
 
   (data.sweeps || []).forEach(function (s, k) {
@@ -230,7 +233,12 @@ export const REPORT_SCRIPT = `
           }) },
           options: { plugins: { title: { display: true, text: m[2] + " against " + cv.x_axis + " (× = not feasible)" },
               tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + round(c.raw.y) + " " + m[1] + " (cell #" + c.raw.cell + (c.raw.feasible ? "" : ", not feasible") + ")"; } } } },
-            scales: { x: axis(cv.x_axis + (logX ? " (log scale)" : ""), { type: logX ? "logarithmic" : "linear" }), y: axis(m[1], { beginAtZero: true }) } }
+            scales: { x: axis(cv.x_axis + (logX ? " (log scale)" : ""), logX ? {
+                type: "logarithmic",
+                // A tick at each value swept (1, 2, 4 ... 512), not the log scale's 1.1, 1.2, 1.3 ...
+                afterBuildTicks: function (scale) { scale.ticks = unique(xs).map(function (v) { return { value: v }; }); },
+                ticks: { callback: function (v) { return String(v); } }
+              } : { type: "linear" }), y: axis(m[1], { beginAtZero: true }) } }
         });
       });
     }
