@@ -6,7 +6,7 @@
  * the hostile server's error messages (cell reasons) and a replayed trial's knob and reason.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -218,6 +218,31 @@ describe("tokbench report of sweeps and tunes in headless Chromium", () => {
     process.stderr.write(
       `report-sweep-tune.png: ${page.charts.length} charts, ${(statSync(out).size / 1024).toFixed(0)} KiB generated in ${generateMs.toFixed(0)} ms (CLI), rendered in ${page.renderMs.toFixed(0)} ms; screenshot in ${ARTIFACTS}\n`,
     );
+  });
+
+  it("--png writes a sweep's and a tune's charts", async () => {
+    const pngs = join(dir, "png");
+    const r = await runCli([
+      "report",
+      sweepId,
+      tuneId,
+      "--out",
+      join(dir, "png.html"),
+      "--png",
+      pngs,
+      "--db",
+      db,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(pngs).sort(), [
+      "s0-heatmap.png",
+      "s0-pareto.png",
+      "s0-tps.png",
+      "s0-ttft.png",
+      "t0-progress.png",
+    ]);
+    for (const f of readdirSync(pngs))
+      assert.equal(readFileSync(join(pngs, f)).subarray(1, 4).toString(), "PNG", f);
   });
 
   it("an unknown id is refused with one line naming runs, sweeps and tunes", async () => {
