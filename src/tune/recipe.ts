@@ -100,8 +100,16 @@ export interface TuneRecipe {
     objective_unit: string;
     baseline: RecipeEvidencePoint | null;
     best: RecipeEvidencePoint | null;
-    /** The best's gain over the baseline (0.2 = 20 % better); null without both. */
+    /** The best's gain over the baseline measured last before it (0.2 = 20 % better); null without both. */
     gain: number | null;
+    /** The baseline as the last drift anchor measured it; null without an anchor. */
+    latest_baseline: RecipeEvidencePoint | null;
+    /**
+     * The best's gain over {@link latest_baseline}: the figure to read when the drift warning is
+     * on (the machine changed under the tune, so `gain` mixes the knobs' effect with the drift);
+     * null without an anchor.
+     */
+    gain_vs_latest_baseline: number | null;
     trials_used: number;
     configurations_measured: number;
     grid_size: number;
@@ -202,6 +210,8 @@ export function buildRecipe(input: {
       baseline: evidencePoint(outcome.baseline, input.objective_field),
       best: evidencePoint(outcome.best, input.objective_field),
       gain: outcome.gain,
+      latest_baseline: evidencePoint(outcome.latest_baseline, input.objective_field),
+      gain_vs_latest_baseline: outcome.gain_vs_latest_baseline,
       trials_used: outcome.trials.length,
       configurations_measured: outcome.configurations_measured,
       grid_size: outcome.grid_size,
@@ -209,7 +219,7 @@ export function buildRecipe(input: {
       drift: {
         max: outcome.max_drift,
         anchors: outcome.drift.length,
-        warning: Math.abs(outcome.max_drift) > 0.1,
+        warning: outcome.drift_warning,
       },
       rejected_candidates: outcome.rejected.map((r) => ({
         model: label(r.model),

@@ -3,7 +3,7 @@ import { productSize } from "../search/cartesianProduct.js";
 import type { FitCheck } from "../servers/checkMemoryFit.js";
 import type { SweepBudgets } from "../sweep/SweepSpec.js";
 import { type Configuration, configurationKey, type MeasureFn } from "./Measurement.js";
-import type { TuneObjective } from "./objective.js";
+import { relativeGain, type TuneObjective } from "./objective.js";
 import { type SearchEnd, type SearchStrategy, searchKnobs } from "./searchKnobs.js";
 import type { Trial } from "./Trial.js";
 import { type DriftPoint, TrialLog, type TuneLimits, TuneStop } from "./TrialLog.js";
@@ -77,8 +77,24 @@ export interface TuneOutcome {
   not_measured: AxisValue[];
   baseline: Trial | null;
   best: Trial | null;
-  /** The best's gain over the baseline for the objective (0.2 = 20 % better); null without both. */
+  /**
+   * The best's gain over the baseline for the objective (0.2 = 20 % better): its value over the
+   * baseline measured last before it (the first baseline, or an anchor); null without both.
+   */
   gain: number | null;
+  /**
+   * The latest measurement of the baseline by a drift anchor (the last feasible one); null when no
+   * anchor measured it. When the machine drifted (see {@link DRIFT_WARNING}) a gain taken against
+   * an earlier baseline mixes the knobs' effect with the drift.
+   */
+  latest_baseline: Trial | null;
+  /**
+   * The best's value over the latest baseline's ({@link latest_baseline}), as a gain (0 when the
+   * best is the baseline's configuration); null without an anchor.
+   */
+  gain_vs_latest_baseline: number | null;
+  /** Whether the largest drift exceeds {@link DRIFT_WARNING} (the gains are then to be read with care). */
+  drift_warning: boolean;
   tie_band: number;
   drift: DriftPoint[];
   /** The largest drift by magnitude; above 0.1 the machine changed under the tune. */
@@ -134,6 +150,23 @@ export async function runTune(input: TuneInput): Promise<TuneOutcome> {
           ? 0
           : score - 1
         : null;
+    // The baseline as the last feasible anchor measured it: when the machine drifted, the gain
+    // against it is the one measured closest to the end of the tune.
+    const latest =
+      [...log.trials]
+        .reverse()
+        .find((t) => t.kind === "anchor" && t.status === "feasible" && t.value !== null) ?? null;
+    const gainLatest =
+      latest === null ||
+      best === null ||
+      best.status !== "feasible" ||
+      best.value === null ||
+      latest.value === null
+        ? null
+        : baseline !== null &&
+            configurationKey(best.configuration) === configurationKey(baseline.configuration)
+          ? 0
+          : relativeGain(best.value, latest.value, settings.objective);
     const measured = new Set(
       log.trials
         .filter((t) => t.stage === "search" || t === baseline)
@@ -149,6 +182,9 @@ export async function runTune(input: TuneInput): Promise<TuneOutcome> {
       baseline,
       best,
       gain,
+      latest_baseline: latest,
+      gain_vs_latest_baseline: gainLatest,
+      drift_warning: Math.abs(log.maxDrift()) > DRIFT_WARNING,
       tie_band: log.tieBand(),
       drift: log.drift,
       max_drift: log.maxDrift(),

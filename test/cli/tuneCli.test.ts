@@ -259,6 +259,23 @@ describe("tokbench tune", () => {
     assert.ok(Math.abs(out.drift.max - 0.25) < 1e-9, `drift ${out.drift.max}`);
     assert.equal(out.drift.warning, true);
     assert.match(run.stderr, /drift 25\.0 % of the baseline/);
+    // The gain against the latest baseline (the anchor's 100) beside the first one's (80): added
+    // fields, the old ones unchanged.
+    assert.equal(out.latest_baseline.kind, "anchor");
+    assert.equal(out.latest_baseline.value, 100);
+    const best = out.recommendation.value;
+    assert.ok(
+      Math.abs(out.gain_vs_latest_baseline - (best / 100 - 1)) < 1e-9,
+      `${out.gain_vs_latest_baseline}`,
+    );
+    assert.equal(typeof out.gain, "number");
+    assert.equal(out.recipe.evidence.gain_vs_latest_baseline, out.gain_vs_latest_baseline);
+    assert.equal(out.recipe.evidence.latest_baseline.value, 100);
+    assert.equal(out.recipe.evidence.gain, out.gain);
+    assert.match(
+      run.stderr,
+      /the recommendation's gain is [-+]\d+\.\d % over the latest baseline \([-+]\d+\.\d % over the first\)/,
+    );
   });
 
   it("--out writes the recipe and --apply writes the script, keeping the earlier file as a backup", async () => {

@@ -35,6 +35,8 @@ function report(overrides: Partial<TuneReport>): TuneReport {
     best,
     baseline,
     gain: 2,
+    latest_baseline: null,
+    gain_vs_latest_baseline: null,
     tie_band: 0.04,
     max_drift: 0,
     anchors: 0,
@@ -95,6 +97,37 @@ describe("renderTune", () => {
     assert.match(
       drifted,
       /moved by up to -14\.0 % over 2 anchor\(s\) — above 10 %: the machine changed under the tune/,
+    );
+    assert.doesNotMatch(
+      drifted,
+      /against the latest baseline/,
+      "no anchor trial given: nothing to compare with",
+    );
+    // With the anchor's measurement, the gain against it is shown beside the first baseline's.
+    const anchored = renderTune(
+      report({
+        anchors: 1,
+        max_drift: 0.5,
+        latest_baseline: trial({ index: 9, kind: "anchor", value: 15 }),
+        gain_vs_latest_baseline: 1,
+      }),
+    );
+    assert.match(
+      anchored,
+      /\(baseline 10\.0, \+200\.0 %\)\n {2}against the latest baseline \(trial 10: 15\.0 tok\/s\): \+100\.0 %\n/,
+    );
+    const calmAnchored = renderTune(
+      report({
+        anchors: 1,
+        max_drift: 0.05,
+        latest_baseline: trial({ index: 9, kind: "anchor", value: 10.5 }),
+        gain_vs_latest_baseline: 1.857,
+      }),
+    );
+    assert.doesNotMatch(
+      calmAnchored,
+      /against the latest baseline/,
+      "shown only when the drift is above 10 %",
     );
     const hostile = renderTune(report({ command: "llama-server \u001b]0;owned\u0007" }));
     assert.ok(!hostile.includes("\u001b"), "a control character reached the terminal");

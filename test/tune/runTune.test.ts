@@ -261,6 +261,53 @@ describe("runTune on replayed measurements", () => {
     // Trials after the anchor are compared against 80, not 100.
     const after = outcome.trials.find((t) => t.index > (anchors[0]?.index ?? 0) && t.kind === "candidate");
     assert.equal(after?.reference, 80);
+    // The gain is reported against the latest baseline too: the anchor's 80.
+    assert.equal(outcome.drift_warning, true);
+    assert.equal(outcome.latest_baseline?.kind, "anchor");
+    assert.equal(outcome.latest_baseline?.value, 80);
+    const best = outcome.best?.value ?? Number.NaN;
+    assert.ok(best > 100, `best ${best}`);
+    assert.ok(
+      Math.abs((outcome.gain_vs_latest_baseline ?? Number.NaN) - (best / 80 - 1)) < 1e-9,
+      `gain vs latest ${outcome.gain_vs_latest_baseline}`,
+    );
+  });
+
+  it("a gain measured before a drift is reported against the first and the latest baseline", async () => {
+    // The baseline says 100, then its anchor 150 (the machine sped up by half); the only better
+    // configuration, parallel 2, measured 120 before the anchor: +20 % over the first baseline,
+    // -20 % against the latest one.
+    const lines: Line[] = [];
+    for (const v of [100, 100, 100, 150, 150, 150]) lines.push(ok({ parallel: 1 }, v));
+    for (let r = 0; r < 3; r++) lines.push(ok({ parallel: 2 }, 120));
+    for (let r = 0; r < 3; r++) lines.push(ok({ parallel: 4 }, 50));
+    const outcome = await runTune({
+      axes: [parallel],
+      candidates: [],
+      baseline: { parallel: 1 },
+      settings: settings({ anchor_every: 1, tie_band: 0 }),
+      measure: replaySource(records(lines)).measure,
+    });
+    assert.equal(outcome.best?.configuration.parallel, 2);
+    assert.ok(Math.abs((outcome.gain ?? 0) - 0.2) < 1e-9, `gain ${outcome.gain}`);
+    assert.equal(outcome.latest_baseline?.value, 150);
+    assert.ok(
+      Math.abs((outcome.gain_vs_latest_baseline ?? 0) + 0.2) < 1e-9,
+      `gain vs latest ${outcome.gain_vs_latest_baseline}`,
+    );
+    assert.ok(Math.abs(outcome.max_drift - 0.5) < 1e-9, `drift ${outcome.max_drift}`);
+    assert.equal(outcome.drift_warning, true);
+    // Without an anchor there is no latest baseline to compare with.
+    const still = await runTune({
+      axes: [parallel],
+      candidates: [],
+      baseline: { parallel: 1 },
+      settings: settings({ anchor_every: 0, tie_band: 0 }),
+      measure: replaySource(records(lines)).measure,
+    });
+    assert.equal(still.latest_baseline, null);
+    assert.equal(still.gain_vs_latest_baseline, null);
+    assert.equal(still.drift_warning, false);
   });
 
   it("a configuration absent from the replay is not runnable, and replicates cycle when more are asked for", async () => {

@@ -14,6 +14,10 @@ export interface TuneReport {
   best: TrialRecord | null;
   baseline: TrialRecord | null;
   gain: number | null;
+  /** The baseline as the last drift anchor measured it; null without an anchor. */
+  latest_baseline: TrialRecord | null;
+  /** The best's gain over `latest_baseline`; null without an anchor. */
+  gain_vs_latest_baseline: number | null;
   tie_band: number;
   max_drift: number;
   anchors: number;
@@ -73,6 +77,8 @@ export function trialLine(
 
 /** The terminal report of a tune: trials, the recommendation and the evidence. */
 export function renderTune(report: TuneReport): string {
+  // Above 10 % the machine changed under the tune (the tuner's DRIFT_WARNING).
+  const driftWarning = Math.abs(report.max_drift) > 0.1;
   const table = createTable({
     head: ["#", "kind", "configuration", "status", report.objective_unit, "± %", "TTFT p95 ms"],
   });
@@ -101,13 +107,19 @@ export function renderTune(report: TuneReport): string {
   );
   if (report.anchors > 0) {
     lines.push(
-      `drift: the baseline moved by up to ${pct(report.max_drift)} over ${report.anchors} anchor(s)${Math.abs(report.max_drift) > 0.1 ? " — above 10 %: the machine changed under the tune; compare with care" : ""}`,
+      `drift: the baseline moved by up to ${pct(report.max_drift)} over ${report.anchors} anchor(s)${driftWarning ? " — above 10 %: the machine changed under the tune; compare with care" : ""}`,
     );
   }
   if (report.best !== null) {
     lines.push(
       `recommendation: ${describeKnobs(report.best.configuration)}: ${formatNumber(report.best.value)} ${report.objective_unit} (baseline ${formatNumber(report.baseline?.value ?? null)}, ${pct(report.gain)})`,
     );
+    // After a drift, the gain over the first baseline mixes the knobs' effect with the machine's
+    // change; the latest baseline was measured under the conditions the tune ended in.
+    if (driftWarning && report.latest_baseline !== null)
+      lines.push(
+        `  against the latest baseline (trial ${report.latest_baseline.index + 1}: ${formatNumber(report.latest_baseline.value)} ${report.objective_unit}): ${pct(report.gain_vs_latest_baseline)}`,
+      );
   }
   if (report.command !== null) lines.push(`  serve: ${report.command}`);
   if (report.bench_command !== null) lines.push(`  verify: ${report.bench_command}`);

@@ -540,6 +540,10 @@ async function execute(
       },
       baseline: outcome.baseline === null ? null : trialJson(outcome.baseline),
       gain: outcome.gain,
+      // Added fields: the baseline as the last anchor measured it, and the gain against it (the
+      // one to read when drift.warning is on).
+      latest_baseline: outcome.latest_baseline === null ? null : trialJson(outcome.latest_baseline),
+      gain_vs_latest_baseline: outcome.gain_vs_latest_baseline,
       trials: outcome.trials.map(trialJson),
       trials_used: outcome.trials.length,
       max_trials: spec.settings.limits.max_trials,
@@ -565,6 +569,8 @@ async function execute(
         best: outcome.best,
         baseline: outcome.baseline,
         gain: outcome.gain,
+        latest_baseline: outcome.latest_baseline,
+        gain_vs_latest_baseline: outcome.gain_vs_latest_baseline,
         tie_band: outcome.tie_band,
         max_drift: outcome.max_drift,
         anchors: outcome.drift.length,
@@ -579,9 +585,9 @@ async function execute(
       })}\n`,
     );
   }
-  if (Math.abs(outcome.max_drift) > 0.1)
+  if (outcome.drift_warning)
     process.stderr.write(
-      `tokbench: drift ${(100 * outcome.max_drift).toFixed(1)} % of the baseline during the tune: the machine changed under it\n`,
+      `tokbench: drift ${(100 * outcome.max_drift).toFixed(1)} % of the baseline during the tune: the machine changed under it${outcome.gain_vs_latest_baseline === null ? "" : `; the recommendation's gain is ${signedPct(outcome.gain_vs_latest_baseline)} over the latest baseline (${signedPct(outcome.gain)} over the first)`}\n`,
     );
   process.stderr.write(`tune ${tuneId} saved to ${sanitizeText(store.path)}\n`);
   if (outcome.exit_reason === "interrupted") {
@@ -609,4 +615,9 @@ function trialJson(t: Trial) {
     elapsed_ms: t.elapsed_ms,
     replicates: t.replicates,
   };
+}
+
+/** +12.3 % / -4.0 % (null: -). */
+function signedPct(v: number | null): string {
+  return v === null ? "-" : `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} %`;
 }
