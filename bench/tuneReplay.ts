@@ -9,7 +9,7 @@
  * `resampled` ones see fresh noise (replicates drawn again from the recorded ones), with what a
  * full sweep of the same resampled grid reaches beside them. Prints figures, asserts nothing.
  *
- *   node dist/bench/tuneReplay.js [--seeds 50] [--grid NAME] [--json]
+ *   node dist/bench/tuneReplay.js [--seeds 200] [--grid NAME] [--setting TEXT] [--json]
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -38,8 +38,9 @@ const flag = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? undefined : args[i + 1];
 };
-const seeds = Number(flag("seeds") ?? 50);
+const seeds = Number(flag("seeds") ?? 200);
 const only = flag("grid");
+const onlySetting = flag("setting");
 const here = dirname(fileURLToPath(import.meta.url));
 // dist/bench -> bench/grids in the checkout
 const gridDir = flag("dir") ?? join(here, "..", "..", "bench", "grids");
@@ -64,6 +65,8 @@ interface Setting {
    * grid, judged the same way. Defaults to the recorded replicates.
    */
   noise?: "recorded" | "resampled";
+  /** Trials kept to re-measure close contenders (TuneSettings.confirm). Defaults to the tuner's default. */
+  confirm?: number;
 }
 
 const SETTINGS: Setting[] = [
@@ -110,6 +113,53 @@ const SETTINGS: Setting[] = [
     anchor_every: 0,
     start: "random",
   },
+  ...(["", ", random start", ", resampled"] as const).map(
+    (variant): Setting => ({
+      name: `coordinate 10% anchor 8${variant}, confirm 0`,
+      strategy: "coordinate",
+      budget: 0.1,
+      tie_band: null,
+      anchor_every: 8,
+      confirm: 0,
+      ...(variant === ", random start" ? { start: "random" as const } : {}),
+      ...(variant === ", resampled" ? { noise: "resampled" as const } : {}),
+    }),
+  ),
+  {
+    name: "coordinate 10% band 0, resampled",
+    strategy: "coordinate",
+    budget: 0.1,
+    tie_band: 0,
+    anchor_every: 8,
+    noise: "resampled",
+  },
+  ...(["model"] as const).flatMap((strategy): Setting[] => [
+    { name: `${strategy} 10% anchor 8`, strategy, budget: 0.1, tie_band: null, anchor_every: 8 },
+    {
+      name: `${strategy} 10% anchor 8, random start`,
+      strategy,
+      budget: 0.1,
+      tie_band: null,
+      anchor_every: 8,
+      start: "random",
+    },
+    {
+      name: `${strategy} 10% band 0, random start`,
+      strategy,
+      budget: 0.1,
+      tie_band: 0,
+      anchor_every: 8,
+      start: "random",
+    },
+    {
+      name: `${strategy} 10% anchor 8, resampled`,
+      strategy,
+      budget: 0.1,
+      tie_band: null,
+      anchor_every: 8,
+      noise: "resampled",
+    },
+  ]),
   {
     name: "coordinate 10% anchor 8, resampled",
     strategy: "coordinate",
@@ -125,16 +175,30 @@ const SETTINGS: Setting[] = [
  * as many replicates drawn with replacement from its recorded ones; the others keep their lines (a
  * failure stays a failure, so the grid's infeasible configurations stay infeasible).
  */
-function resampledRecords(source: ReplaySource, random: () => number): ReplayRecord[] {
-  const out: ReplayRecord[] = [];
+function resampledRecords(
+  source: ReplaySource,
+  random: () => number,
+  draws: number,
+): { tuner: ReplayRecord[]; sweep: ReplayRecord[] } {
+  const tuner: ReplayRecord[] = [];
+  const sweep: ReplayRecord[] = [];
   for (const lines of source.lines.values()) {
     const clean = lines.every((l) => l.measured && l.measurement.status === "ok" && l.measurement.feasible);
-    if (!clean) out.push(...lines);
-    else
-      for (let i = 0; i < lines.length; i++)
-        out.push(lines[Math.floor(random() * lines.length)] as ReplayRecord);
+    if (!clean) {
+      tuner.push(...lines);
+      sweep.push(...lines);
+      continue;
+    }
+    // `draws` times as many lines as were recorded, so that a configuration the tuner measures
+    // again gets fresh draws (a live server's next measurement), not its first ones cycled; the
+    // full sweep measures each configuration once, on the first of them.
+    for (let i = 0; i < lines.length * draws; i++) {
+      const line = lines[Math.floor(random() * lines.length)] as ReplayRecord;
+      tuner.push(line);
+      if (i < lines.length) sweep.push(line);
+    }
   }
-  return out;
+  return { tuner, sweep };
 }
 
 /** Each configuration's value as a full sweep judges it on all its lines: the median, null when not feasible in every replicate. */
@@ -239,21 +303,24 @@ for (const file of files) {
       `noise of one measurement ${(100 * cv).toFixed(1)} %, a sweep of the first replicates alone picks ${(100 * repeat).toFixed(1)} % of the optimum of the others\n`,
   );
 
-  for (const setting of SETTINGS) {
+  for (const setting of SETTINGS.filter((x) => onlySetting === undefined || x.name.includes(onlySetting))) {
     const shares: number[] = [];
     const sweepShares: number[] = [];
     const measured: number[] = [];
     const trials: number[] = [];
+    // The best grid value among the configurations the tuner measured: what a perfect final
+    // choice among them would reach (the search found it; the noise hid it or not).
+    const reachable: number[] = [];
     let infeasible = 0;
     let none = 0;
     const maxTrials = Math.max(3, Math.floor(setting.budget * size));
     for (let seed = 1; seed <= seeds; seed++) {
       // Draws of the bench itself, apart from the search's own seed.
       const draw = seededRandom(1_000_003 * seed + 17);
-      const lines = setting.noise === "resampled" ? resampledRecords(source, draw) : records;
-      const fresh = replaySource(lines);
-      if (setting.noise === "resampled") {
-        const pick = sweepPick(fresh);
+      const resampled = setting.noise === "resampled" ? resampledRecords(source, draw, 4) : null;
+      const fresh = replaySource(resampled?.tuner ?? records);
+      if (resampled !== null) {
+        const pick = sweepPick(replaySource(resampled.sweep));
         sweepShares.push(pick === null ? 0 : (gridValue.get(pick) ?? 0) / optimum);
       }
       const start =
@@ -267,6 +334,7 @@ for (const file of files) {
         strategy: setting.strategy,
         anchor_every: setting.anchor_every,
         seed,
+        ...(setting.confirm === undefined ? {} : { confirm: setting.confirm }),
       };
       const outcome = await runTune({
         axes,
@@ -276,6 +344,14 @@ for (const file of files) {
         measure: fresh.measure,
       });
       trials.push(outcome.trials.length);
+      reachable.push(
+        Math.max(
+          0,
+          ...outcome.trials
+            .filter((t) => t.stage === "search" || t === outcome.baseline)
+            .map((t) => gridValue.get(configurationKey(t.configuration)) ?? 0),
+        ) / optimum,
+      );
       measured.push(outcome.configurations_measured / size);
       if (outcome.best === null) {
         none++;
@@ -295,6 +371,7 @@ for (const file of files) {
       median_share: median(shares),
       p10_share: quantile(shares, 0.1),
       min_share: Math.min(...shares),
+      median_measured_best: median(reachable),
       median_measured: median(measured),
       max_measured: Math.max(...measured),
       median_trials: median(trials),
@@ -317,6 +394,7 @@ else {
       "median % of opt",
       "p10 %",
       "min %",
+      "best measured %",
       "measured % (median / max)",
       "trials",
       "infeasible recs",
@@ -332,6 +410,7 @@ else {
       pct(r.median_share),
       pct(r.p10_share),
       pct(r.min_share),
+      pct(r.median_measured_best),
       `${pct(r.median_measured)} / ${pct(r.max_measured)}`,
       String(r.median_trials),
       String(r.infeasible_recommendations),

@@ -1,4 +1,5 @@
 import { TokbenchError } from "../errors/TokbenchError.js";
+import { median } from "../stats/descriptive.js";
 import type { SweepBudgets } from "../sweep/SweepSpec.js";
 import { type Configuration, configurationKey, type MeasureFn } from "./Measurement.js";
 import { objectiveSpec, relativeGain, type TuneObjective } from "./objective.js";
@@ -216,42 +217,144 @@ export class TrialLog {
   baselineTrial: Trial | null = null;
 
   /**
-   * The best trial of stage 2: among feasible configurations, those whose score is within the tie
-   * band of the top score are a tie, and the one with the lowest TTFT p95 among them wins (then the
-   * higher score, then the earlier trial). The baseline's configuration scores 1 by definition
-   * (anchors re-measure it) and is feasible only if every measurement of it was. Null when none is
-   * feasible.
+   * The trials of stage 2 of a configuration, in order (anchors left out: they re-measure the
+   * baseline for drift, not as a candidate). Several when the search measured it again to confirm
+   * it.
+   */
+  trialsOf(configuration: Configuration): Trial[] {
+    const key = configurationKey(configuration);
+    return this.trials.filter(
+      (t) =>
+        t.kind !== "anchor" &&
+        (t.stage === "search" || t === this.baselineTrial) &&
+        configurationKey(t.configuration) === key,
+    );
+  }
+
+  /**
+   * A configuration's score over all its trials (see {@link score}): with one trial, that trial's
+   * score; with several (re-measured to confirm it), the median of every replicate's figure
+   * relative to its own trial's reference, so that the measurements are pooled and each is still
+   * compared with the baseline measured closest before it. Null when any trial of it was not
+   * feasible (feasibility is strict) or none exists. `replicates`: how many figures the score
+   * pools; `ttft_p95_ms`: the median TTFT p95 of them.
+   */
+  pooled(
+    configuration: Configuration,
+  ): { score: number; replicates: number; ttft_p95_ms: number | null; trial: Trial } | null {
+    const trials = this.trialsOf(configuration);
+    const first = trials[0];
+    if (first === undefined || trials.some((t) => this.score(t) === null)) return null;
+    if (trials.length === 1)
+      return {
+        score: this.score(first) as number,
+        replicates: Math.max(1, first.replicates.length),
+        ttft_p95_ms: first.ttft_p95_ms,
+        trial: first,
+      };
+    const higher = objectiveSpec(this.options.objective).higher_is_better;
+    const field = objectiveSpec(this.options.objective).field;
+    const relative: number[] = [];
+    const ttfts: number[] = [];
+    for (const t of trials) {
+      for (const m of t.replicates) {
+        const v = m[field];
+        if (typeof v !== "number" || !Number.isFinite(v)) continue;
+        const ref = t.reference;
+        relative.push(
+          ref === null || ref === 0 ? (higher ? v : 1 / v) : 1 + relativeGain(v, ref, this.options.objective),
+        );
+        if (typeof m.ttft_p95_ms === "number") ttfts.push(m.ttft_p95_ms);
+      }
+    }
+    if (relative.length === 0) return null;
+    return {
+      score: median(relative),
+      replicates: relative.length,
+      ttft_p95_ms: ttfts.length === 0 ? null : median(ttfts),
+      trial: trials[trials.length - 1] as Trial,
+    };
+  }
+
+  /**
+   * The tie band between two configurations measured with `a` and `b` replicates in all: the
+   * band of two single trials ({@link tieBand}) scaled to the noise of a difference of medians of
+   * `a` and `b` measurements (√(1/a + 1/b) against √(2/n)). A configuration re-measured to confirm
+   * it is compared more finely; a given `--tie-band` is taken as it is.
+   */
+  bandBetween(a: number, b: number): number {
+    const band = this.tieBand();
+    if (this.options.tie_band !== null && this.options.tie_band !== undefined) return band;
+    const n = Math.max(1, this.options.replicates);
+    return band * Math.sqrt((1 / Math.max(1, a) + 1 / Math.max(1, b)) / (2 / n));
+  }
+
+  /**
+   * The best trial of stage 2: among feasible configurations (scored over all their trials, see
+   * {@link pooled}), those whose score is within the tie band of the top score's are a tie, and
+   * the one with the lowest TTFT p95 among them wins (then the higher score, then the earlier
+   * trial). The band narrows for configurations measured more than once ({@link bandBetween}).
+   * The baseline's configuration scores 1 by definition (anchors re-measure it) and is feasible
+   * only if every measurement of it was. The trial returned is the configuration's latest. Null
+   * when none is feasible.
    */
   best(): Trial | null {
-    const band = this.tieBand();
-    const byConfig = new Map<string, { trial: Trial; score: number }>();
-    const infeasible = new Set<string>();
+    const seen = new Set<string>();
+    const feasible: {
+      trial: Trial;
+      score: number;
+      replicates: number;
+      ttft: number | null;
+      first: number;
+    }[] = [];
     for (const t of this.trials) {
       if (t.stage !== "search" && t !== this.baselineTrial) continue;
+      if (t.kind === "anchor") continue;
       const key = configurationKey(t.configuration);
-      const s = this.score(t);
-      if (s === null) infeasible.add(key);
-      else if (!byConfig.has(key)) byConfig.set(key, { trial: t, score: key === this.baselineKey ? 1 : s });
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (key === this.baselineKey) {
+        const base = this.baselineTrial;
+        if (base === null || this.score(base) === null) continue;
+        if (this.trials.some((x) => configurationKey(x.configuration) === key && this.score(x) === null))
+          continue;
+        feasible.push({
+          trial: base,
+          score: 1,
+          replicates: Math.max(1, base.replicates.length),
+          ttft: base.ttft_p95_ms,
+          first: t.index,
+        });
+        continue;
+      }
+      const p = this.pooled(t.configuration);
+      if (p !== null)
+        feasible.push({
+          trial: p.trial,
+          score: p.score,
+          replicates: p.replicates,
+          ttft: p.ttft_p95_ms,
+          first: t.index,
+        });
     }
-    const feasible = [...byConfig.entries()].filter(([k]) => !infeasible.has(k)).map(([, v]) => v);
     if (feasible.length === 0) return null;
-    const top = Math.max(...feasible.map((f) => f.score));
-    const tied = feasible.filter((f) => f.score >= top / (1 + band));
+    const top = feasible.reduce((a, b) => (b.score > a.score ? b : a));
+    const tied = feasible.filter(
+      (f) => f.score >= top.score / (1 + this.bandBetween(top.replicates, f.replicates)),
+    );
     tied.sort(
-      (a, b) =>
-        (a.trial.ttft_p95_ms ?? Infinity) - (b.trial.ttft_p95_ms ?? Infinity) ||
-        b.score - a.score ||
-        a.trial.index - b.trial.index,
+      (a, b) => (a.ttft ?? Infinity) - (b.ttft ?? Infinity) || b.score - a.score || a.first - b.first,
     );
     return (tied[0] as { trial: Trial }).trial;
   }
 
-  /** The score of a configuration for the search's moves (the baseline scores 1); null when infeasible or unmeasured. */
+  /** The score of a configuration for the search's moves (the baseline scores 1; several trials pooled, see {@link pooled}); null when infeasible or unmeasured. */
   configurationScore(configuration: Configuration): number | null {
     const key = configurationKey(configuration);
-    const t = key === this.baselineKey ? this.baselineTrial : this.find(configuration);
-    if (t === undefined || t === null) return null;
-    const s = this.score(t);
-    return s === null ? null : key === this.baselineKey ? 1 : s;
+    if (key === this.baselineKey) {
+      const t = this.baselineTrial;
+      return t === null || this.score(t) === null ? null : 1;
+    }
+    return this.pooled(configuration)?.score ?? null;
   }
 }

@@ -30,7 +30,15 @@ export interface TuneSettings {
   /** Re-measure the baseline after this many trials; 0 never. */
   anchor_every: number;
   seed: number;
+  /**
+   * Trials kept at the end of the budget to measure the configurations tied with the best again
+   * (see searchKnobs.ts). Defaults to {@link DEFAULT_CONFIRM}.
+   */
+  confirm?: number;
 }
+
+/** Trials kept to confirm close contenders, by default (chosen with bench/tuneReplay.ts, see docs/tune.md). */
+export const DEFAULT_CONFIRM = 1;
 
 /** Inputs of {@link runTune}. */
 export interface TuneInput {
@@ -143,7 +151,8 @@ export async function runTune(input: TuneInput): Promise<TuneOutcome> {
     const best = searchEnd === null ? null : log.best();
     const baseline = log.baselineTrial;
     // Scores are relative to the baseline and oriented so that higher is better.
-    const score = best === null ? null : log.score(best);
+    // Pooled over every trial of the configuration (a confirmed one was measured more than once).
+    const score = best === null ? null : log.configurationScore(best.configuration);
     const gain =
       baseline !== null && baseline.status === "feasible" && best !== null && score !== null
         ? best === baseline
@@ -248,6 +257,8 @@ export async function runTune(input: TuneInput): Promise<TuneOutcome> {
     strategy: settings.strategy,
     anchor_every: settings.anchor_every,
     seed: settings.seed,
+    confirm: settings.confirm ?? DEFAULT_CONFIRM,
+    replicates: settings.replicates,
   });
   const best = log.best();
   if (searchEnd === "interrupted") return finish("interrupted", stopDetail("interrupted"), searchEnd);

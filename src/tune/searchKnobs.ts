@@ -1,6 +1,8 @@
 import type { Axis, AxisValue } from "../search/Axis.js";
+import { productSize } from "../search/cartesianProduct.js";
 import { compareLoad } from "../search/loadOrder.js";
 import { seededRandom } from "../workload/seededRandom.js";
+import { expectedImprovement, fitAdditiveModel } from "./additiveModel.js";
 import { type Configuration, configurationKey } from "./Measurement.js";
 import type { Trial } from "./Trial.js";
 import { type TrialLog, TuneStop } from "./TrialLog.js";
@@ -13,11 +15,25 @@ import { type TrialLog, TuneStop } from "./TrialLog.js";
  *   unordered one, try every value; repeat passes until a whole pass moves nothing;
  * - `neighbourhood`: steepest ascent: measure every neighbour (one step on each ordered axis,
  *   every other value of each unordered one), move to the best, until none improves;
+ * - `model`: an additive model of the log score over the knob values (see `additiveModel.ts`),
+ *   refitted after every trial; the next trial is the configuration of highest expected
+ *   improvement over the best predicted so far; then the coordinate search's polish;
  * - `random`: configurations drawn uniformly, without repetition (the reference a search must beat).
  */
-export type SearchStrategy = "coordinate" | "neighbourhood" | "random";
+export type SearchStrategy = "coordinate" | "model" | "neighbourhood" | "random";
 
-export const SEARCH_STRATEGIES: readonly SearchStrategy[] = ["coordinate", "neighbourhood", "random"];
+export const SEARCH_STRATEGIES: readonly SearchStrategy[] = [
+  "coordinate",
+  "model",
+  "neighbourhood",
+  "random",
+];
+
+/**
+ * The model search looks along every axis through this many of the configurations it predicts
+ * best (bench/tuneReplay.ts: 1 to 5 tried; 3 reached the most from random starts).
+ */
+const TRUST_TOP = 3;
 
 /** How stage 2 ended: a local optimum was reached (`converged`) or the budget ran out first. */
 export type SearchEnd = "converged" | "budget_exhausted" | "interrupted";
@@ -36,7 +52,17 @@ export interface KnobSearchInput {
   anchor_every: number;
   /** Seed of the search's random choices (axis order, draws). */
   seed: number;
+  /**
+   * Re-measurements of close contenders at the end (0: none): the last trials of the budget are
+   * kept for them, or they follow when the search converges early.
+   */
+  confirm: number;
+  /** Measurements per trial (to count a configuration's replicates). */
+  replicates: number;
 }
+
+/** Thrown inside the search when only the trials kept for confirmation are left. */
+class ConfirmNow extends Error {}
 
 /** One axis as the search walks it: numeric values in ascending order are neighbours. */
 interface WalkAxis {
@@ -90,29 +116,101 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
       return c === "heavier" || c === "equal";
     });
 
-  /** The score of a configuration, measuring it when it has none yet; null when infeasible. */
-  const evaluate = async (knobs: Configuration): Promise<number | null> => {
-    const configuration = full(knobs);
-    if (configurationKey(configuration) === configurationKey(baseline) || log.find(configuration))
-      return log.configurationScore(configuration);
-    if (ruledOut(configuration)) return null;
+  /** Measures a configuration (again, when confirming), with the drift anchor's turn first when it is due. */
+  const measure = async (configuration: Configuration): Promise<Trial> => {
     if (input.anchor_every > 0 && sinceAnchor >= input.anchor_every && log.baselineTrial !== null) {
       if (log.baselineTrial.status === "feasible") await log.run(baseline, "anchor", "search");
       sinceAnchor = 0;
     }
     const trial: Trial = await log.run(configuration, "candidate", "search");
     sinceAnchor++;
+    return trial;
+  };
+
+  /** Trials left before `max_trials` (the time budget is not foreseen). */
+  const left = (): number => log.options.limits.max_trials - log.used;
+
+  /** The score of a configuration, measuring it when it has none yet; null when infeasible. */
+  const evaluate = async (knobs: Configuration): Promise<number | null> => {
+    const configuration = full(knobs);
+    if (configurationKey(configuration) === configurationKey(baseline) || log.find(configuration))
+      return log.configurationScore(configuration);
+    if (ruledOut(configuration)) return null;
+    // The last trials are kept to confirm the close contenders (see confirm()).
+    if (input.confirm > 0 && left() <= input.confirm && contenders().length > 1) throw new ConfirmNow();
+    const trial = await measure(configuration);
     if (trial.failure === "oom") oom.push(configuration);
     return log.configurationScore(configuration);
   };
+
+  /**
+   * The configurations tied with the top one: measured, feasible, scored over all their trials,
+   * within the band of the top score for their numbers of replicates; the top first.
+   */
+  function contenders(): { configuration: Configuration; score: number; replicates: number }[] {
+    const all: { configuration: Configuration; score: number; replicates: number }[] = [];
+    const seen = new Set<string>();
+    for (const t of log.trials) {
+      if ((t.stage !== "search" && t !== log.baselineTrial) || t.kind === "anchor") continue;
+      const key = configurationKey(t.configuration);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const p = key === log.baselineKey ? null : log.pooled(t.configuration);
+      const score = key === log.baselineKey ? log.configurationScore(t.configuration) : (p?.score ?? null);
+      if (score === null) continue;
+      const replicates =
+        p?.replicates ??
+        log.trials.filter((x) => configurationKey(x.configuration) === key).length * input.replicates;
+      all.push({ configuration: t.configuration, score, replicates });
+    }
+    if (all.length === 0) return [];
+    all.sort((a, b) => b.score - a.score);
+    const top = all[0] as (typeof all)[number];
+    return all.filter((c) => c.score >= top.score / (1 + log.bandBetween(top.replicates, c.replicates)));
+  }
+
+  /**
+   * With the budget's last trials, the configurations tied with the top one (within the noise of
+   * their difference) are measured again, the least measured first, and their replicates pooled
+   * (TrialLog.pooled): a single trial's median is one draw of the noise, and on a surface whose
+   * best configurations differ by less than the noise, the walk's best is often the luckiest
+   * draw rather than the fastest configuration (bench/tuneReplay.ts, resampled rows). More
+   * replicates narrow the band between two configurations (TrialLog.bandBetween), so a confirmed
+   * difference decides and a confirmed tie goes to the lower TTFT p95. The baseline is never
+   * re-measured here: the drift anchors do that.
+   */
+  async function confirm(): Promise<void> {
+    // At most `confirm` re-measurements: each narrows the band between two contenders by a
+    // little, and a tune that converged early should not spend its whole budget on them.
+    for (let n = 0; n < input.confirm; n++) {
+      if (!log.canMeasure()) return;
+      const tied = contenders().filter((c) => configurationKey(c.configuration) !== log.baselineKey);
+      if (contenders().length <= 1 || tied.length === 0) return;
+      tied.sort((a, b) => a.replicates - b.replicates || b.score - a.score);
+      await measure((tied[0] as (typeof tied)[number]).configuration);
+    }
+  }
 
   try {
     const existing = log.find(baseline);
     if (existing !== undefined) log.adoptBaseline(existing);
     else await log.run(baseline, "baseline", "search");
-    if (input.strategy === "random") await randomSearch();
-    else if (input.strategy === "neighbourhood") await neighbourhood();
-    else await coordinate();
+    try {
+      if (input.strategy === "random") await randomSearch();
+      else if (input.strategy === "neighbourhood") await neighbourhood();
+      else if (input.strategy === "model") await modelSearch();
+      else await coordinate();
+    } catch (error) {
+      if (!(error instanceof ConfirmNow)) throw error;
+    }
+    if (input.confirm > 0) {
+      try {
+        await confirm();
+      } catch (error) {
+        // The anchor took the last trial: the search had converged all the same.
+        if (!(error instanceof TuneStop && error.reason === "budget_exhausted")) throw error;
+      }
+    }
     return "converged";
   } catch (error) {
     if (error instanceof TuneStop) return error.reason;
@@ -194,7 +292,7 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
    * hold or improve, the worst seeds from random starts most). Ends when every measured configuration's
    * neighbours are measured. Running out of budget here is still a converged search.
    */
-  async function polish(): Promise<void> {
+  async function polish(skip: (knobs: Configuration) => boolean = () => false): Promise<void> {
     const expanded = new Set<string>();
     try {
       for (;;) {
@@ -222,12 +320,20 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
         const next = open.find(([key, m]) => key === currentKey || m.score >= top / (1 + margin)) ?? open[0];
         if (next === undefined) return;
         expanded.add(next[0]);
-        for (const knobs of neighboursOf(next[1].knobs)) await evaluate(knobs);
+        for (const knobs of neighboursOf(next[1].knobs)) if (!skip(knobs)) await evaluate(knobs);
       }
     } catch (error) {
       if (error instanceof TuneStop && error.reason === "budget_exhausted") return;
       throw error;
     }
+  }
+
+  /** Every other value of one axis, for each axis, in a seeded order. */
+  function lineOf(center: Configuration): Configuration[] {
+    const out: Configuration[] = [];
+    for (const axis of axes)
+      for (const v of axis.values) if (v !== center[axis.name]) out.push({ ...center, [axis.name]: v });
+    return shuffled(out, random);
   }
 
   /** One step on each ordered axis, every other value of each unordered one, in a seeded order. */
@@ -283,6 +389,129 @@ export async function searchKnobs(input: KnobSearchInput): Promise<SearchEnd> {
       return v === undefined ? null : { ...neighbour, [axis.name]: v };
     }
     return null;
+  }
+
+  /** Every configuration of the walk axes (the baseline's value on the others), in a seeded order; null when there are too many to list. */
+  function everyConfiguration(limit: number): Configuration[] | null {
+    if (productSize(axes) > limit) return null;
+    let all: Configuration[] = [{ ...input.baseline }];
+    for (const axis of axes) {
+      const grown: Configuration[] = [];
+      for (const c of all) for (const v of axis.values) grown.push({ ...c, [axis.name]: v });
+      all = grown;
+    }
+    return shuffled(all, random);
+  }
+
+  /** The pairs of knob values of a configuration, as keys. */
+  function pairsOf(c: Configuration): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < axes.length; i++)
+      for (let j = i + 1; j < axes.length; j++) {
+        const a = axes[i] as WalkAxis;
+        const b = axes[j] as WalkAxis;
+        out.push(JSON.stringify([a.name, c[a.name], b.name, c[b.name]]));
+      }
+    return out;
+  }
+
+  /**
+   * Whether a configuration combines two knob values that were together in a configuration that
+   * failed or failed the gate (out of memory is ruled out apart) and never in one that ran: such a
+   * pair is the likeliest cause. Gate failures count: with them left out, the simulated grid's
+   * heavy configurations (which fail the gate under load) cost the model search 6 points of median
+   * from random starts (bench/tuneReplay.ts).
+   */
+  function suspicion(): (knobs: Configuration) => boolean {
+    const ran = new Set<string>();
+    const failed = new Set<string>();
+    for (const t of log.trials) {
+      if (t.stage !== "search" && t !== log.baselineTrial) continue;
+      if (t.status === "feasible") for (const pair of pairsOf(t.configuration)) ran.add(pair);
+      else if (t.failure !== "oom") for (const pair of pairsOf(t.configuration)) failed.add(pair);
+    }
+    return (knobs) => pairsOf(knobs).some((pair) => failed.has(pair) && !ran.has(pair));
+  }
+
+  /** A configuration drawn uniformly from the walk axes. */
+  function drawConfiguration(): Configuration {
+    const out: Record<string, AxisValue> = { ...input.baseline };
+    for (const axis of axes)
+      out[axis.name] = axis.values[Math.floor(random() * axis.values.length)] as AxisValue;
+    return out;
+  }
+
+  /**
+   * Model-guided search. After every trial an additive model of the log score is fitted to all the
+   * feasible configurations measured so far (additiveModel.ts), and the next trial is the
+   * unmeasured configuration with the highest expected improvement over the best configuration as
+   * the model predicts it (not as it measured: a lucky draw of the noise is not the bar). Pooling
+   * every trial into the estimate of each knob value's effect is what a walk lacks on a noisy
+   * surface, where one comparison of two neighbours is a coin toss when their difference is
+   * smaller than the noise. Configurations that cannot run are kept out: those ruled out by an
+   * out-of-memory, and those that combine two knob values that were together in a configuration
+   * that failed and never in one that ran (llama.cpp refuses a quantized V cache without flash
+   * attention: after one such failure the others are not tried while anything else is left).
+   * When no configuration is expected to improve by 0.1 % the polish takes over.
+   */
+  async function modelSearch(): Promise<void> {
+    const listed = everyConfiguration(20_000);
+    for (;;) {
+      const observations: { configuration: Configuration; logScore: number }[] = [];
+      const isSuspect = suspicion();
+      const measuredKeys = new Set<string>();
+      for (const t of log.trials) {
+        if ((t.stage !== "search" && t !== log.baselineTrial) || t.kind === "anchor") continue;
+        const key = configurationKey(t.configuration);
+        if (measuredKeys.has(key)) continue;
+        measuredKeys.add(key);
+        const score = log.configurationScore(t.configuration);
+        if (score !== null && score > 0) {
+          observations.push({ configuration: t.configuration, logScore: Math.log(score) });
+        }
+      }
+      if (observations.length === 0) return;
+      // The noise of one trial's figure: the tie band is that of a difference of two, so / √2; at
+      // least 3 % so that a surface that looked smooth so far is not taken at its word.
+      const noise = Math.max(0.03, Math.log1p(log.tieBand()) / Math.SQRT2);
+      const model = fitAdditiveModel(axes, observations, { effect: 0.3, step: 0.2, noise });
+      const incumbent = Math.max(...observations.map((o) => model.predict(o.configuration).mean));
+      // A trust region: the configurations that differ in one knob (any value of it) from one of
+      // those the model ranks best. Without it the model's largest uncertainty is at the far
+      // corners of the space, where servers run out of memory or fail the gate (bench: the
+      // whole space lost 7-20 points from the defaults); with one-step neighbours only, a start
+      // far from the optimum walks there one value at a time and the budget runs out on the way
+      // (bench, random starts: 94.6 / 92.4 / 94.2 % against 95.0 / 96.2 / 100 %).
+      const ranked = [...observations].sort(
+        (a, b) => model.predict(b.configuration).mean - model.predict(a.configuration).mean,
+      );
+      let pool = ranked.slice(0, TRUST_TOP).flatMap((o) => lineOf(o.configuration));
+      if (pool.every((k) => measuredKeys.has(configurationKey(full(k))) || ruledOut(full(k))))
+        pool = listed ?? [
+          ...Array.from({ length: 2000 }, drawConfiguration),
+          ...observations.flatMap((o) => neighboursOf(o.configuration)),
+        ];
+      let pick: Configuration | null = null;
+      let pickValue = Number.NEGATIVE_INFINITY;
+      let pickSuspect = true;
+      for (const knobs of pool) {
+        const configuration = full(knobs);
+        if (measuredKeys.has(configurationKey(configuration)) || ruledOut(configuration)) continue;
+        const suspect = isSuspect(knobs);
+        if (suspect && !pickSuspect) continue;
+        const { mean, sd } = model.predict(knobs);
+        const ei = expectedImprovement(mean, sd, incumbent);
+        if ((pickSuspect && !suspect) || ei > pickValue) {
+          pick = knobs;
+          pickValue = ei;
+          pickSuspect = suspect;
+        }
+      }
+      if (pick === null || pickValue < 0.001) break;
+      await evaluate(pick);
+    }
+    // The polish leaves out the suspect configurations too.
+    await polish((knobs) => suspicion()(knobs));
   }
 
   async function randomSearch(): Promise<void> {

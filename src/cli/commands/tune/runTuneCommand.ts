@@ -394,7 +394,7 @@ async function execute(
       onTrial: (trial, log) => {
         if (trial.index >= stored.length) tunes.addTrial(tuneId, trial);
         const best = log.best();
-        const score = best === null ? null : log.score(best);
+        const score = best === null ? null : log.configurationScore(best.configuration);
         const gain =
           best === null || score === null || log.baselineTrial?.status !== "feasible" ? null : score - 1;
         say(trialLine(trial, spec.settings.limits.max_trials, best, gain, unit));
