@@ -59,6 +59,8 @@ export interface RecipeInputs {
     time_budget_s: number | null;
     tie_band: number | null;
     anchor_every: number;
+    /** Re-measurements of close contenders at the end of the search (TuneSettings.confirm). */
+    confirm: number;
     seed: number;
   };
   /** Where the measurements came from: a live server, or the replay file's hash (or a sweep id). */

@@ -187,6 +187,14 @@ describe("tokbench tune", () => {
     assert.notEqual(c.recipe_hash, out.recipe_hash);
     const d = JSON.parse((await runCli([...args, "--replicates", "2"])).stdout);
     assert.notEqual(d.recipe_hash, out.recipe_hash);
+    // The model-guided search from the CLI: within the trials, recorded in the recipe's inputs.
+    const m = await runCli([...args, "--strategy", "model"]);
+    assert.equal(m.code, 0, m.stderr);
+    const model = JSON.parse(m.stdout);
+    assert.equal(model.exit_reason, "found");
+    assert.ok(model.trials_used <= 8, `${model.trials_used} trials`);
+    assert.equal(model.recipe.inputs.search.strategy, "model");
+    assert.notEqual(model.recipe_hash, out.recipe_hash);
   });
 
   it("candidates default to the model files largest first; --candidates is the order that decides", async () => {

@@ -135,7 +135,10 @@ describe("the knob search", () => {
     for (const seed of [1, 2, 3, 4, 5, 6]) {
       const outcome = await tune("model", seed);
       const crashes = outcome.trials.filter((t) => t.failure === "crash");
-      assert.ok(crashes.length <= 1, `seed ${seed}: ${crashes.length} crashes: ${outcome.trials.map((t) => `${t.index} ${configurationKey(t.configuration)} ${t.status}`).join("; ")}`);
+      assert.ok(
+        crashes.length <= 1,
+        `seed ${seed}: ${crashes.length} crashes: ${outcome.trials.map((t) => `${t.index} ${configurationKey(t.configuration)} ${t.status}`).join("; ")}`,
+      );
     }
   });
 

@@ -41,7 +41,7 @@ import {
   readReplayFile,
   replaySource,
 } from "../../../tune/replaySource.js";
-import { runTune, type TuneOutcome } from "../../../tune/runTune.js";
+import { DEFAULT_CONFIRM, runTune, type TuneOutcome } from "../../../tune/runTune.js";
 import type { Trial } from "../../../tune/Trial.js";
 import { refuseExistingOutput } from "../../refuseExistingOutput.js";
 import { StopSignals } from "../../stopSignals.js";
@@ -460,6 +460,7 @@ async function execute(
         spec.settings.limits.time_budget_ms === null ? null : spec.settings.limits.time_budget_ms / 1000,
       tie_band: spec.settings.tie_band,
       anchor_every: spec.settings.anchor_every,
+      confirm: spec.settings.confirm ?? DEFAULT_CONFIRM,
       seed: spec.settings.seed,
     },
     source:

@@ -51,9 +51,10 @@ export function withTuneOptions<T>(yargs: Argv<T>) {
         "Percent within which two configurations tie and the lower TTFT p95 wins (default: the noise seen in the replicates)",
     })
     .option("strategy", {
-      choices: ["coordinate", "neighbourhood", "random"] as const,
+      choices: ["coordinate", "model", "neighbourhood", "random"] as const,
       group: "Tune:",
-      description: "Search strategy (default coordinate, chosen by bench/tuneReplay.ts)",
+      description:
+        "Search strategy (default coordinate, chosen by bench/tuneReplay.ts; model: an additive model of the knobs, better from an arbitrary --baseline)",
     })
     .option("anchor-every", {
       type: "number",
