@@ -2,28 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { makeAxis } from "../../src/search/Axis.js";
 import { configurationKey } from "../../src/tune/Measurement.js";
-import { parseReplayRecord, type ReplayRecord, replaySource } from "../../src/tune/replaySource.js";
+import { replaySource } from "../../src/tune/replaySource.js";
 import { runTune, type TuneSettings } from "../../src/tune/runTune.js";
 import { SEARCH_STRATEGIES, type SearchStrategy } from "../../src/tune/searchKnobs.js";
-
-type Line = Record<string, unknown>;
-
-function ok(knobs: Record<string, unknown>, tps: number, ttft = 100, feasible = true): Line {
-  return {
-    knobs,
-    status: "ok",
-    feasible,
-    output_tokens_per_s: tps,
-    ttft_p95_ms: ttft,
-    itl_p95_ms: 10,
-    requests_per_s: 1,
-    goodput_rps: 1,
-  };
-}
-
-function records(lines: Line[]): ReplayRecord[] {
-  return lines.map((l, i) => parseReplayRecord(l, `line ${i + 1}`));
-}
+import { type Line, ok, records } from "./replayLines.js";
 
 function settings(overrides: Partial<TuneSettings> = {}): TuneSettings {
   return {
