@@ -2,6 +2,7 @@ import type { WorkloadOptions } from "../benchmark/WorkloadOptions.js";
 import type { ModelInspection } from "../gguf/inspectModel.js";
 import type { LoadOptions } from "../load/LoadOptions.js";
 import { formatBytes, formatParameters } from "./units.js";
+import { TERMINAL_WIDTH, wrapLines } from "./wrapText.js";
 
 /**
  * The model as people name it, from tokbench's own GGUF facts: architecture, parameter count and
@@ -107,8 +108,19 @@ export interface RunHeader {
   storage: string | null;
 }
 
-/** `measuring <target> | <workload> | results -> <db>`: one line, no trailing newline. */
-export function renderRunHeader(h: RunHeader): string {
+/**
+ * `measuring <target> | <workload> | results -> <db>`, no trailing newline: one line when it fits
+ * {@link TERMINAL_WIDTH}; otherwise one line per part (the workload and the storage indented), each
+ * wrapped at spaces, so a long model path or database path never runs past the terminal's edge and
+ * nothing is cut.
+ */
+export function renderRunHeader(h: RunHeader, width: number = TERMINAL_WIDTH): string {
   const storage = h.storage === null ? "results not saved (--no-save)" : `results -> ${h.storage}`;
-  return `measuring ${h.target} | ${h.workload} | ${storage}`;
+  const line = `measuring ${h.target} | ${h.workload} | ${storage}`;
+  if (line.length <= width) return line;
+  return [
+    ...wrapLines(`measuring ${h.target}`, width, { rest: "    " }),
+    ...wrapLines(h.workload, width, { first: "  ", rest: "    " }),
+    ...wrapLines(storage, width, { first: "  ", rest: "    " }),
+  ].join("\n");
 }

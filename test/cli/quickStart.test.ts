@@ -34,10 +34,16 @@ describe("the quick start", () => {
       /^created the default model .*in [\d.]+ s: .*synthetic-qwen2\.5-0\.5b-q4_0-seed1\.gguf$/m,
     );
 
-    // One header line, before the figures: target with size and parameters, workload, storage.
-    const header = run.stderr.split("\n").find((l) => l.startsWith("measuring "));
-    assert.ok(header, run.stderr);
-    assert.ok(header.includes(model), header);
+    // One header, before the figures: target with size and parameters, workload, storage; wrapped
+    // to the terminal's width, its later lines indented.
+    const lines = run.stderr.split("\n");
+    const start = lines.findIndex((l) => /^measuring( |$)/.test(l));
+    assert.ok(start >= 0, run.stderr);
+    const end = lines.findIndex((l, i) => i > start && !l.startsWith("  "));
+    const headerLines = lines.slice(start, end);
+    for (const l of headerLines) assert.ok(l.length <= 100, `${l.length}: ${l}`);
+    const header = headerLines.map((l) => l.trim()).join(" ");
+    assert.ok(header.replace(/ /g, "").includes(model.replace(/ /g, "")), header);
     assert.match(header, /\(qwen2 494M Q4_0, 268 MiB\) in-process/);
     assert.match(
       header,
@@ -87,7 +93,8 @@ describe("the quick start", () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(statSync(model).mtimeMs, before);
     assert.doesNotMatch(run.stderr, /created the default model/);
-    assert.match(run.stderr, /^measuring .* \| pp16, tg4 × 1 repetition \| results not saved/m);
+    assert.match(run.stderr, /^ {2}pp16, tg4 × 1 repetition$/m);
+    assert.match(run.stderr, /^ {2}results not saved \(--no-save\)$/m);
     const head = run.stdout.split("\n").find((l) => l.includes("t/s │"));
     assert.match(head ?? "", /│ b +│/);
     assert.doesNotMatch(run.stdout, /±/);

@@ -214,9 +214,14 @@ export async function runWithConsumers(
       announce(header) {
         stop.runStarts();
         // The model path and name are the user's, the architecture comes from the file: sanitised.
-        process.stderr.write(
-          `${sanitizeText(renderRunHeader({ ...header, storage: store?.path ?? postgres?.shownUrl ?? null }))}\n`,
-        );
+        // Each part is made safe before the header is wrapped, so an escape cannot be split.
+        const storage = store?.path ?? postgres?.shownUrl ?? null;
+        const shown = renderRunHeader({
+          target: sanitizeText(header.target),
+          workload: sanitizeText(header.workload),
+          storage: storage === null ? null : sanitizeText(storage),
+        });
+        process.stderr.write(`${shown}\n`);
       },
       requestLog(runId) {
         if (store !== null && recorder !== null) return new RecordedRequestLog(store, recorder, runId);
