@@ -25,19 +25,26 @@ export interface LoadedEngineModel {
 }
 
 /**
+ * The size of the model file at `path`; FILE_NOT_FOUND when there is no regular file there. A
+ * command calls it before it opens a database or starts anything, so a mistyped path costs nothing.
+ */
+export async function modelFileBytes(path: string): Promise<number> {
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new Error("not a regular file");
+    return s.size;
+  } catch (cause) {
+    throw new TokbenchError("FILE_NOT_FOUND", `model file not found: ${path}`, { cause, context: { path } });
+  }
+}
+
+/**
  * Checks that `path` is a readable GGUF file and parses its metadata and tensor table with
  * tokbench's GGUF reader. Throws FILE_NOT_FOUND when it does not exist and ENGINE_LOAD_FAILED when
  * it is not a valid GGUF (the reader's GGUF_* error is the cause).
  */
 export async function inspectModelFile(path: string): Promise<InspectedModelFile> {
-  let fileBytes: number;
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) throw new Error("not a regular file");
-    fileBytes = s.size;
-  } catch (cause) {
-    throw new TokbenchError("FILE_NOT_FOUND", `model file not found: ${path}`, { cause, context: { path } });
-  }
+  const fileBytes = await modelFileBytes(path);
   let inspection: ModelInspection;
   try {
     inspection = await inspectModel(path);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,6 +151,17 @@ describe("messages say what happened, quoting what the user typed", () => {
       const run = await runCli(args);
       assert.equal(run.stderr, `tokbench: ${message} [INVALID_ARGUMENT]\n`, args.join(" "));
       assert.equal(run.code, 2, args.join(" "));
+    }
+  });
+
+  it("a missing model file is one line and exit 1, before any database is created", async () => {
+    for (const extra of [[], ["--pp", "16"], ["-n", "2"]]) {
+      const db = join(dir, `missing-model-${extra.length}.db`);
+      const missing = join(dir, "missing.gguf");
+      const run = await runCli(["bench", "--model", missing, "--db", db, ...extra]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(run.stderr, `tokbench: model file not found: ${missing} [FILE_NOT_FOUND]\n`);
+      assert.equal(existsSync(db), false, `${extra.join(" ")}: ${db} was created`);
     }
   });
 

@@ -5,6 +5,7 @@ import {
   type EmbeddedSetupProgress,
   runEmbeddedBench,
 } from "../../../benchmark/runEmbeddedBench.js";
+import { modelFileBytes } from "../../../engine/loadEngineModel.js";
 import { isEngineEnvApplied, relaunchWithEngineEnv } from "../../../engine/native/engineProcessEnv.js";
 import { getTunedLlama } from "../../../engine/native/getTunedLlama.js";
 import { GraphObserver } from "../../../engine/observe/GraphObserver.js";
@@ -68,6 +69,9 @@ export async function runEmbeddedBenchCommand(
     : parsed.plan;
   const repetitions =
     quickStart && args.repetitions === undefined ? EMBEDDED_QUICK_START.repetitions : parsed.repetitions;
+  // Every flag checked, a missing model file is refused before the database is opened (and
+  // created) or the engine loaded.
+  if (args.model !== undefined && args.model !== "") await modelFileBytes(args.model);
   // An observation run observes the llama-bench tests only (runEmbeddedBench refuses requests).
   const runRequests = requestsAsked || (quickStart && parsed.observe === null);
   // The graph observer must be in the process before node-llama-cpp loads its binding.
