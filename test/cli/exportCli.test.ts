@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -106,6 +107,37 @@ describe("tokbench export (CLI, real SQLite)", () => {
       (await readdir(dir)).filter((f) => f.startsWith("none.csv")),
       [],
     );
+  });
+
+  it("report --png into a folder that holds PNG files is refused before any work unless --force", async () => {
+    const pngs = join(dir, "charts");
+    await mkdir(pngs, { recursive: true });
+    await writeFile(join(pngs, "ttft.png"), "precious\n");
+    const out = join(dir, "png-refused.html");
+    const refused = await runCli(["report", "last", "--db", db, "--out", out, "--png", pngs]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.equal(
+      refused.stderr,
+      `tokbench: ${pngs} already holds 1 .png file (--force replaces them, or give another --png) [FILE_EXISTS]\n`,
+    );
+    assert.equal(await readFile(join(pngs, "ttft.png"), "utf8"), "precious\n");
+    // Refused before the report is written, not after.
+    assert.equal(existsSync(out), false);
+    // A folder without PNG files (here: one that does not exist) gets past the check to the browser.
+    const fresh = await runCli([
+      "report",
+      "last",
+      "--db",
+      db,
+      "--out",
+      join(dir, "png-fresh.html"),
+      "--png",
+      join(dir, "new"),
+      "--browser",
+      join(dir, "no-chromium"),
+    ]);
+    assert.equal(fresh.code, 1, fresh.stderr);
+    assert.match(fresh.stderr, /\[BROWSER_UNAVAILABLE\]\n$/);
   });
 
   it("exports the summary and the tests, and refuses unknown formats", async () => {

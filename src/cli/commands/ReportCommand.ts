@@ -7,7 +7,7 @@ import type { StoredTune } from "../../storage/TuneStore.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 import { writeFileAtomic } from "../../tune/applyRecipe.js";
 import { withDbOption } from "../historyOptions.js";
-import { FORCE_OPTION, refuseExistingOutput } from "../refuseExistingOutput.js";
+import { FORCE_OPTION, refuseExistingOutput, refuseFilledFolder } from "../refuseExistingOutput.js";
 
 const builder = (yargs: Argv) =>
   withDbOption(yargs)
@@ -19,7 +19,11 @@ const builder = (yargs: Argv) =>
         "Runs (id, unique prefix or last), sweeps and tunes (id or unique prefix of 8+ characters); several runs: with their comparison",
     })
     .option("out", { type: "string", default: "report.html", description: "The HTML file to write" })
-    .option("force", FORCE_OPTION)
+    .option("force", {
+      ...FORCE_OPTION,
+      description:
+        "Replace the --out file and the --png folder's PNG files when they exist (else refused, untouched)",
+    })
     .option("png", {
       type: "string",
       description: "Also write every chart as a PNG into this folder (needs Chromium)",
@@ -89,6 +93,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     const refs = (argv.runs as string[]) ?? [];
     const out = resolve(argv.out);
     refuseExistingOutput(out, argv.force);
+    if (argv.png !== undefined) refuseFilledFolder(resolve(argv.png), ".png", argv.force, "png");
     const [{ renderReportHtml }, { collectReportData }] = await Promise.all([
       import("../../output/html/renderReportHtml.js"),
       import("../../report/collectReportData.js"),
