@@ -31,8 +31,8 @@ describe("tokbench runs and show (CLI, real SQLite)", () => {
       "6",
       "--prompt-tokens",
       "16",
-      "--db",
-      db,
+      // --no-save with --db is refused: a run not stored names no database.
+      ...(extra.includes("--no-save") ? [] : ["--db", db]),
       ...extra,
     ]);
   const list = async (...extra: string[]): Promise<{ total: number; runs: RunListItem[] }> => {

@@ -106,6 +106,14 @@ describe("flags that do not apply to the target are refused, not ignored", () =>
         ["bench", "--model", "none.gguf", "--tag", "nightly", "--no-save"],
         /^tokbench: --tag labels the stored run, and --no-save stores none/,
       ],
+      [
+        ["bench", "--url", "http://127.0.0.1:9/v1", "--model", "m", "--db", "runs.db", "--no-save"],
+        /^tokbench: --db names where the run is stored, and --no-save stores none: drop one of them/,
+      ],
+      [
+        ["bench", "--model", "none.gguf", "--pp", "8", "--db", "runs.db", "--no-save"],
+        /^tokbench: --db names where the run is stored, and --no-save stores none/,
+      ],
     ];
     for (const [args, pattern] of cases) {
       const run = await runCli(args);

@@ -63,14 +63,21 @@ function checkFlagsForTarget(argv: Readonly<Record<string, unknown>>): void {
 
 /**
  * Refuses a flag that only qualifies another one when that one is absent: `--trace-level` without
- * `--trace` (no trace is written), `--tag` with `--no-save` (no stored run to label). Both were
- * dropped without a word.
+ * `--trace` (no trace is written), `--tag` or `--db` with `--no-save` (no stored run to label or to
+ * put anywhere). Each was dropped without a word.
  */
 function checkDependentFlags(argv: Readonly<Record<string, unknown>>): void {
   if (given(argv["trace-level"]) && !given(argv.trace)) {
     throw new TokbenchError(
       "INVALID_ARGUMENT",
       "--trace-level sets how much --trace writes: give --trace FILE too, or leave it out",
+    );
+  }
+  // TOKBENCH_DB with --no-save is fine: the environment names a default, not a request to store.
+  if (given(argv.db) && argv.save === false) {
+    throw new TokbenchError(
+      "INVALID_ARGUMENT",
+      "--db names where the run is stored, and --no-save stores none: drop one of them",
     );
   }
   if (given(argv.tag) && argv.save === false) {
