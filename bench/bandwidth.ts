@@ -6,7 +6,12 @@
  */
 import { availableParallelism } from "node:os";
 import { measureMemoryBandwidth } from "../src/roofline/measureMemoryBandwidth.js";
+import { parseBenchArgs, refuse } from "./benchArgs.js";
 
+const { positionals } = parseBenchArgs({ script: import.meta.url, options: {}, positionals: 1 });
+const threads = Number(positionals[0] ?? availableParallelism());
+if (!Number.isInteger(threads) || threads < 1)
+  refuse(`threads must be a positive integer (got "${positionals[0]}")`);
 const SIZE = 256 * 1024 * 1024;
 const src = Buffer.alloc(SIZE, 1);
 const dst = Buffer.alloc(SIZE, 2);
@@ -17,7 +22,6 @@ for (let i = 0; i < 5; i++) {
   src.copy(dst);
   best = Math.max(best, SIZE / ((performance.now() - t) / 1000));
 }
-const threads = Number(process.argv[2] ?? availableParallelism());
 const single = await measureMemoryBandwidth({ threads: 1 });
 const multi = await measureMemoryBandwidth({ threads });
 const gb = (x: number): string => `${(x / 1e9).toFixed(2)} GB/s`;

@@ -23,13 +23,13 @@ import { existsSync, mkdirSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import envPaths from "env-paths";
 import { ENGINE_PROCESS_ENV } from "../src/engine/native/engineProcessEnv.js";
 import type { LlamaBenchRow } from "../src/engine/native/runLlamaBenchBinary.js";
 import { llamaBenchArgs, runLlamaBenchBinary } from "../src/engine/native/runLlamaBenchBinary.js";
 import type { PpTgBenchmarkResult, TgMode } from "../src/engine/native/runPpTgBenchmark.js";
 import { median } from "../src/stats/descriptive.js";
+import { parseBenchArgs } from "./benchArgs.js";
 
 /** prebuilt / native: the binary alone; tuned: the native build in a process started with ENGINE_PROCESS_ENV. */
 type Variant = "prebuilt" | "native" | "tuned";
@@ -42,7 +42,9 @@ interface ChildResult {
   results: Array<{ threads: number } & PpTgBenchmarkResult>;
 }
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["pp", "tg", "threads", "repetitions", "rounds"],
   options: {
     model: { type: "string" },
     pp: { type: "string", default: "64" },

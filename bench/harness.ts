@@ -22,7 +22,6 @@ import { join } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { buildRequestSource } from "../src/benchmark/buildRequestSource.js";
 import { runLoad } from "../src/load/runLoad.js";
 import type { MockServerOptions } from "../src/mock/MockServer.js";
@@ -36,12 +35,15 @@ import { SpillFileRequestLog } from "../src/storage/SpillFileRequestLog.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
 import { OpenAiTarget } from "../src/targets/openai/OpenAiTarget.js";
 import type { Target } from "../src/targets/Target.js";
+import { parseBenchArgs } from "./benchArgs.js";
 import { buildCReferenceReader, readWithC } from "./cReferenceReader.js";
 import { monotonicOffsetMs } from "./monotonicOffsetMs.js";
 import { readWithNode } from "./nodeReferenceReader.js";
 import { startUrlChild } from "./startUrlChild.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["streams", "rounds", "itl-ms", "max-tokens", "rss-requests", "rss-concurrency", "repeats"],
   options: {
     streams: { type: "string", default: "1,64,512,2000" },
     rounds: { type: "string", default: "2" },

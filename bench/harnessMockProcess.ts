@@ -9,10 +9,20 @@
 import { performance } from "node:perf_hooks";
 import type { MockServerOptions } from "../src/mock/MockServer.js";
 import { MockServer } from "../src/mock/MockServer.js";
+import { parseBenchArgs, refuse } from "./benchArgs.js";
 import { monotonicOffsetMs } from "./monotonicOffsetMs.js";
 
-const options = JSON.parse(process.argv[2] ?? "{}") as MockServerOptions;
-const record = process.argv[3] === "record";
+const { positionals } = parseBenchArgs({ script: import.meta.url, options: {}, positionals: 2 });
+let options: MockServerOptions;
+try {
+  options = JSON.parse(positionals[0] ?? "{}") as MockServerOptions;
+} catch (error) {
+  refuse(`argument 1 is not JSON mock options: ${(error as Error).message}`);
+}
+if (positionals[1] !== undefined && positionals[1] !== "record" && positionals[1] !== "") {
+  refuse(`argument 2 is "record" or nothing (got ${JSON.stringify(positionals[1])})`);
+}
+const record = positionals[1] === "record";
 const offset = monotonicOffsetMs();
 const prompts: string[] = [];
 const sent: number[][] = [];

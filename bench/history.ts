@@ -16,14 +16,16 @@ import { existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { median } from "../src/stats/descriptive.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import type { SqliteRunHistory } from "../src/storage/SqliteRunHistory.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
+import { parseBenchArgs } from "./benchArgs.js";
 import { syntheticRun } from "./syntheticRun.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["runs", "requests", "repeats"],
   options: {
     runs: { type: "string", default: "10000" },
     requests: { type: "string", default: "100000" },

@@ -11,14 +11,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { runBenchmark } from "../src/benchmark/runBenchmark.js";
 import { formatNumber } from "../src/output/formatNumber.js";
 import { synthesizeModel } from "../src/synth/synthesizeModel.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
 import { OpenAiTarget } from "../src/targets/openai/OpenAiTarget.js";
+import { parseBenchArgs } from "./benchArgs.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["requests", "threads", "prompt-tokens", "max-tokens", "port"],
   options: {
     preset: { type: "string", default: "tiny" },
     type: { type: "string", default: "q4_0" },

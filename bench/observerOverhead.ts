@@ -13,15 +13,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { EngineBinding } from "../src/engine/EngineBinding.js";
 import { singlePointKnobs } from "../src/engine/EngineGrid.js";
 import { GraphObserver, type ObserveWhat } from "../src/engine/observe/GraphObserver.js";
 import { runObservedTests } from "../src/engine/observe/runObservedTests.js";
 import { inspectModel } from "../src/gguf/inspectModel.js";
 import { synthesizeModel } from "../src/synth/synthesizeModel.js";
+import { parseBenchArgs } from "./benchArgs.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["pp", "tg", "repetitions", "threads"],
   options: {
     model: { type: "string" },
     pp: { type: "string", default: "64" },

@@ -29,7 +29,6 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { type ComparableRun, loadComparableRun } from "../src/compare/ComparableRun.js";
 import type { RepetitionTest } from "../src/compare/compareRuns.js";
 import { judgeRegression, type RegressionThresholds } from "../src/compare/judgeRegression.js";
@@ -39,8 +38,11 @@ import { mean, median, sampleStddev } from "../src/stats/descriptive.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import { synthesizeModel } from "../src/synth/synthesizeModel.js";
 import { seededRandom } from "../src/workload/seededRandom.js";
+import { parseBenchArgs } from "./benchArgs.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["rounds", "repetitions", "tg", "draws"],
   options: {
     rounds: { type: "string", default: "20" },
     repetitions: { type: "string", default: "5" },

@@ -14,16 +14,18 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { renderReportHtml } from "../src/output/html/renderReportHtml.js";
 import { collectReportData } from "../src/report/collectReportData.js";
 import { median } from "../src/stats/descriptive.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
+import { parseBenchArgs } from "./benchArgs.js";
 import { syntheticRun } from "./syntheticRun.js";
 import { timeReportRender } from "./timeReportRender.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["requests", "repeats"],
   options: { requests: { type: "string", default: "100000" }, repeats: { type: "string", default: "3" } },
 });
 const requests = Number(values.requests);

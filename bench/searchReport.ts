@@ -16,7 +16,6 @@ import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { renderReportHtml } from "../src/output/html/renderReportHtml.js";
 import { collectReportData } from "../src/report/collectReportData.js";
 import type { CellResult } from "../src/results/SweepResult.js";
@@ -24,9 +23,12 @@ import type { TrialRecord } from "../src/results/TuneResult.js";
 import { median } from "../src/stats/descriptive.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import { seededRandom } from "../src/workload/seededRandom.js";
+import { parseBenchArgs } from "./benchArgs.js";
 import { timeReportRender } from "./timeReportRender.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["cells", "trials", "repeats"],
   options: {
     cells: { type: "string", default: "1000" },
     trials: { type: "string", default: "200" },

@@ -10,13 +10,15 @@ import { performance } from "node:perf_hooks";
 import type { SimKvType, SimulationOptions } from "../src/mock/simulation/SimulationConfig.js";
 import { simulateClosedLoop } from "../src/mock/simulation/simulateClosedLoop.js";
 import { median } from "../src/stats/descriptive.js";
+import { parseBenchArgs } from "./benchArgs.js";
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const noise = arg("noise", 0.1);
-const seeds = arg("seeds", 3);
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  options: { noise: { type: "string", default: "0.1" }, seeds: { type: "string", default: "3" } },
+  numeric: ["noise", "seeds"],
+});
+const noise = Number(values.noise);
+const seeds = Number(values.seeds);
 
 const machine: SimulationOptions = { cores: 8, memoryBudgetMiB: 1200, seqBufferMiB: 40, noise };
 const workload = { requests: 16, concurrency: 4, promptTokens: 1024, maxTokens: 64 };

@@ -9,7 +9,10 @@ import { performance } from "node:perf_hooks";
 import { StringDecoder } from "node:string_decoder";
 import { SseParser } from "../src/http/SseParser.js";
 import { median } from "../src/stats/descriptive.js";
+import { parseBenchArgs } from "./benchArgs.js";
 
+// No flags: --help prints the comment above, anything else is refused.
+parseBenchArgs({ script: import.meta.url, options: {} });
 const EVENTS = 100_000;
 
 function buildStream(): { bytes: Buffer; perEvent: Buffer[] } {

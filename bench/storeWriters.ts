@@ -24,7 +24,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import type { RequestRecord } from "../src/results/RequestRecord.js";
 import { PostgresRunRecorder } from "../src/storage/postgres/PostgresRunRecorder.js";
@@ -32,9 +31,12 @@ import { PostgresStore } from "../src/storage/postgres/PostgresStore.js";
 import { RunRecorder } from "../src/storage/RunRecorder.js";
 import { RunStore } from "../src/storage/RunStore.js";
 import { collectMachineInfo } from "../src/system/machineInfo.js";
+import { parseBenchArgs } from "./benchArgs.js";
 import { syntheticRecord, syntheticRun } from "./syntheticRun.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["writers", "requests", "rate", "delay", "index"],
   options: {
     writers: { type: "string", default: "8" },
     requests: { type: "string", default: "10000" },

@@ -17,7 +17,10 @@ import { prepareMemoryPrecheck } from "../src/sweep/memoryPrecheck.js";
 import { planSweep } from "../src/sweep/planSweep.js";
 import { sweepSpec } from "../src/sweep/SweepSpec.js";
 import { synthesizeModel } from "../src/synth/synthesizeModel.js";
+import { parseBenchArgs } from "./benchArgs.js";
 
+// No flags: --help prints the comment above, anything else is refused.
+parseBenchArgs({ script: import.meta.url, options: {} });
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tokbench-dry-run-"));
 try {

@@ -7,12 +7,26 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { findPreset, listPresets } from "../src/synth/presets.js";
 import { synthesizeModel } from "../src/synth/synthesizeModel.js";
-import type { SynthType } from "../src/synth/synthTypes.js";
+import { SYNTH_TYPES, type SynthType } from "../src/synth/synthTypes.js";
+import { parseBenchArgs, refuse } from "./benchArgs.js";
 
-const preset = process.argv[2] ?? "llama-3.2-1b";
-const type = (process.argv[3] ?? "q4_0") as SynthType;
-const threads = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
+const { positionals } = parseBenchArgs({ script: import.meta.url, options: {}, positionals: 3 });
+const preset = positionals[0] ?? "llama-3.2-1b";
+const type = (positionals[1] ?? "q4_0") as SynthType;
+if (findPreset(preset) === undefined) {
+  refuse(
+    `unknown preset "${preset}" (known: ${listPresets()
+      .map((p) => p.name)
+      .join(", ")})`,
+  );
+}
+if (!SYNTH_TYPES.includes(type)) refuse(`unknown type "${type}" (known: ${SYNTH_TYPES.join(", ")})`);
+const threads = positionals[2] === undefined ? undefined : Number(positionals[2]);
+if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+  refuse(`threads must be a positive integer (got "${positionals[2]}")`);
+}
 const load = (): string =>
   loadavg()
     .map((l) => l.toFixed(2))

@@ -17,7 +17,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { buildRequestSource } from "../src/benchmark/buildRequestSource.js";
 import { type LoadHooks, runLoad } from "../src/load/runLoad.js";
@@ -31,9 +30,12 @@ import { ManyValueHistogram } from "../src/telemetry/ManyValueHistogram.js";
 import { RequestRecorder } from "../src/telemetry/RequestRecorder.js";
 import { startRunTelemetry } from "../src/telemetry/RunTelemetry.js";
 import type { TelemetryOptions } from "../src/telemetry/TelemetryOptions.js";
+import { parseBenchArgs } from "./benchArgs.js";
 import { startUrlChild } from "./startUrlChild.js";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  numeric: ["requests", "concurrency", "max-tokens", "rounds", "starts"],
   options: {
     requests: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "16" },

@@ -32,18 +32,26 @@ import { runTune, type TuneSettings } from "../src/tune/runTune.js";
 import { SEARCH_STRATEGIES, type SearchStrategy } from "../src/tune/searchKnobs.js";
 import { judgeTrial } from "../src/tune/Trial.js";
 import { seededRandom } from "../src/workload/seededRandom.js";
+import { parseBenchArgs } from "./benchArgs.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? undefined : args[i + 1];
-};
-const seeds = Number(flag("seeds") ?? 200);
-const only = flag("grid");
-const onlySetting = flag("setting");
+const { values } = parseBenchArgs({
+  script: import.meta.url,
+  options: {
+    seeds: { type: "string", default: "200" },
+    grid: { type: "string" },
+    setting: { type: "string" },
+    json: { type: "boolean", default: false },
+    // The folder of recorded grids (default: bench/grids of the checkout).
+    dir: { type: "string" },
+  },
+  numeric: ["seeds"],
+});
+const seeds = Number(values.seeds);
+const only = values.grid;
+const onlySetting = values.setting;
 const here = dirname(fileURLToPath(import.meta.url));
 // dist/bench -> bench/grids in the checkout
-const gridDir = flag("dir") ?? join(here, "..", "..", "bench", "grids");
+const gridDir = values.dir ?? join(here, "..", "..", "bench", "grids");
 
 interface Setting {
   name: string;
@@ -383,7 +391,7 @@ for (const file of files) {
   }
 }
 
-if (args.includes("--json")) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
 else {
   const pct = (v: unknown) => `${(100 * (v as number)).toFixed(1)}`;
   const table = createTable({
