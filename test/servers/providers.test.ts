@@ -5,6 +5,7 @@ import { fillCommand, splitCommand } from "../../src/servers/commandTemplate.js"
 import { providerFor } from "../../src/servers/providerFor.js";
 import { embeddedProvider } from "../../src/servers/providers/embedded.js";
 import { templateProvider } from "../../src/servers/providers/template.js";
+import { STANDARD_KNOBS } from "../../src/servers/ServerProvider.js";
 
 const base = { program: null, host: "127.0.0.1", port: 8123, model_layers: 24 };
 
@@ -142,6 +143,38 @@ describe("providers build their servers' real command lines", () => {
       () => providerFor("vllm").command({ ...base, model: "m", knobs: { threads: 4 } }),
       /--threads has no equivalent for vllm/,
     );
+  });
+
+  it("vllm, sglang, mlx-lm: every standard knob is mapped or refused, and other knobs pass through", () => {
+    for (const name of ["vllm", "sglang", "mlx-lm"] as const) {
+      const provider = providerFor(name);
+      for (const knob of Object.keys(STANDARD_KNOBS).filter((k) => k !== "model")) {
+        const flag = provider.knob_names[knob];
+        if (flag === undefined) {
+          assert.throws(
+            () => provider.command({ ...base, model: "m", knobs: { [knob]: 1 } }),
+            new RegExp(`--${STANDARD_KNOBS[knob]?.flag} has no equivalent for ${name}`),
+          );
+        } else {
+          const cmd = provider.command({ ...base, model: "m", knobs: { [knob]: 7 } });
+          assert.deepEqual(cmd.argv.slice(-2), [flag, "7"], `${name} ${knob}`);
+          assert.equal(cmd.ready_path, "/health");
+          assert.equal(cmd.api, "openai");
+        }
+      }
+      const other = provider.command({ ...base, model: "m", knobs: { constructor: 2, "enable-x": true } });
+      assert.deepEqual(other.argv.slice(-3), ["--constructor", "2", "--enable-x"], name);
+    }
+    // A program of the user's replaces the default; vLLM's `serve` subcommand stays.
+    const v = providerFor("vllm").command({
+      ...base,
+      program: ["/opt/venv/bin/vllm"],
+      model: "m",
+      knobs: {},
+    });
+    assert.deepEqual(v.argv.slice(0, 3), ["/opt/venv/bin/vllm", "serve", "m"]);
+    const s = providerFor("sglang").command({ ...base, program: ["py", "-m", "sg"], model: null, knobs: {} });
+    assert.deepEqual(s.argv.slice(0, 4), ["py", "-m", "sg", "--host"]);
   });
 
   it("embedded: ctx is the total context, split across parallel sequences as llama-server does", () => {

@@ -1,15 +1,4 @@
-import {
-  longFlag,
-  type ServerCommand,
-  type ServerCommandInput,
-  type ServerProvider,
-  unsupportedKnob,
-} from "../ServerProvider.js";
-
-const FLAGS: Readonly<Record<string, string>> = {
-  parallel: "--decode-concurrency",
-  batch: "--prefill-step-size",
-};
+import { flagMappedProvider } from "./flagMappedProvider.js";
 
 /**
  * Apple's `mlx_lm.server --model MODEL --host H --port P`: `parallel` is its
@@ -17,26 +6,12 @@ const FLAGS: Readonly<Record<string, string>> = {
  * no context-size flag. Other knobs pass through as long flags (`prompt-concurrency`,
  * `prompt-cache-size`). Ready when `GET /health` answers 200.
  */
-export const mlxLmProvider: ServerProvider = {
+export const mlxLmProvider = flagMappedProvider({
   name: "mlx-lm",
-  launches_process: true,
-  knob_names: FLAGS,
+  flags: { parallel: "--decode-concurrency", batch: "--prefill-step-size" },
   other_knobs: "--NAME VALUE (any mlx_lm.server flag, e.g. prompt-concurrency)",
-  command(input: ServerCommandInput): ServerCommand {
-    const argv = [...(input.program ?? ["mlx_lm.server"])];
-    if (input.model !== null) argv.push("--model", input.model);
-    argv.push("--host", input.host, "--port", String(input.port));
-    for (const [name, value] of Object.entries(input.knobs)) {
-      const flag = FLAGS[name];
-      if (flag !== undefined) argv.push(flag, String(value));
-      else if (
-        ["ctx", "threads", "ubatch", "cache_type_k", "cache_type_v", "flash_attn", "gpu_layers"].includes(
-          name,
-        )
-      )
-        throw unsupportedKnob("mlx-lm", name);
-      else argv.push(...longFlag(name, value));
-    }
-    return { argv, env: {}, ready_path: "/health", api: "openai", request_options: {} };
-  },
-};
+  head: (program, model) => [
+    ...(program ?? ["mlx_lm.server"]),
+    ...(model === null ? [] : ["--model", model]),
+  ],
+});
