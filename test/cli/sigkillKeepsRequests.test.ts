@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { MockServer } from "../../src/mock/MockServer.js";
 import { RunStore } from "../../src/storage/RunStore.js";
-import { CLI, mockBenchArgs } from "./runCli.js";
+import { mockBenchArgs, startCli, waitFor } from "./runCli.js";
 
 const MAX_TOKENS = 6;
 
@@ -34,25 +32,14 @@ describe("a run killed with SIGKILL half-way", () => {
     });
     const url = await mock.start();
     const db = join(dir, "runs.sqlite");
-    const child = spawn(
-      process.execPath,
-      [CLI, ...mockBenchArgs(url, db, { requests: 100_000, concurrency: 4, maxTokens: MAX_TOKENS })],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      child.on("exit", (_code, signal) => resolve(signal)),
+    const started = startCli(
+      mockBenchArgs(url, db, { requests: 100_000, concurrency: 4, maxTokens: MAX_TOKENS }),
     );
     try {
-      const deadline = performance.now() + 30_000;
-      while (finishedAt.length < 60 && performance.now() < deadline) await sleep(20);
-      assert.ok(finishedAt.length >= 60, `the run did not get going: ${stderr}`);
+      await waitFor("60 finished requests", () => finishedAt.length >= 60, 30_000);
       const killAt = performance.now();
-      child.kill("SIGKILL");
-      assert.equal(await exited, "SIGKILL");
+      started.child.kill("SIGKILL");
+      assert.equal((await started.done).signal, "SIGKILL");
       const settledBeforeKill = finishedAt.filter((t) => t < killAt - 500).length;
 
       const store = RunStore.open(db);
@@ -75,7 +62,7 @@ describe("a run killed with SIGKILL half-way", () => {
         store.close();
       }
     } finally {
-      child.kill("SIGKILL");
+      started.child.kill("SIGKILL");
       await mock.close();
     }
   });

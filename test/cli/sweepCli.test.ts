@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,22 +6,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { MockServer } from "../../src/mock/MockServer.js";
 import { RunStore } from "../../src/storage/RunStore.js";
-import { finishedCells } from "../sweep/fixtures/finishedCells.js";
-import { CLI, runCli } from "./runCli.js";
+import { completedRunsPerCell, finishedCells } from "../sweep/fixtures/finishedCells.js";
+import { alive, runCli, startCli, waitFor } from "./runCli.js";
 
 const MINI = fileURLToPath(new URL("../sweep/fixtures/miniServer.js", import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function pids(file: string): Promise<number[]> {
   if (!existsSync(file)) return [];
@@ -397,13 +386,10 @@ describe("tokbench sweep", () => {
         "--db",
         db,
       ];
-      let child: ReturnType<typeof spawn> | null = null;
-      const pending = runCli(args, { onStart: (c) => (child = c) });
-      const deadline = Date.now() + 60_000;
-      while (finishedCells(db).length < 1 && Date.now() < deadline) await sleep(50);
-      assert.ok(finishedCells(db).length >= 1, "the sweep did not get going");
-      (child as unknown as ReturnType<typeof spawn>).kill(signal);
-      const run = await pending;
+      const started = startCli(args);
+      await waitFor("a finished cell", () => finishedCells(db).length >= 1);
+      started.child.kill(signal);
+      const run = await started.done;
       assert.equal(run.code, signal === "SIGINT" ? 130 : 143, run.stderr);
       assert.match(run.stderr, /stopping cleanly/);
       assert.match(run.stderr, /resume it with: tokbench sweep --resume/);
@@ -429,42 +415,30 @@ describe("tokbench sweep", () => {
   it("SIGKILL of tokbench: no server survives; --resume continues and measures no finished cell twice", async () => {
     const db = join(dir, "kill.sqlite");
     const pidFile = join(dir, "kill.pids");
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        "sweep",
-        "--server-cmd",
-        `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 15 --startup-ms 20 --pid-file ${pidFile}`,
-        "--knob",
-        "parallel=1,2",
-        "-c",
-        "1,2,3",
-        "--prompt-tokens",
-        "16",
-        "--max-tokens",
-        "10",
-        "-n",
-        "6",
-        "--stop-grace",
-        "2",
-        "--db",
-        db,
-        "--no-progress",
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-    const deadline = Date.now() + 60_000;
-    while (finishedCells(db).length < 2 && Date.now() < deadline) await sleep(25);
+    const started = startCli([
+      "sweep",
+      "--server-cmd",
+      `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 15 --startup-ms 20 --pid-file ${pidFile}`,
+      "--knob",
+      "parallel=1,2",
+      "-c",
+      "1,2,3",
+      "--prompt-tokens",
+      "16",
+      "--max-tokens",
+      "10",
+      "-n",
+      "6",
+      "--stop-grace",
+      "2",
+      "--db",
+      db,
+      "--no-progress",
+    ]);
+    await waitFor("two finished cells", () => finishedCells(db).length >= 2);
     const before = finishedCells(db);
-    assert.ok(before.length >= 2, `the sweep did not get going: ${stderr}`);
-    child.kill("SIGKILL");
-    await exited;
+    started.child.kill("SIGKILL");
+    await started.done;
     const servers = await pids(pidFile);
     assert.ok(servers.length >= 1);
     assert.ok(await allGone(servers), `server(s) ${servers.filter(alive)} survived the SIGKILL of tokbench`);
@@ -482,18 +456,9 @@ describe("tokbench sweep", () => {
       assert.equal(b.run_id, before.find((x) => x.cell_key === b.cell_key)?.run_id);
     }
     // Every cell has exactly one completed run: none measured twice.
-    const conn = new Database(db, { readonly: true });
-    try {
-      const rows = conn
-        .prepare(
-          "SELECT json_extract(config_json, '$.cell_point') AS cell, count(*) AS n FROM runs WHERE status = 'completed' GROUP BY cell",
-        )
-        .all() as { cell: string; n: number }[];
-      assert.equal(rows.length, 6);
-      for (const row of rows) assert.equal(row.n, 1, `cell ${row.cell} has ${row.n} completed runs`);
-    } finally {
-      conn.close();
-    }
+    const perCell = completedRunsPerCell(db);
+    assert.equal(perCell.size, 6);
+    for (const [cell, n] of perCell) assert.equal(n, 1, `cell ${cell} has ${n} completed runs`);
     assert.ok(await allGone(await pids(pidFile)));
   });
 });

@@ -12,7 +12,6 @@
  *   ctx 32768: 784 MiB at start: OOM before it is ready
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,8 +20,8 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { findProcesses } from "../servers/fixtures/findProcesses.js";
-import { finishedCells } from "../sweep/fixtures/finishedCells.js";
-import { CLI, runCli } from "./runCli.js";
+import { completedRunsPerCell, finishedCells } from "../sweep/fixtures/finishedCells.js";
+import { CLI, runCli, startCli, waitFor } from "./runCli.js";
 
 interface JsonCell {
   index: number;
@@ -200,45 +199,34 @@ describe("tokbench sweep on the simulated llama-server", () => {
   it("SIGKILL of tokbench: no simulated server survives; --resume runs only the unfinished cells", async () => {
     const marker = `sim-${process.pid}-kill`;
     const db = join(dir, "kill.sqlite");
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        "sweep",
-        "--server-cmd",
-        simulatedServer(marker, "--parallel {parallel} --prefill-tps 600 --decode-tps 60"),
-        "--knob",
-        "parallel=1,2",
-        "--concurrency",
-        "1,2,3",
-        "--prompt-tokens",
-        "16",
-        "--max-tokens",
-        "8",
-        "--requests",
-        "4",
-        "--model",
-        marker,
-        "--stop-grace",
-        "3",
-        "--no-progress",
-        "--db",
-        db,
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-    const deadline = Date.now() + 90_000;
-    while (finishedCells(db).length < 2 && Date.now() < deadline) await sleep(25);
+    const started = startCli([
+      "sweep",
+      "--server-cmd",
+      simulatedServer(marker, "--parallel {parallel} --prefill-tps 600 --decode-tps 60"),
+      "--knob",
+      "parallel=1,2",
+      "--concurrency",
+      "1,2,3",
+      "--prompt-tokens",
+      "16",
+      "--max-tokens",
+      "8",
+      "--requests",
+      "4",
+      "--model",
+      marker,
+      "--stop-grace",
+      "3",
+      "--no-progress",
+      "--db",
+      db,
+    ]);
+    await waitFor("two finished cells", () => finishedCells(db).length >= 2, 90_000);
     const before = finishedCells(db);
-    assert.ok(before.length >= 2 && before.length < 6, `the sweep did not get going: ${stderr}`);
+    assert.ok(before.length < 6, `the sweep finished before it was killed: ${started.stderr()}`);
     const alive = await serversWith(marker);
-    child.kill("SIGKILL");
-    await exited;
+    started.child.kill("SIGKILL");
+    await started.done;
     assert.ok(alive.length <= 1);
     assert.deepEqual(await noneLeft(marker), [], "a simulated server outlived the SIGKILL of tokbench");
 
@@ -261,18 +249,9 @@ describe("tokbench sweep on the simulated llama-server", () => {
     }
     for (const cell of result.cells) assert.equal(cell.status, "feasible", JSON.stringify(cell));
     // Every cell has exactly one completed run: none measured twice, none lost.
-    const conn = new Database(db, { readonly: true });
-    try {
-      const rows = conn
-        .prepare(
-          "SELECT json_extract(config_json, '$.cell_point') AS cell, count(*) AS n FROM runs WHERE status = 'completed' GROUP BY cell",
-        )
-        .all() as { cell: string; n: number }[];
-      assert.equal(rows.length, 6);
-      for (const row of rows) assert.equal(row.n, 1, `cell ${row.cell} has ${row.n} completed runs`);
-    } finally {
-      conn.close();
-    }
+    const perCell = completedRunsPerCell(db);
+    assert.equal(perCell.size, 6);
+    for (const [cell, n] of perCell) assert.equal(n, 1, `cell ${cell} has ${n} completed runs`);
     assert.deepEqual(await noneLeft(marker, 2000), []);
   });
 

@@ -97,6 +97,18 @@ function killOrphanedServers(stderr: string): void {
   }
 }
 
+/** `tokbench tune --replay SOURCE EXTRA... --db DB --no-progress`: the tuner on recorded cells. */
+function replay(source: string, db: string, ...extra: string[]) {
+  return runCli(["tune", "--replay", source, ...extra, "--db", db, "--no-progress"]);
+}
+
+/** {@link replay} with `--json`, which must succeed: its parsed output. */
+async function replayJson(source: string, db: string, ...extra: string[]) {
+  const run = await replay(source, db, ...extra, "--json");
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}
+
 describe("tokbench tune", () => {
   let dir: string;
   let cells: string;
@@ -111,22 +123,8 @@ describe("tokbench tune", () => {
 
   it("--replay --json prints the contract's shape; the same inputs give the same recipe hash, another input another", async () => {
     const db = join(dir, "replay.sqlite");
-    const args = [
-      "tune",
-      "--replay",
-      cells,
-      "--objective",
-      "throughput",
-      "--max-trials",
-      "8",
-      "--json",
-      "--db",
-      db,
-      "--no-progress",
-    ];
-    const a = await runCli(args);
-    assert.equal(a.code, 0, a.stderr);
-    const out = JSON.parse(a.stdout);
+    const args = ["--objective", "throughput", "--max-trials", "8"];
+    const out = await replayJson(cells, db, ...args);
     for (const key of [
       "tune_id",
       "exit_reason",
@@ -180,17 +178,15 @@ describe("tokbench tune", () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no run zzzzzzzz/);
 
-    const b = JSON.parse((await runCli(args)).stdout);
+    const b = await replayJson(cells, db, ...args);
     assert.notEqual(b.tune_id, out.tune_id);
     assert.equal(b.recipe_hash, out.recipe_hash);
-    const c = JSON.parse((await runCli([...args, "--max-ttft-p95-ms", "500"])).stdout);
+    const c = await replayJson(cells, db, ...args, "--max-ttft-p95-ms", "500");
     assert.notEqual(c.recipe_hash, out.recipe_hash);
-    const d = JSON.parse((await runCli([...args, "--replicates", "2"])).stdout);
+    const d = await replayJson(cells, db, ...args, "--replicates", "2");
     assert.notEqual(d.recipe_hash, out.recipe_hash);
     // The model-guided search from the CLI: within the trials, recorded in the recipe's inputs.
-    const m = await runCli([...args, "--strategy", "model"]);
-    assert.equal(m.code, 0, m.stderr);
-    const model = JSON.parse(m.stdout);
+    const model = await replayJson(cells, db, ...args, "--strategy", "model");
     assert.equal(model.exit_reason, "found");
     assert.ok(model.trials_used <= 8, `${model.trials_used} trials`);
     assert.equal(model.recipe.inputs.search.strategy, "model");
@@ -213,20 +209,7 @@ describe("tokbench tune", () => {
         for (const r of [0, 1, 2]) lines.push(line({ model, parallel }, tps * parallel + r * 0.1, 100));
     const file = join(dir, "order.jsonl");
     await writeFile(file, `${lines.join("\n")}\n`);
-    const tune = async (extra: string[]) => {
-      const run = await runCli([
-        "tune",
-        "--replay",
-        file,
-        ...extra,
-        "--json",
-        "--db",
-        join(dir, "order.sqlite"),
-        "--no-progress",
-      ]);
-      assert.equal(run.code, 0, run.stderr);
-      return JSON.parse(run.stdout);
-    };
+    const tune = (extra: string[]) => replayJson(file, join(dir, "order.sqlite"), ...extra);
     const byBytes = await tune([]);
     assert.deepEqual(byBytes.recipe.inputs.candidates, [big, small]);
     assert.equal(byBytes.recommendation.model, big);
@@ -247,10 +230,9 @@ describe("tokbench tune", () => {
           for (const r of [0, 1, 2])
             lines.push(line({ parallel, batch }, 80 + parallel + batch / 512 + r * 0.01, 100));
     await writeFile(drifting, `${lines.join("\n")}\n`);
-    const run = await runCli([
-      "tune",
-      "--replay",
+    const run = await replay(
       drifting,
+      join(dir, "drift.sqlite"),
       "--baseline",
       "parallel=1,batch=256",
       "--anchor-every",
@@ -258,10 +240,7 @@ describe("tokbench tune", () => {
       "--replicates",
       "3",
       "--json",
-      "--db",
-      join(dir, "drift.sqlite"),
-      "--no-progress",
-    ]);
+    );
     const out = JSON.parse(run.stdout);
     assert.ok(out.drift.anchors.length >= 1);
     assert.ok(Math.abs(out.drift.max - 0.25) < 1e-9, `drift ${out.drift.max}`);
@@ -290,20 +269,16 @@ describe("tokbench tune", () => {
     const script = join(dir, "serve.sh");
     await writeFile(script, "#!/bin/sh\necho mine\n");
     const recipe = join(dir, "recipe.json");
-    const run = await runCli([
-      "tune",
-      "--replay",
+    const run = await replay(
       cells,
-      "--server-cmd",
-      "my-server --port {port} -np {parallel} -b {batch}",
+      join(dir, "apply.sqlite"),
       "--out",
       recipe,
       "--apply",
       script,
-      "--db",
-      join(dir, "apply.sqlite"),
-      "--no-progress",
-    ]);
+      "--server-cmd",
+      "my-server --port {port} -np {parallel} -b {batch}",
+    );
     assert.equal(run.code, 0, run.stderr);
     const written = JSON.parse(await readFile(recipe, "utf8"));
     assert.match(written.recipe_hash, /^sha256:[0-9a-f]{64}$/);
@@ -315,21 +290,7 @@ describe("tokbench tune", () => {
 
   it("the embedded engine's recommendation: --apply writes llama-server's port, the verify command no 'null' model", async () => {
     const env = join(dir, "embedded.env");
-    const run = await runCli([
-      "tune",
-      "--replay",
-      cells,
-      "--server",
-      "embedded",
-      "--apply",
-      env,
-      "--json",
-      "--db",
-      join(dir, "embedded.sqlite"),
-      "--no-progress",
-    ]);
-    assert.equal(run.code, 0, run.stderr);
-    const out = JSON.parse(run.stdout);
+    const out = await replayJson(cells, join(dir, "embedded.sqlite"), "--server", "embedded", "--apply", env);
     const written = await readFile(env, "utf8");
     // Port 0 would make llama-server listen on a random port.
     assert.match(written, /^LLAMA_ARG_PORT=8080$/m);
@@ -368,32 +329,8 @@ describe("tokbench tune", () => {
     ]);
     assert.equal(sweep.code, 0, sweep.stderr);
     const sweepId = JSON.parse(sweep.stdout).sweep_id as string;
-    const fromFile = await runCli([
-      "tune",
-      "--replay",
-      cellsOut,
-      "--tie-band",
-      "0",
-      "--json",
-      "--db",
-      db,
-      "--no-progress",
-    ]);
-    assert.equal(fromFile.code, 0, fromFile.stderr);
-    const fromId = await runCli([
-      "tune",
-      "--replay",
-      sweepId,
-      "--tie-band",
-      "0",
-      "--json",
-      "--db",
-      db,
-      "--no-progress",
-    ]);
-    assert.equal(fromId.code, 0, fromId.stderr);
-    const a = JSON.parse(fromFile.stdout);
-    const b = JSON.parse(fromId.stdout);
+    const a = await replayJson(cellsOut, db, "--tie-band", "0");
+    const b = await replayJson(sweepId, db, "--tie-band", "0");
     // Four requests in flight: four slots serve them without queueing.
     assert.deepEqual(a.recommendation.knobs, { parallel: 4 });
     assert.deepEqual(b.recommendation.knobs, a.recommendation.knobs);
