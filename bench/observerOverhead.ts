@@ -15,9 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EngineBinding } from "../src/engine/EngineBinding.js";
 import { singlePointKnobs } from "../src/engine/EngineGrid.js";
+import { inspectModelFile } from "../src/engine/loadEngineModel.js";
 import { GraphObserver, type ObserveWhat } from "../src/engine/observe/GraphObserver.js";
 import { runObservedTests } from "../src/engine/observe/runObservedTests.js";
-import { inspectModel } from "../src/gguf/inspectModel.js";
 import { synthesizeModel } from "../src/synth/synthesizeModel.js";
 import { parseBenchArgs } from "./benchArgs.js";
 
@@ -50,7 +50,8 @@ if (model === undefined) {
   model = join(tmp, "tiny-moe.gguf");
   await synthesizeModel({ preset: "tiny-moe", type: "q8_0", seed: 1, out: model });
 }
-const inspection = await inspectModel(model);
+const file = await inspectModelFile(model);
+const { inspection } = file;
 const threads = Number(values.threads);
 const pp = Number(values.pp);
 const tg = Number(values.tg);
@@ -65,8 +66,7 @@ try {
     const what = KINDS[kind];
     if (what === undefined) throw new Error(`unknown kind ${kind}`);
     const result = await runObservedTests({
-      model_path: model,
-      inspection,
+      model_file: file,
       binding,
       observer,
       what,

@@ -280,8 +280,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<R
     } | null = null;
     if (observe !== null && options.plan !== null) {
       const observed = await runObservedTests({
-        model_path: modelPath,
-        inspection: file.inspection,
+        model_file: file,
         binding,
         observer: observe.observer,
         what: observe.what,

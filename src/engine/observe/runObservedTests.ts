@@ -19,7 +19,7 @@ import {
   resolveRepetitions,
 } from "../EngineGrid.js";
 import type { EngineModelInfo } from "../EngineModelInfo.js";
-import { inspectModelFile, type LoadedEngineModel, loadEngineModel } from "../loadEngineModel.js";
+import { type InspectedModelFile, type LoadedEngineModel, loadEngineModel } from "../loadEngineModel.js";
 import { makeTokenSource, planPoint, settingsOf } from "../runLlamaBench.js";
 import { ExpertUsageCounter, type MoeShape } from "./ExpertUsageCounter.js";
 import {
@@ -35,10 +35,8 @@ import { LayerTimingCollector } from "./LayerTimingCollector.js";
 
 /** Options of {@link runObservedTests}. */
 export interface ObservedTestsOptions {
-  /** GGUF file. */
-  model_path: string;
-  /** The same model inspected by `inspectModel` (expert counts, router layers). */
-  inspection: ModelInspection;
+  /** The GGUF file as `inspectModelFile` parsed it (expert counts, router layers), parsed once a run. */
+  model_file: InspectedModelFile;
   /** A binding opened after `observer` was loaded. */
   binding: EngineBinding;
   observer: GraphObserver;
@@ -106,7 +104,7 @@ export async function runObservedTests(options: ObservedTestsOptions): Promise<O
   if (point.parallel !== 1) {
     throw new TokbenchError("INVALID_ARGUMENT", "--experts and --layers observe one sequence: --parallel 1");
   }
-  const file = await inspectModelFile(options.model_path);
+  const file = options.model_file;
   const planned = planPoint(file, point, tests, options.available_memory_bytes ?? freemem());
   if (planned.rejected !== null) {
     throw new TokbenchError(
@@ -117,7 +115,7 @@ export async function runObservedTests(options: ObservedTestsOptions): Promise<O
       },
     );
   }
-  const moe = moeShape(options.inspection, file.info.n_layer);
+  const moe = moeShape(file.inspection, file.info.n_layer);
   options.observer.assertMatches(options.binding.llama);
   options.observer.configure(options.what, {
     n_layer: file.info.n_layer,
