@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mean } from "../stats/descriptive.js";
 
 /** One GPU reading at one instant. */
 export interface GpuReading {
@@ -92,10 +93,7 @@ export class NvidiaSmiMonitor {
       process_memory_bytes:
         apps.length === 0 ? null : apps.reduce((sum, [, app]) => sum + app.memory_bytes, 0),
       device_memory_bytes: gpus.reduce((sum, gpu) => sum + gpu.memory_bytes, 0),
-      utilization_percent:
-        utilizations.length === 0
-          ? null
-          : utilizations.reduce((sum, value) => sum + value, 0) / utilizations.length,
+      utilization_percent: utilizations.length === 0 ? null : mean(utilizations),
     };
   }
 
