@@ -42,13 +42,6 @@ export {
   type RequestMetricsContext,
   TIMING_MISMATCH_TOLERANCE,
 } from "./metrics/computeRequestMetrics.js";
-export type {
-  ObservedChunk,
-  RequestError,
-  RequestObservation,
-  ServerReportedTimings,
-  ServerUsage,
-} from "./metrics/RequestObservation.js";
 export { RunSummarizer } from "./metrics/RunSummarizer.js";
 export { MockServer, type MockServerOptions } from "./mock/MockServer.js";
 export {
@@ -62,6 +55,13 @@ export {
   simulateClosedLoop,
 } from "./mock/simulation/simulateClosedLoop.js";
 export { renderReportHtml } from "./output/html/renderReportHtml.js";
+export type {
+  ObservedChunk,
+  RequestError,
+  RequestObservation,
+  ServerReportedTimings,
+  ServerUsage,
+} from "./records/RequestObservation.js";
 export { collectReportData } from "./report/collectReportData.js";
 // Results (the public, versioned format)
 export type { DistributionStats } from "./results/DistributionStats.js";

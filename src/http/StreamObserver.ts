@@ -1,11 +1,11 @@
+import { StopTokenScanner } from "../metrics/StopTokenScanner.js";
 import type {
   ObservedChunk,
   RequestError,
   RequestObservation,
   ServerReportedTimings,
   ServerUsage,
-} from "../metrics/RequestObservation.js";
-import { StopTokenScanner } from "../metrics/StopTokenScanner.js";
+} from "../records/RequestObservation.js";
 import { growTypedArray } from "../results/growTypedArray.js";
 import { httpRequestError, safeExcerpt } from "./httpRequestError.js";
 import type { HttpStreamResult } from "./streamHttp.js";

@@ -1,4 +1,4 @@
-import type { RequestError } from "../metrics/RequestObservation.js";
+import type { RequestError } from "../records/RequestObservation.js";
 import { redactText } from "../secrets/redact.js";
 import type { HttpStreamResult } from "./streamHttp.js";
 

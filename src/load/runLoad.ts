@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
 import type { RequestMetrics } from "../metrics/computeRequestMetrics.js";
 import { computeRequestMetrics } from "../metrics/computeRequestMetrics.js";
-import type { RequestError } from "../metrics/RequestObservation.js";
 import { RunSummarizer } from "../metrics/RunSummarizer.js";
+import type { RequestError } from "../records/RequestObservation.js";
 import type { RequestLog, RequestLogWriter } from "../results/RequestLog.js";
 import type { RequestRecord } from "../results/RequestRecord.js";
 import { RequestTable } from "../results/RequestTable.js";

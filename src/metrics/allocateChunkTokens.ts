@@ -1,4 +1,4 @@
-import type { ObservedChunk } from "./RequestObservation.js";
+import type { ObservedChunk } from "../records/RequestObservation.js";
 
 /**
  * Decides how many of `totalTokens` output tokens each token-bearing chunk carried.

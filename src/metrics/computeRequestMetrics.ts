@@ -1,3 +1,4 @@
+import type { RequestObservation, ServerReportedTimings } from "../records/RequestObservation.js";
 import {
   type RequestRecord,
   type ServerTimingsRecord,
@@ -7,7 +8,6 @@ import {
 } from "../results/RequestRecord.js";
 import { sanitizeText } from "../text/sanitizeText.js";
 import { allocateChunkTokens } from "./allocateChunkTokens.js";
-import type { RequestObservation, ServerReportedTimings } from "./RequestObservation.js";
 import {
   isTokenCount,
   plausibleOutputUsage,

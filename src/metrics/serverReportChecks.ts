@@ -1,4 +1,4 @@
-import type { RequestObservation, ServerReportedTimings } from "./RequestObservation.js";
+import type { RequestObservation, ServerReportedTimings } from "../records/RequestObservation.js";
 
 /**
  * The checks that decide whether what a server reports about a request can be true. A server's

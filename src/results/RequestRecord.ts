@@ -1,4 +1,4 @@
-import type { RequestError } from "../metrics/RequestObservation.js";
+import type { RequestError } from "../records/RequestObservation.js";
 
 /** Where a request's output-token count can come from, best first. */
 export const TOKEN_SOURCES = ["usage", "tokenizer", "chunks", "engine"] as const;

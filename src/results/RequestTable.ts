@@ -1,4 +1,4 @@
-import type { RequestError } from "../metrics/RequestObservation.js";
+import type { RequestError } from "../records/RequestObservation.js";
 import { growTypedArray } from "./growTypedArray.js";
 import type { RequestLog, RequestLogWriter } from "./RequestLog.js";
 import {

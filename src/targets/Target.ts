@@ -1,4 +1,4 @@
-import type { RequestObservation } from "../metrics/RequestObservation.js";
+import type { RequestObservation } from "../records/RequestObservation.js";
 
 /** One request of a workload, as the load generator hands it to a target. */
 export interface WorkloadRequest {

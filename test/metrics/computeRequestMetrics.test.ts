@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RequestMetricsContext } from "../../src/metrics/computeRequestMetrics.js";
 import { computeRequestMetrics } from "../../src/metrics/computeRequestMetrics.js";
-import type { ObservedChunk, RequestObservation } from "../../src/metrics/RequestObservation.js";
+import type { ObservedChunk, RequestObservation } from "../../src/records/RequestObservation.js";
 
 const ctx: RequestMetricsContext = {
   index: 0,

@@ -4,18 +4,18 @@ import {
   computeRequestMetrics,
   type RequestMetricsContext,
 } from "../../src/metrics/computeRequestMetrics.js";
-import type {
-  ObservedChunk,
-  RequestObservation,
-  ServerReportedTimings,
-  ServerUsage,
-} from "../../src/metrics/RequestObservation.js";
 import {
   MAX_SERVER_DECODE_TPS,
   plausibleOutputUsage,
   plausiblePromptUsage,
   plausibleServerTimings,
 } from "../../src/metrics/serverReportChecks.js";
+import type {
+  ObservedChunk,
+  RequestObservation,
+  ServerReportedTimings,
+  ServerUsage,
+} from "../../src/records/RequestObservation.js";
 
 const ctx: RequestMetricsContext = {
   index: 0,

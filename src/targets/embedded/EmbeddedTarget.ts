@@ -13,7 +13,7 @@ import {
 } from "../../engine/generateOnSequence.js";
 import type { EnginePerf } from "../../engine/parseEnginePerf.js";
 import { isTokbenchError } from "../../errors/TokbenchError.js";
-import type { ObservedChunk, RequestObservation } from "../../metrics/RequestObservation.js";
+import type { ObservedChunk, RequestObservation } from "../../records/RequestObservation.js";
 import type { TraceWriter } from "../../trace/TraceWriter.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 

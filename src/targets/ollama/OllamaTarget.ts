@@ -2,8 +2,8 @@ import { HttpEndpoint } from "../../http/HttpEndpoint.js";
 import { NdjsonParser } from "../../http/NdjsonParser.js";
 import { StreamObserver } from "../../http/StreamObserver.js";
 import { bodyComplete } from "../../http/streamHttp.js";
-import type { RequestObservation } from "../../metrics/RequestObservation.js";
 import type { StopTokenScanner } from "../../metrics/StopTokenScanner.js";
+import type { RequestObservation } from "../../records/RequestObservation.js";
 import { redactUrl, secretValues } from "../../secrets/redact.js";
 import type { SendOptions, Target, WorkloadRequest } from "../Target.js";
 

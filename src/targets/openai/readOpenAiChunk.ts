@@ -1,5 +1,5 @@
-import type { ServerReportedTimings, ServerUsage } from "../../metrics/RequestObservation.js";
 import { isTokenCount } from "../../metrics/serverReportChecks.js";
+import type { ServerReportedTimings, ServerUsage } from "../../records/RequestObservation.js";
 
 /** What one parsed chunk of an OpenAI-compatible stream carries. */
 export interface OpenAiChunkInfo {
