@@ -2,9 +2,9 @@ import { stripVTControlCharacters } from "node:util";
 import type { RunResult } from "../../results/RunResult.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 import { createTable } from "../createTable.js";
-import { renderResources } from "../renderResources.js";
 import { formatBandwidth, formatBytes, formatMeanSpread, formatParameters } from "../units.js";
 import { TERMINAL_WIDTH, wrapLines } from "../wrapText.js";
+import { renderResources } from "./renderResources.js";
 
 /** Widest table the terminal output aims for: fits a 100-column terminal. */
 export const TABLE_MAX_WIDTH = TERMINAL_WIDTH;

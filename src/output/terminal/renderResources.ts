@@ -1,5 +1,5 @@
-import type { RunResult } from "../results/RunResult.js";
-import { formatBytes } from "./units.js";
+import type { RunResult } from "../../results/RunResult.js";
+import { formatBytes } from "../units.js";
 
 /**
  * One line on what the measured process used during the run (`resources`): peak RSS, mean CPU and

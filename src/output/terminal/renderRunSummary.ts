@@ -4,8 +4,8 @@ import type { RunResult } from "../../results/RunResult.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 import { createTable } from "../createTable.js";
 import { formatNumber } from "../formatNumber.js";
-import { renderResources } from "../renderResources.js";
 import { TERMINAL_WIDTH, wrapLines } from "../wrapText.js";
+import { renderResources } from "./renderResources.js";
 
 const ROWS: { key: keyof RunResult["summary"]; label: string }[] = [
   { key: "ttft_ms", label: "TTFT (ms)" },

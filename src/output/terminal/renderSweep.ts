@@ -5,9 +5,9 @@ import {
   type SweepAxis,
   type SweepResult,
   type SweepTiming,
-} from "../results/SweepResult.js";
-import { createTable } from "./createTable.js";
-import { formatNumber } from "./formatNumber.js";
+} from "../../results/SweepResult.js";
+import { createTable } from "../createTable.js";
+import { formatNumber } from "../formatNumber.js";
 
 /** Short words for failed gate checks. */
 const CHECK_WORDS: Record<string, string> = {

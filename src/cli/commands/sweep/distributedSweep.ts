@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
-import { renderSweep } from "../../../output/renderSweep.js";
+import { renderSweep } from "../../../output/terminal/renderSweep.js";
 import type { SweepResult, SweepTiming } from "../../../results/SweepResult.js";
 import { PostgresStore } from "../../../storage/postgres/PostgresStore.js";
 import { PostgresSweepStore } from "../../../storage/postgres/PostgresSweepStore.js";

@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { formatNumber } from "../../../output/formatNumber.js";
-import { describeCell, renderSweep } from "../../../output/renderSweep.js";
+import { describeCell, renderSweep } from "../../../output/terminal/renderSweep.js";
 import type { CellResult, ReplicateResult, SweepResult } from "../../../results/SweepResult.js";
 import { providerFor } from "../../../servers/providerFor.js";
 import { isPostgresUrl } from "../../../storage/databaseFilePath.js";
