@@ -25,11 +25,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import envPaths from "env-paths";
 import { ENGINE_PROCESS_ENV } from "../src/engine/native/engineProcessEnv.js";
-import type { LlamaBenchRow } from "../src/engine/native/runLlamaBenchBinary.js";
-import { llamaBenchArgs, runLlamaBenchBinary } from "../src/engine/native/runLlamaBenchBinary.js";
-import type { PpTgBenchmarkResult, TgMode } from "../src/engine/native/runPpTgBenchmark.js";
 import { median } from "../src/stats/descriptive.js";
 import { parseBenchArgs } from "./benchArgs.js";
+import type { LlamaBenchRow } from "./engine/runLlamaBenchBinary.js";
+import { llamaBenchArgs, runLlamaBenchBinary } from "./engine/runLlamaBenchBinary.js";
+import type { PpTgBenchmarkResult, TgMode } from "./engine/runPpTgBenchmark.js";
 
 /** prebuilt / native: the binary alone; tuned: the native build in a process started with ENGINE_PROCESS_ENV. */
 type Variant = "prebuilt" | "native" | "tuned";
@@ -76,7 +76,7 @@ if (values.child !== undefined) {
 /** Runs the in-process measurement for one build and prints one JSON line. */
 async function runChild(variant: Variant, model: string): Promise<void> {
   const { getTunedLlama } = await import("../src/engine/native/getTunedLlama.js");
-  const { runPpTgBenchmark } = await import("../src/engine/native/runPpTgBenchmark.js");
+  const { runPpTgBenchmark } = await import("./engine/runPpTgBenchmark.js");
   const build: Build = variant === "prebuilt" ? "prebuilt" : "native";
   const tuned = await getTunedLlama({ build, gpu: false, logLevel: "error" });
   const results: ChildResult["results"] = [];

@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { llamaBenchArgs, parseLlamaBenchJson } from "../../bench/engine/runLlamaBenchBinary.js";
 import {
   ENGINE_PROCESS_ENV,
   isEngineEnvApplied,
   relaunchWithEngineEnv,
 } from "../../src/engine/native/engineProcessEnv.js";
 import { recommendedThreads } from "../../src/engine/native/recommendedThreads.js";
-import { llamaBenchArgs, parseLlamaBenchJson } from "../../src/engine/native/runLlamaBenchBinary.js";
 import { TUNED_CMAKE_OPTIONS } from "../../src/engine/native/tunedBuildOptions.js";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { LlamaModel } from "node-llama-cpp";
+import { runPpTgBenchmark } from "../../bench/engine/runPpTgBenchmark.js";
 import { getTunedLlama, type TunedLlama } from "../../src/engine/native/getTunedLlama.js";
-import { runPpTgBenchmark } from "../../src/engine/native/runPpTgBenchmark.js";
 import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 import { synthesizeModel } from "../../src/synth/synthesizeModel.js";
 

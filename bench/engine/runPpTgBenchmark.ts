@@ -1,8 +1,8 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
-import { TokbenchError } from "../../errors/TokbenchError.js";
-import { mean, sampleStddev } from "../../stats/descriptive.js";
-import { seededRandom } from "../../workload/seededRandom.js";
-import { DirectDecoder } from "../DirectDecoder.js";
+import { DirectDecoder } from "../../src/engine/DirectDecoder.js";
+import { TokbenchError } from "../../src/errors/TokbenchError.js";
+import { mean, sampleStddev } from "../../src/stats/descriptive.js";
+import { seededRandom } from "../../src/workload/seededRandom.js";
 
 /** How the generation test feeds tokens to the engine. */
 export type TgMode =

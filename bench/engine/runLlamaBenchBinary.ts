@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { TokbenchError } from "../../errors/TokbenchError.js";
+import { TokbenchError } from "../../src/errors/TokbenchError.js";
 
 /** One test row of `llama-bench -o json`, restricted to the fields tokbench compares. */
 export interface LlamaBenchRow {
