@@ -27,6 +27,33 @@ async function allGone(list: number[], timeoutMs = 8000): Promise<boolean> {
   return !list.some(alive);
 }
 
+/**
+ * A sweep of the mini server long enough to be stopped half-way: `server` adds the server's flags
+ * (with `--port {port} --ttft-ms 5 --startup-ms 20`), one knob, the concurrencies, 6 requests of
+ * 16 + 10 tokens a cell, 2 s for a server to stop.
+ */
+function stoppableSweep(server: string, knob: string, concurrency: string, db: string): string[] {
+  return [
+    "sweep",
+    "--server-cmd",
+    `${process.execPath} ${MINI} --port {port} --ttft-ms 5 --startup-ms 20 ${server}`,
+    "--knob",
+    knob,
+    "-c",
+    concurrency,
+    "--prompt-tokens",
+    "16",
+    "--max-tokens",
+    "10",
+    "-n",
+    "6",
+    "--stop-grace",
+    "2",
+    "--db",
+    db,
+  ];
+}
+
 describe("tokbench sweep", () => {
   let dir: string;
   before(async () => {
@@ -367,26 +394,9 @@ describe("tokbench sweep", () => {
     it(`${signal} stops the sweep, leaves no server, marks it interrupted; --resume finishes it`, async () => {
       const db = join(dir, `${signal}.sqlite`);
       const pidFile = join(dir, `${signal}.pids`);
-      const args = [
-        "sweep",
-        "--server-cmd",
-        `${process.execPath} ${MINI} --port {port} --itl-ms {itl} --ttft-ms 5 --startup-ms 20 --pid-file ${pidFile}`,
-        "--knob",
-        "itl=15,16",
-        "-c",
-        "1,2",
-        "--prompt-tokens",
-        "16",
-        "--max-tokens",
-        "10",
-        "-n",
-        "6",
-        "--stop-grace",
-        "2",
-        "--db",
-        db,
-      ];
-      const started = startCli(args);
+      const started = startCli(
+        stoppableSweep(`--itl-ms {itl} --pid-file ${pidFile}`, "itl=15,16", "1,2", db),
+      );
       await waitFor("a finished cell", () => finishedCells(db).length >= 1);
       started.child.kill(signal);
       const run = await started.done;
@@ -416,23 +426,12 @@ describe("tokbench sweep", () => {
     const db = join(dir, "kill.sqlite");
     const pidFile = join(dir, "kill.pids");
     const started = startCli([
-      "sweep",
-      "--server-cmd",
-      `${process.execPath} ${MINI} --port {port} --parallel {parallel} --ttft-ms 5 --itl-ms 15 --startup-ms 20 --pid-file ${pidFile}`,
-      "--knob",
-      "parallel=1,2",
-      "-c",
-      "1,2,3",
-      "--prompt-tokens",
-      "16",
-      "--max-tokens",
-      "10",
-      "-n",
-      "6",
-      "--stop-grace",
-      "2",
-      "--db",
-      db,
+      ...stoppableSweep(
+        `--parallel {parallel} --itl-ms 15 --pid-file ${pidFile}`,
+        "parallel=1,2",
+        "1,2,3",
+        db,
+      ),
       "--no-progress",
     ]);
     await waitFor("two finished cells", () => finishedCells(db).length >= 2);
