@@ -20,6 +20,11 @@ export interface EmbeddedLauncherOptions {
   spec: SweepSpec;
   /** Threads when the sweep does not set them. */
   default_threads: number;
+  /**
+   * A model file already parsed (by the memory pre-check), so each file is parsed once a sweep;
+   * null, or no function, when it was not. Defaults to none.
+   */
+  parsed?: (path: string) => InspectedModelFile | null;
 }
 
 /**
@@ -60,7 +65,7 @@ export function embeddedLauncher(options: EmbeddedLauncherOptions): Configuratio
         });
       let file = files.get(path);
       if (file === undefined) {
-        file = await inspectModelFile(path);
+        file = options.parsed?.(path) ?? (await inspectModelFile(path));
         files.set(path, file);
       }
       const config = embeddedProvider.configuration(knobs, file.info.n_layer);

@@ -1,5 +1,5 @@
+import { type InspectedModelFile, inspectModelFile } from "../engine/loadEngineModel.js";
 import { type ModelMemoryFacts, modelMemoryFacts } from "../gguf/estimateModelMemory.js";
-import { inspectModel } from "../gguf/inspectModel.js";
 import type { AxisValue } from "../search/Axis.js";
 import { checkMemoryFit, type FitCheck } from "../servers/checkMemoryFit.js";
 import { gpuLayerCount } from "../servers/ServerProvider.js";
@@ -12,6 +12,8 @@ export interface MemoryPrecheck {
   check(knobs: Readonly<Record<string, AxisValue>>): Promise<FitCheck | null>;
   /** A model file's layer count, when it is a GGUF (for GPU-layer percentages). */
   layers(model: string | null): number | null;
+  /** A model file as the pre-check parsed it, for the embedded launcher to use instead of parsing it again; null when it was not read. */
+  file(model: string): InspectedModelFile | null;
 }
 
 /**
@@ -28,17 +30,21 @@ export async function prepareMemoryPrecheck(
   spec: SweepSpec,
   options: { available?: (gpus: boolean) => Promise<AvailableMemory> } = {},
 ): Promise<MemoryPrecheck> {
-  const facts = new Map<string, { facts: ModelMemoryFacts; context: number | null } | null>();
+  const facts = new Map<
+    string,
+    { facts: ModelMemoryFacts; context: number | null; file: InspectedModelFile } | null
+  >();
   const models = spec.knob_axes.find((a) => a.name === "model")?.values ?? [];
   const applies =
     spec.provider === "llama-server" || spec.provider === "embedded" || spec.provider === "template";
   if (applies) {
     for (const model of models) {
       try {
-        const inspection = await inspectModel(String(model));
+        const file = await inspectModelFile(String(model));
         facts.set(String(model), {
-          facts: modelMemoryFacts(inspection),
-          context: inspection.hyperparameters.context_length,
+          facts: modelMemoryFacts(file.inspection),
+          context: file.inspection.hyperparameters.context_length,
+          file,
         });
       } catch {
         facts.set(String(model), null);
@@ -52,6 +58,9 @@ export async function prepareMemoryPrecheck(
   return {
     layers(model) {
       return model === null ? null : (facts.get(model)?.facts.n_layer ?? null);
+    },
+    file(model) {
+      return facts.get(model)?.file ?? null;
     },
     async check(knobs) {
       const model = knobs.model === undefined ? null : String(knobs.model);

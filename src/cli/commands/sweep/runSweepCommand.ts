@@ -210,7 +210,7 @@ async function execute(
   let launcher: ConfigurationLauncher;
   if (spec.provider === "embedded") {
     const { openEmbeddedLauncher } = await import("./openEmbeddedLauncher.js");
-    const opened = await openEmbeddedLauncher(spec);
+    const opened = await openEmbeddedLauncher(spec, (path) => precheck.file(path));
     if (opened === "relaunch") {
       const { relaunchWithEngineEnv } = await import("../../../engine/native/engineProcessEnv.js");
       store.close();
