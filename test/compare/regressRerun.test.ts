@@ -65,8 +65,17 @@ describe("tokbench regress --rerun (CLI, real SQLite)", () => {
     assert.equal((await cli("accept", baselineId)).code, 0);
     const r = await cli("regress", "--baseline", "accepted", "--rerun", "--format", "json");
     const report = JSON.parse(r.stdout) as RegressionReport;
-    // A verdict was reached (0 or 1: a tiny model's speed on a shared machine may move), on the new run.
-    assert.ok(report.exit_code === 0 || report.exit_code === 1, `${r.stderr}\n${r.stdout}`);
+    // A verdict on the new run: 0 or 1 (a tiny model's speed on a shared machine may move), or 2 only
+    // because a loaded machine left fewer steady repetitions than the test needs, never an error.
+    const detail = `${r.stderr}\n${r.stdout}`;
+    if (report.exit_code === 2)
+      assert.ok(
+        report.findings.some(
+          (f) => f.status === "cannot judge" && /too few repetitions/.test(f.reason ?? ""),
+        ),
+        detail,
+      );
+    else assert.ok(report.exit_code === 0 || report.exit_code === 1, detail);
     assert.equal(r.code, report.exit_code);
     assert.equal(report.baseline_run_id, baselineId);
     assert.notEqual(report.current_run_id, baselineId);
