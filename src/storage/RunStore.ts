@@ -42,7 +42,7 @@ import {
   testRow,
 } from "./storedRows.js";
 import { TuneStore } from "./TuneStore.js";
-import { insertSql } from "./tableWrites.js";
+import { insertSql, updateFromExcluded } from "./tableWrites.js";
 
 /**
  * How a stored run ended. Besides the {@link RunStatus} values: `running` while the process that
@@ -477,14 +477,7 @@ export class RunStore {
           const row = runFinishRow(result, begun, options, this.machineId(result.machine), secrets);
           this.db
             .prepare<RunsTable>(
-              `${insertSql("runs")} ON CONFLICT(id) DO UPDATE SET
-              result_schema_version = excluded.result_schema_version, tool_version = excluded.tool_version,
-              started_at = excluded.started_at, ended_at = excluded.ended_at, status = excluded.status,
-              status_reason = excluded.status_reason,
-              target_kind = excluded.target_kind, model = excluded.model,
-              machine_id = excluded.machine_id, config_json = excluded.config_json,
-              summary_json = excluded.summary_json, resources_json = excluded.resources_json,
-              writer_pid = excluded.writer_pid, writer_hostname = excluded.writer_hostname`,
+              `${insertSql("runs")} ON CONFLICT(id) DO UPDATE ${updateFromExcluded("runs", ["id"])}`,
             )
             .run(row);
           // Keyed on (run_id, idx): a request stored as it finished is not written twice.

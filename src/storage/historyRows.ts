@@ -9,8 +9,8 @@ import type {
   RunFactsTable,
   RunOutputsTable,
 } from "./DatabaseSchema.js";
-import { TABLE_COLUMNS } from "./DatabaseSchema.js";
 import { runTags } from "./storedRows.js";
+import { insertSql, updateFromExcluded } from "./tableWrites.js";
 
 /**
  * The rows of the history tables (schema 2) that a run's writes add beside the run, its requests
@@ -42,27 +42,16 @@ export function runFinishFacts(result: RunResult): RunFacts {
   };
 }
 
-function insert(db: Database.Database, table: keyof typeof TABLE_COLUMNS): Database.Statement {
-  const columns = TABLE_COLUMNS[table] as string[];
-  return db.prepare(
-    `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
-  );
-}
-
 /** Writes (or replaces) a run's facts; call inside the transaction that writes its row. */
 export function writeRunFacts(db: Database.Database, runId: string, facts: RunFacts): void {
   db.prepare(
-    `INSERT INTO run_facts (run_id, workload_key, workload, requests_total, requests_failed, headline_json)
-     VALUES (@run_id, @workload_key, @workload, @requests_total, @requests_failed, @headline_json)
-     ON CONFLICT (run_id) DO UPDATE SET workload_key = excluded.workload_key, workload = excluded.workload,
-       requests_total = excluded.requests_total, requests_failed = excluded.requests_failed,
-       headline_json = excluded.headline_json`,
+    `${insertSql("run_facts")} ON CONFLICT (run_id) DO UPDATE ${updateFromExcluded("run_facts", ["run_id"])}`,
   ).run({ run_id: runId, ...facts });
 }
 
 /** Labels a run; call inside the transaction that writes its row. Empty and repeated tags are skipped. */
 export function writeRunTags(db: Database.Database, runId: string, tags: readonly string[]): void {
-  const statement = insert(db, "run_tags");
+  const statement = db.prepare(insertSql("run_tags"));
   for (const tag of runTags(tags)) statement.run({ run_id: runId, tag });
 }
 
@@ -116,7 +105,7 @@ export function writeRunAttachments(
   const rows = runAttachmentRows(result, terminalText, secrets);
   for (const table of ["run_distributions", "resource_samples", "run_outputs"] as const) {
     db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(result.run_id);
-    const statement = insert(db, table);
+    const statement = db.prepare(insertSql(table));
     for (const row of rows[table]) statement.run(row);
   }
 }

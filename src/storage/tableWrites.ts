@@ -7,6 +7,19 @@ export function insertSql(table: keyof DatabaseSchema): string {
   return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
 }
 
+/**
+ * `SET column = excluded.column, ...` for every column of `table` but `key` (its conflict target),
+ * from the one schema: the update of an upsert (`INSERT ... ON CONFLICT (key) DO UPDATE SET ...`),
+ * the same text in SQLite and PostgreSQL, so a column added to the schema is never left out of it.
+ */
+export function updateFromExcluded<T extends keyof DatabaseSchema>(
+  table: T,
+  key: readonly (keyof DatabaseSchema[T] & string)[],
+): string {
+  const columns = (TABLE_COLUMNS[table] as string[]).filter((c) => !(key as readonly string[]).includes(c));
+  return `SET ${columns.map((c) => `${c} = excluded.${c}`).join(", ")}`;
+}
+
 /** Whether a process of this machine is alive (a writer that died leaves its row `running`). */
 export function processAlive(pid: number): boolean {
   try {

@@ -20,6 +20,7 @@ import {
   runTags,
   testRow,
 } from "../storedRows.js";
+import { updateFromExcluded } from "../tableWrites.js";
 import { PostgresRunHistory } from "./PostgresRunHistory.js";
 
 /**
@@ -230,20 +231,16 @@ export class PostgresStore {
       const before = begun.rows[0];
       const machineId = await this.machineId(client, result.machine);
       const run = runFinishRow(result, before, options, machineId, secrets);
-      const updates = TABLE_COLUMNS.runs.filter((c) => c !== "id").map((c) => `${c} = excluded.${c}`);
-      await insert(client, "runs", [run], `ON CONFLICT (id) DO UPDATE SET ${updates.join(", ")}`);
+      await insert(client, "runs", [run], `ON CONFLICT (id) DO UPDATE ${updateFromExcluded("runs", ["id"])}`);
       const rows: DatabaseSchema["requests"][] = [];
       for (const record of options.requests ?? result.requests) rows.push(requestRow(runId, record, secrets));
       await insertRequests(client, rows);
       const facts = { run_id: runId, ...runFinishFacts(result) };
-      const factUpdates = TABLE_COLUMNS.run_facts
-        .filter((c) => c !== "run_id")
-        .map((c) => `${c} = excluded.${c}`);
       await insert(
         client,
         "run_facts",
         [facts],
-        `ON CONFLICT (run_id) DO UPDATE SET ${factUpdates.join(", ")}`,
+        `ON CONFLICT (run_id) DO UPDATE ${updateFromExcluded("run_facts", ["run_id"])}`,
       );
       if (before === undefined) {
         const tags = runTags(options.tags ?? []);
