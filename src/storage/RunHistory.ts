@@ -3,6 +3,8 @@ import type { ResourcePoint } from "../results/ResourceTimeline.js";
 import type { RunDistributions } from "../results/RunDistributions.js";
 import type { RunHeadline } from "../results/RunHeadline.js";
 import type { StoredRun, StoredRunStatus } from "./RunStore.js";
+import type { StoredSweep, SweepListEntry } from "./SweepStore.js";
+import type { StoredTune, TuneListEntry } from "./TuneStore.js";
 
 /** Which runs {@link RunHistory.listRuns} returns. Every filter is optional; together they all apply. */
 export interface RunFilter {
@@ -107,4 +109,19 @@ export interface RunHistory {
   acceptedBaselines(model: string | null, workloadKey: string, limit: number): Promise<BaselineEntry[]>;
   /** The most recently accepted baseline of any model and workload, or null (`regress --rerun`). */
   latestAcceptedBaseline(): Promise<BaselineEntry | null>;
+  /** Stored sweeps, most recent first; `limit` undefined for all. */
+  listSweeps(limit?: number): Promise<SweepListEntry[]>;
+  /**
+   * A stored sweep: its row, finished cells and replicates (`ref`: its id or a unique prefix of 8
+   * characters or more).
+   * @throws TokbenchError `SWEEP_NOT_FOUND`.
+   */
+  readSweep(ref: string): Promise<StoredSweep>;
+  /** Stored tunes, most recent first; `limit` undefined for all. */
+  listTunes(limit?: number): Promise<TuneListEntry[]>;
+  /**
+   * A stored tune with its trials (`ref`: its id or a unique prefix of 8 characters or more).
+   * @throws TokbenchError `TUNE_NOT_FOUND`.
+   */
+  readTune(ref: string): Promise<StoredTune>;
 }

@@ -20,7 +20,9 @@ import type {
 import type { BaselineEntry, RunFilter, RunHistory, RunListItem, StoredRunHeader } from "./RunHistory.js";
 import type { StoredRunStatus } from "./RunStore.js";
 import { type RunListRow, runListItem } from "./runListItem.js";
+import { type StoredSweep, type SweepListEntry, SweepStore } from "./SweepStore.js";
 import { machineFromRow, recordFromRow } from "./storedRows.js";
+import { type StoredTune, type TuneListEntry, TuneStore } from "./TuneStore.js";
 
 type LiveStatus = (row: Pick<RunsTable, "status" | "writer_pid" | "writer_hostname">) => StoredRunStatus;
 
@@ -53,6 +55,22 @@ export class SqliteRunHistory implements RunHistory {
     this.db = db;
     this.path = path;
     this.liveStatus = liveStatus;
+  }
+
+  async listSweeps(limit?: number): Promise<SweepListEntry[]> {
+    return new SweepStore(this.db, this.path).list(limit);
+  }
+
+  async readSweep(ref: string): Promise<StoredSweep> {
+    return new SweepStore(this.db, this.path).get(ref);
+  }
+
+  async listTunes(limit?: number): Promise<TuneListEntry[]> {
+    return new TuneStore(this.db, this.path).list(limit);
+  }
+
+  async readTune(ref: string): Promise<StoredTune> {
+    return new TuneStore(this.db, this.path).get(ref);
   }
 
   async listRuns(filter: RunFilter = {}): Promise<{ runs: RunListItem[]; total: number }> {

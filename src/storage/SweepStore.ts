@@ -156,13 +156,13 @@ export class SweepStore {
     };
   }
 
-  /** Sweeps, most recent first. */
-  list(limit = 50): SweepListEntry[] {
+  /** Sweeps, most recent first; `limit` undefined for all. */
+  list(limit?: number): SweepListEntry[] {
     return this.db
       .prepare<[number], SweepsTable & { finished_cells: number }>(
-        "SELECT s.*, (SELECT count(*) FROM sweep_cells c WHERE c.sweep_id = s.id) AS finished_cells FROM sweeps s ORDER BY started_at DESC LIMIT ?",
+        "SELECT s.*, (SELECT count(*) FROM sweep_cells c WHERE c.sweep_id = s.id) AS finished_cells FROM sweeps s ORDER BY started_at DESC, id DESC LIMIT ?",
       )
-      .all(limit)
+      .all(limit ?? -1)
       .map((row) => ({
         sweep_id: row.id,
         started_at: row.started_at,

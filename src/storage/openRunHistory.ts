@@ -8,8 +8,6 @@ export interface OpenedRunHistory {
   readonly history: RunHistory;
   /** The database as it may be shown: a SQLite file's path, or a PostgreSQL URL without its password. */
   readonly shownLocation: string;
-  /** The SQLite store, when the history is a file: sweeps and tunes are kept there only so far. */
-  readonly sqlite: RunStore | null;
   close(): Promise<void>;
 }
 
@@ -29,7 +27,6 @@ export async function openRunHistory(location: string = defaultDatabasePath()): 
     return {
       history: store.history(),
       shownLocation: store.shownUrl,
-      sqlite: null,
       close: () => store.close(),
     };
   }
@@ -37,7 +34,6 @@ export async function openRunHistory(location: string = defaultDatabasePath()): 
   return {
     history: store.history(),
     shownLocation: store.path,
-    sqlite: store,
     close: async () => store.close(),
   };
 }

@@ -1,35 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import { killOrphanedServers, LIVE, sim } from "./fixtures/simulatedTune.js";
 import { CLI, runCli, startCli, waitFor } from "./runCli.js";
-
-function sim(extra = ""): string {
-  return `${process.execPath} ${CLI} mock --simulate --port {port} -c {ctx} -np {parallel} --memory-budget-mib 600 --decode-tps 50 --prefill-tps 1000 --startup-ms 100 --seed 3${extra}`;
-}
-
-const LIVE = [
-  "--knob",
-  "ctx=4096,16384,32768",
-  "--knob",
-  "parallel=1,2,4",
-  "--concurrency",
-  "2",
-  "--prompt-tokens",
-  "16",
-  "--max-tokens",
-  "4",
-  "--requests",
-  "4",
-  "--warmup",
-  "0",
-  "--model",
-  "sim",
-];
 
 function line(knobs: Record<string, unknown>, tps: number, ttft: number): string {
   return JSON.stringify({
@@ -68,32 +46,6 @@ function tuneTrials(db: string): { idx: number; kind: string; replicates_json: s
     return [];
   } finally {
     conn?.close();
-  }
-}
-
-/**
- * Stops the simulated servers a SIGKILLed tune left behind: each runs in its own process group, so
- * it outlives the tune (found by its command line: this build's CLI and a port the tune launched).
- * Linux only (/proc); elsewhere nothing is done.
- */
-function killOrphanedServers(stderr: string): void {
-  if (!existsSync("/proc")) return;
-  const ports = [...stderr.matchAll(/launching: .*--port (\d+)/g)].map((m) => m[1]);
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    let args: string[];
-    try {
-      args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    } catch {
-      continue;
-    }
-    const port = args[args.indexOf("--port") + 1];
-    if (args.includes(CLI) && args.includes("--simulate") && ports.includes(port)) {
-      try {
-        process.kill(Number(pid), "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
   }
 }
 

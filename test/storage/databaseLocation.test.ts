@@ -69,7 +69,7 @@ describe("a database URL is never taken for a file path", () => {
 
   it("the CLI refuses --db and TOKBENCH_DB URLs it cannot use at once, one line, no password, no folder", async () => {
     const cwd = mkdtempSync(join(dir, "cwd-"));
-    const pgUrl = `postgres://bench:${PASSWORD}@db.example:5432/runs`;
+    const pgUrl = `postgres://bench:${PASSWORD}@127.0.0.1:9/runs`;
     const mysqlUrl = `mysql://bench:${PASSWORD}@db.example:3306/runs`;
     const runs: [Awaited<ReturnType<typeof runCli>>, RegExp][] = [
       [
@@ -83,19 +83,22 @@ describe("a database URL is never taken for a file path", () => {
         }),
         /^tokbench: cannot use mysql:\/\/\[redacted\]@db\.example:3306\/runs as the database: mysql:\/\/ databases are not supported; .*\[DB_UNSUPPORTED\]\n$/,
       ],
-      // tune does not write to PostgreSQL yet: refused before anything runs (bench and the history
-      // commands take PostgreSQL: test/cli/*Postgres.pg-test.ts).
+      // tune writes to PostgreSQL (test/cli/tunePostgres.pg-test.ts): it connects first, and an
+      // unreachable server is one line without the password, before any server is launched.
       [
         await runCli(["tune", "--replay", join(cwd, "absent.jsonl"), "--db", pgUrl], { cwd }),
-        /^tokbench: tokbench tune does not write to PostgreSQL yet \(--db postgres:\/\/\[redacted\]@db\.example:5432\/runs\): tune into a SQLite file .*\[DB_UNSUPPORTED\]\n$/,
+        /^tokbench: cannot open in PostgreSQL database postgres:\/\/\[redacted\]@127\.0\.0\.1:9\/runs: .*\[DB_OPEN_FAILED\]\n$/,
       ],
       [
-        await runCli(["tune", "--replay", join(cwd, "absent.jsonl")], { cwd, env: { TOKBENCH_DB: pgUrl } }),
-        /^tokbench: tokbench tune does not write to PostgreSQL yet .*\[DB_UNSUPPORTED\]\n$/,
+        await runCli(["tune", "--replay", join(cwd, "absent.jsonl")], {
+          cwd,
+          env: { TOKBENCH_DB: pgUrl },
+        }),
+        /^tokbench: cannot open in PostgreSQL database postgres:\/\/\[redacted\]@127\.0\.0\.1:9\/runs: .*\[DB_OPEN_FAILED\]\n$/,
       ],
       // A history command connects: an unreachable server is one line, without the password.
       [
-        await runCli(["runs", "--db", `postgres://bench:${PASSWORD}@127.0.0.1:9/runs`], { cwd }),
+        await runCli(["runs", "--db", pgUrl], { cwd }),
         /^tokbench: cannot open in PostgreSQL database postgres:\/\/\[redacted\]@127\.0\.0\.1:9\/runs: .*\[DB_OPEN_FAILED\]\n$/,
       ],
     ];

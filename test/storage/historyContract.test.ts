@@ -20,6 +20,7 @@ describeHistoryContract("SQLite", async () => {
     appendRequests: (runId, records) => store.appendRequests(runId, records),
     finishRun: (result, options) => store.finishRun(result, options),
     history: () => store.history(),
+    tunes: () => store.tunes(),
     async exec(sql) {
       const raw = new Database(path);
       try {

@@ -4,11 +4,15 @@ import { isTokbenchError } from "../../src/errors/TokbenchError.js";
 import type { RequestRecord } from "../../src/results/RequestRecord.js";
 import type { ResourcePoint } from "../../src/results/ResourceTimeline.js";
 import type { RunResult } from "../../src/results/RunResult.js";
+import type { CellResult, ReplicateResult } from "../../src/results/SweepResult.js";
+import type { TrialRecord } from "../../src/results/TuneResult.js";
 import { workloadIdentity } from "../../src/results/workloadIdentity.js";
-import { TABLE_COLUMNS } from "../../src/storage/DatabaseSchema.js";
+import { type DatabaseSchema, TABLE_COLUMNS } from "../../src/storage/DatabaseSchema.js";
 import type { RunHistory } from "../../src/storage/RunHistory.js";
 import type { BeginRunInput, FinishRunOptions } from "../../src/storage/RunStore.js";
 import { recordFromRow, requestRow } from "../../src/storage/storedRows.js";
+import { cellRow, replicateRow, sweepRow } from "../../src/storage/sweepRows.js";
+import type { TuneRecords } from "../../src/storage/TuneStore.js";
 import { sampleMachine, sampleRecord, sampleRunResult } from "./fixtures/sampleRun.js";
 
 /**
@@ -21,6 +25,8 @@ export interface StoreUnderTest {
   appendRequests(runId: string, records: readonly RequestRecord[]): unknown;
   finishRun(result: RunResult, options?: FinishRunOptions): unknown;
   history(): RunHistory;
+  /** The store's tune tables, as `tokbench tune` writes them. */
+  tunes(): TuneRecords;
   /** Runs one statement written so that both dialects take it (no parameters). */
   exec(sql: string): Promise<void>;
   /** Every row of every table of the schema, as text: what the database holds, for secret checks. */
@@ -40,6 +46,39 @@ async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of source) out.push(item);
   return out;
+}
+
+/** An INSERT of `row` into `table` with literal values, as both dialects take it (for `exec`). */
+function insertLiteral<T extends keyof DatabaseSchema>(table: T, row: DatabaseSchema[T]): string {
+  const columns = TABLE_COLUMNS[table] as string[];
+  const literal = (value: unknown) =>
+    value === null
+      ? "NULL"
+      : typeof value === "number"
+        ? String(value)
+        : `'${String(value).replaceAll("'", "''")}'`;
+  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => literal((row as unknown as Record<string, unknown>)[c])).join(", ")})`;
+}
+
+/** A trial as `tokbench tune` stores it (what a store must give back whole). */
+function trial(index: number, value: number | null): TrialRecord {
+  return {
+    index,
+    stage: index === 0 ? "fit" : "search",
+    kind: index === 0 ? "baseline" : "candidate",
+    configuration: { parallel: index + 1, flash_attn: index % 2 === 0, cache_type_k: "q8_0" },
+    replicates: [
+      { status: "ok", value, run_id: `run-of-trial-${index}`, figures: { ttft_p95_ms: 12.5 } } as never,
+    ],
+    status: value === null ? "failed" : "feasible",
+    failure: value === null ? "oom" : null,
+    reason: value === null ? "out of memory at 'parallel 4'" : null,
+    value,
+    ttft_p95_ms: value === null ? null : 12.5,
+    spread: value === null ? null : 0.0125,
+    reference: index === 0 ? null : 100.25,
+    elapsed_ms: 1234.5,
+  };
 }
 
 /** `record` as any store gives it back (what `requestRow` keeps of it). */
@@ -306,6 +345,174 @@ export function describeHistoryContract(name: string, open: () => Promise<StoreU
         const dump = await store.dump();
         assert.ok(!dump.includes("old-1") && !dump.includes("old-2"), "no row of a deleted run is left");
         assert.ok(dump.includes("new-1"));
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("tunes: stored trial by trial, listed newest first with their trial counts, read back whole by id or prefix, incomplete when their writer died", async () => {
+      const store = await open();
+      try {
+        const tunes = store.tunes();
+        const history = store.history();
+        assert.deepEqual(await history.listTunes(), []);
+        const ids = [
+          "aaaa1111-0000-4000-8000-000000000001",
+          "aaaa1111-0000-4000-8000-000000000002",
+          "bbbb2222-0000-4000-8000-000000000003",
+        ];
+        const spec = {
+          sweep: { provider: "llama-server", knob_axes: [{ name: "parallel", values: [1, 2, 4] }] },
+          note: "it's",
+        };
+        for (const [i, id] of ids.entries())
+          await tunes.begin({
+            tune_id: id,
+            tool_version: "t",
+            started_at: `2026-03-0${i + 1}T00:00:00.000Z`,
+            spec,
+          });
+        const trials = [trial(0, 100.25), trial(1, 180.5), trial(2, null)];
+        for (const t of trials) await tunes.addTrial(ids[0] as string, t);
+        await tunes.addTrial(ids[1] as string, trial(0, 90));
+        await tunes.finish(ids[0] as string, "completed", "converged", {
+          recipe_hash: "sha256:x",
+          best: { parallel: 2 },
+        });
+        await store.exec(`UPDATE tunes SET writer_pid = ${DEAD_PID} WHERE id = '${ids[1]}'`);
+
+        const listed = await history.listTunes();
+        assert.deepEqual(
+          listed.map((t) => [t.tune_id, t.status, t.trials, t.exit_reason]),
+          [
+            [ids[2], "running", 0, null],
+            [ids[1], "incomplete", 1, null],
+            [ids[0], "completed", 3, "converged"],
+          ],
+        );
+        assert.deepEqual(
+          (await history.listTunes(1)).map((t) => t.tune_id),
+          [ids[2]],
+        );
+        const read = await history.readTune(ids[0] as string);
+        assert.deepEqual(read.trials, trials);
+        assert.deepEqual(read.spec, spec);
+        assert.deepEqual(read.recipe, { recipe_hash: "sha256:x", best: { parallel: 2 } });
+        assert.equal(read.status, "completed");
+        assert.equal(read.started_at, "2026-03-01T00:00:00.000Z");
+        assert.ok(read.ended_at !== null);
+        // The store's own reader answers as the history does (`tune --resume` reads through it).
+        assert.deepEqual(await tunes.get(ids[0] as string), read);
+        assert.deepEqual(await tunes.list(), listed);
+        assert.equal((await history.readTune("bbbb2222")).tune_id, ids[2]);
+        for (const ref of ["aaaa1111", "aaaa111", "cccc3333-none"])
+          await assert.rejects(history.readTune(ref), (e: unknown) => isTokbenchError(e, "TUNE_NOT_FOUND"));
+        await assert.rejects(history.readTune("aaaa1111"), /ambiguous/);
+        // Resumed by this process: running again, its recipe cleared until it ends again.
+        await tunes.resume(ids[0] as string);
+        const resumed = await tunes.get(ids[0] as string);
+        assert.equal(resumed.status, "running");
+        assert.equal(resumed.recipe, null);
+        assert.equal(resumed.trials.length, 3);
+        await assert.rejects(tunes.addTrial(ids[0] as string, trial(1, 1)), (e: unknown) =>
+          isTokbenchError(e, "DB_WRITE_FAILED"),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("sweeps: listed newest first with their finished cells, read back with cells, replicates linked to runs and pending replicates", async () => {
+      const store = await open();
+      try {
+        const history = store.history();
+        assert.deepEqual(await history.listSweeps(), []);
+        for (const id of ["rep-0", "rep-1", "rep-2"]) await store.finishRun(run(id, 2));
+        const replicate = (n: number): ReplicateResult => ({
+          replicate: n,
+          run_id: `rep-${n}`,
+          feasible: n !== 2,
+          errors: n === 2,
+          reason: n === 2 ? "2 requests failed" : null,
+          figures: { output_tokens_per_s: 50 + n } as never,
+          checks: [],
+          notes: [],
+        });
+        const cell: CellResult = {
+          index: 0,
+          key: "parallel=2|c=4",
+          knobs: { parallel: 2 },
+          workload: { concurrency: 4, prompt_tokens: 16, max_tokens: 4 },
+          status: "feasible" as never,
+          reason: null,
+          failure: null,
+          memory_failure: false,
+          notes: [],
+          run_id: "rep-0",
+          run_ids: ["rep-0", "rep-1"],
+          summary: { output_tokens_per_s: 50.5 } as never,
+          replicates: [replicate(0), replicate(1)],
+          skipped_because: null,
+          log_path: "/logs/it's.log",
+        };
+        const ids = ["swp11111-0000-4000-8000-000000000001", "swp22222-0000-4000-8000-000000000002"];
+        const statements = [
+          insertLiteral("sweeps", {
+            ...sweepRow({
+              sweep_id: ids[0] as string,
+              tool_version: "t",
+              started_at: "2026-04-01T00:00:00.000Z",
+              spec: { knobs: ["parallel"] },
+              planned_cells: 2,
+            }),
+            status: "completed",
+            ended_at: "2026-04-01T01:00:00.000Z",
+            timing_json: JSON.stringify({ wall_ms: 5 }),
+          }),
+          insertLiteral("sweeps", {
+            ...sweepRow({
+              sweep_id: ids[1] as string,
+              tool_version: "t",
+              started_at: "2026-04-02T00:00:00.000Z",
+              spec: {},
+              planned_cells: 3,
+            }),
+            writer_pid: DEAD_PID,
+          }),
+          insertLiteral("sweep_runs", replicateRow(ids[0] as string, cell.key, replicate(0))),
+          insertLiteral("sweep_runs", replicateRow(ids[0] as string, cell.key, replicate(1))),
+          insertLiteral("sweep_cells", cellRow(ids[0] as string, cell)),
+          // A replicate of a cell the sweep had not finished when it stopped.
+          insertLiteral("sweep_runs", replicateRow(ids[0] as string, "parallel=4|c=4", replicate(2))),
+        ];
+        for (const sql of statements) await store.exec(sql);
+
+        const listed = await history.listSweeps();
+        assert.deepEqual(
+          listed.map((s) => [s.sweep_id, s.status, s.planned_cells, s.finished_cells]),
+          [
+            [ids[1], "incomplete", 3, 0],
+            [ids[0], "completed", 2, 1],
+          ],
+        );
+        assert.deepEqual(
+          (await history.listSweeps(1)).map((s) => s.sweep_id),
+          [ids[1]],
+        );
+        const read = await history.readSweep("swp11111");
+        assert.equal(read.sweep_id, ids[0]);
+        assert.equal(read.status, "completed");
+        assert.deepEqual(read.spec, { knobs: ["parallel"] });
+        assert.deepEqual(read.timing, { wall_ms: 5 });
+        assert.deepEqual(read.cells, [cell]);
+        assert.deepEqual([...read.pending_replicates], [["parallel=4|c=4", [replicate(2)]]]);
+        await assert.rejects(history.readSweep("swp"), (e: unknown) => isTokbenchError(e, "SWEEP_NOT_FOUND"));
+        await assert.rejects(history.readSweep("nothing-here"), (e: unknown) =>
+          isTokbenchError(e, "SWEEP_NOT_FOUND"),
+        );
+        // A run deleted from the history leaves the sweep without its replicate (links are kept by the schema).
+        assert.equal(await history.deleteRuns(["rep-1"]), 1);
+        assert.deepEqual((await history.readSweep(ids[0] as string)).cells[0]?.run_ids, ["rep-0"]);
       } finally {
         await store.close();
       }

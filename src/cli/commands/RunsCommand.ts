@@ -84,22 +84,16 @@ export const runsCommand: CommandModule<object, RunsArgs> = {
           );
         return;
       }
-      // Sweeps and tunes live in the SQLite file beside the runs (RunStore.sweeps(), tunes()).
-      if ((argv.sweeps === true || argv.tunes === true) && store.sqlite === null) {
-        throw new TokbenchError(
-          "DB_UNSUPPORTED",
-          `runs --${argv.sweeps === true ? "sweeps" : "tunes"} reads a SQLite file only so far: sweeps and tunes are not stored in PostgreSQL (${store.shownLocation}) yet`,
-        );
-      }
-      if (argv.sweeps === true && store.sqlite !== null) {
-        const sweeps = store.sqlite.sweeps().list(limit === 0 ? -1 : limit);
+      // Sweeps and tunes are read through the same history as runs, from either store.
+      if (argv.sweeps === true) {
+        const sweeps = await history.listSweeps(limit === 0 ? undefined : limit);
         const { renderSweepList } = await import("../../output/terminal/renderRunList.js");
         const text = argv.json ? terminalSafeJson({ sweeps }, 2) : renderSweepList(sweeps);
         process.stdout.write(`${text}\n`);
         return;
       }
-      if (argv.tunes === true && store.sqlite !== null) {
-        const tunes = store.sqlite.tunes().list(limit === 0 ? undefined : limit);
+      if (argv.tunes === true) {
+        const tunes = await history.listTunes(limit === 0 ? undefined : limit);
         const { renderTuneList } = await import("../../output/terminal/renderRunList.js");
         const text = argv.json ? terminalSafeJson({ tunes }, 2) : renderTuneList(tunes);
         process.stdout.write(`${text}\n`);

@@ -3,7 +3,7 @@ import { isTokbenchError } from "../../errors/TokbenchError.js";
 import { colorEnabled } from "../../output/createTable.js";
 import { writeRunJson } from "../../output/writeRunJson.js";
 import { openRunHistory } from "../../storage/openRunHistory.js";
-import type { RunStore } from "../../storage/RunStore.js";
+import type { RunHistory } from "../../storage/RunHistory.js";
 import { terminalSafeJson } from "../../text/sanitizeText.js";
 import { withRunArgument } from "../historyOptions.js";
 
@@ -24,18 +24,18 @@ type ShowArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>["argv"]>>;
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** Prints the sweep or tune `argv.run` names; false when there is none. */
-async function showSweepOrTune(store: RunStore, argv: ShowArgs): Promise<boolean> {
-  const find = <T>(get: () => T): T | null => {
+async function showSweepOrTune(history: RunHistory, argv: ShowArgs): Promise<boolean> {
+  const find = async <T>(get: () => Promise<T>): Promise<T | null> => {
     try {
-      return get();
+      return await get();
     } catch (error) {
       if (isTokbenchError(error) && (error.code === "SWEEP_NOT_FOUND" || error.code === "TUNE_NOT_FOUND"))
         return null;
       throw error;
     }
   };
-  const sweep = find(() => store.sweeps().get(argv.run));
-  const tune = sweep === null ? find(() => store.tunes().get(argv.run)) : null;
+  const sweep = await find(() => history.readSweep(argv.run));
+  const tune = sweep === null ? await find(() => history.readTune(argv.run)) : null;
   if (sweep === null && tune === null) return false;
   const { renderStoredSweep, renderStoredTune } = await import("../../output/terminal/renderRunList.js");
   let text: string;
@@ -62,12 +62,10 @@ export const showCommand: CommandModule<object, ShowArgs> = {
         runId = await history.resolveRun(argv.run);
       } catch (error) {
         // Not a run: a sweep or a tune by id or prefix (8 characters or more), shown the same way.
-        // Sweeps and tunes are kept in a SQLite file only so far.
         if (
           !isTokbenchError(error) ||
           error.code !== "RUN_NOT_FOUND" ||
-          store.sqlite === null ||
-          !(await showSweepOrTune(store.sqlite, argv))
+          !(await showSweepOrTune(history, argv))
         )
           throw error;
         return;

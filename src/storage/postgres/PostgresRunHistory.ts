@@ -21,7 +21,16 @@ import { liveRunStatus } from "../liveRunStatus.js";
 import type { BaselineEntry, RunFilter, RunHistory, RunListItem, StoredRunHeader } from "../RunHistory.js";
 import type { RunRows } from "../RunStore.js";
 import { type RunListRow, runListItem } from "../runListItem.js";
+import type { SweepListEntry } from "../SweepStore.js";
 import { COPIED_RUN_TABLES, machineFromRow, recordFromRow } from "../storedRows.js";
+import type { StoredTune, TuneListEntry } from "../TuneStore.js";
+import {
+  listPostgresSweeps,
+  listPostgresTunes,
+  readPostgresSweep,
+  readPostgresTune,
+  type StoredDistributedSweep,
+} from "./searchReads.js";
 
 /** What this reader needs of `PostgresStore`: its queries (errors redacted) and its shown URL. */
 export interface PostgresQueries {
@@ -58,6 +67,22 @@ export class PostgresRunHistory implements RunHistory {
     return new TokbenchError("RUN_NOT_FOUND", `no run ${ref} in database ${this.db.shownUrl}`, {
       context: { run_id: ref, path: this.db.shownUrl },
     });
+  }
+
+  async listSweeps(limit?: number): Promise<SweepListEntry[]> {
+    return listPostgresSweeps(this.db, limit);
+  }
+
+  async readSweep(ref: string): Promise<StoredDistributedSweep> {
+    return readPostgresSweep(this.db, ref);
+  }
+
+  async listTunes(limit?: number): Promise<TuneListEntry[]> {
+    return listPostgresTunes(this.db, limit);
+  }
+
+  async readTune(ref: string): Promise<StoredTune> {
+    return readPostgresTune(this.db, ref);
   }
 
   async listRuns(filter: RunFilter = {}): Promise<{ runs: RunListItem[]; total: number }> {

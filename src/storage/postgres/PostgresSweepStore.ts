@@ -1,10 +1,12 @@
 import type pg from "pg";
-import { TokbenchError } from "../../errors/TokbenchError.js";
 import type { CellResult, ReplicateResult, SweepTiming } from "../../results/SweepResult.js";
-import type { SweepCellsTable, SweepQueueTable, SweepRunsTable, SweepsTable } from "../DatabaseSchema.js";
-import type { StoredSweep } from "../SweepStore.js";
-import { cellRow, cellsFromRows, replicateRow, sweepRow } from "../sweepRows.js";
+import type { SweepQueueTable, SweepsTable } from "../DatabaseSchema.js";
+import type { SweepListEntry } from "../SweepStore.js";
+import { cellRow, replicateRow, sweepRow } from "../sweepRows.js";
 import { insert, type PostgresStore } from "./PostgresStore.js";
+import { listPostgresSweeps, readPostgresSweep, type StoredDistributedSweep } from "./searchReads.js";
+
+export type { QueueCounts, StoredDistributedSweep } from "./searchReads.js";
 
 /** Now on the database server's clock, in ms since the epoch: every lease is timed by one clock. */
 const NOW_MS = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
@@ -38,21 +40,6 @@ export interface Claimant {
   machine_class: string;
   /** How long a claim holds without renewal, in ms. */
   lease_ms: number;
-}
-
-/** What is left of a distributed sweep's queue. */
-export interface QueueCounts {
-  queued: number;
-  leased: number;
-  done: number;
-  /** Claims beyond the first per cell: leases taken over after they ran out, or cells given back. */
-  reclaims: number;
-}
-
-/** A stored distributed sweep: the local reading plus its queue. */
-export interface StoredDistributedSweep extends StoredSweep {
-  /** null for a sweep that was not queued for workers (run by `tokbench sweep` alone). */
-  queue: QueueCounts | null;
 }
 
 /**
@@ -287,68 +274,12 @@ export class PostgresSweepStore {
    * @throws TokbenchError `SWEEP_NOT_FOUND`.
    */
   async get(sweepIdOrPrefix: string): Promise<StoredDistributedSweep> {
-    const rows = (
-      await this.store.query(
-        "read a sweep",
-        "SELECT * FROM sweeps WHERE id = $1 OR (length($1) >= 8 AND substr(id, 1, length($1)) = $1)",
-        [sweepIdOrPrefix],
-      )
-    ).rows as SweepsTable[];
-    const exact = rows.find((r) => r.id === sweepIdOrPrefix);
-    const row = exact ?? (rows.length === 1 ? rows[0] : undefined);
-    if (row === undefined) {
-      throw new TokbenchError(
-        "SWEEP_NOT_FOUND",
-        rows.length > 1
-          ? `sweep id "${sweepIdOrPrefix}" is ambiguous in ${this.store.shownUrl}`
-          : `no sweep "${sweepIdOrPrefix}" in ${this.store.shownUrl}`,
-        { context: { sweep_id: sweepIdOrPrefix, url: this.store.shownUrl } },
-      );
-    }
-    const runRows = (
-      await this.store.query(
-        "read a sweep's replicates",
-        "SELECT * FROM sweep_runs WHERE sweep_id = $1 ORDER BY cell_key, replicate",
-        [row.id],
-      )
-    ).rows as SweepRunsTable[];
-    const cellRows = (
-      await this.store.query(
-        "read a sweep's cells",
-        "SELECT * FROM sweep_cells WHERE sweep_id = $1 ORDER BY idx",
-        [row.id],
-      )
-    ).rows as SweepCellsTable[];
-    const counts = (
-      await this.store.query(
-        "read a sweep's queue",
-        `SELECT COUNT(*) FILTER (WHERE state = 'queued')::INTEGER AS queued,
-                COUNT(*) FILTER (WHERE state = 'leased')::INTEGER AS leased,
-                COUNT(*) FILTER (WHERE state = 'done')::INTEGER AS done,
-                COALESCE(SUM(GREATEST(claims - 1, 0)), 0)::INTEGER AS reclaims,
-                COUNT(*)::INTEGER AS total
-         FROM sweep_queue WHERE sweep_id = $1`,
-        [row.id],
-      )
-    ).rows[0] as QueueCounts & { total: number };
-    const { cells, pending_replicates } = cellsFromRows(cellRows, runRows);
-    return {
-      sweep_id: row.id,
-      tool_version: row.tool_version,
-      started_at: row.started_at,
-      ended_at: row.ended_at,
-      status: row.status,
-      status_reason: row.status_reason,
-      spec: JSON.parse(row.spec_json),
-      planned_cells: row.planned_cells,
-      timing: row.timing_json === null ? null : JSON.parse(row.timing_json),
-      cells,
-      pending_replicates,
-      queue:
-        counts.total === 0
-          ? null
-          : { queued: counts.queued, leased: counts.leased, done: counts.done, reclaims: counts.reclaims },
-    };
+    return readPostgresSweep(this.store, sweepIdOrPrefix);
+  }
+
+  /** Sweeps, most recent first; `limit` undefined for all. */
+  async list(limit?: number): Promise<SweepListEntry[]> {
+    return listPostgresSweeps(this.store, limit);
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { PostgresStore } from "../../../src/storage/postgres/PostgresStore.js";
+import { PostgresTuneStore } from "../../../src/storage/postgres/PostgresTuneStore.js";
 import { describeHistoryContract, SCHEMA_TABLES } from "../historyContract.js";
 import { freshDatabase, serverPassword } from "./fixtures/postgresServer.js";
 
@@ -12,6 +13,7 @@ describeHistoryContract("PostgreSQL", async () => {
     appendRequests: (runId, records) => store.appendRequests(runId, records),
     finishRun: (result, options) => store.finishRun(result, options),
     history: () => store.history(),
+    tunes: () => new PostgresTuneStore(store),
     async exec(sql) {
       await store.query("exec", sql);
     },

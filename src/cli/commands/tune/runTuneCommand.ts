@@ -7,12 +7,8 @@ import { TokbenchError } from "../../../errors/TokbenchError.js";
 import { renderTune, trialLine } from "../../../output/terminal/renderTune.js";
 import type { KnobValue } from "../../../results/TuneResult.js";
 import type { AxisValue } from "../../../search/Axis.js";
-import { redactUrl } from "../../../secrets/redact.js";
 import { providerFor } from "../../../servers/providerFor.js";
 import type { ServerCommand } from "../../../servers/ServerProvider.js";
-import { isPostgresUrl } from "../../../storage/databaseFilePath.js";
-import { defaultDatabasePath } from "../../../storage/defaultDatabasePath.js";
-import { RunStore } from "../../../storage/RunStore.js";
 import type { ConfigurationLauncher } from "../../../sweep/ConfigurationLauncher.js";
 import { knobAxis } from "../../../sweep/knobAxes.js";
 import { prepareMemoryPrecheck } from "../../../sweep/memoryPrecheck.js";
@@ -45,8 +41,9 @@ import { DEFAULT_CONFIRM, runTune, type TuneOutcome } from "../../../tune/runTun
 import type { Trial } from "../../../tune/Trial.js";
 import { refuseExistingOutput } from "../../refuseExistingOutput.js";
 import { StopSignals } from "../../stopSignals.js";
-import { type RunStorage, runStorage } from "../sweep/runStorageHooks.js";
+import type { RunStorage } from "../sweep/runStorageHooks.js";
 import { DEFINING_FLAGS } from "../sweep/specFromArgs.js";
+import { openTuneDatabase, type TuneDatabase, tuneLogDir } from "./tuneDatabase.js";
 import {
   replayIsFile,
   replayTuneSpec,
@@ -211,8 +208,11 @@ function benchCommand(spec: TuneSpec, configuration: Configuration): string {
 }
 
 /** Replay lines of a sweep stored in the database. */
-function sweepRecords(store: RunStore, sweepId: string): { records: ReplayRecord[]; id: string } {
-  const stored = store.sweeps().get(sweepId);
+async function sweepRecords(
+  db: TuneDatabase,
+  sweepId: string,
+): Promise<{ records: ReplayRecord[]; id: string }> {
+  const stored = await db.history.readSweep(sweepId);
   const records = replayLines(stored.cells).map((line, i) =>
     parseReplayRecord(line, `sweep ${stored.sweep_id} line ${i + 1}`),
   );
@@ -227,16 +227,6 @@ function sweepRecords(store: RunStore, sweepId: string): { records: ReplayRecord
  * Returns the exit code: 0 with a recommendation, 1 without, 128 + the signal's number interrupted (130 for Ctrl-C).
  */
 export async function runTuneCommand(args: TuneArgs): Promise<number> {
-  const location = args.db ?? defaultDatabasePath();
-  if (isPostgresUrl(location)) {
-    // Tunes and their trials are kept in SQLite tables only so far (issue 15 covers bench and the
-    // history commands): refused before any server is launched.
-    throw new TokbenchError(
-      "DB_UNSUPPORTED",
-      `tokbench tune does not write to PostgreSQL yet (--db ${redactUrl(location)}): tune into a SQLite file (--db PATH), then copy its runs with \`tokbench db copy --from PATH --to postgres://...\``,
-      { context: { command: "tune" } },
-    );
-  }
   if (args.out !== undefined) refuseExistingOutput(args.out, args.force);
   if (args.resume !== undefined) {
     const given = DEFINING.filter((f) => (args as unknown as Record<string, unknown>)[f] !== undefined);
@@ -247,14 +237,14 @@ export async function runTuneCommand(args: TuneArgs): Promise<number> {
       );
     }
   }
-  const store = RunStore.open(args.db);
+  const db = await openTuneDatabase(args.db);
   try {
     let spec: TuneSpec;
     let tuneId: string;
     let stored: Trial[] = [];
     let records: ReplayRecord[] | null = null;
     if (args.resume !== undefined) {
-      const tune = store.tunes().get(args.resume);
+      const tune = await db.tunes.get(args.resume);
       if (tune.status === "running")
         throw new TokbenchError(
           "INVALID_ARGUMENT",
@@ -270,14 +260,15 @@ export async function runTuneCommand(args: TuneArgs): Promise<number> {
             "REPLAY_INVALID",
             `the replay file ${spec.source.path} changed since the tune started`,
           );
-      } else if (spec.source.kind === "sweep") records = sweepRecords(store, spec.source.sweep_id).records;
+      } else if (spec.source.kind === "sweep")
+        records = (await sweepRecords(db, spec.source.sweep_id)).records;
     } else if (args.replay !== undefined) {
       if (replayIsFile(args.replay)) {
         const path = resolve(args.replay);
         records = readReplayFile(path);
         spec = replayTuneSpec(args, records, { kind: "replay", path, sha256: await fileSha256(path) }).spec;
       } else {
-        const found = sweepRecords(store, args.replay);
+        const found = await sweepRecords(db, args.replay);
         records = found.records;
         spec = replayTuneSpec(args, records, { kind: "sweep", sweep_id: found.id }).spec;
       }
@@ -286,15 +277,15 @@ export async function runTuneCommand(args: TuneArgs): Promise<number> {
       spec = await tuneSpecFromArgs(args);
       tuneId = randomUUID();
     }
-    return await execute(args, store, spec, tuneId, stored, records);
+    return await execute(args, db, spec, tuneId, stored, records);
   } finally {
-    store.close();
+    await db.close();
   }
 }
 
 async function execute(
   args: TuneArgs,
-  store: RunStore,
+  db: TuneDatabase,
   spec: TuneSpec,
   tuneId: string,
   stored: Trial[],
@@ -326,14 +317,14 @@ async function execute(
     };
     measure = replaySource(records as ReplayRecord[], workload).measure;
   } else {
-    const logDir = resolve(args["log-dir"] ?? join(dirname(store.path), "tune-logs", tuneId));
+    const logDir = resolve(args["log-dir"] ?? tuneLogDir(db, tuneId));
     mkdirSync(logDir, { recursive: true });
     if (s.provider === "embedded") {
       const { openEmbeddedLauncher } = await import("../sweep/openEmbeddedLauncher.js");
       const opened = await openEmbeddedLauncher(s);
       if (opened === "relaunch") {
         const { relaunchWithEngineEnv } = await import("../../../engine/native/engineProcessEnv.js");
-        store.close();
+        await db.close();
         return relaunchWithEngineEnv();
       }
       launcher = opened;
@@ -349,7 +340,7 @@ async function execute(
         on_launch: (argv) => say(`  launching: ${argv.join(" ")}\n`),
       });
     }
-    storage = runStorage(store, "tune");
+    storage = db.runStorage();
     measure = liveMeasure({
       spec: s,
       launcher,
@@ -361,10 +352,10 @@ async function execute(
     });
   }
 
-  const tunes = store.tunes();
-  if (stored.length > 0 || args.resume !== undefined) tunes.resume(tuneId);
+  const tunes = db.tunes;
+  if (stored.length > 0 || args.resume !== undefined) await tunes.resume(tuneId);
   else
-    tunes.begin({
+    await tunes.begin({
       tune_id: tuneId,
       tool_version: TOKBENCH_VERSION,
       started_at: new Date().toISOString(),
@@ -380,6 +371,12 @@ async function execute(
   // finished requests kept), a second quits at once after storing what is only in memory.
   const stop = StopSignals.listen();
   stop.onQuit((signal) => storage?.quit(signal));
+  // Each trial is stored as it finishes, in order. The search calls onTrial synchronously; a
+  // store that answers with a promise (PostgreSQL) commits in one round trip while the next trial
+  // is measured, and a write that failed stops the tune at the next trial, as a SQLite write does
+  // at once.
+  let trialWrites: Promise<void> = Promise.resolve();
+  let trialWriteError: unknown = null;
   let outcome: TuneOutcome;
   try {
     outcome = await runTune({
@@ -392,7 +389,13 @@ async function execute(
       stored,
       signal: stop.signal,
       onTrial: (trial, log) => {
-        if (trial.index >= stored.length) tunes.addTrial(tuneId, trial);
+        if (trialWriteError !== null) throw trialWriteError;
+        if (trial.index >= stored.length)
+          trialWrites = trialWrites.then(() =>
+            tunes.addTrial(tuneId, trial).catch((error: unknown) => {
+              trialWriteError ??= error;
+            }),
+          );
         const best = log.best();
         const score = best === null ? null : log.configurationScore(best.configuration);
         const gain =
@@ -405,7 +408,9 @@ async function execute(
   } finally {
     stop.close();
     await launcher?.close();
+    await trialWrites;
   }
+  if (trialWriteError !== null) throw trialWriteError;
 
   // The recipe.
   const hashes = new Map<string, RecipeModel>();
@@ -492,7 +497,7 @@ async function execute(
     objective_field: field,
     objective_unit: unit,
   });
-  tunes.finish(
+  await tunes.finish(
     tuneId,
     outcome.exit_reason === "interrupted" ? "interrupted" : "completed",
     outcome.exit_reason,
@@ -590,10 +595,10 @@ async function execute(
     process.stderr.write(
       `tokbench: drift ${(100 * outcome.max_drift).toFixed(1)} % of the baseline during the tune: the machine changed under it${outcome.gain_vs_latest_baseline === null ? "" : `; the recommendation's gain is ${signedPct(outcome.gain_vs_latest_baseline)} over the latest baseline (${signedPct(outcome.gain)} over the first)`}\n`,
     );
-  process.stderr.write(`tune ${tuneId} saved to ${sanitizeText(store.path)}\n`);
+  process.stderr.write(`tune ${tuneId} saved to ${sanitizeText(db.shown)}\n`);
   if (outcome.exit_reason === "interrupted") {
     process.stderr.write(
-      `resume it with: tokbench tune --resume ${tuneId}${args.db ? ` --db ${args.db}` : ""}\n`,
+      `resume it with: tokbench tune --resume ${tuneId}${args.db ? ` --db ${sanitizeText(db.shown)}` : ""}\n`,
     );
     return stop.exitCode(130);
   }
