@@ -34,11 +34,14 @@ import { SqliteRunHistory } from "./SqliteRunHistory.js";
 import { SweepStore } from "./SweepStore.js";
 import {
   COPIED_RUN_TABLES,
+  COPIED_SEARCH_TABLES,
   machineRow,
   recordFromRow,
   requestRow,
   runFinishRow,
   runStartRow,
+  type SearchRows,
+  type SearchTable,
   testRow,
 } from "./storedRows.js";
 import { TuneStore } from "./TuneStore.js";
@@ -305,6 +308,61 @@ export class RunStore {
       run_outputs: all("run_outputs"),
       baselines: all("baselines"),
     };
+  }
+
+  /** Ids of the stored sweeps or tunes, oldest first: what `db copy` walks. */
+  searchIds(table: SearchTable): string[] {
+    return this.db
+      .prepare<[], string>(`SELECT id FROM ${table} ORDER BY started_at, id`)
+      .pluck()
+      .all() as string[];
+  }
+
+  /**
+   * Every row of one sweep or tune (`db copy`).
+   * @throws TokbenchError `SWEEP_NOT_FOUND`, `TUNE_NOT_FOUND`.
+   */
+  searchRows(table: SearchTable, id: string): SearchRows {
+    const row = this.db.prepare(`SELECT * FROM ${table} WHERE id = ?`).get(id) as
+      | SearchRows["row"]
+      | undefined;
+    if (row === undefined) {
+      throw new TokbenchError(
+        table === "sweeps" ? "SWEEP_NOT_FOUND" : "TUNE_NOT_FOUND",
+        `no ${table.slice(0, -1)} ${id} in database ${this.path}`,
+        { context: { id, path: this.path } },
+      );
+    }
+    const { key, tables } = COPIED_SEARCH_TABLES[table];
+    const children: SearchRows["children"] = {};
+    for (const child of tables)
+      children[child] = this.db.prepare(`SELECT * FROM ${child} WHERE ${key} = ?`).all(id) as Record<
+        string,
+        unknown
+      >[];
+    return { table, row, children };
+  }
+
+  /**
+   * Adds a sweep or a tune copied from another store (`searchRows` of either store), all its rows in
+   * one transaction, after its runs were copied: one whose id is here already is left as it is and
+   * false is returned, so copying twice adds nothing.
+   * @throws TokbenchError `DB_WRITE_FAILED`, `DB_LOCKED`.
+   */
+  importSearch(rows: SearchRows): boolean {
+    return this.write(`copy ${rows.table.slice(0, -1)} ${rows.row.id}`, () =>
+      this.db.transaction(() => {
+        const added = this.db
+          .prepare(insertSql(rows.table).replace(/^INSERT INTO/, "INSERT OR IGNORE INTO"))
+          .run(rows.row).changes;
+        if (added === 0) return false;
+        for (const table of COPIED_SEARCH_TABLES[rows.table].tables) {
+          const insert = this.db.prepare(insertSql(table));
+          for (const row of rows.children[table] ?? []) insert.run(row);
+        }
+        return true;
+      })(),
+    );
   }
 
   /**

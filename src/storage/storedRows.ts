@@ -187,6 +187,28 @@ export const COPIED_RUN_TABLES = [
   "baselines",
 ] as const satisfies readonly (keyof DatabaseSchema)[];
 
+/**
+ * A sweep's or a tune's tables besides its own row (keyed by `key`), in an order their foreign keys
+ * allow: what `db copy` moves of it, in either store. Its runs are ordinary runs, copied before it
+ * (`sweep_runs` and `sweep_cells` point at them by id, the same in every store).
+ */
+export const COPIED_SEARCH_TABLES = {
+  sweeps: { key: "sweep_id", tables: ["sweep_runs", "sweep_cells", "sweep_queue"] },
+  tunes: { key: "tune_id", tables: ["tune_trials"] },
+} as const satisfies Record<string, { key: string; tables: readonly (keyof DatabaseSchema)[] }>;
+
+/** The searches `db copy` moves: sweeps and tunes. */
+export type SearchTable = keyof typeof COPIED_SEARCH_TABLES;
+
+/** Every row of one sweep or tune, as `db copy` reads it from one store and adds it to another. */
+export interface SearchRows {
+  table: SearchTable;
+  /** Its row in `table` (`sweeps` or `tunes`). */
+  row: DatabaseSchema[SearchTable];
+  /** The rows of each of its tables ({@link COPIED_SEARCH_TABLES}). */
+  children: Record<string, Record<string, unknown>[]>;
+}
+
 /** `config[key]` when it is a string, else null. */
 function stringFrom(config: Record<string, unknown>, key: string): string | null {
   const value = config[key];

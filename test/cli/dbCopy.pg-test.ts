@@ -3,16 +3,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import Database from "better-sqlite3";
 import type { RequestsTable } from "../../src/storage/DatabaseSchema.js";
 import { PostgresStore } from "../../src/storage/postgres/PostgresStore.js";
+import { PostgresSweepStore } from "../../src/storage/postgres/PostgresSweepStore.js";
 import { RunStore } from "../../src/storage/RunStore.js";
 import { recordFromRow } from "../../src/storage/storedRows.js";
 import { runRowsOf } from "../storage/fixtures/runRowsOf.js";
 import { sampleMachine, sampleRecord, sampleRunResult } from "../storage/fixtures/sampleRun.js";
+import { SAMPLE_SWEEP_ID, SEARCH_VIEWS, storeSampleSearches } from "../storage/fixtures/sampleSearches.js";
 import { freshDatabase, serverPassword } from "../storage/postgres/fixtures/postgresServer.js";
 import { runCli } from "./runCli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tokbench-dbcopy-"));
+/** The second line of a copy of a history without sweeps or tunes. */
+const NO_SEARCHES =
+  "copied 0 sweeps \\(0 cells; 0 were there already\\) and 0 tunes \\(0 trials; 0 were there already\\)\\n";
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("db copy: a SQLite history into PostgreSQL, row for row, and nothing twice when run again", async () => {
@@ -36,12 +42,17 @@ test("db copy: a SQLite history into PostgreSQL, row for row, and nothing twice 
   assert.equal(first.code, 0, first.stderr);
   assert.match(
     first.stdout,
-    /^copied 3 runs \(1232 requests\) to postgres:\/\/\[redacted\]@127\.0\.0\.1:\d+\/\S+; 0 were there already\n$/,
+    new RegExp(
+      `^copied 3 runs \\(1232 requests\\) to postgres://\\[redacted\\]@127\\.0\\.0\\.1:\\d+/\\S+; 0 were there already\\n${NO_SEARCHES}$`,
+    ),
   );
   assert.ok(!first.stdout.includes(serverPassword()) && !first.stderr.includes(serverPassword()));
   const second = await runCli(["db", "copy", "--from", path, "--to", db]);
   assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stdout, /^copied 0 runs \(0 requests\) to .*; 3 were there already\n$/);
+  assert.match(
+    second.stdout,
+    new RegExp(`^copied 0 runs \\(0 requests\\) to .*; 3 were there already\\n${NO_SEARCHES}$`),
+  );
 
   const source = RunStore.open(path);
   const target = await PostgresStore.open(db);
@@ -97,9 +108,115 @@ test("db copy from PostgreSQL into a SQLite file gives back every row of the fil
   const back = join(dir, "back.sqlite");
   const run = await runCli(["db", "copy", "--from", db, "--to", back]);
   assert.equal(run.code, 0, run.stderr);
-  assert.equal(run.stdout, `copied 2 runs (2501 requests) to ${back}; 0 were there already\n`);
+  assert.match(
+    run.stdout,
+    new RegExp(`^copied 2 runs \\(2501 requests\\) to [^;]+; 0 were there already\\n${NO_SEARCHES}$`),
+  );
   assert.ok(!run.stderr.includes(serverPassword()));
   const again = await runCli(["db", "copy", "--from", db, "--to", back]);
-  assert.match(again.stdout, /^copied 0 runs \(0 requests\) to .*; 2 were there already\n$/);
+  assert.match(
+    again.stdout,
+    new RegExp(`^copied 0 runs \\(0 requests\\) to .*; 2 were there already\\n${NO_SEARCHES}$`),
+  );
   assert.deepEqual(runRowsOf(back), runRowsOf(path));
+});
+
+test("db copy moves sweeps (a distributed sweep's queue too) and tunes in every direction, linked to their runs, once", async () => {
+  const file = join(dir, "searches.sqlite");
+  const origin = RunStore.open(file);
+  await storeSampleSearches(origin);
+  origin.close();
+  const team = await freshDatabase("dbcopy_search");
+  const up = await runCli(["db", "copy", "--from", file, "--to", team]);
+  assert.equal(up.code, 0, up.stderr);
+  assert.match(
+    up.stdout,
+    /\ncopied 1 sweeps \(1 cells; 0 were there already\) and 1 tunes \(2 trials; 0 were there already\)\n$/,
+  );
+  // The SQLite file and its PostgreSQL copy answer the same (item by item, text and JSON).
+  for (const view of SEARCH_VIEWS) {
+    const a = await runCli([...view, "--db", file]);
+    const b = await runCli([...view, "--db", team]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    if (view[0] === "show" && view.includes("--json") && view[1] === SAMPLE_SWEEP_ID) {
+      // PostgreSQL adds the sweep's queue: none for a sweep run by one `tokbench sweep`.
+      assert.deepEqual(JSON.parse(b.stdout), { ...JSON.parse(a.stdout), queue: null });
+    } else assert.equal(b.stdout, a.stdout, view.join(" "));
+  }
+  // A distributed sweep created in PostgreSQL: two cells queued, one claimed by a worker.
+  const store = await PostgresStore.open(team);
+  const queued = "9ueu0000-0000-4000-8000-000000000003";
+  try {
+    const sweeps = new PostgresSweepStore(store);
+    await sweeps.create({
+      sweep_id: queued,
+      tool_version: "t",
+      started_at: "2026-06-01T00:00:00.000Z",
+      spec: { knob_axes: [] },
+      cells: [
+        { key: "a", index: 0, configuration: 0 },
+        { key: "b", index: 1, configuration: 0 },
+      ],
+      machine_class: null,
+    });
+    assert.ok(
+      await sweeps.claim({ worker: "w1", machine_class: "x", lease_ms: 60_000 }, { sweep_id: queued }),
+    );
+  } finally {
+    await store.close();
+  }
+  // PostgreSQL to PostgreSQL keeps the queue; PostgreSQL to SQLite keeps every row as well.
+  const other = await freshDatabase("dbcopy_search_other");
+  const back = join(dir, "searches-back.sqlite");
+  for (const target of [other, back]) {
+    const run = await runCli(["db", "copy", "--from", team, "--to", target]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /\ncopied 2 sweeps \(1 cells; 0 were there already\) and 1 tunes \(2 trials; 0 were there already\)\n$/,
+    );
+    assert.ok(!run.stdout.includes(serverPassword()) && !run.stderr.includes(serverPassword()));
+    const again = await runCli(["db", "copy", "--from", team, "--to", target]);
+    assert.match(
+      again.stdout,
+      /\ncopied 0 sweeps \(0 cells; 2 were there already\) and 0 tunes \(0 trials; 1 were there already\)\n$/,
+    );
+  }
+  for (const view of [...SEARCH_VIEWS, ["show", queued, "--json"]]) {
+    const a = await runCli([...view, "--db", team]);
+    assert.equal((await runCli([...view, "--db", other])).stdout, a.stdout, view.join(" "));
+  }
+  const shownBack = JSON.parse((await runCli(["show", queued, "--json", "--db", back])).stdout);
+  const { queue, ...shownTeam } = JSON.parse((await runCli(["show", queued, "--json", "--db", team])).stdout);
+  assert.deepEqual(queue, { queued: 1, leased: 1, done: 0, reclaims: 0 });
+  assert.deepEqual(shownBack, shownTeam);
+  // And back again: the file copied from PostgreSQL holds every row the original file had.
+  const rows = (path: string) => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return ["sweeps", "sweep_runs", "sweep_cells", "tunes", "tune_trials"].map((table) =>
+        db
+          .prepare(
+            `SELECT * FROM ${table} WHERE ${table === "sweeps" || table === "tunes" ? "id" : table.startsWith("sweep") ? "sweep_id" : "tune_id"} <> ? ORDER BY 1, 2, 3`,
+          )
+          .all(queued),
+      );
+    } finally {
+      db.close();
+    }
+  };
+  assert.deepEqual(rows(back), rows(file));
+  const queueBack = new Database(back, { readonly: true });
+  try {
+    assert.deepEqual(
+      queueBack.prepare("SELECT cell_key, state, worker FROM sweep_queue ORDER BY cell_key").all(),
+      [
+        { cell_key: "a", state: "leased", worker: "w1" },
+        { cell_key: "b", state: "queued", worker: null },
+      ],
+    );
+  } finally {
+    queueBack.close();
+  }
 });

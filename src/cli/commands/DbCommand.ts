@@ -3,6 +3,7 @@ import { TokbenchError } from "../../errors/TokbenchError.js";
 import { isPostgresUrl } from "../../storage/databaseFilePath.js";
 import { defaultDatabasePath } from "../../storage/defaultDatabasePath.js";
 import { type RunRows, RunStore } from "../../storage/RunStore.js";
+import type { SearchRows, SearchTable } from "../../storage/storedRows.js";
 import { sanitizeText } from "../../text/sanitizeText.js";
 
 const builder = (yargs: Argv) =>
@@ -11,7 +12,7 @@ const builder = (yargs: Argv) =>
       type: "string",
       choices: ["copy"] as const,
       demandOption: true,
-      describe: "copy: every run of one store into another; runs already there are skipped",
+      describe: "copy: every run, sweep and tune of one store into another; those already there are skipped",
     })
     .option("from", {
       type: "string",
@@ -41,6 +42,9 @@ interface CopyEnd {
   runIds(): Promise<string[]>;
   runRows(runId: string): Promise<RunRows>;
   importRun(rows: RunRows): Promise<boolean>;
+  searchIds(table: SearchTable): Promise<string[]>;
+  searchRows(table: SearchTable, id: string): Promise<SearchRows>;
+  importSearch(rows: SearchRows): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -54,6 +58,9 @@ async function openEnd(location: string): Promise<CopyEnd> {
       runIds: () => history.runIds(),
       runRows: (runId) => history.runRows(runId),
       importRun: (rows) => store.importRun(rows),
+      searchIds: (table) => history.searchIds(table),
+      searchRows: (table, id) => history.searchRows(table, id),
+      importSearch: (rows) => store.importSearch(rows),
       close: () => store.close(),
     };
   }
@@ -63,15 +70,19 @@ async function openEnd(location: string): Promise<CopyEnd> {
     runIds: async () => store.runIds(),
     runRows: async (runId) => store.runRows(runId),
     importRun: async (rows) => store.importRun(rows),
+    searchIds: async (table) => store.searchIds(table),
+    searchRows: async (table, id) => store.searchRows(table, id),
+    importSearch: async (rows) => store.importSearch(rows),
     close: async () => store.close(),
   };
 }
 
 /**
  * `tokbench db copy --from A --to B`: copies history between stores (a SQLite file or a
- * PostgreSQL database at either end), a run at a time, each in one transaction on the target,
- * skipping runs whose id the target has (so running it twice, or after an interrupted copy, copies
- * each run once).
+ * PostgreSQL database at either end), a run at a time, then a sweep and a tune at a time (their
+ * cells, replicates, queue and trials, linked to the runs by id), each in one transaction on the
+ * target, skipping those whose id the target has (so running it twice, or after an interrupted
+ * copy, copies each once).
  */
 export const dbCommand: CommandModule<object, DbArgs> = {
   builder: builder as unknown as CommandModule<object, DbArgs>["builder"],
@@ -103,6 +114,29 @@ export const dbCommand: CommandModule<object, DbArgs> = {
         process.stdout.write(
           `copied ${copied} runs (${requests} requests) to ${sanitizeText(target.shown)}; ${skipped} were there already\n`,
         );
+        // Then sweeps and tunes, whose rows point at runs copied above.
+        const searches: string[] = [];
+        for (const [table, child] of [
+          ["sweeps", "sweep_cells"],
+          ["tunes", "tune_trials"],
+        ] as const) {
+          let added = 0;
+          let there = 0;
+          let rows = 0;
+          for (const id of await source.searchIds(table)) {
+            const found = await source.searchRows(table, id);
+            if (await target.importSearch(found)) {
+              added++;
+              rows += found.children[child]?.length ?? 0;
+            } else {
+              there++;
+            }
+          }
+          searches.push(
+            `${added} ${table} (${rows} ${table === "sweeps" ? "cells" : "trials"}; ${there} were there already)`,
+          );
+        }
+        process.stdout.write(`copied ${searches.join(" and ")}\n`);
       } finally {
         await target.close();
       }

@@ -22,7 +22,14 @@ import type { BaselineEntry, RunFilter, RunHistory, RunListItem, StoredRunHeader
 import type { RunRows } from "../RunStore.js";
 import { type RunListRow, runListItem } from "../runListItem.js";
 import type { SweepListEntry } from "../SweepStore.js";
-import { COPIED_RUN_TABLES, machineFromRow, recordFromRow } from "../storedRows.js";
+import {
+  COPIED_RUN_TABLES,
+  COPIED_SEARCH_TABLES,
+  machineFromRow,
+  recordFromRow,
+  type SearchRows,
+  type SearchTable,
+} from "../storedRows.js";
 import type { StoredTune, TuneListEntry } from "../TuneStore.js";
 import {
   listPostgresSweeps,
@@ -359,6 +366,41 @@ export class PostgresRunHistory implements RunHistory {
       `SELECT id FROM runs ORDER BY started_at COLLATE "C", id COLLATE "C"`,
     );
     return rows.map((row) => row.id);
+  }
+
+  /** Ids of the stored sweeps or tunes, oldest first: what `db copy` walks. */
+  async searchIds(table: SearchTable): Promise<string[]> {
+    const rows = await this.rows<{ id: string }>(
+      `list ${table}`,
+      `SELECT id FROM ${table} ORDER BY started_at COLLATE "C", id COLLATE "C"`,
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Every row of one sweep or tune, as `RunStore.searchRows` gives them (`db copy`).
+   * @throws TokbenchError `SWEEP_NOT_FOUND`, `TUNE_NOT_FOUND`.
+   */
+  async searchRows(table: SearchTable, id: string): Promise<SearchRows> {
+    const row = (
+      await this.rows<SearchRows["row"]>(`read ${table} ${id}`, `SELECT * FROM ${table} WHERE id = $1`, [id])
+    )[0];
+    if (row === undefined) {
+      throw new TokbenchError(
+        table === "sweeps" ? "SWEEP_NOT_FOUND" : "TUNE_NOT_FOUND",
+        `no ${table.slice(0, -1)} ${id} in database ${this.db.shownUrl}`,
+        { context: { id, url: this.db.shownUrl } },
+      );
+    }
+    const { key, tables } = COPIED_SEARCH_TABLES[table];
+    const children: SearchRows["children"] = {};
+    for (const child of tables)
+      children[child] = await this.rows(
+        `read ${child} of ${id}`,
+        `SELECT * FROM ${child} WHERE ${key} = $1`,
+        [id],
+      );
+    return { table, row, children };
   }
 
   /** Every row of one run, table by table, with its machine's row, as `RunStore.runRows` gives them. */

@@ -13,11 +13,13 @@ import type { BeginRunInput, FinishRunOptions, RunRows } from "../RunStore.js";
 import { migrationSql } from "../sqlDialect.js";
 import {
   COPIED_RUN_TABLES,
+  COPIED_SEARCH_TABLES,
   machineRow,
   requestRow,
   runFinishRow,
   runStartRow,
   runTags,
+  type SearchRows,
   testRow,
 } from "../storedRows.js";
 import { updateFromExcluded } from "../tableWrites.js";
@@ -315,6 +317,25 @@ export class PostgresStore {
       }
     });
     return added;
+  }
+
+  /**
+   * Adds a sweep or a tune copied from another store (`searchRows` of either store), all its rows in
+   * one transaction, after its runs were copied: one whose id is here already is left as it is and
+   * false is returned, so copying twice adds nothing.
+   * @throws TokbenchError `DB_WRITE_FAILED`.
+   */
+  async importSearch(rows: SearchRows): Promise<boolean> {
+    return this.transaction(`copy ${rows.table.slice(0, -1)} ${rows.row.id}`, async (client) => {
+      const inserted = await insert(client, rows.table, [rows.row], "ON CONFLICT (id) DO NOTHING");
+      if (inserted === 0) return false;
+      for (const table of COPIED_SEARCH_TABLES[rows.table].tables) {
+        const children = rows.children[table] ?? [];
+        for (let start = 0; start < children.length; start += MAX_ROWS_PER_INSERT)
+          await insert(client, table, children.slice(start, start + MAX_ROWS_PER_INSERT) as never[]);
+      }
+      return true;
+    });
   }
 
   /** How many requests of `runId` the database holds. */
