@@ -153,6 +153,53 @@ describe("run history storage", () => {
     }
   });
 
+  it("a spill file gives its records back in index order, whatever order they finished in, over several read windows", () => {
+    const log = new SpillFileRequestLog(dir);
+    try {
+      const n = 6000;
+      const record = (i: number) => ({
+        ...sampleRecord(i),
+        error:
+          i % 97 === 0
+            ? { code: "X", message: `naïve – ünïcode ✓ ${"é".repeat(i % 300)}`, status: null }
+            : null,
+      });
+      // Finish order: mostly in order with a window of 32 shuffled, and a few stragglers finishing last.
+      const order: number[] = [];
+      for (let base = 0; base < n; base += 32) {
+        const block = Array.from({ length: Math.min(32, n - base) }, (_, k) => base + k).filter(
+          (i) => i % 1000 !== 5,
+        );
+        for (let k = block.length - 1; k > 0; k--) {
+          const j = (k * 7919) % (k + 1);
+          [block[k], block[j]] = [block[j] as number, block[k] as number];
+        }
+        order.push(...block);
+      }
+      order.push(5, 4005, 1005, 3005, 2005, 5005);
+      assert.equal(order.length, n);
+      order.forEach((i, k) => {
+        log.push(record(i));
+        // Read back in the middle of the run too: what is pushed later is not lost.
+        if (k === 100) assert.equal([...log.inIndexOrder()].length, 101);
+      });
+      log.finish();
+      let i = 0;
+      for (const got of log.inIndexOrder()) {
+        assert.deepEqual(got, record(i), `record ${i}`);
+        i++;
+      }
+      assert.equal(i, n);
+      // Iterating the log itself still gives the finish order.
+      assert.deepEqual(
+        [...log].slice(0, 40).map((r) => r.index),
+        order.slice(0, 40),
+      );
+    } finally {
+      log.close();
+    }
+  });
+
   it("the resource timeline stays bounded and keeps its time-weighted means when merged", () => {
     const builder = new ResourceTimelineBuilder();
     for (let i = 0; i < 3 * MAX_TIMELINE_POINTS; i++) {

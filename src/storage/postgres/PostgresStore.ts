@@ -234,8 +234,16 @@ export class PostgresStore {
       const machineId = await this.machineId(client, result.machine);
       const run = runFinishRow(result, before, options, machineId, secrets);
       await insert(client, "runs", [run], `ON CONFLICT (id) DO UPDATE ${updateFromExcluded("runs", ["id"])}`);
-      const rows: DatabaseSchema["requests"][] = [];
-      for (const record of options.requests ?? result.requests) rows.push(requestRow(runId, record, secrets));
+      // The requests the batched writer could not store, streamed from the run's log in chunks:
+      // never all of them in memory at once.
+      let rows: DatabaseSchema["requests"][] = [];
+      for (const record of options.requests ?? result.requests) {
+        rows.push(requestRow(runId, record, secrets));
+        if (rows.length === MAX_ROWS_PER_INSERT) {
+          await insertRequests(client, rows);
+          rows = [];
+        }
+      }
       await insertRequests(client, rows);
       const facts = { run_id: runId, ...runFinishFacts(result) };
       await insert(

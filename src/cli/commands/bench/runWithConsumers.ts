@@ -243,9 +243,15 @@ export async function runWithConsumers(
     const terminalText = parts.length === 0 ? "" : `${parts.join("\n")}\n`;
     if (args.json) {
       // In index order, as a SQLite run's records are read back, so `show --json` on either store
-      // prints what this printed (a PostgreSQL run keeps its records in finish order in memory).
+      // prints what this printed. A PostgreSQL run keeps its records in finish order in a spill
+      // file (the database is not read back here: this prints before the run is stored), read in
+      // index order from there one at a time, never all in memory.
       const requests =
-        pgRecorder === null ? result.requests : [...result.requests].sort((a, b) => a.index - b.index);
+        pgRecorder === null
+          ? result.requests
+          : result.requests instanceof SpillFileRequestLog
+            ? result.requests.inIndexOrder()
+            : [...result.requests].sort((a, b) => a.index - b.index);
       await writeRunJson(result, requests, process.stdout);
     } else {
       process.stdout.write(terminalText);
