@@ -173,7 +173,7 @@ for (let i = 0; i < repeats; i++) {
   renderReportHtml(
     await collectReportData(store.history(), [], {
       sweeps: [store.sweeps().get(sweepId)],
-      tunes: [store.tunes().get(tuneId)],
+      tunes: [await store.tunes().get(tuneId)],
     }),
   );
   inProcess.push(performance.now() - start);

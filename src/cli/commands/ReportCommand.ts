@@ -58,26 +58,19 @@ async function resolveRef(store: OpenedRunHistory, ref: string): Promise<Found> 
     return { kind: "run", id: await store.history.resolveRun(ref) };
   } catch (error) {
     if (!isTokbenchError(error) || error.code !== "RUN_NOT_FOUND") throw error;
-    // Sweeps and tunes are read from a SQLite history so far; a PostgreSQL one answers for runs only.
-    if (store.sqlite === null)
-      throw new TokbenchError(
-        "RUN_NOT_FOUND",
-        `no run "${ref}" in ${store.shownLocation} (sweeps and tunes are read from a SQLite history only so far)`,
-        { context: { ref }, cause: error },
-      );
+    // Not a run: a sweep or a tune, read through the history from either store.
     const runError = error;
-    const find = <T>(get: () => T): T | null => {
+    const find = async <T>(get: () => Promise<T>): Promise<T | null> => {
       try {
-        return get();
+        return await get();
       } catch (e) {
         if (isTokbenchError(e) && (e.code === "SWEEP_NOT_FOUND" || e.code === "TUNE_NOT_FOUND")) return null;
         throw e;
       }
     };
-    const sqlite = store.sqlite;
-    const sweep = find(() => sqlite.sweeps().get(ref));
+    const sweep = await find(() => store.history.readSweep(ref));
     if (sweep !== null) return { kind: "sweep", sweep };
-    const tune = find(() => sqlite.tunes().get(ref));
+    const tune = await find(() => store.history.readTune(ref));
     if (tune !== null) return { kind: "tune", tune };
     throw new TokbenchError("RUN_NOT_FOUND", `no run, sweep or tune "${ref}" in ${store.shownLocation}`, {
       context: { ref },
