@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { Axis, AxisValue } from "../search/Axis.js";
@@ -101,9 +102,18 @@ export function parseReplayRecord(value: unknown, where: string): ReplayRecord {
 
 /** Reads a replay file (JSONL, one measurement per line; blank lines and `#` comments ignored). */
 export function readReplayFile(path: string): ReplayRecord[] {
-  let text: string;
+  return readHashedReplayFile(path).records;
+}
+
+/**
+ * {@link readReplayFile}, with `sha256:` + hex SHA-256 of the very bytes parsed. Hashing what was
+ * read, rather than reading the file a second time, keeps the recipe's hash right for a pipe or a
+ * process substitution (`--replay <(...)`), which can be read only once.
+ */
+export function readHashedReplayFile(path: string): { records: ReplayRecord[]; sha256: string } {
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     throw new TokbenchError(
@@ -112,6 +122,7 @@ export function readReplayFile(path: string): ReplayRecord[] {
       { cause, context: { path } },
     );
   }
+  const text = bytes.toString("utf8");
   const records: ReplayRecord[] = [];
   text.split("\n").forEach((raw, i) => {
     const line = raw.trim();
@@ -125,7 +136,7 @@ export function readReplayFile(path: string): ReplayRecord[] {
     records.push(parseReplayRecord(parsed, `${path}:${i + 1}`));
   });
   if (records.length === 0) throw invalid(path, "no measurement in the file");
-  return records;
+  return { records, sha256: `sha256:${createHash("sha256").update(bytes).digest("hex")}` };
 }
 
 function workloadKey(w: Record<string, unknown> | null): string {

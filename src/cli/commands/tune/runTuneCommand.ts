@@ -34,7 +34,7 @@ import {
 import {
   parseReplayRecord,
   type ReplayRecord,
-  readReplayFile,
+  readHashedReplayFile,
   replaySource,
 } from "../../../tune/replaySource.js";
 import { DEFAULT_CONFIRM, runTune, type TuneOutcome } from "../../../tune/runTune.js";
@@ -254,8 +254,9 @@ export async function runTuneCommand(args: TuneArgs): Promise<number> {
       tuneId = tune.tune_id;
       stored = tune.trials;
       if (spec.source.kind === "replay") {
-        records = readReplayFile(spec.source.path);
-        if ((await fileSha256(spec.source.path)) !== spec.source.sha256)
+        const read = readHashedReplayFile(spec.source.path);
+        records = read.records;
+        if (read.sha256 !== spec.source.sha256)
           throw new TokbenchError(
             "REPLAY_INVALID",
             `the replay file ${spec.source.path} changed since the tune started`,
@@ -265,8 +266,9 @@ export async function runTuneCommand(args: TuneArgs): Promise<number> {
     } else if (args.replay !== undefined) {
       if (replayIsFile(args.replay)) {
         const path = resolve(args.replay);
-        records = readReplayFile(path);
-        spec = replayTuneSpec(args, records, { kind: "replay", path, sha256: await fileSha256(path) }).spec;
+        const read = readHashedReplayFile(path);
+        records = read.records;
+        spec = replayTuneSpec(args, records, { kind: "replay", path, sha256: read.sha256 }).spec;
       } else {
         const found = await sweepRecords(db, args.replay);
         records = found.records;
