@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 
 /** dist/bench, where the compiled benchmark scripts are. */
 const BENCH = fileURLToPath(new URL("../../bench/", import.meta.url));
+/** bench/ in the checkout: the scripts are listed from their sources, so a stale compiled file of a removed script in dist/ is not taken for one. */
+const SOURCES = fileURLToPath(new URL("../../../bench/", import.meta.url));
 
 /**
  * Modules of bench/ that other scripts import or preload (`node --import`): they are no command, so
@@ -33,7 +35,10 @@ function run(script: string, ...args: string[]) {
 }
 
 describe("benchmark scripts read their command line like the CLI", () => {
-  const scripts = readdirSync(BENCH).filter((f) => f.endsWith(".js") && !LIBRARY.has(f));
+  const scripts = readdirSync(SOURCES)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+    .map((f) => f.replace(/\.ts$/, ".js"))
+    .filter((f) => !LIBRARY.has(f));
 
   it("--help prints the script's usage and exits 0, without running it", () => {
     assert.ok(scripts.length >= 15, scripts.join(", "));
