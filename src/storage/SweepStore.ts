@@ -1,10 +1,9 @@
 import { hostname } from "node:os";
 import type Database from "better-sqlite3";
-import { TokbenchError } from "../errors/TokbenchError.js";
 import type { CellResult, ReplicateResult, SweepStatus } from "../results/SweepResult.js";
 import type { SweepCellsTable, SweepRunsTable, SweepsTable } from "./DatabaseSchema.js";
-import { cellRow, cellsFromRows, replicateRow, sweepRow } from "./sweepRows.js";
-import { insertSql, processAlive, writeOrFail } from "./tableWrites.js";
+import { cellRow, replicateRow, storedSweep, sweepListEntry, sweepNotFound, sweepRow } from "./sweepRows.js";
+import { insertSql, rowByIdOrPrefix, writeOrFail } from "./tableWrites.js";
 
 /** A sweep read back: its row, its finished cells and their replicates. */
 export interface StoredSweep {
@@ -117,17 +116,8 @@ export class SweepStore {
         "SELECT * FROM sweeps WHERE id = @id OR (length(@id) >= 8 AND substr(id, 1, length(@id)) = @id)",
       )
       .all({ id: sweepIdOrPrefix });
-    const exact = rows.find((r) => r.id === sweepIdOrPrefix);
-    const row = exact ?? (rows.length === 1 ? rows[0] : undefined);
-    if (row === undefined) {
-      throw new TokbenchError(
-        "SWEEP_NOT_FOUND",
-        rows.length > 1
-          ? `sweep id "${sweepIdOrPrefix}" is ambiguous in ${this.path}`
-          : `no sweep "${sweepIdOrPrefix}" in ${this.path}`,
-        { context: { sweep_id: sweepIdOrPrefix, path: this.path } },
-      );
-    }
+    const row = rowByIdOrPrefix(rows, sweepIdOrPrefix);
+    if (row === undefined) throw sweepNotFound(sweepIdOrPrefix, this.path, rows.length, { path: this.path });
     const runRows = this.db
       .prepare<[string], SweepRunsTable>(
         "SELECT * FROM sweep_runs WHERE sweep_id = ? ORDER BY cell_key, replicate",
@@ -136,24 +126,7 @@ export class SweepStore {
     const cellRows = this.db
       .prepare<[string], SweepCellsTable>("SELECT * FROM sweep_cells WHERE sweep_id = ? ORDER BY idx")
       .all(row.id);
-    const { cells, pending_replicates } = cellsFromRows(cellRows, runRows);
-    const status =
-      row.status === "running" && row.writer_hostname === hostname() && !processAlive(row.writer_pid)
-        ? "incomplete"
-        : row.status;
-    return {
-      sweep_id: row.id,
-      tool_version: row.tool_version,
-      started_at: row.started_at,
-      ended_at: row.ended_at,
-      status,
-      status_reason: row.status_reason,
-      spec: JSON.parse(row.spec_json),
-      planned_cells: row.planned_cells,
-      timing: row.timing_json === null ? null : JSON.parse(row.timing_json),
-      cells,
-      pending_replicates,
-    };
+    return storedSweep(row, cellRows, runRows, false);
   }
 
   /** Sweeps, most recent first; `limit` undefined for all. */
@@ -163,15 +136,6 @@ export class SweepStore {
         "SELECT s.*, (SELECT count(*) FROM sweep_cells c WHERE c.sweep_id = s.id) AS finished_cells FROM sweeps s ORDER BY started_at DESC, id DESC LIMIT ?",
       )
       .all(limit ?? -1)
-      .map((row) => ({
-        sweep_id: row.id,
-        started_at: row.started_at,
-        status:
-          row.status === "running" && row.writer_hostname === hostname() && !processAlive(row.writer_pid)
-            ? "incomplete"
-            : row.status,
-        planned_cells: row.planned_cells,
-        finished_cells: row.finished_cells,
-      }));
+      .map((row) => sweepListEntry(row, false));
   }
 }

@@ -3,7 +3,7 @@ import type Database from "better-sqlite3";
 import { TokbenchError } from "../errors/TokbenchError.js";
 import type { TrialRecord } from "../results/TuneResult.js";
 import type { StoredTuneRowStatus, TunesTable, TuneTrialsTable } from "./DatabaseSchema.js";
-import { insertSql, writeOrFail } from "./tableWrites.js";
+import { insertSql, rowByIdOrPrefix, writeOrFail } from "./tableWrites.js";
 import { storedTune, trialRow, tuneListEntry, tuneRow } from "./tuneRows.js";
 
 /** A tune read back: its row and its trials. */
@@ -132,7 +132,7 @@ export class TuneStore implements TuneRecords {
         "SELECT * FROM tunes WHERE id = @id OR (length(@id) >= 8 AND substr(id, 1, length(@id)) = @id)",
       )
       .all({ id: tuneIdOrPrefix });
-    const row = rows.find((r) => r.id === tuneIdOrPrefix) ?? (rows.length === 1 ? rows[0] : undefined);
+    const row = rowByIdOrPrefix(rows, tuneIdOrPrefix);
     if (row === undefined) throw tuneNotFound(tuneIdOrPrefix, this.path, rows.length);
     const trials = this.db
       .prepare<[string], TuneTrialsTable>("SELECT * FROM tune_trials WHERE tune_id = ? ORDER BY idx")

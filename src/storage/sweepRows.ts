@@ -1,6 +1,9 @@
 import { hostname } from "node:os";
+import { TokbenchError } from "../errors/TokbenchError.js";
 import type { CellResult, ReplicateResult } from "../results/SweepResult.js";
 import type { SweepCellsTable, SweepRunsTable, SweepsTable } from "./DatabaseSchema.js";
+import type { StoredSweep, SweepListEntry } from "./SweepStore.js";
+import { processAlive } from "./tableWrites.js";
 
 /** The row of a sweep that starts (status `running`, written by this process), in either store. */
 export function sweepRow(input: {
@@ -107,4 +110,75 @@ export function cellsFromRows(
     };
   });
   return { cells, pending_replicates: replicates };
+}
+
+/**
+ * A sweep's status as read back, in either store. A sweep queued for workers (PostgreSQL) is
+ * `running` until its last cell is done, whoever created it and whether that process still lives.
+ * A sweep without a queue is `incomplete` when its writer, a process of this machine, is gone.
+ */
+export function sweepStatus(
+  row: Pick<SweepsTable, "status" | "writer_pid" | "writer_hostname">,
+  queued: boolean,
+): StoredSweep["status"] {
+  return row.status === "running" &&
+    !queued &&
+    row.writer_hostname === hostname() &&
+    !processAlive(row.writer_pid)
+    ? "incomplete"
+    : row.status;
+}
+
+/**
+ * `SWEEP_NOT_FOUND` for `ref` in the database shown as `where`: none, or (`matches` > 1)
+ * ambiguous; `context` says where (`path` or `url`).
+ */
+export function sweepNotFound(
+  ref: string,
+  where: string,
+  matches: number,
+  context: { path: string } | { url: string },
+): TokbenchError {
+  return new TokbenchError(
+    "SWEEP_NOT_FOUND",
+    matches > 1 ? `sweep id "${ref}" is ambiguous in ${where}` : `no sweep "${ref}" in ${where}`,
+    { context: { sweep_id: ref, ...context } },
+  );
+}
+
+/** A sweep read back from its rows, in either store (`queued`: it has a work queue). */
+export function storedSweep(
+  row: SweepsTable,
+  cellRows: readonly SweepCellsTable[],
+  runRows: readonly SweepRunsTable[],
+  queued: boolean,
+): StoredSweep {
+  const { cells, pending_replicates } = cellsFromRows(cellRows, runRows);
+  return {
+    sweep_id: row.id,
+    tool_version: row.tool_version,
+    started_at: row.started_at,
+    ended_at: row.ended_at,
+    status: sweepStatus(row, queued),
+    status_reason: row.status_reason,
+    spec: JSON.parse(row.spec_json),
+    planned_cells: row.planned_cells,
+    timing: row.timing_json === null ? null : JSON.parse(row.timing_json),
+    cells,
+    pending_replicates,
+  };
+}
+
+/** One line of a sweep listing, in either store (`queued`: it has a work queue). */
+export function sweepListEntry(
+  row: SweepsTable & { finished_cells: number },
+  queued: boolean,
+): SweepListEntry {
+  return {
+    sweep_id: row.id,
+    started_at: row.started_at,
+    status: sweepStatus(row, queued),
+    planned_cells: row.planned_cells,
+    finished_cells: row.finished_cells,
+  };
 }

@@ -42,3 +42,12 @@ export function writeOrFail<T>(path: string, what: string, action: () => T): T {
     );
   }
 }
+
+/**
+ * The row a sweep or tune reference names, among the rows its query found (`id = ref`, or ids
+ * starting with a `ref` of 8 characters or more): the exact id, else the only prefix match;
+ * undefined when none or several match.
+ */
+export function rowByIdOrPrefix<T extends { id: string }>(rows: readonly T[], ref: string): T | undefined {
+  return rows.find((r) => r.id === ref) ?? (rows.length === 1 ? rows[0] : undefined);
+}

@@ -1,5 +1,3 @@
-import { hostname } from "node:os";
-import { TokbenchError } from "../../errors/TokbenchError.js";
 import type {
   SweepCellsTable,
   SweepRunsTable,
@@ -8,9 +6,9 @@ import type {
   TuneTrialsTable,
 } from "../DatabaseSchema.js";
 import type { StoredSweep, SweepListEntry } from "../SweepStore.js";
-import { cellsFromRows } from "../sweepRows.js";
+import { storedSweep, sweepListEntry, sweepNotFound } from "../sweepRows.js";
 import { type StoredTune, type TuneListEntry, tuneNotFound } from "../TuneStore.js";
-import { processAlive } from "../tableWrites.js";
+import { rowByIdOrPrefix } from "../tableWrites.js";
 import { storedTune, tuneListEntry } from "../tuneRows.js";
 import type { PostgresQueries } from "./PostgresRunHistory.js";
 
@@ -34,24 +32,6 @@ async function rows<T>(db: PostgresQueries, what: string, sql: string, params: u
 }
 
 /**
- * A sweep's status as read back. A sweep queued for workers is `running` until its last cell is
- * done, whoever created it and whether that process still lives. A sweep without a queue (run by
- * one `tokbench sweep` into SQLite, then copied here) is `incomplete` when its writer, a process of
- * this machine, is gone, as SQLite's store says.
- */
-function sweepStatus(
-  row: Pick<SweepsTable, "status" | "writer_pid" | "writer_hostname">,
-  queued: boolean,
-): StoredSweep["status"] {
-  return row.status === "running" &&
-    !queued &&
-    row.writer_hostname === hostname() &&
-    !processAlive(row.writer_pid)
-    ? "incomplete"
-    : row.status;
-}
-
-/**
  * Reads a sweep back from PostgreSQL as the SQLite store does, with its queue. A sweep id may be
  * abbreviated to a unique prefix (8 characters or more).
  * @throws TokbenchError `SWEEP_NOT_FOUND`, `DB_READ_FAILED`.
@@ -66,16 +46,9 @@ export async function readPostgresSweep(
     "SELECT * FROM sweeps WHERE id = $1 OR (length($1) >= 8 AND substr(id, 1, length($1)) = $1)",
     [sweepIdOrPrefix],
   );
-  const row = found.find((r) => r.id === sweepIdOrPrefix) ?? (found.length === 1 ? found[0] : undefined);
-  if (row === undefined) {
-    throw new TokbenchError(
-      "SWEEP_NOT_FOUND",
-      found.length > 1
-        ? `sweep id "${sweepIdOrPrefix}" is ambiguous in ${db.shownUrl}`
-        : `no sweep "${sweepIdOrPrefix}" in ${db.shownUrl}`,
-      { context: { sweep_id: sweepIdOrPrefix, url: db.shownUrl } },
-    );
-  }
+  const row = rowByIdOrPrefix(found, sweepIdOrPrefix);
+  if (row === undefined)
+    throw sweepNotFound(sweepIdOrPrefix, db.shownUrl, found.length, { url: db.shownUrl });
   const runRows = await rows<SweepRunsTable>(
     db,
     "read a sweep's replicates",
@@ -99,20 +72,9 @@ export async function readPostgresSweep(
      FROM sweep_queue WHERE sweep_id = $1`,
     [row.id],
   );
-  const { cells, pending_replicates } = cellsFromRows(cellRows, runRows);
   const queued = counts !== undefined && counts.total > 0;
   return {
-    sweep_id: row.id,
-    tool_version: row.tool_version,
-    started_at: row.started_at,
-    ended_at: row.ended_at,
-    status: sweepStatus(row, queued),
-    status_reason: row.status_reason,
-    spec: JSON.parse(row.spec_json),
-    planned_cells: row.planned_cells,
-    timing: row.timing_json === null ? null : JSON.parse(row.timing_json),
-    cells,
-    pending_replicates,
+    ...storedSweep(row, cellRows, runRows, queued),
     queue:
       counts === undefined || !queued
         ? null
@@ -130,13 +92,7 @@ export async function listPostgresSweeps(db: PostgresQueries, limit?: number): P
      FROM sweeps s ORDER BY started_at COLLATE "C" DESC, id COLLATE "C" DESC LIMIT $1`,
     [limit ?? null],
   );
-  return found.map((row) => ({
-    sweep_id: row.id,
-    started_at: row.started_at,
-    status: sweepStatus(row, row.queued),
-    planned_cells: row.planned_cells,
-    finished_cells: row.finished_cells,
-  }));
+  return found.map((row) => sweepListEntry(row, row.queued));
 }
 
 /**
@@ -150,7 +106,7 @@ export async function readPostgresTune(db: PostgresQueries, tuneIdOrPrefix: stri
     "SELECT * FROM tunes WHERE id = $1 OR (length($1) >= 8 AND substr(id, 1, length($1)) = $1)",
     [tuneIdOrPrefix],
   );
-  const row = found.find((r) => r.id === tuneIdOrPrefix) ?? (found.length === 1 ? found[0] : undefined);
+  const row = rowByIdOrPrefix(found, tuneIdOrPrefix);
   if (row === undefined) throw tuneNotFound(tuneIdOrPrefix, db.shownUrl, found.length);
   const trials = await rows<TuneTrialsTable>(
     db,
