@@ -19,7 +19,7 @@ import type {
 } from "./DatabaseSchema.js";
 import type { BaselineEntry, RunFilter, RunHistory, RunListItem, StoredRunHeader } from "./RunHistory.js";
 import type { StoredRunStatus } from "./RunStore.js";
-import { type RunListRow, runListItem } from "./runListItem.js";
+import { keepLiveStatus, type RunListRow, runListItem, runListWhere } from "./runListItem.js";
 import { type StoredSweep, type SweepListEntry, SweepStore } from "./SweepStore.js";
 import { machineFromRow, recordFromRow } from "./storedRows.js";
 import { type StoredTune, type TuneListEntry, TuneStore } from "./TuneStore.js";
@@ -79,60 +79,35 @@ export class SqliteRunHistory implements RunHistory {
 
   /** {@link listRuns}, answered synchronously. */
   listRunsSync(filter: RunFilter = {}): { runs: RunListItem[]; total: number } {
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    if (filter.model !== undefined) {
-      where.push("r.model LIKE @model ESCAPE '\\'");
-      params.model = `%${filter.model.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    }
-    if (filter.target !== undefined) {
-      where.push("r.target_kind = @target");
-      params.target = filter.target;
-    }
-    if (filter.tag !== undefined) {
-      where.push("EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = @tag)");
-      params.tag = filter.tag;
-    }
-    if (filter.since !== undefined) {
-      where.push("r.started_at >= @since");
-      params.since = filter.since;
-    }
-    if (filter.workload_key !== undefined) {
-      where.push("f.workload_key = @workload_key");
-      params.workload_key = filter.workload_key;
-    }
-    // `running` and `incomplete` are both stored as `running`; which one is decided per row below.
-    const live = filter.status === "running" || filter.status === "incomplete";
-    if (filter.status !== undefined) {
-      where.push("r.status = @status");
-      params.status = live ? "running" : filter.status;
-    }
-    const clause = where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`;
+    const params: unknown[] = [];
+    const { clause, live } = runListWhere(
+      filter,
+      (value) => {
+        params.push(value);
+        return "?";
+      },
+      "LIKE",
+    );
     const limit = filter.limit === undefined || live ? -1 : Math.max(0, Math.floor(filter.limit));
     const rows = this.db
-      .prepare<Record<string, unknown>, ListRow>(
+      .prepare<unknown[], ListRow>(
         `SELECT r.id, r.started_at, r.ended_at, r.status, r.status_reason, r.tool_version, r.target_kind,
            r.model, f.workload, f.workload_key, f.requests_total, f.requests_failed, f.headline_json, m.hostname
          FROM runs r JOIN machines m ON m.id = r.machine_id LEFT JOIN run_facts f ON f.run_id = r.id ${clause}
-         ORDER BY r.started_at DESC, r.id DESC LIMIT @limit`,
+         ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
       )
-      .all({ ...params, limit });
-    let total = live
+      .all([...params, limit]);
+    const total = live
       ? rows.length
       : (this.db
-          .prepare<Record<string, unknown>, number>(
+          .prepare<unknown[], number>(
             `SELECT COUNT(*) FROM runs r LEFT JOIN run_facts f ON f.run_id = r.id ${clause}`,
           )
           .pluck()
           .get(params) as number);
     const tags = this.tagsOf(rows.length < 500 ? rows.map((r) => r.id) : null);
-    let runs = rows.map((row) => this.listItem(row, tags.get(row.id) ?? []));
-    if (live) {
-      runs = runs.filter((r) => r.status === filter.status);
-      total = runs.length;
-      if (filter.limit !== undefined) runs = runs.slice(0, Math.max(0, Math.floor(filter.limit)));
-    }
-    return { runs, total };
+    const runs = rows.map((row) => this.listItem(row, tags.get(row.id) ?? []));
+    return live ? keepLiveStatus(runs, filter) : { runs, total };
   }
 
   async resolveRun(ref: string): Promise<string> {

@@ -1,6 +1,6 @@
 import type { RunHeadline } from "../results/RunHeadline.js";
 import type { RunFactsTable, RunsTable } from "./DatabaseSchema.js";
-import type { RunListItem } from "./RunHistory.js";
+import type { RunFilter, RunListItem } from "./RunHistory.js";
 import type { StoredRunStatus } from "./RunStore.js";
 
 /**
@@ -40,5 +40,47 @@ export function runListItem(row: RunListRow, parts: RunListParts): RunListItem {
     requests: parts.requests,
     failed_requests: parts.failed_requests,
     headline: parts.headline,
+  };
+}
+
+/**
+ * The WHERE clause of a run listing (empty when nothing is filtered), in either dialect: `param`
+ * binds one value and returns its placeholder; `like` is the dialect's ASCII-case-insensitive LIKE
+ * (SQLite's LIKE ignores ASCII case; ILIKE is PostgreSQL's spelling of that). `live`: the status
+ * asked for is `running` or `incomplete`, both stored as `running`, so which one a row is gets
+ * decided per row after the query ({@link keepLiveStatus}) and the query must not limit.
+ */
+export function runListWhere(
+  filter: RunFilter,
+  param: (value: unknown) => string,
+  like: "LIKE" | "ILIKE",
+): { clause: string; live: boolean } {
+  const where: string[] = [];
+  if (filter.model !== undefined)
+    where.push(
+      `r.model ${like} ${param(`%${filter.model.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)} ESCAPE '\\'`,
+    );
+  if (filter.target !== undefined) where.push(`r.target_kind = ${param(filter.target)}`);
+  if (filter.tag !== undefined)
+    where.push(`EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ${param(filter.tag)})`);
+  if (filter.since !== undefined) where.push(`r.started_at >= ${param(filter.since)}`);
+  if (filter.workload_key !== undefined) where.push(`f.workload_key = ${param(filter.workload_key)}`);
+  const live = filter.status === "running" || filter.status === "incomplete";
+  if (filter.status !== undefined) where.push(`r.status = ${param(live ? "running" : filter.status)}`);
+  return { clause: where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`, live };
+}
+
+/**
+ * A live listing ({@link runListWhere}'s `live`) cut to the runs whose worked-out status is the one
+ * asked for, then to the filter's limit; `total` counts them before the limit.
+ */
+export function keepLiveStatus(
+  runs: RunListItem[],
+  filter: RunFilter,
+): { runs: RunListItem[]; total: number } {
+  const kept = runs.filter((r) => r.status === filter.status);
+  return {
+    runs: filter.limit === undefined ? kept : kept.slice(0, Math.max(0, Math.floor(filter.limit))),
+    total: kept.length,
   };
 }

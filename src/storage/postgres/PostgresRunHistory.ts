@@ -20,7 +20,7 @@ import type {
 import { liveRunStatus } from "../liveRunStatus.js";
 import type { BaselineEntry, RunFilter, RunHistory, RunListItem, StoredRunHeader } from "../RunHistory.js";
 import type { RunRows } from "../RunStore.js";
-import { type RunListRow, runListItem } from "../runListItem.js";
+import { keepLiveStatus, type RunListRow, runListItem, runListWhere } from "../runListItem.js";
 import type { SweepListEntry } from "../SweepStore.js";
 import {
   COPIED_RUN_TABLES,
@@ -93,27 +93,12 @@ export class PostgresRunHistory implements RunHistory {
   }
 
   async listRuns(filter: RunFilter = {}): Promise<{ runs: RunListItem[]; total: number }> {
-    const where: string[] = [];
     const params: unknown[] = [];
     const param = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
     };
-    if (filter.model !== undefined) {
-      // SQLite's LIKE ignores ASCII case; ILIKE is PostgreSQL's spelling of that.
-      where.push(
-        `r.model ILIKE ${param(`%${filter.model.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)} ESCAPE '\\'`,
-      );
-    }
-    if (filter.target !== undefined) where.push(`r.target_kind = ${param(filter.target)}`);
-    if (filter.tag !== undefined)
-      where.push(`EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ${param(filter.tag)})`);
-    if (filter.since !== undefined) where.push(`r.started_at >= ${param(filter.since)}`);
-    if (filter.workload_key !== undefined) where.push(`f.workload_key = ${param(filter.workload_key)}`);
-    // `running` and `incomplete` are both stored as `running`; which one is decided per row below.
-    const live = filter.status === "running" || filter.status === "incomplete";
-    if (filter.status !== undefined) where.push(`r.status = ${param(live ? "running" : filter.status)}`);
-    const clause = where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`;
+    const { clause, live } = runListWhere(filter, param, "ILIKE");
     const filterParams = [...params];
     // LIMIT NULL is no limit.
     const limit = filter.limit === undefined || live ? null : Math.max(0, Math.floor(filter.limit));
@@ -126,7 +111,7 @@ export class PostgresRunHistory implements RunHistory {
        ORDER BY r.started_at COLLATE "C" DESC, r.id COLLATE "C" DESC LIMIT ${param(limit)}`,
       params,
     );
-    let total = live
+    const total = live
       ? rows.length
       : Number(
           (
@@ -138,14 +123,9 @@ export class PostgresRunHistory implements RunHistory {
           )[0]?.n ?? 0,
         );
     const tags = await this.tagsOf(rows.map((r) => r.id));
-    let runs: RunListItem[] = [];
+    const runs: RunListItem[] = [];
     for (const row of rows) runs.push(await this.listItem(row, tags.get(row.id) ?? []));
-    if (live) {
-      runs = runs.filter((r) => r.status === filter.status);
-      total = runs.length;
-      if (filter.limit !== undefined) runs = runs.slice(0, Math.max(0, Math.floor(filter.limit)));
-    }
-    return { runs, total };
+    return live ? keepLiveStatus(runs, filter) : { runs, total };
   }
 
   async resolveRun(ref: string): Promise<string> {
