@@ -6,6 +6,15 @@ import type { StoredTuneRowStatus, TunesTable, TuneTrialsTable } from "./Databas
 import { insertSql, rowByIdOrPrefix, writeOrFail } from "./tableWrites.js";
 import { storedTune, trialRow, tuneListEntry, tuneRow } from "./tuneRows.js";
 
+/** What a tune that starts is recorded with (`TuneRecords.begin`). */
+export interface TuneStart {
+  tune_id: string;
+  tool_version: string;
+  started_at: string;
+  /** The tune's spec, stored as JSON. */
+  spec: unknown;
+}
+
 /** A tune read back: its row and its trials. */
 export interface StoredTune {
   tune_id: string;
@@ -42,7 +51,7 @@ export interface TuneListEntry {
  */
 export interface TuneRecords {
   /** Records a tune that starts, with status `running`. @throws TokbenchError `DB_WRITE_FAILED`. */
-  begin(input: { tune_id: string; tool_version: string; started_at: string; spec: unknown }): Promise<void>;
+  begin(input: TuneStart): Promise<void>;
   /** Marks a stored tune as running again in this process (`--resume`). */
   resume(tuneId: string): Promise<void>;
   /** Stores one finished trial. @throws TokbenchError `DB_WRITE_FAILED`. */
@@ -86,12 +95,7 @@ export class TuneStore implements TuneRecords {
     return writeOrFail(this.path, what, action);
   }
 
-  async begin(input: {
-    tune_id: string;
-    tool_version: string;
-    started_at: string;
-    spec: unknown;
-  }): Promise<void> {
+  async begin(input: TuneStart): Promise<void> {
     const row = tuneRow(input);
     this.write(`begin tune ${input.tune_id}`, () => this.db.prepare<TunesTable>(insertSql("tunes")).run(row));
   }

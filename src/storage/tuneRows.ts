@@ -1,16 +1,11 @@
 import { hostname } from "node:os";
 import type { TrialRecord } from "../results/TuneResult.js";
 import type { TunesTable, TuneTrialsTable } from "./DatabaseSchema.js";
-import type { StoredTune, TuneListEntry } from "./TuneStore.js";
+import type { StoredTune, TuneListEntry, TuneStart } from "./TuneStore.js";
 import { processAlive } from "./tableWrites.js";
 
 /** The row of a tune that starts (status `running`, written by this process), in either store. */
-export function tuneRow(input: {
-  tune_id: string;
-  tool_version: string;
-  started_at: string;
-  spec: unknown;
-}): TunesTable {
+export function tuneRow(input: TuneStart): TunesTable {
   return {
     id: input.tune_id,
     tool_version: input.tool_version,

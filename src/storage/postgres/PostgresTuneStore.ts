@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { TrialRecord } from "../../results/TuneResult.js";
 import type { StoredTuneRowStatus } from "../DatabaseSchema.js";
-import type { StoredTune, TuneListEntry, TuneRecords } from "../TuneStore.js";
+import type { StoredTune, TuneListEntry, TuneRecords, TuneStart } from "../TuneStore.js";
 import { trialRow, tuneRow } from "../tuneRows.js";
 import { insert, type PostgresStore } from "./PostgresStore.js";
 import { listPostgresTunes, readPostgresTune } from "./searchReads.js";
@@ -15,12 +15,7 @@ import { listPostgresTunes, readPostgresTune } from "./searchReads.js";
 export class PostgresTuneStore implements TuneRecords {
   constructor(private readonly store: PostgresStore) {}
 
-  async begin(input: {
-    tune_id: string;
-    tool_version: string;
-    started_at: string;
-    spec: unknown;
-  }): Promise<void> {
+  async begin(input: TuneStart): Promise<void> {
     const row = tuneRow(input);
     await this.store.transaction(`begin tune ${input.tune_id}`, (client) => insert(client, "tunes", [row]));
   }
